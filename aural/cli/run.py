@@ -1,0 +1,161 @@
+"""``aural run PIPELINE INPUT... -o OUTPUT``: process files and folders.
+
+Output layout: a single input file with an output path ending in .wav/.flac is written
+there; otherwise OUTPUT is a folder. One folder input keeps its relative layout in OUTPUT;
+several inputs go to ``OUTPUT/<file name>`` and ``OUTPUT/<folder name>/<relative path>``.
+Nothing is written outside OUTPUT or over an input file; an existing output is kept unless
+``--overwrite``. A file that fails is reported in one line and the batch goes on.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import click
+from tqdm import tqdm
+
+from aural import io
+from aural.errors import AuralError, UsageError
+from aural.pipeline import Pipeline, load_pipeline
+
+
+@dataclass(frozen=True)
+class Job:
+    input: Path
+    output: Path
+
+
+def _output_suffix(path: Path, fmt: str | None) -> str:
+    if fmt:
+        return "." + fmt
+    return path.suffix.lower() if path.suffix.lower() in io.WRITE_FORMATS else ".wav"
+
+
+def plan_jobs(inputs: list[Path], output: Path, fmt: str | None) -> list[Job]:
+    """Map every input file to its output path (usage errors for impossible requests)."""
+    for path in inputs:
+        if not path.exists():
+            raise UsageError(f"{path}: no such file or folder")
+    if len(inputs) == 1 and inputs[0].is_file() and output.suffix.lower() in io.WRITE_FORMATS:
+        if fmt and output.suffix.lower() != "." + fmt:
+            raise UsageError(f"{output}: --format {fmt} does not match the output's extension")
+        return [Job(inputs[0], output)]
+    if output.suffix.lower() in io.WRITE_FORMATS and not output.is_dir():
+        raise UsageError(f"{output}: several inputs need an output folder, not a file")
+    jobs = []
+    single_folder = len(inputs) == 1 and inputs[0].is_dir()
+    for path in inputs:
+        if path.is_file():
+            jobs.append(Job(path, output / (path.stem + _output_suffix(path, fmt))))
+            continue
+        files = io.find_audio(path)
+        if not files:
+            raise UsageError(f"{path}: folder contains no audio files "
+                             f"({', '.join(sorted(io.AUDIO_EXTENSIONS))})")
+        base = output if single_folder else output / path.resolve().name
+        for file in files:
+            rel = file.relative_to(path)
+            jobs.append(Job(file, base / rel.with_suffix(_output_suffix(file, fmt))))
+    return jobs
+
+
+def check_jobs(jobs: list[Job], overwrite: bool) -> list[tuple[Job, str]]:
+    """Jobs that must not run, with the reason (never over an input, never twice)."""
+    inputs = {job.input.resolve() for job in jobs}
+    seen: dict[Path, Job] = {}
+    refused = []
+    for job in jobs:
+        target = job.output.resolve()
+        if target in inputs:
+            refused.append((job, f"{job.output}: output path equals an input file; choose another output"))
+        elif target in seen:
+            refused.append((job, f"{job.output}: would be written twice (also from {seen[target].input})"))
+        elif job.output.exists() and not overwrite:
+            refused.append((job, f"{job.output}: exists; use --overwrite to replace it"))
+        seen.setdefault(target, job)
+    return refused
+
+
+def _make_folder(path: Path) -> None:
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot create the output folder ({exc.strerror or exc})") from None
+
+
+def _run_one(pipeline: Pipeline, job: Job, sample_rate: int | None, subtype: str | None,
+             show_progress: bool) -> None:
+    bar = tqdm(total=100, desc=job.input.name, unit="%", leave=False, disable=not show_progress,
+               bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed}<{remaining}")
+
+    def progress(done: int, total: int) -> None:
+        bar.n = round(100 * done / total, 1)
+        bar.refresh()
+
+    try:
+        _make_folder(job.output.parent)
+        pipeline.run_file(job.input, job.output, output_sample_rate=sample_rate, subtype=subtype,
+                          progress=progress)
+    finally:
+        bar.close()
+
+
+@click.command("run")
+@click.argument("pipeline")
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("-o", "--output", required=True, type=click.Path(path_type=Path),
+              help="Output file (one input) or folder.")
+@click.option("--sample-rate", type=click.IntRange(8000, 192000), default=None,
+              help="Output sample rate in Hz (default: the pipeline's, else the input's).")
+@click.option("--format", "fmt", type=click.Choice(["wav", "flac"]), default=None,
+              help="Output format (default: the input's if wav/flac, else wav).")
+@click.option("--subtype", type=click.Choice(list(io.SUBTYPES)), default=None,
+              help=f"Sample format (default {io.DEFAULT_SUBTYPE}; PCM_16 is TPDF-dithered).")
+@click.option("--overwrite", is_flag=True, help="Replace existing output files.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
+@click.pass_context
+def command(ctx: click.Context, pipeline: str, inputs: tuple[Path, ...], output: Path,
+            sample_rate: int | None, fmt: str | None, subtype: str | None, overwrite: bool,
+            quiet: bool) -> None:
+    """Run PIPELINE (a .yaml path or a built-in name) on INPUT files or folders."""
+    debug = bool(ctx.obj and ctx.obj.get("debug"))
+    loaded = load_pipeline(pipeline)
+    jobs = plan_jobs(list(inputs), output, fmt)
+    if subtype:
+        for job in jobs[:1]:
+            io.check_subtype(job.output, subtype)
+    refused = check_jobs(jobs, overwrite)
+    if len(refused) == len(jobs):
+        for _, reason in refused:
+            click.echo(f"aural: {reason}", err=True)
+        sys.exit(2)
+    refused_jobs = {id(job) for job, _ in refused}
+    failures = [reason for _, reason in refused]
+    for reason in failures:
+        click.echo(f"aural: {reason}", err=True)
+
+    todo = [job for job in jobs if id(job) not in refused_jobs]
+    show_progress = not quiet
+    files_bar = tqdm(todo, desc="files", unit="file", disable=quiet or len(todo) < 2)
+    done = 0
+    for job in files_bar:
+        try:
+            _run_one(loaded, job, sample_rate, subtype, show_progress)
+            done += 1
+        except AuralError as exc:
+            failures.append(str(exc))
+            tqdm.write(f"aural: {exc}", file=sys.stderr)
+        except Exception as exc:  # a bug in a stage: report, go on with the batch
+            if debug:
+                raise
+            message = f"{job.input}: internal error: {type(exc).__name__}: {exc} (rerun with --debug)"
+            failures.append(message)
+            tqdm.write(f"aural: {message}", file=sys.stderr)
+    files_bar.close()
+    if len(jobs) > 1 or failures:
+        click.echo(f"aural: {done} of {len(jobs)} files written to {output}"
+                   + (f", {len(failures)} failed" if failures else ""), err=True)
+    if failures:
+        sys.exit(1)

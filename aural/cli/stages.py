@@ -1,0 +1,56 @@
+"""``aural stages`` and ``aural stages show NAME``: what each stage does and takes."""
+
+from __future__ import annotations
+
+import inspect
+
+import click
+
+from aural.params import param_specs
+from aural.stages import STAGES, Stage
+
+
+def _summary(cls: type[Stage]) -> str:
+    return cls.summary or (inspect.getdoc(cls) or "").split("\n")[0]
+
+
+def _param_lines(cls: type[Stage]) -> list[str]:
+    lines = []
+    for spec in param_specs(cls.Params):
+        unit = f" {spec.unit}" if spec.unit else ""
+        rng = spec.describe_range()
+        rng = f" [{rng}]" if rng else ""
+        default = "null" if spec.default is None else spec.default
+        lines.append(f"    {spec.name} = {default}{unit}{rng}  {spec.help}")
+    return lines
+
+
+def describe(cls: type[Stage], *, full: bool) -> str:
+    kind = "learned" if cls.learned else "DSP"
+    lines = [f"{cls.name} ({kind}): {_summary(cls)}", f"  io: {cls.contract.describe()}"]
+    if full:
+        doc = inspect.getdoc(cls) or ""
+        body = doc.split("\n", 1)[1].strip() if "\n" in doc else ""
+        if body:
+            lines += ["", *("  " + line for line in body.splitlines()), ""]
+    params = _param_lines(cls)
+    lines.append("  params:" if params else "  params: none")
+    lines += params
+    return "\n".join(lines)
+
+
+@click.group("stages", invoke_without_command=True)
+@click.pass_context
+def command(ctx: click.Context) -> None:
+    """List every stage with its io contract and params (defaults, units, ranges)."""
+    if ctx.invoked_subcommand is None:
+        for name in STAGES.names():
+            click.echo(describe(STAGES.get(name), full=False))
+            click.echo()
+
+
+@command.command("show")
+@click.argument("name")
+def show(name: str) -> None:
+    """Everything about one stage."""
+    click.echo(describe(STAGES.get(name), full=True))

@@ -1,0 +1,28 @@
+"""``aural validate FILE...``: check pipeline files without running them."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from aural.config import load_pipeline_spec
+from aural.errors import UsageError
+
+
+@click.command("validate")
+@click.argument("pipelines", nargs=-1, required=True)
+def command(pipelines: tuple[str, ...]) -> None:
+    """Check PIPELINES (files or built-in names): keys, stages, params, contracts, weights."""
+    failed = 0
+    for name in pipelines:
+        try:
+            spec = load_pipeline_spec(name)
+        except UsageError as exc:
+            click.echo(f"aural: {exc}", err=True)
+            failed += 1
+            continue
+        chain = " -> ".join(s.stage for s in spec.stages)
+        click.echo(f"ok: {name} ({spec.name}: {chain})")
+    if failed:
+        sys.exit(2)

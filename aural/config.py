@@ -1,0 +1,259 @@
+"""Pipeline YAML -> validated :class:`PipelineSpec`.
+
+Schema (``aural: 1``)::
+
+    aural: 1                      # schema version, required
+    name: phone_to_studio         # optional, defaults to the file name
+    description: ...              # optional
+    sample_rate: 48000            # optional: working and output rate
+    stages:                       # required, at least one
+      - stage: dynamics           # a registered stage name
+        params: {ratio: 3.0}      # optional, checked against the stage's Params
+        weights: default          # learned stages only: a preset name or a file path
+        enabled: true             # optional
+
+Validation runs in phases and stops at the first error, before any weights are loaded:
+YAML syntax, keys, stage names, params (unknown keys, types, ranges), chain contracts,
+weights. Errors read ``phone_to_studio.yaml:9 stages[1].params.ratio: expected a number >= 1,
+got 'loud'``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+
+from aural.errors import ConfigError, UsageError
+from aural.params import ParamError, build_params
+from aural.registry import close_matches
+
+SCHEMA_VERSION = 1
+TOP_LEVEL_KEYS = ("aural", "name", "description", "sample_rate", "stages")
+STAGE_KEYS = ("stage", "params", "weights", "enabled")
+PIPELINES_DIR = Path(__file__).resolve().parent.parent / "pipelines"
+
+
+@dataclass(frozen=True)
+class StageSpec:
+    """One validated entry of ``stages:``."""
+
+    stage: str
+    params: Any
+    weights: str | None = None
+    index: int = 0
+
+
+@dataclass(frozen=True)
+class PipelineSpec:
+    name: str
+    stages: tuple[StageSpec, ...]
+    sample_rate: int | None = None
+    description: str = ""
+    source: Path | None = None
+    lines: Mapping[tuple, int] = field(default_factory=dict, repr=False)
+
+
+# -- locating pipelines --------------------------------------------------------------------
+def builtin_pipelines() -> dict[str, Path]:
+    """Built-in pipeline names -> files in ``pipelines/``."""
+    if not PIPELINES_DIR.is_dir():
+        return {}
+    return {p.stem: p for p in sorted(PIPELINES_DIR.glob("*.yaml"))}
+
+
+def resolve_pipeline_path(name_or_path: str | Path) -> Path:
+    """A YAML path as given, or the file of a built-in pipeline name."""
+    path = Path(name_or_path)
+    if path.suffix in (".yaml", ".yml") or path.exists() or "/" in str(name_or_path):
+        if not path.exists():
+            raise UsageError(f"{path}: no such pipeline file")
+        if path.is_dir():
+            raise UsageError(f"{path}: is a folder, not a pipeline file")
+        return path
+    builtins = builtin_pipelines()
+    if str(name_or_path) in builtins:
+        return builtins[str(name_or_path)]
+    raise UsageError(f"unknown pipeline {str(name_or_path)!r}{close_matches(str(name_or_path), builtins)}; "
+                     f"built-in: {', '.join(builtins) or 'none'} (or give a .yaml path)")
+
+
+# -- YAML with line numbers ----------------------------------------------------------------
+def _line_map(node: yaml.Node, path: tuple = (), lines: dict | None = None) -> dict[tuple, int]:
+    """Key path -> 1-based line of every value in a composed YAML tree."""
+    lines = {} if lines is None else lines
+    lines[path] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            key = key_node.value
+            lines[path + (key,)] = key_node.start_mark.line + 1
+            _line_map(value_node, path + (key,), lines)
+            lines[path + (key,)] = key_node.start_mark.line + 1
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            _line_map(item, path + (i,), lines)
+    return lines
+
+
+def _format_path(path: tuple) -> str:
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+class _Checker:
+    """Raises ConfigError at ``file:line key.path``."""
+
+    def __init__(self, source: str, lines: Mapping[tuple, int]):
+        self.source = source
+        self.lines = lines
+
+    def fail(self, path: tuple, message: str) -> ConfigError:
+        probe = path
+        while probe and probe not in self.lines:
+            probe = probe[:-1]
+        line = self.lines.get(probe)
+        where = f"{self.source}:{line}" if line else self.source
+        key = _format_path(path)
+        return ConfigError(f"{where} {key}: {message}" if key else f"{where}: {message}")
+
+
+def load_yaml(path: Path) -> tuple[Any, dict[tuple, int]]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read ({exc})") from None
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        where = f"{path}:{mark.line + 1}" if mark else str(path)
+        raise ConfigError(f"{where}: YAML syntax error: {problem}") from None
+    return data, (_line_map(node) if node is not None else {})
+
+
+# -- validation ----------------------------------------------------------------------------
+def parse_pipeline(data: Any, source: str = "<pipeline>", lines: Mapping[tuple, int] | None = None,
+                   base_dir: Path | None = None) -> PipelineSpec:
+    """Validate plain pipeline data (as loaded from YAML) into a PipelineSpec."""
+    from aural.stages import STAGES
+
+    check = _Checker(source, lines or {})
+    if not isinstance(data, dict):
+        raise check.fail((), "expected a mapping with keys aural, stages, ...")
+    for key in data:
+        if key not in TOP_LEVEL_KEYS:
+            raise check.fail((key,), f"unknown key{close_matches(str(key), TOP_LEVEL_KEYS)}; "
+                                     f"allowed: {', '.join(TOP_LEVEL_KEYS)}")
+    if "aural" not in data:
+        raise check.fail((), f"missing 'aural: {SCHEMA_VERSION}' (the schema version)")
+    if data["aural"] != SCHEMA_VERSION:
+        raise check.fail(("aural",), f"unsupported schema version {data['aural']!r}; this aural reads {SCHEMA_VERSION}")
+    name = data.get("name", Path(source).stem)
+    if not isinstance(name, str) or not name:
+        raise check.fail(("name",), f"expected a non-empty string, got {name!r}")
+    description = data.get("description", "")
+    if not isinstance(description, str):
+        raise check.fail(("description",), f"expected a string, got {description!r}")
+    sample_rate = data.get("sample_rate")
+    if sample_rate is not None and (isinstance(sample_rate, bool) or not isinstance(sample_rate, int)
+                                    or not 8000 <= sample_rate <= 192000):
+        raise check.fail(("sample_rate",), f"expected an integer rate in 8000..192000 Hz, got {sample_rate!r}")
+    stages = data.get("stages")
+    if not isinstance(stages, list) or not stages:
+        raise check.fail(("stages",), "expected a non-empty list of stages")
+
+    # phase: keys and stage names
+    for i, entry in enumerate(stages):
+        if not isinstance(entry, dict):
+            raise check.fail(("stages", i), f"expected a mapping with 'stage:', got {entry!r}")
+        for key in entry:
+            if key not in STAGE_KEYS:
+                raise check.fail(("stages", i, key), f"unknown key{close_matches(str(key), STAGE_KEYS)}; "
+                                                     f"allowed: {', '.join(STAGE_KEYS)}")
+        if "stage" not in entry:
+            raise check.fail(("stages", i), "missing 'stage:' (the stage name)")
+        if not isinstance(entry["stage"], str) or entry["stage"] not in STAGES:
+            names = STAGES.names()
+            raise check.fail(("stages", i, "stage"),
+                             f"unknown stage {entry['stage']!r}{close_matches(str(entry['stage']), names)}; "
+                             f"available: {', '.join(names)}")
+        enabled = entry.get("enabled", True)
+        if not isinstance(enabled, bool):
+            raise check.fail(("stages", i, "enabled"), f"expected true or false, got {enabled!r}")
+
+    # phase: params
+    specs = []
+    for i, entry in enumerate(stages):
+        cls = STAGES.get(entry["stage"])
+        values = entry.get("params") or {}
+        if not isinstance(values, dict):
+            raise check.fail(("stages", i, "params"), f"expected a mapping of parameters, got {values!r}")
+        try:
+            params = build_params(cls.Params, values)
+        except ParamError as exc:
+            raise check.fail(("stages", i, "params", exc.key), exc.message) from None
+        weights = entry.get("weights")
+        if weights is not None and not cls.learned:
+            raise check.fail(("stages", i, "weights"), f"stage {cls.name} is a DSP stage and takes no weights")
+        if weights is not None and not isinstance(weights, str):
+            raise check.fail(("stages", i, "weights"), f"expected a preset name or a file path, got {weights!r}")
+        if cls.learned and weights is None:
+            weights = "default"
+        if entry.get("enabled", True):
+            specs.append(StageSpec(cls.name, params, weights, i))
+    if not specs:
+        raise check.fail(("stages",), "every stage is disabled")
+
+    # phase: chain contracts
+    kind = "signal"
+    for spec in specs:
+        contract = STAGES.get(spec.stage).contract
+        if contract.input != kind:
+            raise check.fail(("stages", spec.index, "stage"),
+                             f"{spec.stage} takes {contract.input} but receives {kind}")
+        kind = contract.output
+    if kind != "signal":
+        raise check.fail(("stages", specs[-1].index, "stage"),
+                         f"the last stage gives {kind}; a pipeline must end with a signal")
+
+    # phase: weights (existence and checksums), before anything is loaded
+    checked = []
+    for spec in specs:
+        if spec.weights is not None:
+            try:
+                spec = replace(spec, weights=_check_weights(spec, base_dir))
+            except UsageError as exc:
+                raise check.fail(("stages", spec.index, "weights"), str(exc)) from None
+        checked.append(spec)
+
+    return PipelineSpec(name=name, stages=tuple(checked), sample_rate=sample_rate,
+                        description=description, source=Path(source), lines=dict(lines or {}))
+
+
+def _check_weights(spec: StageSpec, base_dir: Path | None) -> str:
+    """The weights reference made absolute if it is a path; checked to exist and match."""
+    from aural import weights as weights_module
+
+    value = spec.weights
+    if weights_module.is_path(value):
+        path = Path(value).expanduser()
+        if not path.is_absolute() and base_dir is not None and (base_dir / path).exists():
+            path = base_dir / path
+        if not path.is_file():
+            raise UsageError(f"weights file {value} does not exist")
+        value = str(path.resolve())
+    weights_module.check(spec.stage, value)
+    return value
+
+
+def load_pipeline_spec(name_or_path: str | Path) -> PipelineSpec:
+    """Read and validate a pipeline file or a built-in pipeline name."""
+    path = resolve_pipeline_path(name_or_path)
+    data, lines = load_yaml(path)
+    return parse_pipeline(data, source=str(path), lines=lines, base_dir=path.parent)

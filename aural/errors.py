@@ -1,0 +1,38 @@
+"""Exceptions that reach the user as one clear line.
+
+Everything the CLI reports without a traceback derives from :class:`AuralError`.
+"""
+
+from __future__ import annotations
+
+
+class AuralError(Exception):
+    """An error with a message fit for the user: it names the file and the problem."""
+
+    exit_code = 1
+
+
+class UsageError(AuralError):
+    """Bad configuration or arguments (exit status 2)."""
+
+    exit_code = 2
+
+
+class ConfigError(UsageError):
+    """A pipeline file that does not validate; the message carries ``file:line key.path``."""
+
+
+class AudioReadError(AuralError):
+    """An audio file that cannot be read or holds unusable samples."""
+
+
+class AudioWriteError(AuralError):
+    """An output that cannot be written."""
+
+
+class StageError(AuralError):
+    """A stage that fails while processing."""
+
+
+class WeightsError(UsageError):
+    """Missing, corrupt or mismatching weights."""

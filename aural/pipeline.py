@@ -1,0 +1,340 @@
+"""Ordered stages, streamed in bounded memory.
+
+A :class:`Pipeline` is built from a validated :class:`~aural.config.PipelineSpec`. For each
+input it plans the chain of steps: its stages, with resampling and channel conversion
+inserted where a stage's contract asks for another rate or channel count, and a last
+conversion to the output rate. Every conversion is recorded in the history.
+
+Audio flows through the steps block by block. A stage that needs to see all of its input
+first (``needs_analysis``, e.g. loudness normalisation) splits the chain: what comes before
+it is written to a spool (memory for short input, a temporary file otherwise), the stage
+analyses the spool in a first pass and processes it in a second. Memory therefore depends
+on the block size, not on the length of the input.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator
+
+import numpy as np
+import soundfile as sf
+import torch
+
+from aural import io
+from aural.config import PipelineSpec, load_pipeline_spec
+from aural.dsp.channels import convert_channels
+from aural.dsp.resample import StreamingResampler
+from aural.errors import StageError
+from aural.signal import Signal
+from aural.stages import STAGES, Stage
+from aural.stages.base import BLOCK_SAMPLES, iter_blocks
+
+MEMORY_SPOOL_BYTES = 64 << 20
+Progress = Callable[[int, int], None]  # (units done, units total)
+
+
+# -- steps: aligned stream processors ------------------------------------------------------
+class _Step:
+    """Push blocks in, get blocks out; ``finish`` completes the output, aligned with the input."""
+
+    label: str
+    history: dict[str, Any]
+
+    def push(self, audio: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def finish(self) -> torch.Tensor:
+        raise NotImplementedError
+
+
+class _StageStep(_Step):
+    """A stage with its latency removed, so output sample n lines up with input sample n."""
+
+    def __init__(self, stage: Stage, sample_rate: int, num_channels: int):
+        self.stage = stage
+        self.label = stage.name
+        self.num_channels = num_channels
+        stage.configure(sample_rate, num_channels)
+        self.history = {"step": stage.name, "sample_rate": sample_rate, **stage.describe()}
+        self._skip = stage.latency_samples
+
+    def _trim(self, audio: torch.Tensor) -> torch.Tensor:
+        if self._skip:
+            drop = min(self._skip, audio.shape[1])
+            self._skip -= drop
+            audio = audio[:, drop:]
+        return audio
+
+    def push(self, audio: torch.Tensor) -> torch.Tensor:
+        return self._trim(self.stage.process_block(audio))
+
+    def finish(self) -> torch.Tensor:
+        return self._trim(self.stage.flush())
+
+
+class _ResampleStep(_Step):
+    def __init__(self, from_sample_rate: int, to_sample_rate: int, num_channels: int):
+        self.label = f"resample {from_sample_rate}->{to_sample_rate} Hz"
+        self.history = {"step": "resample", "from_sample_rate": from_sample_rate,
+                        "to_sample_rate": to_sample_rate}
+        self._resampler = StreamingResampler(from_sample_rate, to_sample_rate, num_channels)
+
+    def push(self, audio: torch.Tensor) -> torch.Tensor:
+        return self._resampler.process(audio)
+
+    def finish(self) -> torch.Tensor:
+        return self._resampler.flush()
+
+
+class _ChannelStep(_Step):
+    def __init__(self, from_channels: int, to_channels: int):
+        self.label = f"channels {from_channels}->{to_channels}"
+        self.history = {"step": "channels", "from_channels": from_channels, "to_channels": to_channels}
+        self.to_channels = to_channels
+        self.from_channels = from_channels
+
+    def push(self, audio: torch.Tensor) -> torch.Tensor:
+        return convert_channels(audio, self.to_channels)
+
+    def finish(self) -> torch.Tensor:
+        return torch.zeros(self.to_channels, 0)
+
+
+def _run_steps(steps: list[_Step], blocks: Iterable[torch.Tensor], sink: Callable[[torch.Tensor], None]) -> None:
+    """Stream ``blocks`` through ``steps`` into ``sink``, then flush every step in order."""
+    def forward(audio: torch.Tensor, start: int) -> None:
+        for step in steps[start:]:
+            if audio.shape[1] == 0:
+                return
+            audio = step.push(audio)
+        if audio.shape[1]:
+            sink(audio)
+
+    for block in blocks:
+        forward(block, 0)
+    for i, step in enumerate(steps):
+        forward(step.finish(), i + 1)
+
+
+# -- spools: where the input of a two-pass stage waits ---------------------------------------
+class _Spool:
+    """Blocks written once and read back any number of times; memory or a temporary file."""
+
+    def __init__(self, sample_rate: int, num_channels: int, expected_samples: int, temp_dir: str | None):
+        self.sample_rate = sample_rate
+        self.num_channels = num_channels
+        self.num_samples = 0
+        self._blocks: list[torch.Tensor] | None = None
+        self._file: sf.SoundFile | None = None
+        self._tmp: tempfile.TemporaryDirectory | None = None
+        if expected_samples * num_channels * 4 <= MEMORY_SPOOL_BYTES:
+            self._blocks = []
+        else:
+            self._tmp = tempfile.TemporaryDirectory(prefix="aural-spool-", dir=temp_dir)
+            self._path = Path(self._tmp.name) / "spool.w64"
+            self._file = sf.SoundFile(str(self._path), "w", samplerate=sample_rate,
+                                      channels=num_channels, format="W64", subtype="FLOAT")
+
+    def write(self, audio: torch.Tensor) -> None:
+        self.num_samples += audio.shape[1]
+        if self._blocks is not None:
+            self._blocks.append(audio.clone())
+        else:
+            self._file.write(np.ascontiguousarray(audio.numpy().T))
+
+    def close_writing(self) -> None:
+        if self._file is not None:
+            self._file.close()
+
+    def blocks(self) -> Iterator[torch.Tensor]:
+        if self._blocks is not None:
+            yield from self._blocks
+            return
+        with sf.SoundFile(str(self._path)) as handle:
+            while True:
+                data = handle.read(BLOCK_SAMPLES, dtype="float32", always_2d=True)
+                if not len(data):
+                    return
+                yield torch.from_numpy(np.ascontiguousarray(data.T))
+
+    def cleanup(self) -> None:
+        self._blocks = None
+        if self._file is not None and not self._file.closed:
+            self._file.close()
+        if self._tmp is not None:
+            self._tmp.cleanup()
+
+
+# -- the pipeline --------------------------------------------------------------------------
+@dataclass(frozen=True)
+class _Source:
+    """Re-readable input: a block iterator factory and its facts."""
+
+    blocks: Callable[[], Iterator[torch.Tensor]]
+    sample_rate: int
+    num_channels: int
+    num_samples: int
+
+
+class Pipeline:
+    """Stages in order, with automatic rate and channel conversion between them."""
+
+    def __init__(self, spec: PipelineSpec, stages: list[Stage]):
+        self.spec = spec
+        self.stages = stages
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def sample_rate(self) -> int | None:
+        return self.spec.sample_rate
+
+    @classmethod
+    def from_spec(cls, spec: PipelineSpec) -> "Pipeline":
+        stages = []
+        for entry in spec.stages:
+            stage_cls = STAGES.get(entry.stage)
+            if stage_cls.learned:
+                stages.append(stage_cls(entry.params, weights=entry.weights))
+            else:
+                stages.append(stage_cls(entry.params))
+        return cls(spec, stages)
+
+    def __repr__(self) -> str:
+        return f"Pipeline({self.name!r}, stages={[s.name for s in self.stages]})"
+
+    # -- planning ------------------------------------------------------------------------
+    def plan(self, sample_rate: int, num_channels: int,
+             output_sample_rate: int | None = None) -> list[_Step]:
+        """Fresh, configured steps for input at ``sample_rate`` with ``num_channels``."""
+        steps: list[_Step] = []
+        rate, channels = sample_rate, num_channels
+        working_rate = self.sample_rate
+        for stage in self.stages:
+            want_rate = stage.contract.sample_rate or working_rate or rate
+            want_channels = stage.contract.channels or channels
+            if want_channels != channels and channels != 1 and want_channels != 1:
+                raise StageError(f"{stage.name} needs {want_channels} channels; the input has {channels}")
+            if want_channels < channels:  # mix down before resampling: less work
+                steps.append(_ChannelStep(channels, want_channels))
+                channels = want_channels
+            if want_rate != rate:
+                steps.append(_ResampleStep(rate, want_rate, channels))
+                rate = want_rate
+            if want_channels != channels:
+                steps.append(_ChannelStep(channels, want_channels))
+                channels = want_channels
+            steps.append(_StageStep(stage, rate, channels))
+        final_rate = output_sample_rate or working_rate or sample_rate
+        if final_rate != rate:
+            steps.append(_ResampleStep(rate, final_rate, channels))
+        if channels != num_channels and (channels == 1 or num_channels == 1):
+            steps.append(_ChannelStep(channels, num_channels))
+        return steps
+
+    # -- running -------------------------------------------------------------------------
+    def _execute(self, source: _Source, sink: Callable[[torch.Tensor], None],
+                 output_sample_rate: int | None, progress: Progress | None,
+                 temp_dir: str | None) -> list[dict[str, Any]]:
+        steps = self.plan(source.sample_rate, source.num_channels, output_sample_rate)
+        segments: list[list[_Step]] = [[]]
+        for step in steps:
+            if isinstance(step, _StageStep) and step.stage.needs_analysis and segments[-1]:
+                segments.append([])
+            segments[-1].append(step)
+        num_passes = len(segments) + sum(
+            1 for seg in segments if isinstance(seg[0], _StageStep) and seg[0].stage.needs_analysis)
+        done_passes = 0
+        spools: list[_Spool] = []
+
+        def counted(blocks: Iterator[torch.Tensor], total: int) -> Iterator[torch.Tensor]:
+            done = 0
+            for block in blocks:
+                yield block
+                done += block.shape[1]
+                if progress and total:
+                    progress(done_passes * total + min(done, total), num_passes * total)
+
+        try:
+            current = source
+            for index, segment in enumerate(segments):
+                head = segment[0]
+                if isinstance(head, _StageStep) and head.stage.needs_analysis:
+                    for block in counted(current.blocks(), current.num_samples):
+                        head.stage.analyze_block(block)
+                    head.stage.finish_analysis()
+                    done_passes += 1
+                if index == len(segments) - 1:
+                    _run_steps(segment, counted(current.blocks(), current.num_samples), sink)
+                else:
+                    out_rate, out_channels = _segment_output(segment, current)
+                    expected = int(current.num_samples * out_rate / current.sample_rate) + 1
+                    spool = _Spool(out_rate, out_channels, expected, temp_dir)
+                    spools.append(spool)
+                    _run_steps(segment, counted(current.blocks(), current.num_samples), spool.write)
+                    spool.close_writing()
+                    current = _Source(spool.blocks, out_rate, out_channels, spool.num_samples)
+                done_passes += 1
+        finally:
+            for spool in spools:
+                spool.cleanup()
+        return [step.history for step in steps]
+
+    def process(self, signal: Signal, *, output_sample_rate: int | None = None,
+                progress: Progress | None = None) -> Signal:
+        """Run a whole in-memory signal; returns the output with its history."""
+        if signal.num_samples == 0:
+            raise StageError("cannot process an empty signal (0 samples)")
+        parts: list[torch.Tensor] = []
+        source = _Source(lambda: iter_blocks(signal.audio), signal.sample_rate,
+                         signal.num_channels, signal.num_samples)
+        history = self._execute(source, parts.append, output_sample_rate, progress, None)
+        rate = output_sample_rate or self.sample_rate or signal.sample_rate
+        audio = torch.cat(parts, dim=1) if parts else torch.zeros(signal.num_channels, 0)
+        out = signal.replace(audio, rate)
+        for entry in history:
+            out = out.with_history(**entry)
+        return out.with_history("pipeline", name=self.name)
+
+    def run_file(self, input_path: str | Path, output_path: str | Path, *,
+                 output_sample_rate: int | None = None, subtype: str | None = None,
+                 progress: Progress | None = None, temp_dir: str | None = None) -> list[dict[str, Any]]:
+        """Stream a file through the pipeline into an atomically written output file."""
+        facts = io.info(input_path)
+        source = _Source(lambda: io.iter_blocks(input_path), facts.sample_rate,
+                         facts.num_channels, facts.num_frames)
+        steps = self.plan(facts.sample_rate, facts.num_channels, output_sample_rate)
+        out_rate = output_sample_rate or self.sample_rate or facts.sample_rate
+        out_channels = _steps_output_channels(steps, facts.num_channels)
+        with io.AudioWriter(output_path, out_rate, out_channels, subtype=subtype) as writer:
+            history = self._execute(source, writer.write, output_sample_rate, progress, temp_dir)
+        return history
+
+
+def _steps_output_channels(steps: list[_Step], num_channels: int) -> int:
+    channels = num_channels
+    for step in steps:
+        if isinstance(step, _ChannelStep):
+            channels = step.to_channels
+    return channels
+
+
+def _segment_output(segment: list[_Step], source: _Source) -> tuple[int, int]:
+    rate, channels = source.sample_rate, source.num_channels
+    for step in segment:
+        if isinstance(step, _ResampleStep):
+            rate = step._resampler.to_sample_rate
+        elif isinstance(step, _ChannelStep):
+            channels = step.to_channels
+    return rate, channels
+
+
+def load_pipeline(name_or_path: str | Path) -> Pipeline:
+    """Validate a pipeline file (or built-in name) and build its stages (loading weights)."""
+    return Pipeline.from_spec(load_pipeline_spec(name_or_path))
+

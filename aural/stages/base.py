@@ -1,0 +1,125 @@
+"""The one Stage interface shared by learned and DSP stages.
+
+A stage is configured for a sample rate and channel count, then streams: each
+``process_block`` call returns exactly as many samples as it was given, delayed by
+``latency_samples``; ``flush`` returns the last ``latency_samples``. ``process`` wraps that
+for a whole :class:`~aural.signal.Signal` and returns output aligned with the input.
+
+Stages that must see all their input before producing output (loudness normalisation)
+set ``needs_analysis``: the pipeline first feeds every block to ``analyze_block``, calls
+``finish_analysis``, then streams the same input again through ``process_block``.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any, ClassVar, Iterator, Literal
+
+import torch
+
+from aural.params import build_params, params_to_dict
+from aural.signal import Signal
+
+BLOCK_SAMPLES = 1 << 16  # 65 536 samples: about 1.4 s at 48 kHz
+
+
+@dataclass(frozen=True)
+class IOContract:
+    """What a stage takes and gives, checked when a pipeline is composed.
+
+    ``sample_rate`` is the stage's native rate (``None``: any rate); ``channels`` the
+    channel count it needs (``None``: any count, channels kept).
+    """
+
+    input: Literal["signal", "stems"] = "signal"
+    output: Literal["signal", "stems"] = "signal"
+    sample_rate: int | None = None
+    channels: int | None = None
+
+    def describe(self) -> str:
+        rate = f"{self.sample_rate} Hz" if self.sample_rate else "any rate"
+        channels = f"{self.channels} ch" if self.channels else "any channels"
+        return f"{self.input} -> {self.output}, {rate}, {channels}"
+
+
+@dataclass(frozen=True)
+class NoParams:
+    """A stage without parameters."""
+
+
+class Stage(ABC):
+    """Base class of every stage; subclasses set ``name``, ``Params``, ``contract``."""
+
+    name: ClassVar[str]
+    summary: ClassVar[str] = ""
+    Params: ClassVar[type] = NoParams
+    contract: ClassVar[IOContract] = IOContract()
+    learned: ClassVar[bool] = False
+    needs_analysis: ClassVar[bool] = False
+
+    def __init__(self, params: Any = None, **param_values: Any):
+        if params is None:
+            params = build_params(self.Params, param_values)
+        elif param_values:
+            raise TypeError("give either a Params instance or keyword values, not both")
+        self.params = params
+        self.sample_rate: int | None = None
+        self.num_channels: int | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def configure(self, sample_rate: int, num_channels: int) -> None:
+        """Prepare for audio at ``sample_rate`` with ``num_channels``; resets state."""
+        if self.contract.sample_rate and sample_rate != self.contract.sample_rate:
+            raise ValueError(f"{self.name} runs at {self.contract.sample_rate} Hz, got {sample_rate} Hz")
+        if self.contract.channels and num_channels != self.contract.channels:
+            raise ValueError(f"{self.name} needs {self.contract.channels} channels, got {num_channels}")
+        self.sample_rate = sample_rate
+        self.num_channels = num_channels
+        self.reset()
+
+    def reset(self) -> None:
+        """Clear streaming state (filters, envelopes, delay lines, analysis results)."""
+
+    @property
+    def latency_samples(self) -> int:
+        """How many samples the output of ``process_block`` lags its input."""
+        return 0
+
+    # -- streaming -------------------------------------------------------------------------
+    @abstractmethod
+    def process_block(self, audio: torch.Tensor) -> torch.Tensor:
+        """Process the next ``(channels, n)`` block; returns ``(channels, n)``, never in place."""
+
+    def flush(self) -> torch.Tensor:
+        """The last ``latency_samples`` of output after the final block."""
+        return self.process_block(torch.zeros(self.num_channels or 1, self.latency_samples))
+
+    def analyze_block(self, audio: torch.Tensor) -> None:
+        """First pass of a ``needs_analysis`` stage: see the next input block."""
+
+    def finish_analysis(self) -> None:
+        """End of the first pass; settle what the second pass applies."""
+
+    def describe(self) -> dict[str, Any]:
+        """What the history records about this stage."""
+        return {"params": params_to_dict(self.params)}
+
+    # -- whole signals ---------------------------------------------------------------------
+    def process(self, signal: Signal) -> Signal:
+        """Process a whole signal in blocks; output is aligned with the input and as long."""
+        self.configure(signal.sample_rate, signal.num_channels)
+        if self.needs_analysis:
+            for block in iter_blocks(signal.audio):
+                self.analyze_block(block)
+            self.finish_analysis()
+        parts = [self.process_block(block) for block in iter_blocks(signal.audio)]
+        parts.append(self.flush())
+        audio = torch.cat(parts, dim=1)[:, self.latency_samples:self.latency_samples + signal.num_samples]
+        return signal.replace(audio.contiguous()).with_history(self.name, **self.describe())
+
+
+def iter_blocks(audio: torch.Tensor, block_samples: int = BLOCK_SAMPLES) -> Iterator[torch.Tensor]:
+    """Consecutive ``(channels, <= block_samples)`` views of ``audio``."""
+    for start in range(0, audio.shape[1], block_samples):
+        yield audio[:, start:start + block_samples]
