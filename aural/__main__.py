@@ -1,0 +1,3 @@
+from aural.cli import main
+
+main()

@@ -1,0 +1,169 @@
+"""``aural bench`` on a tiny generated pairs folder: the table, the files, the failure paths."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from aural.systems import SYSTEMS
+from aural.systems.base import System
+from helpers import run_cli, speech_like, write_audio
+
+SNR_DB = {"a": 10.0, "sub/b": 0.0}
+
+
+def make_pairs(root, layout=("phone", "studio"), manifest=True, sample_rate=16000):
+    """Two pairs; the phone file is the studio file plus white noise at an exact SNR."""
+    entries = []
+    for index, (name, snr) in enumerate(SNR_DB.items()):
+        clean = speech_like(1.0, sample_rate, seed=index)
+        noise = np.random.default_rng(index).standard_normal(clean.num_samples)
+        noise *= math.sqrt(float(clean.audio.double().pow(2).mean()) / np.mean(noise ** 2)) * 10 ** (-snr / 20)
+        noisy = clean.replace(clean.audio + torch.from_numpy(noise.astype(np.float32))[None])
+        write_audio(root / layout[1] / f"{name}.wav", clean, subtype="FLOAT")
+        write_audio(root / layout[0] / f"{name}.wav", noisy, subtype="FLOAT")
+        entries.append({"profile": "clean_ish" if snr > 5 else "loud_noise",
+                        "phone": f"phone/{name}.wav", "studio": f"studio/{name}.wav"})
+    if manifest:
+        (root / "manifest.jsonl").write_text("".join(json.dumps(e) + "\n" for e in entries))
+    return root
+
+
+class _Broken(System):
+    name = "test_broken"
+    summary = "fails on loud-noise files"
+
+    def process_channel(self, audio, sample_rate):
+        if np.sqrt(np.mean(audio ** 2)) > 0.12:  # the 0 dB file: RMS 0.14; the 10 dB one: 0.105
+            raise RuntimeError("too loud for me")
+        return audio
+
+
+class _Missing(System):
+    name = "test_missing"
+    summary = "never available"
+
+    @classmethod
+    def available(cls):
+        return False, "needs the imaginary package (pip install imaginary)"
+
+    def process_channel(self, audio, sample_rate):
+        return audio
+
+
+@pytest.fixture
+def test_systems():
+    SYSTEMS.names()  # load the built-ins first
+    for cls in (_Broken, _Missing):
+        SYSTEMS.add(cls.name, cls)
+    yield
+    for cls in (_Broken, _Missing):
+        SYSTEMS.remove(cls.name)
+
+
+def test_bench_prints_one_table_and_writes_files(tmp_path, capsys):
+    pairs = make_pairs(tmp_path / "pairs")
+    out = tmp_path / "out"
+    code, stdout, stderr = run_cli(["bench", "--pairs", str(pairs), "--systems", "identity,noisereduce",
+                                    "--metrics", "snr,si_sdr", "--out", str(out)], capsys)
+    assert code == 0, stderr
+    assert "| system | snr ↑ | si_sdr ↑ | rtf ↓ | files |" in stdout
+    assert "`identity`" in stdout and ("`noisereduce`" in stdout or "noisereduce: unavailable" in stderr)
+    assert "profile `clean_ish` (1 file)" in stdout and "profile `loud_noise` (1 file)" in stdout
+    for name in ("bench.md", "bench.csv", "bench.json"):
+        assert (out / name).is_file()
+    assert (out / "systems" / "identity" / "scores.csv").is_file()
+
+    report = json.loads((out / "bench.json").read_text())
+    identity = next(row for row in report["table"] if row["system"] == "identity")
+    assert identity["snr"] == pytest.approx(np.mean(list(SNR_DB.values())), abs=0.05)
+    assert identity["files"] == 2 and identity["rtf"] > 0
+    assert report["threads"]["torch_threads"] == 1
+    assert report["profiles"]["loud_noise"][0]["snr"] == pytest.approx(0.0, abs=0.05)
+    assert report["files"] == {"a": "clean_ish", "sub/b": "loud_noise"}
+
+    rows = list(csv.DictReader((out / "bench.csv").open()))
+    assert {row["profile"] for row in rows} == {"all", "clean_ish", "loud_noise"}
+    assert float(next(r for r in rows if r["profile"] == "clean_ish" and r["system"] == "identity")["snr"]) \
+        == pytest.approx(10.0, abs=0.05)
+    markdown = (out / "bench.md").read_text()
+    assert "## Profile `loud_noise`" in markdown and "RTF = processing seconds / audio seconds" in markdown
+
+
+def test_bench_runs_every_baseline_and_denoisers_beat_identity_on_loud_noise(tmp_path, capsys):
+    pairs = make_pairs(tmp_path / "pairs")
+    out = tmp_path / "out"
+    code, stdout, stderr = run_cli(["bench", "--pairs", str(pairs), "--metrics", "snr", "--out", str(out)],
+                                   capsys)
+    assert code == 0, stderr
+    report = json.loads((out / "bench.json").read_text())
+    loud = {row["system"]: row for row in report["profiles"]["loud_noise"]}  # the 0 dB file
+    for name in ("noisereduce", "rnnoise", "deepfilternet3"):
+        if report["systems"][name]["ran"]:
+            assert f"| `{name}` |" in stdout
+            assert loud[name]["snr"] > loud["identity"]["snr"] + 2.0, name
+            assert report["systems"][name]["rtf"] > 0
+        else:
+            assert f"{name}: unavailable" in stderr
+
+
+def test_failing_and_unavailable_systems_are_one_line_and_the_run_goes_on(tmp_path, capsys, test_systems):
+    pairs = make_pairs(tmp_path / "pairs", manifest=False)
+    out = tmp_path / "out"
+    code, stdout, stderr = run_cli(["bench", "--pairs", str(pairs), "--systems",
+                                    "identity,test_broken,test_missing", "--metrics", "snr",
+                                    "--out", str(out)], capsys)
+    assert code == 1, stdout + stderr
+    problems = [line for line in stderr.splitlines() if line.strip()]
+    assert any("test_missing: unavailable: needs the imaginary package" in line for line in problems)
+    assert any("test_broken on" in line and "too loud for me" in line for line in problems)
+    assert not any("Traceback" in line for line in problems)
+    assert "`test_broken` |" in stdout and "1 (1 failed)" in stdout
+    assert "`test_missing`" not in stdout
+    report = json.loads((out / "bench.json").read_text())
+    assert report["systems"]["test_missing"]["reason"].startswith("needs the imaginary")
+    assert list(report["systems"]["test_broken"]["failed"]) == ["sub/b"]
+
+
+def test_unknown_system_lists_the_available_ones(tmp_path, capsys):
+    pairs = make_pairs(tmp_path / "pairs", manifest=False)
+    code, _, stderr = run_cli(["bench", "--pairs", str(pairs), "--systems", "identity,rnnose"], capsys)
+    assert code == 2
+    assert "unknown system 'rnnose'" in stderr and "did you mean 'rnnoise'" in stderr
+    assert "deepfilternet3" in stderr and "pipeline:<name or path>" in stderr
+
+
+def test_degraded_reference_layout_and_max_files(tmp_path, capsys):
+    pairs = make_pairs(tmp_path / "pairs", layout=("degraded", "reference"), manifest=False)
+    code, stdout, stderr = run_cli(["bench", "--pairs", str(pairs), "--systems", "identity",
+                                    "--metrics", "snr", "--max-files", "1"], capsys)
+    assert code == 0, stderr
+    row = next(line for line in stdout.splitlines() if line.startswith("| `identity`"))
+    assert row.split("|")[1:-1][1].strip() == "10.000" and row.rstrip(" |").endswith("1")
+
+
+def test_folder_without_pairs_is_a_usage_error(tmp_path, capsys):
+    (tmp_path / "nothing").mkdir()
+    code, _, stderr = run_cli(["bench", "--pairs", str(tmp_path / "nothing"), "--systems", "identity"], capsys)
+    assert code == 2 and "phone/ and studio/" in stderr
+
+
+def test_unreadable_input_is_reported_and_skipped(tmp_path, capsys):
+    pairs = make_pairs(tmp_path / "pairs", manifest=False)
+    (pairs / "phone" / "a.wav").write_bytes(b"not audio")
+    code, stdout, stderr = run_cli(["bench", "--pairs", str(pairs), "--systems", "identity",
+                                    "--metrics", "snr"], capsys)
+    assert code == 1
+    assert "a.wav" in stderr and "not a readable audio file" in stderr
+    assert "| `identity` |" in stdout
+
+
+def test_latency_option_reports_measured_delays(capsys):
+    code, stdout, stderr = run_cli(["bench", "--latency", "--systems", "identity"], capsys)
+    assert code == 0, stderr
+    assert "identity: measured raw delay 0 samples" in stdout and "0 at 16000 Hz" in stdout

@@ -1,0 +1,129 @@
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from aural.config import builtin_pipelines, load_pipeline_spec
+from aural.errors import ConfigError, UsageError
+from aural.params import param
+from aural.stages import Stage
+
+GOOD = """\
+aural: 1
+name: demo
+sample_rate: 48000
+stages:
+  - stage: dynamics
+    params:
+      threshold_db: -20.0
+      ratio: 3.0
+  - stage: mix_master
+    params: {target_lufs: -16.0}
+"""
+
+
+def write(tmp_path: Path, text: str, name: str = "p.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def error_of(path) -> str:
+    with pytest.raises(ConfigError) as info:
+        load_pipeline_spec(path)
+    message = str(info.value)
+    assert "\n" not in message
+    return message
+
+
+def test_good_pipeline(tmp_path):
+    spec = load_pipeline_spec(write(tmp_path, GOOD))
+    assert spec.name == "demo" and spec.sample_rate == 48000
+    assert [s.stage for s in spec.stages] == ["dynamics", "mix_master"]
+    assert spec.stages[0].params.ratio == 3.0
+
+
+def test_wrong_type_names_file_line_and_key_path(tmp_path):
+    path = write(tmp_path, GOOD.replace("ratio: 3.0", "ratio: loud"), "phone_to_studio.yaml")
+    assert error_of(path) == (f"{path}:8 stages[0].params.ratio: expected a number in 1..1000, got 'loud'")
+
+
+def test_out_of_range(tmp_path):
+    message = error_of(write(tmp_path, GOOD.replace("ratio: 3.0", "ratio: 0.2")))
+    assert ":8 stages[0].params.ratio: expected a number in 1..1000, got 0.2" in message
+
+
+def test_syntax_error_gives_the_line(tmp_path):
+    path = write(tmp_path, GOOD.replace("  - stage: mix_master", "  - stage: [mix_master"))
+    assert error_of(path).startswith(f"{path}:") and "YAML syntax error" in error_of(path)
+
+
+def test_unknown_top_level_key(tmp_path):
+    message = error_of(write(tmp_path, GOOD + "stagse: []\n"))
+    assert ":11 stagse: unknown key" in message and "did you mean 'stages'" in message
+
+
+def test_unknown_stage_lists_close_matches_and_all(tmp_path):
+    message = error_of(write(tmp_path, GOOD.replace("stage: dynamics", "stage: dynamic")))
+    assert ":5 stages[0].stage: unknown stage 'dynamic' (did you mean 'dynamics'" in message
+    assert "available:" in message and "mix_master" in message
+
+
+def test_unknown_param(tmp_path):
+    message = error_of(write(tmp_path, GOOD.replace("ratio: 3.0", "ration: 3.0")))
+    assert "stages[0].params.ration: unknown parameter (did you mean 'ratio'" in message
+
+
+def test_unknown_stage_key(tmp_path):
+    message = error_of(write(tmp_path, GOOD.replace("    params:\n      threshold", "    parms: {}\n    params:\n      threshold")))
+    assert "stages[0].parms: unknown key (did you mean 'params'" in message
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("aural: 2\nstages: [{stage: dynamics}]\n", "unsupported schema version 2"),
+    ("stages: [{stage: dynamics}]\n", "missing 'aural: 1'"),
+    ("aural: 1\nstages: []\n", "expected a non-empty list of stages"),
+    ("aural: 1\nsample_rate: 100\nstages: [{stage: dynamics}]\n", "expected an integer rate"),
+    ("- just\n- a list\n", "expected a mapping"),
+    ("aural: 1\nstages: [{stage: dynamics, weights: x.safetensors}]\n", "DSP stage and takes no weights"),
+])
+def test_schema_errors(tmp_path, text, expected):
+    assert expected in error_of(write(tmp_path, text))
+
+
+def test_yaml_tags_that_build_objects_are_refused(tmp_path):
+    text = "aural: 1\nstages: !!python/object/apply:os.system ['echo hi']\n"
+    assert "YAML syntax error" in error_of(write(tmp_path, text))
+
+
+def test_missing_weights_file_fails_before_loading(tmp_path, temporary_stage):
+    @dataclass(frozen=True)
+    class LearnedParams:
+        strength: float = param(1.0, help="dry/wet", min=0.0, max=1.0)
+
+    class Learned(Stage):
+        name = "test_learned"
+        learned = True
+        Params = LearnedParams
+
+        def __init__(self, params=None, *, weights=None, **values):
+            raise AssertionError("weights must be checked before any stage is built")
+
+        def process_block(self, audio):
+            return audio
+
+    temporary_stage(Learned)
+    path = write(tmp_path, "aural: 1\nstages:\n  - stage: test_learned\n    weights: nowhere/model.safetensors\n")
+    assert error_of(path) == f"{path}:4 stages[0].weights: weights file nowhere/model.safetensors does not exist"
+
+
+def test_unknown_builtin_pipeline_name():
+    with pytest.raises(UsageError, match="unknown pipeline 'phone_to_studi'.*did you mean 'phone_to_studio'"):
+        load_pipeline_spec("phone_to_studi")
+
+
+def test_every_shipped_pipeline_validates():
+    pipelines = builtin_pipelines()
+    assert {"phone_to_studio", "podcast_master"} <= set(pipelines)
+    for path in pipelines.values():
+        assert load_pipeline_spec(path).stages

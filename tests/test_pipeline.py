@@ -1,0 +1,132 @@
+from dataclasses import dataclass
+
+import pytest
+import torch
+
+from aural import io, pipeline as pipeline_module
+from aural.config import parse_pipeline
+from aural.params import param
+from aural.pipeline import Pipeline
+from aural.stages import IOContract, Stage
+from helpers import speech_like, tone
+
+
+@dataclass(frozen=True)
+class DelayParams:
+    latency: int = param(37, help="delay in samples", min=0)
+
+
+class DelayStage(Stage):
+    """Delays its input: a stage with latency, which the pipeline must remove."""
+
+    name = "test_delay"
+    Params = DelayParams
+
+    def reset(self):
+        self._line = torch.zeros(self.num_channels, self.params.latency)
+
+    @property
+    def latency_samples(self):
+        return self.params.latency
+
+    def process_block(self, audio):
+        joined = torch.cat([self._line, audio], dim=1)
+        self._line = joined[:, joined.shape[1] - self.params.latency:]
+        return joined[:, : audio.shape[1]]
+
+
+class PeakNormalizeStage(Stage):
+    """Two-pass: finds the peak, then scales to 0.5."""
+
+    name = "test_peak_normalize"
+    needs_analysis = True
+
+    def reset(self):
+        self.peak = 0.0
+
+    def analyze_block(self, audio):
+        self.peak = max(self.peak, float(audio.abs().max()))
+
+    def process_block(self, audio):
+        return audio * (0.5 / self.peak)
+
+
+class Mono16kStage(Stage):
+    """Runs at 16 kHz, mono only."""
+
+    name = "test_mono16k"
+    contract = IOContract(sample_rate=16000, channels=1)
+
+    def process_block(self, audio):
+        return audio * 1.0
+
+
+def build(stages, sample_rate=None, **extra):
+    data = {"aural": 1, "name": "t", "stages": stages, **extra}
+    if sample_rate:
+        data["sample_rate"] = sample_rate
+    return Pipeline.from_spec(parse_pipeline(data))
+
+
+@pytest.fixture
+def stages(temporary_stage):
+    for cls in (DelayStage, PeakNormalizeStage, Mono16kStage):
+        temporary_stage(cls)
+
+
+def test_latency_is_removed_so_output_stays_aligned(stages):
+    sig = speech_like(1.0, 16000, num_channels=2)
+    out = build([{"stage": "test_delay"}, {"stage": "test_delay", "params": {"latency": 5000}}]).process(sig)
+    assert out.num_samples == sig.num_samples
+    assert torch.equal(out.audio, sig.audio)
+
+
+def test_two_pass_stage_sees_all_input_first(stages):
+    sig = speech_like(3.0, 16000)
+    out = build([{"stage": "test_delay"}, {"stage": "test_peak_normalize"}]).process(sig)
+    assert out.audio.abs().max().item() == pytest.approx(0.5, rel=1e-6)
+    assert torch.allclose(out.audio, sig.audio * (0.5 / sig.audio.abs().max()), atol=1e-7)
+
+
+def test_file_spool_gives_the_same_result(stages, monkeypatch, tmp_path):
+    sig = speech_like(3.0, 16000, num_channels=2)
+    chain = [{"stage": "test_delay"}, {"stage": "test_peak_normalize"}]
+    in_memory = build(chain).process(sig)
+    monkeypatch.setattr(pipeline_module, "MEMORY_SPOOL_BYTES", 1000)
+    spooled = build(chain).process(sig)
+    assert torch.equal(in_memory.audio, spooled.audio)
+
+
+def test_rate_and_channel_conversion_are_inserted_and_recorded(stages):
+    sig = tone(440.0, 1.0, 48000, num_channels=2)
+    out = build([{"stage": "test_mono16k"}]).process(sig)
+    steps = [entry["step"] for entry in out.history]
+    assert steps == ["channels", "resample", "test_mono16k", "resample", "channels", "pipeline"]
+    assert (out.sample_rate, out.num_channels, out.num_samples) == (48000, 2, 48000)
+    middle = slice(2000, -2000)
+    assert torch.allclose(out.audio[0, middle], sig.audio[0, middle], atol=2e-3)
+
+
+def test_pipeline_rate_and_output_rate(stages):
+    sig = tone(440.0, 1.0, 16000)
+    assert build([{"stage": "test_delay"}], sample_rate=48000).process(sig).sample_rate == 48000
+    out = build([{"stage": "test_delay"}]).process(sig, output_sample_rate=22050)
+    assert (out.sample_rate, out.num_samples) == (22050, 22050)
+
+
+def test_file_run_streams_and_equals_in_memory(stages, tmp_path):
+    sig = speech_like(5.0, 16000, num_channels=2)
+    src = io.write(sig, tmp_path / "in.wav", subtype="FLOAT")
+    chain = [{"stage": "test_delay"}, {"stage": "test_peak_normalize"}, {"stage": "test_delay"}]
+    seen = []
+    build(chain).run_file(src, tmp_path / "out.wav", subtype="FLOAT",
+                          progress=lambda done, total: seen.append((done, total)))
+    streamed = io.read(tmp_path / "out.wav")
+    assert torch.equal(streamed.audio, build(chain).process(io.read(src)).audio)
+    assert seen[-1][0] == seen[-1][1] and seen[-1][1] == 3 * sig.num_samples  # spool pass, analysis, process
+
+
+def test_disabled_stages_are_skipped(stages):
+    spec = parse_pipeline({"aural": 1, "stages": [
+        {"stage": "test_delay"}, {"stage": "test_peak_normalize", "enabled": False}]})
+    assert [s.stage for s in spec.stages] == ["test_delay"]
