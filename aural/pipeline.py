@@ -30,7 +30,7 @@ from aural.dsp.resample import StreamingResampler
 from aural.errors import StageError
 from aural.signal import Signal
 from aural.stages import STAGES, Stage
-from aural.stages.base import BLOCK_SAMPLES, iter_blocks
+from aural.stages.base import BLOCK_SAMPLES, MAX_ANALYSIS_PASSES, iter_blocks
 
 MEMORY_SPOOL_BYTES = 64 << 20
 Progress = Callable[[int, int], None]  # (units done, units total)
@@ -265,10 +265,13 @@ class Pipeline:
             for index, segment in enumerate(segments):
                 head = segment[0]
                 if isinstance(head, _StageStep) and head.stage.needs_analysis:
-                    for block in counted(current.blocks(), current.num_samples):
-                        head.stage.analyze_block(block)
-                    head.stage.finish_analysis()
-                    done_passes += 1
+                    for _ in range(MAX_ANALYSIS_PASSES):
+                        for block in counted(current.blocks(), current.num_samples):
+                            head.stage.analyze_block(block)
+                        done_passes += 1
+                        if not head.stage.finish_analysis():
+                            break
+                        num_passes += 1
                 if index == len(segments) - 1:
                     _run_steps(segment, counted(current.blocks(), current.num_samples), sink)
                 else:

@@ -130,3 +130,39 @@ def test_disabled_stages_are_skipped(stages):
     spec = parse_pipeline({"aural": 1, "stages": [
         {"stage": "test_delay"}, {"stage": "test_peak_normalize", "enabled": False}]})
     assert [s.stage for s in spec.stages] == ["test_delay"]
+
+
+class TwoPassStage(Stage):
+    """Asks for a second analysis pass and checks it saw the same input twice."""
+
+    name = "test_two_pass"
+    needs_analysis = True
+
+    def reset(self):
+        self.sums = [0.0]
+
+    def analyze_block(self, audio):
+        self.sums[-1] += float(audio.sum())
+
+    def finish_analysis(self):
+        if len(self.sums) < 2:
+            self.sums.append(0.0)
+            return True
+        return False
+
+    def process_block(self, audio):
+        assert self.sums[0] == pytest.approx(self.sums[1])
+        return audio * 0.5
+
+
+def test_a_stage_may_ask_for_another_analysis_pass(temporary_stage, tmp_path):
+    temporary_stage(TwoPassStage)
+    temporary_stage(DelayStage)
+    sig = speech_like(2.0, 16000)
+    chain = [{"stage": "test_delay"}, {"stage": "test_two_pass"}]
+    out = build(chain).process(sig)
+    assert torch.allclose(out.audio, sig.audio * 0.5)
+    src = io.write(sig, tmp_path / "in.wav", subtype="FLOAT")
+    seen = []
+    build(chain).run_file(src, tmp_path / "out.wav", progress=lambda d, t: seen.append((d, t)))
+    assert seen[-1] == (4 * sig.num_samples, 4 * sig.num_samples)  # spool, 2 analyses, process

@@ -6,8 +6,10 @@ A stage is configured for a sample rate and channel count, then streams: each
 for a whole :class:`~aural.signal.Signal` and returns output aligned with the input.
 
 Stages that must see all their input before producing output (loudness normalisation)
-set ``needs_analysis``: the pipeline first feeds every block to ``analyze_block``, calls
-``finish_analysis``, then streams the same input again through ``process_block``.
+set ``needs_analysis``: the pipeline first feeds every block to ``analyze_block`` and calls
+``finish_analysis``, which may ask for another analysis pass (at most
+``MAX_ANALYSIS_PASSES``) by returning True; then the same input streams again through
+``process_block``.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from aural.params import build_params, params_to_dict
 from aural.signal import Signal
 
 BLOCK_SAMPLES = 1 << 16  # 65 536 samples: about 1.4 s at 48 kHz
+MAX_ANALYSIS_PASSES = 4
 
 
 @dataclass(frozen=True)
@@ -98,8 +101,9 @@ class Stage(ABC):
     def analyze_block(self, audio: torch.Tensor) -> None:
         """First pass of a ``needs_analysis`` stage: see the next input block."""
 
-    def finish_analysis(self) -> None:
-        """End of the first pass; settle what the second pass applies."""
+    def finish_analysis(self) -> bool:
+        """End of an analysis pass; True asks for another pass over the same input."""
+        return False
 
     def describe(self) -> dict[str, Any]:
         """What the history records about this stage."""
@@ -110,9 +114,11 @@ class Stage(ABC):
         """Process a whole signal in blocks; output is aligned with the input and as long."""
         self.configure(signal.sample_rate, signal.num_channels)
         if self.needs_analysis:
-            for block in iter_blocks(signal.audio):
-                self.analyze_block(block)
-            self.finish_analysis()
+            for _ in range(MAX_ANALYSIS_PASSES):
+                for block in iter_blocks(signal.audio):
+                    self.analyze_block(block)
+                if not self.finish_analysis():
+                    break
         parts = [self.process_block(block) for block in iter_blocks(signal.audio)]
         parts.append(self.flush())
         audio = torch.cat(parts, dim=1)[:, self.latency_samples:self.latency_samples + signal.num_samples]
