@@ -72,7 +72,7 @@ def test_bench_prints_one_table_and_writes_files(tmp_path, capsys):
     code, stdout, stderr = run_cli(["bench", "--pairs", str(pairs), "--systems", "identity,noisereduce",
                                     "--metrics", "snr,si_sdr", "--out", str(out)], capsys)
     assert code == 0, stderr
-    assert "| system | snr ↑ | si_sdr ↑ | rtf ↓ | files |" in stdout
+    assert "| system | snr ↑ | si_sdr ↑ | rtf ↓ | cpu rtf ↓ | files |" in stdout
     assert "`identity`" in stdout and ("`noisereduce`" in stdout or "noisereduce: unavailable" in stderr)
     assert "profile `clean_ish` (1 file)" in stdout and "profile `loud_noise` (1 file)" in stdout
     for name in ("bench.md", "bench.csv", "bench.json"):
@@ -166,4 +166,5 @@ def test_unreadable_input_is_reported_and_skipped(tmp_path, capsys):
 def test_latency_option_reports_measured_delays(capsys):
     code, stdout, stderr = run_cli(["bench", "--latency", "--systems", "identity"], capsys)
     assert code == 0, stderr
-    assert "identity: measured raw delay 0 samples" in stdout and "0 at 16000 Hz" in stdout
+    assert "identity: measured raw delay in samples at 48000 Hz: voiced 0 (output +0 dB), chirp 0" in stdout
+    assert "0 at 16000 Hz" in stdout

@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args
     try:
-        cli.main(args=args, prog_name="aural", standalone_mode=False)
+        code = cli.main(args=args, prog_name="aural", standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("aural: aborted", err=True)
         sys.exit(130)
@@ -87,4 +87,4 @@ def main(argv: list[str] | None = None) -> None:
             raise
         click.echo(f"aural: internal error: {type(exc).__name__}: {exc} (run with --debug for details)", err=True)
         sys.exit(1)
-    sys.exit(0)
+    sys.exit(code if isinstance(code, int) else 0)

@@ -1,0 +1,509 @@
+"""Side-by-side benchmark: aural pipelines and other systems on the same paired files.
+
+``run_bench`` runs every system (:mod:`aural.systems`) on every input file of a pairs
+folder (``phone/`` + ``studio/``, or ``degraded/`` + ``reference/``, matched by relative path
+without extension), scores each output against its reference with
+:func:`aural.evaluate.score_signals` and collects one table: rows are systems, columns the
+mean of each metric over files and the real-time factor. When the folder comes from
+``aural data simulate`` (a ``manifest.jsonl`` beside ``phone/``), the same table is also
+made per degradation ``profile``.
+
+Timing: ``RTF = processing seconds / audio seconds`` (wall clock, summed over files; the CPU
+time of the process gives a second column, ``cpu rtf``, that a busy machine does not inflate), with
+one thread: ``torch.set_num_threads(1)``, ``OMP/MKL/OPENBLAS/... _NUM_THREADS=1`` and, where
+``threadpoolctl`` is installed, BLAS pools limited to 1. Timed: ``System.process`` only,
+including the system's own resampling to and from its native rate. Not timed: reading files,
+model loading (``load_s`` in the JSON), per-call state creation (``System.prepare``), a 0.5 s
+warm-up run per system, scoring.
+
+Outputs in ``out_dir``: ``bench.md``, ``bench.csv`` and ``bench.json`` (the table, per
+profile too), and per system ``systems/<name>/`` with the evaluate outputs (``scores.csv``,
+``summary.json``, ``summary.md``, ``report.html``) from :func:`aural.evaluate.write_outputs`.
+A system that is unavailable or fails to load is reported in one line and left out; a
+system that fails on a file is reported in one line and the run goes on.
+"""
+
+from __future__ import annotations
+
+import csv
+import io as text_io
+import json
+import math
+import os
+import platform
+import re
+import statistics
+import time
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator, Sequence
+
+import numpy as np
+import torch
+
+from aural import __version__, io
+from aural.errors import AudioWriteError, AuralError, UsageError
+from aural.evaluate import Row, columns, score_row, write_outputs
+from aural.evaluate.pairs import match_folders, pairs_folders
+from aural.evaluate.scoring import resolve_metrics
+from aural.evaluate.summary import direction, format_value, write_atomic
+from aural.metrics import package_versions
+from aural.signal import Signal
+from aural.systems import BASELINES, System, get_system_class, get_system
+from aural.systems.probe import voiced
+
+Echo = Callable[[str], None]
+
+DEFAULT_SYSTEMS = BASELINES
+MANIFEST = "manifest.jsonl"
+THREAD_ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS",
+              "VECLIB_MAXIMUM_THREADS", "NUMBA_NUM_THREADS")
+WARMUP_S = 0.5
+OUTPUT_FILES = ("bench.md", "bench.csv", "bench.json")
+TIMING = ("RTF = processing seconds / audio seconds (summed over files; rtf: wall clock, cpu rtf: "
+          "process CPU time, which other load on the machine does not inflate), one thread "
+          "(torch.set_num_threads(1), OMP/MKL/OpenBLAS threads 1); timed: System.process incl. "
+          "its resampling; not timed: file reading, model loading, per-call state creation, "
+          f"a {WARMUP_S:g} s warm-up, scoring")
+
+
+# -- threads --------------------------------------------------------------------------------
+@contextmanager
+def single_thread() -> Iterator[dict[str, Any]]:
+    """Run the block with one compute thread; yields what was limited, for the report.
+
+    Environment variables only reach libraries that start their pools later (subprocesses,
+    lazily loaded ones); torch is set directly and BLAS pools through threadpoolctl.
+    """
+    saved_env = {name: os.environ.get(name) for name in THREAD_ENV}
+    saved_torch = torch.get_num_threads()
+    os.environ.update({name: "1" for name in THREAD_ENV})
+    torch.set_num_threads(1)
+    try:
+        from threadpoolctl import threadpool_limits
+        limiter, blas = threadpool_limits(limits=1), "threadpoolctl limits=1"
+    except ImportError:
+        limiter, blas = nullcontext(), "threadpoolctl not installed: BLAS pools as started"
+    try:
+        with limiter:
+            yield {"torch_threads": torch.get_num_threads(), "env": {name: "1" for name in THREAD_ENV},
+                   "blas": blas}
+    finally:
+        torch.set_num_threads(saved_torch)
+        for name, value in saved_env.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+# -- inputs ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class BenchPair:
+    file: str                 # relative path without extension (the row name)
+    degraded: Path
+    reference: Path
+    profile: str | None = None
+
+
+def find_pairs(pairs_dir: str | Path, *, echo: Echo = print) -> list[BenchPair]:
+    """Matched pairs of ``pairs_dir``, sorted, with their manifest profile when there is one."""
+    pairs_dir = Path(pairs_dir)
+    input_dir, reference_dir = pairs_folders(pairs_dir)
+    matching = match_folders(reference_dir, input_dir, degraded_label=input_dir.name)
+    if message := matching.unmatched_message(input_dir.name):
+        echo(f"{pairs_dir}: {message}")
+    profiles = read_profiles(pairs_dir, input_dir.name, echo=echo)
+    return [BenchPair(p.file, p.degraded, p.reference, profiles.get(p.file)) for p in matching.pairs]
+
+
+def read_profiles(pairs_dir: Path, input_name: str, *, echo: Echo = print) -> dict[str, str]:
+    """``{pair file: profile}`` from ``pairs_dir/manifest.jsonl`` (``aural data simulate``).
+
+    An entry names its input file as ``"phone": "phone/<rel>"`` (or under the input folder's
+    name); entries without a profile, or lines that are not JSON, are skipped with one notice.
+    """
+    path = pairs_dir / MANIFEST
+    if not path.is_file():
+        return {}
+    profiles: dict[str, str] = {}
+    bad = 0
+    with open(path, encoding="utf-8") as handle:
+        for line in handle:
+            if not line.strip():
+                continue
+            try:
+                entry = json.loads(line)
+                rel, profile = entry.get(input_name) or entry.get("phone"), entry.get("profile")
+            except (json.JSONDecodeError, AttributeError):
+                bad += 1
+                continue
+            if not isinstance(rel, str) or not isinstance(profile, str):
+                bad += 1
+                continue
+            rel_path = Path(rel)
+            if rel_path.parts and rel_path.parts[0] == input_name:
+                rel_path = Path(*rel_path.parts[1:])
+            profiles[rel_path.with_suffix("").as_posix()] = profile
+    if bad:
+        echo(f"{path}: {bad} line{'s' if bad != 1 else ''} without a usable input path and profile, ignored")
+    return profiles
+
+
+# -- results --------------------------------------------------------------------------------
+@dataclass
+class SystemRun:
+    """One system's outcome over the files."""
+
+    spec: str
+    info: dict[str, Any] = field(default_factory=dict)
+    reason: str = ""                               # why it did not run ("" when it ran)
+    load_s: float = 0.0
+    rows: list[Row] = field(default_factory=list)  # one evaluate Row per scored file
+    failed: dict[str, str] = field(default_factory=dict)
+    process_s: float = 0.0
+    cpu_s: float = 0.0
+    audio_s: float = 0.0
+    timing: dict[str, tuple[float, float, float]] = field(default_factory=dict)  # file -> (wall, cpu, audio)
+
+    @property
+    def ran(self) -> bool:
+        return not self.reason
+
+    def rtf(self, files: set[str] | None = None, cpu: bool = False) -> float | None:
+        picked = [t for f, t in self.timing.items() if files is None or f in files]
+        audio = sum(t[2] for t in picked)
+        if not picked or audio <= 0:
+            return None
+        return sum(t[1 if cpu else 0] for t in picked) / audio
+
+
+@dataclass
+class BenchResult:
+    pairs_dir: str
+    metric_names: list[str]
+    pairs: list[BenchPair]
+    runs: list[SystemRun]
+    skipped: dict[str, str] = field(default_factory=dict)   # file -> why no system saw it
+    threads: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def profiles(self) -> list[str]:
+        return sorted({p.profile for p in self.pairs if p.profile})
+
+    @property
+    def num_failed(self) -> int:
+        return len(self.skipped) + sum(len(run.failed) for run in self.runs)
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.num_failed else 0
+
+    def files(self, profile: str | None = None) -> set[str]:
+        return {p.file for p in self.pairs if profile is None or p.profile == profile}
+
+    def table(self, profile: str | None = None) -> list[dict[str, Any]]:
+        """One dict per system that ran: ``system``, each metric's mean, ``rtf``, counts."""
+        files = self.files(profile)
+        table = []
+        for run in self.runs:
+            if not run.ran:
+                continue
+            rows = [row for row in run.rows if row.file in files]
+            entry: dict[str, Any] = {"system": run.spec}
+            for name in self.metric_names:
+                values = [row.values[name] for row in rows if name in row.values]
+                entry[name] = statistics.fmean(values) if values else None
+                entry[f"{name}_count"] = len(values)
+            entry["rtf"] = run.rtf(files)
+            entry["rtf_cpu"] = run.rtf(files, cpu=True)
+            entry["files"] = len(rows)
+            entry["failed"] = sum(1 for f in run.failed if f in files)
+            table.append(entry)
+        return table
+
+
+# -- running --------------------------------------------------------------------------------
+def check_systems(specs: Sequence[str]) -> list[str]:
+    """Validate names before any work: unknown ones raise a usage error listing every name."""
+    specs = [spec.strip() for spec in specs if spec.strip()]
+    if not specs:
+        raise UsageError("--systems: give at least one system name")
+    duplicates = sorted({s for s in specs if specs.count(s) > 1})
+    if duplicates:
+        raise UsageError(f"--systems: {', '.join(duplicates)} given more than once")
+    for spec in specs:
+        if spec == "pipeline:":
+            raise UsageError("--systems: pipeline: needs a pipeline name or path (pipeline:phone_to_studio)")
+        get_system_class(spec)
+    return specs
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    text = text.splitlines()[0] if text else ""
+    return text if isinstance(exc, AuralError) and text else f"{type(exc).__name__}: {text}".rstrip(": ")
+
+
+def _start(spec: str, echo: Echo) -> tuple[System | None, SystemRun]:
+    """Create, check, load and warm up one system; unavailable ones get a reason."""
+    run = SystemRun(spec)
+    try:
+        cls = get_system_class(spec)
+        ok, reason = cls.available()
+        if not ok:
+            run.reason = reason
+        else:
+            system = get_system(spec)
+            started = time.perf_counter()
+            system.load()
+            run.load_s = time.perf_counter() - started
+            probe = Signal(torch.from_numpy(voiced(48000, WARMUP_S))[None], 48000)
+            system.process(probe)
+            run.info = system.describe()
+            return system, run
+    except Exception as exc:  # a broken optional package must not stop the bench
+        run.reason = f"failed to start: {_one_line(exc)}"
+    echo(f"{spec}: unavailable: {run.reason}")
+    return None, run
+
+
+def _check_output(spec: str, source: Signal, output: Any) -> Signal:
+    if not isinstance(output, Signal):
+        raise RuntimeError(f"returned {type(output).__name__}, not a Signal")
+    expected = round(source.num_samples * output.sample_rate / source.sample_rate)
+    if abs(output.num_samples - expected) > 1:
+        raise RuntimeError(f"returned {output.num_samples} samples at {output.sample_rate} Hz "
+                           f"for {source.num_samples} at {source.sample_rate} Hz")
+    if not bool(torch.isfinite(output.audio).all()):
+        raise RuntimeError("returned non-finite samples")
+    return output
+
+
+def safe_name(spec: str) -> str:
+    """A folder name for a system spec (``pipeline:a/b.yaml`` -> ``pipeline_b``)."""
+    if spec.startswith("pipeline:") and ("/" in spec or spec.endswith((".yaml", ".yml"))):
+        spec = "pipeline_" + Path(spec.split(":", 1)[1]).stem
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", spec).strip("_") or "system"
+
+
+def folder_names(specs: Sequence[str]) -> dict[str, str]:
+    """``{spec: folder name}``, unique (``pipeline_a``, ``pipeline_a-2`` for two ``a.yaml``)."""
+    names: dict[str, str] = {}
+    for spec in specs:
+        base = name = safe_name(spec)
+        count = 1
+        while name in names.values():
+            count += 1
+            name = f"{base}-{count}"
+        names[spec] = name
+    return names
+
+
+def run_bench(pairs_dir: str | Path, system_specs: Sequence[str] = DEFAULT_SYSTEMS,
+              metric_names: Sequence[str] | None = None, *, max_files: int | None = None,
+              save_audio_dir: str | Path | None = None, echo: Echo = print,
+              progress: Callable[[int, int], None] | None = None) -> BenchResult:
+    """Run ``system_specs`` on the inputs of ``pairs_dir`` and score them (see module doc)."""
+    specs = check_systems(system_specs)
+    names = [metric.name for metric in resolve_metrics(metric_names)]
+    pairs = find_pairs(pairs_dir, echo=echo)
+    if max_files is not None:
+        pairs = pairs[:max_files]
+    result = BenchResult(str(pairs_dir), names, pairs, [])
+    with single_thread() as threads:
+        result.threads = threads
+        systems: list[tuple[System | None, SystemRun]] = [_start(spec, echo) for spec in specs]
+        result.runs = [run for _, run in systems]
+        folders = folder_names(specs)
+        for index, pair in enumerate(pairs):
+            try:
+                reference, source = io.read(pair.reference), io.read(pair.degraded)
+            except AuralError as exc:
+                result.skipped[pair.file] = _one_line(exc)
+                echo(result.skipped[pair.file])
+                continue
+            for system, run in systems:
+                if system is not None:
+                    audio_dir = Path(save_audio_dir) / folders[run.spec] if save_audio_dir else None
+                    _run_one(system, run, pair, source, reference, names, audio_dir, echo)
+            if progress:
+                progress(index + 1, len(pairs))
+        for system, _ in systems:
+            if system is not None:
+                system.close()
+    return result
+
+
+def _run_one(system: System, run: SystemRun, pair: BenchPair, source: Signal, reference: Signal,
+             names: list[str], audio_dir: Path | None, echo: Echo) -> None:
+    try:
+        system.prepare(source.num_channels)
+        wall, cpu = time.perf_counter(), time.process_time()
+        output = system.process(source)
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        output = _check_output(run.spec, source, output)
+    except Exception as exc:
+        run.failed[pair.file] = f"{run.spec} on {pair.degraded}: {_one_line(exc)}"
+        echo(run.failed[pair.file])
+        return
+    run.timing[pair.file] = (wall, cpu, source.duration_s)
+    run.process_s += wall
+    run.cpu_s += cpu
+    run.audio_s += source.duration_s
+    run.rows.append(score_row(pair.file, reference, output, names, estimate_label=run.spec))
+    if audio_dir is not None:
+        target = audio_dir / f"{pair.file}.wav"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        io.write(output, target, subtype="FLOAT")
+
+
+# -- reports --------------------------------------------------------------------------------
+def _metric_meta(names: Sequence[str]) -> dict[str, dict[str, Any]]:
+    from aural.metrics import get_metric
+
+    return {name: {"higher_is_better": get_metric(name).higher_is_better, "unit": get_metric(name).unit}
+            for name in names}
+
+
+def _header(result: BenchResult) -> list[str]:
+    meta = _metric_meta(result.metric_names)
+    return (["system"] + [f"{n} {direction(meta[n]['higher_is_better'])}".strip() for n in result.metric_names]
+            + ["rtf ↓", "cpu rtf ↓", "files"])
+
+
+def _cells(result: BenchResult, entry: dict[str, Any]) -> list[str]:
+    cells = [f"`{entry['system']}`"]
+    for name in result.metric_names:
+        text = format_value(entry[name])
+        if entry[name] is not None and entry[f"{name}_count"] < entry["files"]:
+            text += f" ({entry[f'{name}_count']})"
+        cells.append(text)
+    for key in ("rtf", "rtf_cpu"):
+        cells.append("–" if entry[key] is None else f"{entry[key]:.4f}")
+    cells.append(f"{entry['files']}" + (f" ({entry['failed']} failed)" if entry["failed"] else ""))
+    return cells
+
+
+def markdown_table(result: BenchResult, profile: str | None = None) -> str:
+    """The systems x metrics table as markdown (means over files; ``(n)`` where fewer files)."""
+    header = _header(result)
+    lines = ["| " + " | ".join(header) + " |",
+             "|" + "|".join("---" if i == 0 else "---:" for i in range(len(header))) + "|"]
+    lines += ["| " + " | ".join(_cells(result, e)) + " |" for e in result.table(profile)]
+    return "\n".join(lines)
+
+
+def tables_markdown(result: BenchResult) -> str:
+    """The overall table and, for simulated pairs, one per profile (what the CLI prints)."""
+    parts = [markdown_table(result)]
+    for profile in result.profiles:
+        count = len(result.files(profile))
+        parts.append(f"profile `{profile}` ({count} file{'s' if count != 1 else ''}):\n\n"
+                     + markdown_table(result, profile))
+    return "\n\n".join(parts)
+
+
+def bench_markdown(result: BenchResult) -> str:
+    num_files = len(result.pairs) - len(result.skipped)
+    lines = ["# aural bench", "",
+             f"{num_files} file pairs from `{result.pairs_dir}`; metric columns are means over files "
+             "(`(n)`: fewer files had a value), ↑ higher is better, ↓ lower is better.",
+             f"{TIMING}.", "", markdown_table(result)]
+    for profile in result.profiles:
+        lines += ["", f"## Profile `{profile}` ({len(result.files(profile))} files)", "",
+                  markdown_table(result, profile)]
+    not_run = [run for run in result.runs if not run.ran]
+    if not_run:
+        lines += ["", "## Not run", ""] + [f"- `{run.spec}`: {run.reason}" for run in not_run]
+    failures = list(result.skipped.values()) + [m for run in result.runs for m in run.failed.values()]
+    if failures:
+        lines += ["", "## Failures", ""] + [f"- {message}" for message in failures]
+    lines += ["", "## Systems", ""]
+    for run in result.runs:
+        if not run.ran:
+            continue
+        info = run.info
+        versions = ", ".join(f"{k} {v}" for k, v in info.get("versions", {}).items()) or "–"
+        rate = f"{info['native_sample_rate']} Hz" if info.get("native_sample_rate") else "input rate"
+        lines.append(f"- `{run.spec}`: {info.get('summary', '')}; runs at {rate}; delay "
+                     f"{info.get('latency_samples', 0)} samples compensated; load {run.load_s:.2f} s "
+                     f"(not timed); {versions}")
+    missing = {}
+    for run in result.runs:
+        for row in run.rows:
+            for name, reason in row.reasons.items():
+                missing.setdefault((run.spec, name, reason), []).append(row.file)
+    if missing:
+        lines += ["", "## Missing values", ""]
+        lines += [f"- `{spec}` `{name}` ({len(files)} files): {reason}"
+                  for (spec, name, reason), files in sorted(missing.items())]
+    lines += ["", "## Package versions", ""]
+    lines += [f"- {package} {version}" for package, version in package_versions(result.metric_names).items()]
+    return "\n".join(lines) + "\n"
+
+
+def bench_csv(result: BenchResult) -> str:
+    """``profile,system,<metrics>,rtf,rtf_cpu,files,failed``; profile ``all`` is the main table."""
+    buffer = text_io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    fields = [*result.metric_names, "rtf", "rtf_cpu", "files", "failed"]
+    writer.writerow(["profile", "system", *fields])
+    for profile in [None, *result.profiles]:
+        for entry in result.table(profile):
+            writer.writerow([profile or "all", entry["system"],
+                             *("" if entry[f] is None else repr(entry[f]) for f in fields)])
+    return buffer.getvalue()
+
+
+def bench_json(result: BenchResult) -> dict[str, Any]:
+    def clean(value: Any) -> Any:
+        return None if isinstance(value, float) and not math.isfinite(value) else value
+
+    return {
+        "aural_version": __version__,
+        "pairs_dir": result.pairs_dir,
+        "num_files": len(result.pairs),
+        "metrics": result.metric_names,
+        "metric_info": _metric_meta(result.metric_names),
+        "timing": TIMING,
+        "threads": result.threads,
+        "machine": {"platform": platform.platform(), "processor": platform.processor(),
+                    "python": platform.python_version(), "torch": torch.__version__,
+                    "numpy": np.__version__, "cpu_count": os.cpu_count()},
+        "table": [{k: clean(v) for k, v in e.items()} for e in result.table()],
+        "profiles": {p: [{k: clean(v) for k, v in e.items()} for e in result.table(p)]
+                     for p in result.profiles},
+        "files": {p.file: p.profile for p in result.pairs},
+        "systems": {run.spec: {
+            "ran": run.ran, "reason": run.reason or None, "info": run.info, "load_s": run.load_s,
+            "process_s": run.process_s, "cpu_s": run.cpu_s, "audio_s": run.audio_s,
+            "rtf": run.rtf(), "rtf_cpu": run.rtf(cpu=True),
+            "failed": run.failed,
+            "scores": {row.file: row.values for row in sorted(run.rows, key=lambda r: r.file)},
+        } for run in result.runs},
+        "skipped": result.skipped,
+        "package_versions": package_versions(result.metric_names),
+    }
+
+
+def write_reports(result: BenchResult, out_dir: str | Path) -> list[Path]:
+    """Write bench.md/.csv/.json and per-system evaluate outputs; returns the bench files."""
+    out_dir = Path(out_dir)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise AudioWriteError(f"{out_dir}: cannot create the output folder ({exc.strerror or exc})") from None
+    write_atomic(out_dir / "bench.md", bench_markdown(result))
+    write_atomic(out_dir / "bench.csv", bench_csv(result))
+    write_atomic(out_dir / "bench.json", json.dumps(bench_json(result), indent=2, ensure_ascii=False) + "\n")
+    metric_columns = columns(result.metric_names, pipeline=False)
+    folders = folder_names([run.spec for run in result.runs])
+    for run in result.runs:
+        if run.ran:
+            write_outputs(run.rows, out_dir / "systems" / folders[run.spec], metric_columns,
+                          failed={**result.skipped, **run.failed},
+                          context={"mode": "bench", "system": run.spec, "pairs_dir": result.pairs_dir},
+                          title=f"aural bench: {run.spec}", report_max_files=0)
+    return [out_dir / name for name in OUTPUT_FILES]

@@ -1,0 +1,60 @@
+"""Other enhancement systems behind one interface, for side-by-side benchmarks.
+
+Built-ins: ``identity``, ``noisereduce``, ``rnnoise``, ``deepfilternet3`` (the last three from
+the optional ``baselines`` extra), plus ``pipeline:<name or path>`` for any aural pipeline.
+Third parties add systems through the ``aural.systems`` entry-point group::
+
+    [project.entry-points."aural.systems"]
+    my_system = "my_package.bench:MySystem"
+
+Every system returns output aligned with its input and as long (its own delay compensated);
+see :mod:`aural.systems.base`.
+"""
+
+from __future__ import annotations
+
+from aural.registry import Registry, UnknownNameError, close_matches
+from aural.systems.base import System, package_version
+
+BUILTIN_MODULES = (
+    "aural.systems.identity",
+    "aural.systems.noisereduce",
+    "aural.systems.rnnoise",
+    "aural.systems.deepfilternet",
+)
+
+SYSTEMS: Registry[type[System]] = Registry(
+    "system", builtin_modules=BUILTIN_MODULES, entry_point_group="aural.systems")
+
+PIPELINE_PREFIX = "pipeline:"
+BASELINES = ("identity", "noisereduce", "rnnoise", "deepfilternet3")
+
+
+def system_names() -> list[str]:
+    """Registered names plus the ``pipeline:<name or path>`` form."""
+    return [*SYSTEMS.names(), f"{PIPELINE_PREFIX}<name or path>"]
+
+
+def get_system_class(spec: str) -> type[System]:
+    """The class behind ``spec``; unknown names list the close matches and every name."""
+    if spec.startswith(PIPELINE_PREFIX):
+        from aural.systems.pipeline import PipelineSystem
+
+        return PipelineSystem
+    if spec not in SYSTEMS:
+        names = system_names()
+        raise UnknownNameError(f"unknown system {spec!r}{close_matches(spec, SYSTEMS.names())}; "
+                               f"available: {', '.join(names)}")
+    return SYSTEMS.get(spec)
+
+
+def get_system(spec: str) -> System:
+    """A new system for ``spec`` (``"rnnoise"``, ``"pipeline:phone_to_studio"``, ...)."""
+    cls = get_system_class(spec)
+    if spec.startswith(PIPELINE_PREFIX):
+        return cls(spec[len(PIPELINE_PREFIX):])
+    return cls()
+
+
+__all__ = ["BASELINES", "PIPELINE_PREFIX", "SYSTEMS", "System", "get_system", "get_system_class",
+           "package_version", "system_names"]

@@ -1,0 +1,96 @@
+"""``pipeline:<path>`` wraps an aural pipeline: aligned, as long as the input (in seconds)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+import torch
+
+from aural.params import param
+from aural.stages import Stage
+from aural.systems import get_system
+from aural.systems.probe import correlation_lag
+from helpers import speech_like
+
+pytest.importorskip("aural.pipeline")
+
+
+@dataclass(frozen=True)
+class _DelayParams:
+    latency: int = param(101, help="delay in samples", min=0)
+
+
+class _DelayHalfStage(Stage):
+    """Halves and delays its input; the pipeline has to remove the delay."""
+
+    name = "systems_test_delay_half"
+    Params = _DelayParams
+
+    def reset(self):
+        self._line = torch.zeros(self.num_channels, self.params.latency)
+
+    @property
+    def latency_samples(self):
+        return self.params.latency
+
+    def process_block(self, audio):
+        joined = torch.cat([self._line, audio], dim=1)
+        self._line = joined[:, joined.shape[1] - self.params.latency:]
+        return 0.5 * joined[:, : audio.shape[1]]
+
+
+@pytest.fixture
+def pipeline_file(tmp_path, temporary_stage):
+    temporary_stage(_DelayHalfStage)
+    path = tmp_path / "half.yaml"
+    path.write_text("aural: 1\nname: half\nsample_rate: 48000\nstages:\n"
+                    "  - stage: systems_test_delay_half\n")
+    return path
+
+
+def test_pipeline_system_is_aligned_and_as_long(pipeline_file):
+    system = get_system(f"pipeline:{pipeline_file}")
+    assert system.name == f"pipeline:{pipeline_file}"
+    assert system.available()[0]
+    sig = speech_like(1.0, 16000, num_channels=2)
+    out = system.process(sig)
+    assert out.sample_rate == 48000  # the pipeline's own rate is kept
+    assert out.num_channels == 2 and out.num_samples == 48000
+    back = out.resample(16000)
+    lag = correlation_lag(back.audio[0].numpy(), sig.audio[0].numpy(), 1600)
+    assert lag == 0
+    expected = 0.5 * sig.resample(48000).audio.numpy()
+    assert np.allclose(out.audio.numpy(), expected, atol=1e-4)
+
+
+def test_unknown_pipeline_fails_at_load_with_the_reason():
+    from aural.errors import UsageError
+
+    system = get_system("pipeline:no_such_pipeline_xyz")
+    with pytest.raises(UsageError, match="no_such_pipeline_xyz"):
+        system.load()
+
+
+def _builtin_pipelines() -> list[str]:
+    from aural.config import builtin_pipelines
+
+    return sorted(builtin_pipelines())
+
+
+@pytest.mark.parametrize("name", _builtin_pipelines())
+def test_builtin_pipelines_run_as_systems_aligned(name):
+    from aural.errors import WeightsError
+    from aural.systems.probe import residual_lag
+
+    system = get_system(f"pipeline:{name}")
+    try:
+        system.load()
+    except WeightsError as exc:
+        pytest.skip(f"pipeline {name}: {exc}")
+    sig = speech_like(1.0, 16000, num_channels=2)
+    out = system.process(sig)
+    assert out.num_channels == 2 and torch.isfinite(out.audio).all()
+    assert out.num_samples == round(sig.num_samples * out.sample_rate / sig.sample_rate)
+    assert abs(residual_lag(system, 16000, duration_s=1.0)) <= 2
