@@ -1,0 +1,134 @@
+"""``aural evaluate``: score audio against references; write scores.csv, summary and report."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from aural.errors import UsageError
+
+EXAMPLES = """
+\b
+Examples:
+  aural evaluate --reference studio/ --degraded phone/ --out eval/
+  aural evaluate --reference studio/ --degraded out/ --out eval/ --metrics pesq_wb,stoi,si_sdr
+  aural evaluate phone_to_studio --pairs pairs/ --out eval/ --jobs 4
+  aural evaluate --list-metrics
+"""
+
+
+def _metric_names(text: str | None) -> list[str] | None:
+    if text is None or text.strip().lower() in ("", "all"):
+        return None
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    if not names:
+        raise UsageError("--metrics: give metric names separated by commas, or 'all'")
+    return names
+
+
+def _list_metrics() -> None:
+    from aural.metrics import default_metric_names, get_metric
+
+    for name in default_metric_names():
+        metric = get_metric(name)
+        kind = "intrusive" if metric.intrusive else "non-intrusive"
+        better = {True: "higher is better", False: "lower is better", None: "a level"}[metric.higher_is_better]
+        state = metric.unavailable_reason() or "available"
+        click.echo(f"{name:14s} {kind:13s} {better:16s} {metric.rate_policy()}; {state}")
+
+
+@click.command(epilog=EXAMPLES, context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("pipeline", required=False)
+@click.option("--reference", "reference_dir", type=click.Path(path_type=Path),
+              help="Folder of reference (clean) files.")
+@click.option("--degraded", "degraded_dir", type=click.Path(path_type=Path),
+              help="Folder of files to score, matched to references by relative path without extension.")
+@click.option("--pairs", "pairs_dir", type=click.Path(path_type=Path),
+              help="With PIPELINE: folder holding phone/ and studio/ (or degraded/ and reference/).")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path),
+              help="Output folder for scores.csv, summary.json, summary.md, report.html.")
+@click.option("--metrics", "metrics_text", metavar="A,B,C", default=None,
+              help="Metric names separated by commas (default: all; see --list-metrics).")
+@click.option("--jobs", type=click.IntRange(min=1), default=None,
+              help="Worker processes for metrics (default: min(4, CPU count); 1: in-process).")
+@click.option("--max-lag-s", type=click.FloatRange(min=0.0), default=0.5, show_default=True,
+              help="Largest delay searched when aligning to the reference.")
+@click.option("--report-files", type=click.IntRange(min=0), default=12, show_default=True,
+              help="Files with spectrograms and players in report.html.")
+@click.option("--report-seconds", type=click.FloatRange(min=0.5), default=10.0, show_default=True,
+              help="Seconds of each file embedded in report.html.")
+@click.option("--save-outputs", is_flag=True,
+              help="With PIPELINE: also write the processed files to OUT/outputs/.")
+@click.option("--list-metrics", is_flag=True, help="List the metrics and exit.")
+@click.pass_context
+def command(ctx: click.Context, pipeline: str | None, reference_dir: Path | None,
+            degraded_dir: Path | None, pairs_dir: Path | None, out_dir: Path | None,
+            metrics_text: str | None, jobs: int | None, max_lag_s: float, report_files: int,
+            report_seconds: float, save_outputs: bool, list_metrics: bool) -> None:
+    """Score audio with quality metrics and write a table, a summary and an HTML report.
+
+    Without PIPELINE, scores existing --degraded files against --reference files. With
+    PIPELINE (a built-in name or a YAML file), runs it on the inputs in --pairs and scores
+    input, output and their delta (output - input).
+    """
+    if list_metrics:
+        _list_metrics()
+        return
+    from aural.evaluate.run import Options, evaluate_folders, evaluate_pipeline
+    from aural.evaluate.scoring import resolve_metrics
+
+    if out_dir is None:
+        raise UsageError("--out is required: the folder for scores.csv, summary and report.html")
+    if pipeline is None:
+        if pairs_dir is not None:
+            raise UsageError("--pairs needs a PIPELINE to run; to score existing files use "
+                             "--reference DIR --degraded DIR")
+        if reference_dir is None or degraded_dir is None:
+            raise UsageError("give --reference DIR and --degraded DIR, or PIPELINE --pairs DIR")
+    else:
+        if reference_dir is not None or degraded_dir is not None:
+            raise UsageError("PIPELINE mode takes --pairs DIR, not --reference/--degraded")
+        if pairs_dir is None:
+            raise UsageError(f"PIPELINE {pipeline}: give --pairs DIR (with phone/ and studio/)")
+    metric_names = _metric_names(metrics_text)
+    resolve_metrics(metric_names)  # unknown names fail here, before any work
+    options = Options(metric_names=metric_names, jobs=jobs, max_lag_s=max_lag_s,
+                      report_max_files=report_files, report_seconds=report_seconds,
+                      save_outputs=save_outputs)
+
+    def echo_problem(message: str) -> None:
+        click.echo(f"aural: {message}", err=True)
+
+    progress = _progress_bar() if sys.stderr.isatty() else None
+    if pipeline is None:
+        outcome = evaluate_folders(reference_dir, degraded_dir, out_dir, options,
+                                   echo=echo_problem, progress=progress)
+    else:
+        from aural.pipeline import load_pipeline
+
+        outcome = evaluate_pipeline(load_pipeline(pipeline), pairs_dir, out_dir, options,
+                                    echo=echo_problem, progress=progress)
+    summary = outcome.summary
+    click.echo(f"scored {summary['num_files']} files ({len(outcome.failed)} failed) -> {out_dir}/: "
+               f"scores.csv summary.json summary.md report.html")
+    if outcome.exit_code:
+        sys.exit(outcome.exit_code)  # some files failed or had no partner
+
+
+def _progress_bar():
+    from tqdm import tqdm
+
+    bar = None
+
+    def update(done: int, total: int) -> None:
+        nonlocal bar
+        if bar is None:
+            bar = tqdm(total=total, unit="file", file=sys.stderr, leave=False)
+        bar.n = done
+        bar.refresh()
+        if done >= total:
+            bar.close()
+
+    return update

@@ -1,0 +1,71 @@
+"""Log-spectral distance (LSD), full band and high band.
+
+Definition (the only one aural uses), in dB::
+
+    P(t, f) = |rfft(w * x_t)|^2 / sum(w^2)                 power spectrum of frame t
+    LSD     = mean_t sqrt( mean_f ( 10 log10( (P_ref(t, f) + eps) / (P_est(t, f) + eps) ) )^2 )
+
+- ``x_t``: frames of ``n_fft = 2048`` samples every ``hop_length = 512`` samples, periodic Hann
+  window ``w``, no padding (only whole frames inside the signal), at the rate the two signals
+  are compared at (the reference's rate).
+- ``eps = 1e-10`` (-100 dB for white noise of unit variance), so silent bins of both signals
+  agree and a bin missing from only one side costs at most about 100 dB.
+- ``lsd`` averages over every bin ``0 .. sample_rate / 2``; ``lsd_hf`` only over bins above
+  4 kHz (the band a phone loses), and has no value below 8 kHz sample rate.
+
+A gain ``g`` applied to the whole estimate (far above ``eps``) gives ``LSD = |20 log10 g|``.
+Lower is better; identical signals give 0.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from aural.metrics.base import MetricError, register_metric, require_not_silent
+
+N_FFT = 2048
+HOP_LENGTH = 512
+EPS = 1e-10
+HIGH_BAND_HZ = 4000.0
+_FRAMES_PER_CHUNK = 256
+
+
+def _power_frames(audio: np.ndarray, start: int, stop: int, window: np.ndarray) -> np.ndarray:
+    index = np.arange(start, stop)[:, None] * HOP_LENGTH + np.arange(N_FFT)[None, :]
+    spectrum = np.fft.rfft(audio[index] * window, axis=-1)
+    return (spectrum.real ** 2 + spectrum.imag ** 2) / float(np.sum(window ** 2))
+
+
+def log_spectral_distance(reference: np.ndarray, estimate: np.ndarray, sample_rate: int,
+                          min_frequency_hz: float = 0.0) -> float:
+    """LSD in dB over bins above ``min_frequency_hz`` (see the module docstring)."""
+    if reference.shape[-1] < N_FFT:
+        raise MetricError(f"needs at least {N_FFT} samples ({N_FFT / sample_rate:.3f} s)")
+    frequencies = np.fft.rfftfreq(N_FFT, 1.0 / sample_rate)
+    bins = frequencies > min_frequency_hz if min_frequency_hz > 0 else np.ones_like(frequencies, bool)
+    if not bins.any():
+        raise MetricError(f"undefined: no bins above {min_frequency_hz:g} Hz at {sample_rate} Hz")
+    window = np.hanning(N_FFT + 1)[:-1]  # periodic Hann
+    num_frames = 1 + (reference.shape[-1] - N_FFT) // HOP_LENGTH
+    distances = []
+    for start in range(0, num_frames, _FRAMES_PER_CHUNK):
+        stop = min(start + _FRAMES_PER_CHUNK, num_frames)
+        power_ref = _power_frames(reference, start, stop, window)[:, bins]
+        power_est = _power_frames(estimate, start, stop, window)[:, bins]
+        log_ratio = 10.0 * np.log10((power_ref + EPS) / (power_est + EPS))
+        distances.append(np.sqrt(np.mean(log_ratio ** 2, axis=-1)))
+    return float(np.mean(np.concatenate(distances)))
+
+
+@register_metric("lsd", intrusive=True, higher_is_better=False, package="numpy", unit="dB")
+def lsd(reference: np.ndarray, estimate: np.ndarray, sample_rate: int) -> float:
+    """Log-spectral distance over the full band (dB)."""
+    require_not_silent(reference)
+    return log_spectral_distance(reference, estimate, sample_rate)
+
+
+@register_metric("lsd_hf", intrusive=True, higher_is_better=False, package="numpy", unit="dB")
+def lsd_hf(reference: np.ndarray, estimate: np.ndarray, sample_rate: int) -> float:
+    """Log-spectral distance above 4 kHz (dB)."""
+    require_not_silent(reference)
+    return log_spectral_distance(reference, estimate, sample_rate, HIGH_BAND_HZ)

@@ -1,0 +1,65 @@
+"""LSD: identical signals give 0, a gain g gives |20 log10 g|."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from aural.metrics import MetricError, get_metric
+from aural.metrics.spectral import HOP_LENGTH, N_FFT, log_spectral_distance
+
+
+def noise(num_samples=48000, seed=0):
+    return np.random.default_rng(seed).standard_normal(num_samples) * 0.1
+
+
+@pytest.mark.parametrize("name", ["lsd", "lsd_hf"])
+def test_identical_is_zero(name):
+    x = noise()
+    assert get_metric(name).compute(x, x.copy(), 48000) == 0.0
+
+
+@pytest.mark.parametrize("gain", [0.5, 2.0, 0.1])
+@pytest.mark.parametrize("name", ["lsd", "lsd_hf"])
+def test_gain_gives_its_level_in_db(name, gain):
+    x = noise()
+    expected = abs(20 * np.log10(gain))
+    # eps (1e-10) is ~70 dB below this noise's bin power: the error it adds is tiny
+    assert get_metric(name).compute(x, gain * x, 48000) == pytest.approx(expected, rel=1e-4)
+
+
+def test_definition_by_hand():
+    """Frames of N_FFT every HOP_LENGTH, periodic Hann, power, RMS over bins, mean over frames."""
+    rng = np.random.default_rng(3)
+    ref, est = rng.standard_normal(N_FFT + 3 * HOP_LENGTH), rng.standard_normal(N_FFT + 3 * HOP_LENGTH)
+    window = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(N_FFT) / N_FFT)
+    distances = []
+    for start in range(0, ref.size - N_FFT + 1, HOP_LENGTH):
+        p_ref = np.abs(np.fft.rfft(ref[start:start + N_FFT] * window)) ** 2 / np.sum(window ** 2)
+        p_est = np.abs(np.fft.rfft(est[start:start + N_FFT] * window)) ** 2 / np.sum(window ** 2)
+        distances.append(np.sqrt(np.mean((10 * np.log10((p_ref + 1e-10) / (p_est + 1e-10))) ** 2)))
+    assert len(distances) == 4
+    assert log_spectral_distance(ref, est, 16000) == pytest.approx(np.mean(distances), rel=1e-12)
+
+
+def test_high_band_sees_only_the_high_band():
+    """A 16 kHz-band-limited estimate of full-band noise: lsd_hf is worse than lsd."""
+    from scipy.signal import butter, sosfiltfilt
+
+    x = noise()
+    low = sosfiltfilt(butter(8, 3000, fs=48000, output="sos"), x)
+    lsd = get_metric("lsd").compute(x, low, 48000)
+    lsd_hf = get_metric("lsd_hf").compute(x, low, 48000)
+    assert lsd_hf > lsd > 5.0
+
+
+def test_no_high_band_at_8_khz():
+    with pytest.raises(MetricError, match="no bins above 4000"):
+        get_metric("lsd_hf").compute(noise(8000), noise(8000, 1), 8000)
+
+
+def test_too_short_and_silent():
+    with pytest.raises(MetricError, match="at least 2048 samples"):
+        get_metric("lsd").compute(noise(1000), noise(1000, 1), 16000)
+    with pytest.raises(MetricError, match="silent"):
+        get_metric("lsd").compute(np.zeros(4096), noise(4096), 16000)
