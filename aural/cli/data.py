@@ -1,0 +1,142 @@
+"""``aural data``: make training and evaluation data.
+
+``aural data simulate`` turns a folder of clean recordings into studio/phone pairs::
+
+    OUT/studio/<rel>.wav   the clean source, level-normalised (the reference)
+    OUT/phone/<rel>.wav    the same audio through a degradation profile
+    OUT/manifest.jsonl     one line per pair with every drawn parameter
+
+With several profiles each gets its own subfolder (``OUT/studio/<profile>/<rel>.wav``);
+with ``--per-file N`` the pairs are ``<rel stem>-v0.wav`` ... ``-v<N-1>.wav``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from aural.errors import AudioReadError, AuralError, UsageError
+
+
+@click.group("data")
+def command() -> None:
+    """Make training and evaluation data."""
+
+
+@command.command("simulate")
+@click.option("--clean", "clean_dir", required=True, type=click.Path(path_type=Path),
+              help="Folder of clean recordings (searched recursively).")
+@click.option("--noise", "noise_dir", type=click.Path(path_type=Path),
+              help="Folder of noise recordings (default: synthetic noise).")
+@click.option("--rir", "rir_dir", type=click.Path(path_type=Path),
+              help="Folder of room impulse responses (default: synthetic rooms).")
+@click.option("--mic-ir", "mic_ir_dir", type=click.Path(path_type=Path),
+              help="Folder of measured microphone impulse responses (optional).")
+@click.option("--profile", "profiles", multiple=True, default=("cellular",), show_default=True,
+              help="Degradation profile; repeat or comma-separate for several, 'all' for every one.")
+@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path), help="Output folder.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of every random draw.")
+@click.option("--per-file", type=click.IntRange(1, 1000), default=1, show_default=True,
+              help="Pairs per clean file and profile.")
+@click.option("--sample-rate", type=click.IntRange(8000, 192000), default=None,
+              help="Rate of the pairs in Hz (default: each clean file's own rate).")
+@click.option("--max-seconds", type=click.FloatRange(min=0.01), default=None,
+              help="Use at most this many seconds of each clean file.")
+@click.option("--subtype", type=click.Choice(["PCM_16", "PCM_24", "FLOAT"]), default="PCM_24",
+              show_default=True, help="Sample format of the written WAV files.")
+@click.option("--chunk-seconds", type=click.FloatRange(min=1.0), default=30.0, show_default=True,
+              help="Longer files are rendered in chunks of this length (memory stays flat).")
+@click.option("--reference-level-db", type=float, default=-26.0, show_default=True,
+              help="Active speech level of the studio reference in dBFS.")
+def simulate(clean_dir: Path, noise_dir: Path | None, rir_dir: Path | None, mic_ir_dir: Path | None,
+             profiles: tuple[str, ...], out_dir: Path, seed: int, per_file: int, sample_rate: int | None,
+             max_seconds: float | None, subtype: str, chunk_seconds: float, reference_level_db: float) -> None:
+    """Simulate phone recordings of clean audio: studio/phone pairs plus a manifest."""
+    from aural import io
+    from aural.degrade.codecs import warn_missing_ffmpeg
+    from aural.degrade.profiles import resolve_profiles
+    from aural.degrade.simulate import Settings, make_resources, output_rel, simulate_file
+
+    chosen = resolve_profiles(profiles)
+    if not clean_dir.is_dir():
+        raise UsageError(f"{clean_dir}: clean folder does not exist")
+    files = io.find_audio(clean_dir)
+    if not files:
+        raise UsageError(f"{clean_dir}: clean folder holds no audio files")
+    resources = make_resources(noise_dir, rir_dir, mic_ir_dir)
+    if resources.ffmpeg is None:
+        warn_missing_ffmpeg(lambda message: click.echo(f"aural: warning: {message}", err=True))
+    rels = [f.relative_to(clean_dir).as_posix() for f in files]
+    _check_collisions(rels)
+    settings = Settings(sample_rate=sample_rate, max_seconds=max_seconds, chunk_seconds=chunk_seconds,
+                        reference_level_db=reference_level_db, subtype=subtype)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"{out_dir}: cannot create the output folder ({exc.strerror})") from None
+    jobs = [(path, rel, profile, variant) for path, rel in zip(files, rels)
+            for profile in chosen for variant in range(per_file)]
+    manifest = out_dir / "manifest.jsonl"
+    partial = out_dir / ".manifest.jsonl.part"
+    failures, done, seconds = 0, 0, 0.0
+    unreadable: set[Path] = set()
+    started = time.monotonic()
+    progress = _progress(len(jobs))
+    try:
+        lines = open(partial, "w", encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"{partial}: cannot write the manifest ({exc.strerror})") from None
+    with lines:
+        for path, rel, profile, variant in jobs:
+            if path in unreadable:  # reported once, with its first pair
+                failures += 1
+                progress(1)
+                continue
+            pair_rel = output_rel(rel, profile.name, variant, with_profile=len(chosen) > 1, num_variants=per_file)
+            try:
+                entry = simulate_file(path, rel, profile, seed=seed, variant=variant, resources=resources,
+                                      settings=settings, out_dir=out_dir, pair_rel=pair_rel, clean_dir=clean_dir)
+            except AuralError as exc:
+                failures += 1
+                message = str(exc)
+                if isinstance(exc, AudioReadError) and message.startswith(str(path)):
+                    unreadable.add(path)
+                    click.echo(f"aural: {message}", err=True)
+                else:
+                    prefix = "" if str(path) in message else f"{path}: "
+                    click.echo(f"aural: {prefix}{message} (profile {profile.name})", err=True)
+            else:
+                lines.write(json.dumps(entry) + "\n")
+                lines.flush()
+                done += 1
+                seconds += entry["duration_s"]
+            progress(1)
+    os.replace(partial, manifest)
+    elapsed = time.monotonic() - started
+    click.echo(f"wrote {done} pairs ({seconds / 60:.1f} min of audio, profiles {', '.join(p.name for p in chosen)}) "
+               f"to {out_dir} in {elapsed:.1f} s; manifest: {manifest}", err=True)
+    if failures:
+        raise AuralError(f"{failures} of {len(jobs)} pairs failed (see the messages above)")
+
+
+def _check_collisions(rels: list[str]) -> None:
+    seen: dict[str, str] = {}
+    for rel in rels:
+        key = Path(rel).with_suffix("").as_posix()
+        if key in seen:
+            raise UsageError(f"{rel} and {seen[key]} would both be written as {key}.wav; rename one")
+        seen[key] = rel
+
+
+def _progress(total: int):
+    if not sys.stderr.isatty() or total < 2:
+        return lambda n: None
+    from tqdm import tqdm
+
+    bar = tqdm(total=total, unit="pair", file=sys.stderr, leave=False)
+    return bar.update
