@@ -272,6 +272,7 @@ class Pipeline:
                         if not head.stage.finish_analysis():
                             break
                         num_passes += 1
+                    head.history.update(head.stage.describe())  # what the analysis settled
                 if index == len(segments) - 1:
                     _run_steps(segment, counted(current.blocks(), current.num_samples), sink)
                 else:

@@ -1,0 +1,210 @@
+"""The ``mix_master`` stage: clean-up EQ, de-essing, loudness normalisation, true-peak limiting."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from aural.dsp.dynamics import Deesser
+from aural.dsp.filters import SosFilter, high_shelf, highpass, low_shelf, peaking
+from aural.dsp.loudness import LimitedLoudnessMeter
+from aural.dsp.true_peak import TruePeakLimiter
+from aural.errors import StageError
+from aural.params import param
+from aural.stages import register_stage
+from aural.stages.base import IOContract, Stage
+
+# preset -> (target_lufs, true_peak_db)
+PRESETS: dict[str, tuple[float, float]] = {
+    "podcast": (-16.0, -1.0),    # Apple Podcasts / common spoken-word practice
+    "streaming": (-14.0, -1.0),  # Spotify, YouTube, Tidal playback reference
+    "broadcast": (-23.0, -1.0),  # EBU R128
+}
+PRESENCE_Q = 1.0
+NYQUIST_FRACTION = 0.95     # EQ bands at or above this fraction of Nyquist are left out
+LIMITER_MARGIN_DB = 0.15    # headroom kept under true_peak_db for other meters' readings
+
+
+@dataclass(frozen=True)
+class MixMasterParams:
+    preset: str = param("podcast", choices=tuple(PRESETS),
+                        help="delivery target: podcast (-16 LUFS, -1 dBTP), streaming "
+                             "(-14 LUFS, -1 dBTP), broadcast (-23 LUFS, -1 dBTP, EBU R128)")
+    target_lufs: float | None = param(None, unit="LUFS", min=-60.0, max=0.0,
+                                      help="integrated loudness (ITU-R BS.1770) to normalise to "
+                                           "(null = the preset's)")
+    true_peak_db: float | None = param(None, unit="dBTP", min=-20.0, max=0.0,
+                                       help="true-peak ceiling of the limiter, measured 8x "
+                                            "oversampled (null = the preset's)")
+    highpass_hz: float = param(80.0, unit="Hz", min=0.0, max=1000.0,
+                               help="rumble high-pass corner, 12 dB/octave (0 = off)")
+    low_shelf_db: float = param(0.0, unit="dB", min=-18.0, max=18.0,
+                                help="low-shelf gain (warmth / mud); 0 = off")
+    low_shelf_hz: float = param(150.0, unit="Hz", min=20.0, max=2000.0,
+                                help="low-shelf corner (half the gain here)")
+    presence_db: float = param(0.0, unit="dB", min=-18.0, max=18.0,
+                               help="presence bell gain (intelligibility); 0 = off")
+    presence_hz: float = param(3000.0, unit="Hz", min=500.0, max=12000.0,
+                               help="presence bell centre (Q 1)")
+    high_shelf_db: float = param(0.0, unit="dB", min=-18.0, max=18.0,
+                                 help="high-shelf gain (air); 0 = off")
+    high_shelf_hz: float = param(10000.0, unit="Hz", min=1000.0, max=20000.0,
+                                 help="high-shelf corner (half the gain here)")
+    deess_db: float = param(0.0, unit="dB", min=0.0, max=24.0,
+                            help="de-esser: most reduction of the sibilance band (0 = off)")
+    deess_hz: float = param(6000.0, unit="Hz", min=2000.0, max=16000.0,
+                            help="centre of the sibilance band the de-esser cuts "
+                                 "(a bell about two octaves wide)")
+    deess_threshold_db: float = param(-10.0, unit="dB", min=-40.0, max=0.0,
+                                      help="de-esser acts where the band's power relative to the "
+                                           "full band exceeds this (sibilants: about -1 dB, "
+                                           "voiced speech: -15 to -30 dB)")
+    max_gain_db: float = param(40.0, unit="dB", min=0.0, max=60.0,
+                               help="most gain the stage may apply (keeps near-silent files "
+                                    "from being raised to noise)")
+    max_limiting_db: float = param(12.0, unit="dB", min=0.0, max=24.0,
+                                   help="most extra gain pushed into the limiter to reach "
+                                        "target_lufs when peaks pass the ceiling; beyond it "
+                                        "the output stays below target")
+    limiter_lookahead_ms: float = param(2.0, unit="ms", min=0.5, max=20.0,
+                                        help="limiter lookahead: gain ramps over this long "
+                                             "before a peak (adds latency)")
+    limiter_release_ms: float = param(80.0, unit="ms", min=1.0, max=2000.0,
+                                      help="limiter release time constant")
+
+    @property
+    def target(self) -> tuple[float, float]:
+        """``(target_lufs, true_peak_db)`` with the preset filled in."""
+        lufs, peak = PRESETS[self.preset]
+        return (lufs if self.target_lufs is None else self.target_lufs,
+                peak if self.true_peak_db is None else self.true_peak_db)
+
+
+class _PreGainChain:
+    """High-pass, EQ and de-esser: everything before the loudness gain."""
+
+    def __init__(self, params: MixMasterParams, sample_rate: int, num_channels: int):
+        limit = NYQUIST_FRACTION * sample_rate / 2
+        sections = []
+        if 0 < params.highpass_hz < limit:
+            sections.append(highpass(params.highpass_hz, sample_rate))
+        if params.low_shelf_db and params.low_shelf_hz < limit:
+            sections.append(low_shelf(params.low_shelf_hz, params.low_shelf_db, sample_rate))
+        if params.presence_db and params.presence_hz < limit:
+            sections.append(peaking(params.presence_hz, params.presence_db, sample_rate, q=PRESENCE_Q))
+        if params.high_shelf_db and params.high_shelf_hz < limit:
+            sections.append(high_shelf(params.high_shelf_hz, params.high_shelf_db, sample_rate))
+        self.eq = SosFilter(np.concatenate(sections) if sections else np.zeros((0, 6)), num_channels)
+        self.deesser = None
+        if params.deess_db > 0 and params.deess_hz < limit:
+            self.deesser = Deesser(sample_rate, num_channels, params.deess_hz, params.deess_db,
+                                   params.deess_threshold_db)
+
+    def reset(self) -> None:
+        self.eq.reset()
+        if self.deesser is not None:
+            self.deesser.reset()
+
+    def process(self, audio: np.ndarray) -> np.ndarray:
+        out = self.eq.process(audio)
+        return self.deesser.process(out) if self.deesser is not None else out
+
+
+@register_stage
+class MixMasterStage(Stage):
+    """Final mix and master for spoken word: clean-up EQ, de-essing, loudness, true peak.
+
+    Chain: rumble high-pass (highpass_hz, 12 dB/octave) -> low shelf, presence bell, high
+    shelf -> split-band de-esser (deess_db > 0: the band around deess_hz is turned down,
+    by up to deess_db, while it dominates; untouched otherwise) -> gain -> true-peak
+    limiter.
+    Two passes. The first runs the chain up to the gain and measures its integrated
+    loudness (ITU-R BS.1770-4: K-weighting, 400 ms blocks, -70 LUFS absolute and -10 LU
+    relative gates; clips under 0.4 s: ungated mean). The second runs the chain again and
+    applies the gain that puts the *limited* output at target_lufs: when peaks would pass
+    the ceiling the limiter takes loudness away, so the gain is raised (by at most
+    max_limiting_db, found on a model of the limiter) until the result lands on target.
+    The gain never exceeds max_gain_db; silence gets none.
+    The limiter looks ahead limiter_lookahead_ms and holds the 8x-oversampled true peak at
+    true_peak_db minus a 0.15 dB safety margin, with one gain for all channels.
+    A preset sets target_lufs and true_peak_db unless they are given. EQ bands at or above
+    95 % of Nyquist are left out.
+    """
+
+    name = "mix_master"
+    summary = "EQ, de-esser, loudness normalisation (BS.1770) and true-peak limiting."
+    Params = MixMasterParams
+    contract = IOContract()
+    needs_analysis = True
+
+    def configure(self, sample_rate: int, num_channels: int) -> None:
+        target_lufs, true_peak_db = self.params.target
+        self._analysis_chain = _PreGainChain(self.params, sample_rate, num_channels)
+        self._chain = _PreGainChain(self.params, sample_rate, num_channels)
+        self._meter = LimitedLoudnessMeter(sample_rate, num_channels,
+                                           self.params.limiter_lookahead_ms, self.params.limiter_release_ms)
+        self._limiter = TruePeakLimiter(sample_rate, num_channels, true_peak_db,
+                                        lookahead_ms=self.params.limiter_lookahead_ms,
+                                        release_ms=self.params.limiter_release_ms,
+                                        margin_db=LIMITER_MARGIN_DB)
+        super().configure(sample_rate, num_channels)
+
+    def reset(self) -> None:
+        if getattr(self, "_chain", None) is None:
+            return
+        for part in (self._analysis_chain, self._chain, self._meter, self._limiter):
+            part.reset()
+        self.measured_lufs: float | None = None
+        self.gain_db: float | None = None
+
+    @property
+    def latency_samples(self) -> int:
+        limiter = getattr(self, "_limiter", None)
+        return limiter.latency_samples if limiter is not None else 0
+
+    def analyze_block(self, audio: torch.Tensor) -> None:
+        self._meter.process(self._analysis_chain.process(_to_numpy(audio)))
+
+    def finish_analysis(self) -> bool:
+        self.measured_lufs = self._meter.integrated_lufs()
+        self.gain_db = self._solve_gain() if math.isfinite(self.measured_lufs) else 0.0
+        self._chain.reset()
+        self._limiter.reset()
+        return False  # one analysis pass is enough
+
+    def _solve_gain(self) -> float:
+        """The gain that brings the limited output to target_lufs (bisection on the model)."""
+        target_lufs, true_peak_db = self.params.target
+        ceiling_db = true_peak_db - LIMITER_MARGIN_DB
+        low = min(target_lufs - self.measured_lufs, self.params.max_gain_db)
+        high = min(low + self.params.max_limiting_db, self.params.max_gain_db)
+        predict = lambda gain_db: self._meter.predict_lufs(gain_db, ceiling_db)  # noqa: E731
+        if high <= low or predict(low) >= target_lufs - 0.005:
+            return low
+        if predict(high) <= target_lufs:
+            return high
+        while high - low > 0.002:
+            middle = 0.5 * (low + high)
+            low, high = (middle, high) if predict(middle) < target_lufs else (low, middle)
+        return 0.5 * (low + high)
+
+    def process_block(self, audio: torch.Tensor) -> torch.Tensor:
+        if getattr(self, "gain_db", None) is None:
+            raise StageError("mix_master: process_block before finish_analysis; the stage "
+                             "needs its analysis pass (analyze_block ... finish_analysis)")
+        out = self._chain.process(_to_numpy(audio)) * 10.0 ** (self.gain_db / 20.0)
+        return torch.from_numpy(self._limiter.process(out).astype(np.float32))
+
+    def describe(self) -> dict:
+        target_lufs, true_peak_db = self.params.target
+        measured = getattr(self, "measured_lufs", None)
+        return {**super().describe(), "target_lufs": target_lufs, "true_peak_db": true_peak_db,
+                "measured_lufs": measured if measured is not None and math.isfinite(measured) else None,
+                "gain_db": getattr(self, "gain_db", None)}
+
+
+def _to_numpy(audio: torch.Tensor) -> np.ndarray:
+    return audio.detach().cpu().numpy().astype(np.float64)

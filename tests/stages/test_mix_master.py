@@ -1,0 +1,177 @@
+"""The mix_master stage: loudness and true peak on target, EQ and de-esser, streaming, edges."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pyloudnorm
+import pytest
+import scipy.signal
+import torch
+
+from aural.dsp.filters import highpass, peaking, response
+from aural.errors import StageError
+from aural.params import ParamError, build_params
+from aural.signal import Signal
+from aural.stages import get_stage
+from aural.stages.base import iter_blocks
+from aural.stages.mix_master import PRESETS, MixMasterParams, MixMasterStage
+from helpers import speech_like, tone
+
+
+def loudness(signal: Signal) -> float:
+    return pyloudnorm.Meter(signal.sample_rate).integrated_loudness(signal.audio.double().numpy().T)
+
+
+def oversampled_peak_db(signal: Signal, factor: int) -> float:
+    """Independent true-peak reading: scipy's polyphase resampler."""
+    up = scipy.signal.resample_poly(signal.audio.double().numpy(), factor, 1, axis=-1)
+    return 20 * math.log10(np.abs(up).max())
+
+
+def test_registered_with_presets_that_set_the_targets():
+    assert get_stage("mix_master") is MixMasterStage and MixMasterStage.needs_analysis
+    assert PRESETS == {"podcast": (-16.0, -1.0), "streaming": (-14.0, -1.0), "broadcast": (-23.0, -1.0)}
+    assert build_params(MixMasterParams, {}).target == (-16.0, -1.0)
+    assert build_params(MixMasterParams, {"preset": "broadcast"}).target == (-23.0, -1.0)
+    assert build_params(MixMasterParams, {"preset": "streaming", "true_peak_db": -2.0}).target == (-14.0, -2.0)
+    assert build_params(MixMasterParams, {"target_lufs": -18.0}).target == (-18.0, -1.0)
+    with pytest.raises(ParamError) as error:
+        build_params(MixMasterParams, {"preset": "cinema"})
+    assert error.value.key == "preset"
+
+
+@pytest.mark.parametrize("preset", ["podcast", "streaming", "broadcast"])
+@pytest.mark.parametrize("level_db, sample_rate", [(-38.0, 48000), (-18.0, 44100), (-6.0, 48000)])
+def test_speech_comes_out_on_loudness_target_under_the_true_peak_ceiling(preset, level_db, sample_rate):
+    signal = speech_like(4.0, sample_rate, num_channels=2, seed=21, level_db=level_db)
+    stage = MixMasterStage(preset=preset)
+    out = stage.process(signal)
+    target_lufs, ceiling_db = PRESETS[preset]
+    assert loudness(out) == pytest.approx(target_lufs, abs=0.5)
+    for factor in (4, 8):
+        assert oversampled_peak_db(out, factor) <= ceiling_db
+    record = out.history[-1]
+    assert record["step"] == "mix_master" and record["target_lufs"] == target_lufs
+    assert record["measured_lufs"] == pytest.approx(loudness(signal), abs=0.5)  # the 80 Hz high-pass
+
+
+def test_custom_targets_and_a_loud_music_like_signal():
+    rng = np.random.default_rng(3)
+    n = 5 * 48000
+    dense = scipy.signal.lfilter(scipy.signal.firwin(255, 12000, fs=48000), 1, rng.standard_normal((2, n)))
+    signal = Signal(torch.from_numpy((0.3 * dense).astype(np.float32)), 48000)
+    out = MixMasterStage(target_lufs=-11.0, true_peak_db=-0.5).process(signal)
+    assert loudness(out) == pytest.approx(-11.0, abs=0.5)
+    assert oversampled_peak_db(out, 8) <= -0.5
+
+
+def stream(stage, signal, block):
+    stage.configure(signal.sample_rate, signal.num_channels)
+    for part in iter_blocks(signal.audio, block):
+        stage.analyze_block(part)
+    stage.finish_analysis()
+    parts = [stage.process_block(part) for part in iter_blocks(signal.audio, block)]
+    parts.append(stage.flush())
+    return torch.cat(parts, dim=1)[:, stage.latency_samples:stage.latency_samples + signal.num_samples]
+
+
+@pytest.mark.parametrize("settings", [{}, {"preset": "streaming", "presence_db": 4.0, "high_shelf_db": 3.0,
+                                           "low_shelf_db": -2.0, "deess_db": 6.0}])
+@pytest.mark.parametrize("block", [61, 4093])
+def test_block_wise_output_equals_whole_signal(settings, block):
+    signal = speech_like(0.6 if block == 61 else 3.0, 48000, num_channels=2, seed=block, level_db=-14)
+    stage = MixMasterStage(**settings)
+    whole = stage.process(signal).audio
+    assert torch.allclose(stream(stage, signal, block), whole, rtol=0, atol=1e-6)
+
+
+def test_stereo_impulse_stays_aligned():
+    audio = torch.zeros(2, 48000)
+    audio[:, 24000] = torch.tensor([0.5, -0.25])
+    out = MixMasterStage().process(Signal(audio, 48000)).audio
+    assert int(out[0].abs().argmax()) == 24000 == int(out[1].abs().argmax())
+    np.testing.assert_allclose(out[1].numpy(), -0.5 * out[0].numpy(), atol=1e-7)
+
+
+def test_input_is_not_modified_and_process_block_needs_the_analysis():
+    signal = speech_like(1.0, 48000, num_channels=2)
+    before = signal.audio.clone()
+    stage = MixMasterStage()
+    stage.process(signal)
+    assert torch.equal(signal.audio, before)
+    stage.configure(48000, 2)
+    with pytest.raises(StageError, match="finish_analysis"):
+        stage.process_block(signal.audio[:, :100])
+
+
+def test_silence_gets_no_gain_and_no_nan():
+    stage = MixMasterStage()
+    out = stage.process(Signal(torch.zeros(2, 48000), 48000))
+    assert torch.equal(out.audio, torch.zeros(2, 48000))
+    assert stage.gain_db == 0.0 and out.history[-1]["measured_lufs"] is None
+
+
+@pytest.mark.parametrize("sample_rate, num_channels", [(8000, 1), (192000, 2), (48000, 6)])
+@pytest.mark.parametrize("num_samples", [0, 1, 0.1])
+def test_rates_channels_and_tiny_inputs(sample_rate, num_channels, num_samples):
+    n = int(num_samples * sample_rate) if isinstance(num_samples, float) else num_samples
+    settings = {"presence_db": 3.0, "high_shelf_db": 2.0, "deess_db": 6.0}  # bands above 4 kHz drop out at 8 kHz
+    rng = np.random.default_rng(n)
+    signal = Signal(torch.from_numpy((0.03 * rng.standard_normal((num_channels, n))).astype(np.float32)), sample_rate)
+    out = MixMasterStage(**settings).process(signal)
+    assert out.audio.shape == (num_channels, n) and out.audio.dtype == torch.float32
+    assert torch.isfinite(out.audio).all()
+    if n:
+        peak = float(out.audio.abs().max())
+        assert 0 < peak <= 10 ** (-1.0 / 20)
+
+
+def test_short_clip_is_normalised_by_its_ungated_loudness():
+    signal = speech_like(0.3, 48000, num_channels=2, seed=5, level_db=-30)
+    stage = MixMasterStage(preset="broadcast", highpass_hz=0.0)
+    out = stage.process(signal)
+    from aural.dsp.loudness import integrated_loudness  # the documented fallback below 0.4 s
+    assert integrated_loudness(out.audio, 48000) == pytest.approx(-23.0, abs=0.05)
+
+
+def two_tone(freqs_hz, sample_rate=48000, seconds=2.0, amplitudes=(0.05, 0.05)):
+    t = np.arange(int(sample_rate * seconds)) / sample_rate
+    fade_in = np.minimum(1.0, t / 0.05)  # no onset click
+    wave = sum(a * fade_in * np.sin(2 * np.pi * f * t) for f, a in zip(freqs_hz, amplitudes))
+    return Signal(torch.from_numpy(np.stack([wave, wave]).astype(np.float32)), sample_rate)
+
+
+def tone_levels_db(signal, freqs_hz, seconds=1.0):
+    tail = signal.audio[0, -int(signal.sample_rate * seconds):].double().numpy()
+    spectrum = np.abs(np.fft.rfft(tail)) / (len(tail) / 2)
+    return [20 * math.log10(spectrum[int(round(f * seconds))]) for f in freqs_hz]
+
+
+def test_eq_shapes_the_spectrum_by_its_closed_form():
+    freqs = [40.0, 1000.0, 3000.0]
+    signal = two_tone(freqs, amplitudes=(0.05, 0.05, 0.05))
+    flat = MixMasterStage(preset="broadcast", highpass_hz=0.0).process(signal)
+    shaped = MixMasterStage(preset="broadcast", highpass_hz=80.0, presence_db=6.0,
+                            presence_hz=3000.0).process(signal)
+    flat_levels, shaped_levels = tone_levels_db(flat, freqs), tone_levels_db(shaped, freqs)
+    sos = np.concatenate([highpass(80.0, 48000), peaking(3000.0, 6.0, 48000, q=1.0)])
+    expected = 20 * np.log10(np.abs(response(sos, freqs, 48000)))
+    relative = [s - f - (shaped_levels[1] - flat_levels[1]) for s, f in zip(shaped_levels, flat_levels)]
+    np.testing.assert_allclose(relative, expected - expected[1], atol=0.05)
+    assert relative[2] - relative[1] == pytest.approx(6.0 - expected[1], abs=0.05)
+
+
+def test_deesser_is_transparent_when_inactive_and_cuts_sibilance():
+    voiced = two_tone([150.0, 450.0])
+    plain = MixMasterStage(preset="broadcast").process(voiced)
+    with_deesser = MixMasterStage(preset="broadcast", deess_db=8.0).process(voiced)
+    assert torch.equal(with_deesser.audio, plain.audio)
+    sibilant = two_tone([150.0, 6500.0], amplitudes=(0.01, 0.05))  # the band holds 96 %
+    # one stage (same loudness gain for both runs) to compare the band with and without cut
+    off = MixMasterStage(preset="broadcast", deess_hz=6500.0).process(sibilant)
+    on = MixMasterStage(preset="broadcast", deess_db=8.0, deess_hz=6500.0).process(sibilant)
+    off_levels, on_levels = tone_levels_db(off, [150.0, 6500.0]), tone_levels_db(on, [150.0, 6500.0])
+    cut = (on_levels[1] - on_levels[0]) - (off_levels[1] - off_levels[0])
+    assert cut == pytest.approx(-8.0, abs=0.1)
