@@ -28,7 +28,7 @@ def speech_like(duration_s: float = 3.0, sample_rate: int = 16000, num_channels:
     t = np.arange(n) / sample_rate
     pitch = 140 + 30 * np.sin(2 * np.pi * 0.7 * t) + 10 * rng.standard_normal()
     phase = 2 * np.pi * np.cumsum(pitch) / sample_rate
-    offsets = rng.uniform(0, 2 * np.pi, 25)  # random harmonic phases: a voice-like crest factor
+    offsets = np.random.default_rng(seed + 1).uniform(0, 2 * np.pi, 25)  # voice-like crest factor
     voiced = sum(np.sin(k * phase + offsets[k]) / k for k in range(1, 25) if k * 200 < sample_rate / 2)
     syllables = np.clip(np.sin(2 * np.pi * 3.0 * t + rng.uniform(0, 6)), 0, None) ** 2
     pauses = (np.sin(2 * np.pi * 0.4 * t + rng.uniform(0, 6)) > -0.6).astype(float)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from aural.cli.progress import file_progress_bar
 from aural.errors import UsageError
 
 DEFAULT_SYSTEMS = "identity,noisereduce,rnnoise,deepfilternet3"
@@ -112,29 +113,10 @@ def command(pairs_dir: Path | None, systems_text: str, metrics_text: str | None,
 
     result = run_bench(pairs_dir, specs, metric_names, max_files=max_files,
                        save_audio_dir=out_dir / "audio" if save_audio else None,
-                       echo=echo_problem, progress=_progress_bar() if sys.stderr.isatty() else None)
+                       echo=echo_problem, progress=file_progress_bar() if sys.stderr.isatty() else None)
     click.echo(tables_markdown(result))
     if out_dir is not None:
         written = write_reports(result, out_dir)
         click.echo(f"\nwrote {', '.join(p.name for p in written)} and systems/<name>/ -> {out_dir}/")
     if result.exit_code:
-        # not ctx.exit(): aural.cli.main runs click with standalone_mode=False, where click
-        # returns ctx.exit's code instead of exiting, and main() does not pass it on
         sys.exit(result.exit_code)
-
-
-def _progress_bar():
-    from tqdm import tqdm
-
-    bar = None
-
-    def update(done: int, total: int) -> None:
-        nonlocal bar
-        if bar is None:
-            bar = tqdm(total=total, unit="file", file=sys.stderr, leave=False)
-        bar.n = done
-        bar.refresh()
-        if done >= total:
-            bar.close()
-
-    return update

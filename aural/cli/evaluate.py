@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from aural.cli.progress import file_progress_bar
 from aural.errors import UsageError
 
 EXAMPLES = """
@@ -101,7 +102,7 @@ def command(ctx: click.Context, pipeline: str | None, reference_dir: Path | None
     def echo_problem(message: str) -> None:
         click.echo(f"aural: {message}", err=True)
 
-    progress = _progress_bar() if sys.stderr.isatty() else None
+    progress = file_progress_bar() if sys.stderr.isatty() else None
     if pipeline is None:
         outcome = evaluate_folders(reference_dir, degraded_dir, out_dir, options,
                                    echo=echo_problem, progress=progress)
@@ -115,20 +116,3 @@ def command(ctx: click.Context, pipeline: str | None, reference_dir: Path | None
                f"scores.csv summary.json summary.md report.html")
     if outcome.exit_code:
         sys.exit(outcome.exit_code)  # some files failed or had no partner
-
-
-def _progress_bar():
-    from tqdm import tqdm
-
-    bar = None
-
-    def update(done: int, total: int) -> None:
-        nonlocal bar
-        if bar is None:
-            bar = tqdm(total=total, unit="file", file=sys.stderr, leave=False)
-        bar.n = done
-        bar.refresh()
-        if done >= total:
-            bar.close()
-
-    return update

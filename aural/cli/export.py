@@ -1,0 +1,25 @@
+"""``aural export RUN_DIR``: a training run's best checkpoint into ``models/``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+
+@click.command("export")
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.option("--preset", default="default", show_default=True, help="Preset name the weights ship under.")
+@click.option("--checkpoint", "which", type=click.Choice(["best", "last"]), default="best", show_default=True,
+              help="Which checkpoint of the run to export.")
+@click.option("--models-dir", type=click.Path(path_type=Path), default=None,
+              help="Models folder (default: $AURAL_MODELS or the repository's models/).")
+def command(run_dir: Path, preset: str, which: str, models_dir: Path | None) -> None:
+    """Write weights (safetensors), config JSON and a model card to models/<stage>/<preset>.*
+    and record their sha256 in models/manifest.yaml."""
+    from aural.train.export import export_run
+
+    entry = export_run(run_dir, preset=preset, which=which, directory=models_dir)
+    metrics = ", ".join(f"{k} {v:.2f}" for k, v in entry["metrics"].items())
+    click.echo(f"exported {entry['weights']} (step {entry['steps']}, {entry['num_parameters']:,} parameters"
+               f"{', ' + metrics if metrics else ''}); sha256 {entry['sha256'][:12]}...")

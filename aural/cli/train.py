@@ -1,0 +1,168 @@
+"""``aural train STAGE``: train a learned stage on your data (see ``aural train --help``)."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import platform
+import shlex
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from aural.errors import UsageError
+
+RUN_FILE = "run.json"
+
+
+@click.command("train")
+@click.argument("stage")
+@click.option("--data", "data", type=click.Path(path_type=Path), required=False,
+              help="Training data: an `aural data simulate` folder, a folder with phone/+studio/ "
+                   "(or noisy/+clean/) pairs, or a folder of clean recordings degraded on the fly.")
+@click.option("--val-data", type=click.Path(path_type=Path), default=None,
+              help="Validation data (same kinds); default: a fixed 10 % of --data.")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), required=True,
+              help="Run folder: checkpoints, logs, run.json.")
+@click.option("--recipe", type=click.Path(path_type=Path), default=None,
+              help="Training recipe YAML (default: the stage's built-in aural/recipes/<stage>.yaml).")
+@click.option("--init", "init", default=None,
+              help="Start from weights: 'default', another preset name, or a .safetensors path.")
+@click.option("--steps", type=click.IntRange(min=1), default=None, help="Train this many steps (overrides the recipe).")
+@click.option("--resume", is_flag=True, help="Continue the run in --out from its last checkpoint.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=None, help="Override the recipe's batch size.")
+@click.option("--noise", "noise_dir", type=click.Path(path_type=Path), default=None,
+              help="On-the-fly degradation: folder of noise recordings (default: synthetic noise).")
+@click.option("--rir", "rir_dir", type=click.Path(path_type=Path), default=None,
+              help="On-the-fly degradation: folder of room impulse responses (default: synthetic rooms).")
+@click.option("--profile", "profiles", multiple=True, default=("all",), show_default=True,
+              help="On-the-fly degradation profiles (repeat for several).")
+@click.option("--workers", type=click.IntRange(min=0), default=None, help="DataLoader worker processes.")
+@click.option("--threads", type=click.IntRange(min=1), default=None, help="torch CPU threads.")
+@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
+@click.option("--tensorboard", is_flag=True, help="Also write TensorBoard logs (needs `pip install tensorboard`).")
+@click.option("--data-info", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="JSON describing the data (sources, licences, held-out lists) for the model card.")
+@click.option("--no-progress", is_flag=True, help="No progress bar.")
+def command(stage: str, data: Path | None, val_data: Path | None, out_dir: Path, recipe: Path | None,
+            init: str | None, steps: int | None, resume: bool, batch_size: int | None, noise_dir: Path | None,
+            rir_dir: Path | None, profiles: tuple[str, ...], workers: int | None, threads: int | None,
+            device: str, tensorboard: bool, data_info: Path | None, no_progress: bool) -> None:
+    """Train STAGE (a learned stage) into the run folder --out.
+
+    Examples:
+
+      aural train noise_reduction --data pairs/ --out runs/nr
+
+      aural train mel_unet --data clean_speech/ --noise noise/ --rir rir/ --out runs/mel --steps 20000
+
+      aural train mel_unet --out runs/mel --resume
+    """
+    import torch
+
+    from aural.stages import get_stage
+    from aural.train.recipe import builtin_recipe, load_recipe, recipe_from_mapping
+    from aural.train.sources import DataOptions, build_datasets
+    from aural.train.trainer import LAST, Trainer
+
+    stage_cls = get_stage(stage)
+    if not stage_cls.learned:
+        raise UsageError(f"{stage} is a DSP stage: it has no weights to train (set its params in the pipeline YAML)")
+    task_module_name = getattr(stage_cls, "task_module", None)
+    if not task_module_name:
+        raise UsageError(f"{stage} declares no training task (task_module)")
+    task_module = importlib.import_module(task_module_name)
+    if threads:
+        torch.set_num_threads(threads)
+
+    run_file = out_dir / RUN_FILE
+    previous: dict[str, Any] = {}
+    if resume:
+        if not (out_dir / LAST).exists():
+            raise UsageError(f"{out_dir}: nothing to resume (no {LAST}); start the run without --resume")
+        previous = json.loads(run_file.read_text()) if run_file.exists() else {}
+        if previous.get("stage", stage) != stage:
+            raise UsageError(f"{out_dir} is a {previous['stage']} run, not {stage}")
+    elif (out_dir / LAST).exists():
+        raise UsageError(f"{out_dir}: already holds a run; add --resume to continue it or choose another --out")
+
+    if recipe is not None:
+        chosen = load_recipe(recipe)
+    elif previous.get("recipe"):
+        chosen = recipe_from_mapping(previous["recipe"], f"{run_file} recipe")
+    else:
+        chosen = builtin_recipe(stage)
+    if chosen.stage != stage:
+        raise UsageError(f"{chosen.source}: recipe is for stage {chosen.stage!r}, not {stage!r}")
+    changes: dict[str, Any] = {}
+    if steps:
+        changes["steps"] = steps
+    if batch_size:
+        changes["batch_size"] = batch_size
+    if workers is not None:
+        changes["num_workers"] = workers
+    if tensorboard:
+        changes["tensorboard"] = True
+    init = init or previous.get("init")
+    loaded = None
+    if init:
+        from aural import weights
+        loaded = weights.load(stage, init)
+        changes["model"] = dict(loaded.config.get("model") or {})
+    chosen = chosen.replace(**changes)
+
+    data = data or (Path(previous["data_path"]) if previous.get("data_path") else None)
+    val_data = val_data or (Path(previous["val_data_path"]) if previous.get("val_data_path") else None)
+    if data is None:
+        raise UsageError("--data is required (the training data folder)")
+    noise_dir = noise_dir or (Path(previous["noise_dir"]) if previous.get("noise_dir") else None)
+    rir_dir = rir_dir or (Path(previous["rir_dir"]) if previous.get("rir_dir") else None)
+    sample_rate = stage_cls.contract.sample_rate
+    if not sample_rate:
+        raise UsageError(f"{stage} declares no native sample rate to train at")
+    options = DataOptions(sample_rate=sample_rate, segment_samples=chosen.segment_samples, noise_dir=noise_dir,
+                          rir_dir=rir_dir, profiles=profiles, seed=chosen.seed)
+    train_set, val_set, description = build_datasets(data, val_data, options)
+    if data_info is not None:
+        try:
+            description.update(json.loads(data_info.read_text()))
+        except (OSError, json.JSONDecodeError) as exc:
+            raise UsageError(f"{data_info}: not a readable JSON file ({exc})") from None
+    elif previous.get("data"):
+        description = {**previous["data"], **description}
+
+    task = task_module.build_task(chosen)
+    if loaded is not None:
+        task.model.load_state_dict(loaded.tensors, strict=True)
+    weights_config = task_module.weights_config(task)
+    run_info = {
+        "stage": stage, "recipe": chosen.to_dict(), "data": description, "weights_config": weights_config,
+        "data_path": str(data), "val_data_path": str(val_data) if val_data else None,
+        "noise_dir": str(noise_dir) if noise_dir else None, "rir_dir": str(rir_dir) if rir_dir else None,
+        "init": init, "command": "aural " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv else None,
+        "versions": {"aural": _version(), "torch": torch.__version__, "python": platform.python_version()},
+    }
+    out_dir.mkdir(parents=True, exist_ok=True)
+    from aural.weights import atomic_write_bytes
+    atomic_write_bytes(run_file, (json.dumps(run_info, indent=2) + "\n").encode())
+
+    trainer = Trainer(task, train_set, out_dir, chosen.trainer_config(device=device, progress=not no_progress),
+                      val_data=val_set, run_info=run_info)
+    click.echo(f"training {stage}: {len(train_set)} training items, {len(val_set)} validation items, "
+               f"{sum(p.numel() for p in task.model.parameters()):,} parameters -> {out_dir}", err=True)
+    result = trainer.fit(resume=resume)
+    best = f", best {chosen.trainer_config().best_metric} {result.best_value:.2f} at step {result.best_step}" \
+        if result.best_value is not None else ""
+    click.echo(f"stopped at step {result.step}{' (early stop)' if result.stopped_early else ''}{best}; "
+               f"export with: aural export {out_dir}", err=True)
+
+
+def _version() -> str:
+    from importlib import metadata
+
+    try:
+        return metadata.version("aural")
+    except metadata.PackageNotFoundError:
+        return "unknown"
