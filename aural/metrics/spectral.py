@@ -1,19 +1,20 @@
 """Log-spectral distance (LSD), full band and high band.
 
-Definition (the only one aural uses), in dB::
+Definition (the only one aural uses; log10 of power, as in the bandwidth-extension literature,
+so values are a tenth of the same distance in dB)::
 
     P(t, f) = |rfft(w * x_t)|^2 / sum(w^2)                 power spectrum of frame t
-    LSD     = mean_t sqrt( mean_f ( 10 log10( (P_ref(t, f) + eps) / (P_est(t, f) + eps) ) )^2 )
+    LSD     = mean_t sqrt( mean_f ( log10( (P_ref(t, f) + eps) / (P_est(t, f) + eps) ) )^2 )
 
 - ``x_t``: frames of ``n_fft = 2048`` samples every ``hop_length = 512`` samples, periodic Hann
   window ``w``, no padding (only whole frames inside the signal), at the rate the two signals
   are compared at (the reference's rate).
 - ``eps = 1e-10`` (-100 dB for white noise of unit variance), so silent bins of both signals
-  agree and a bin missing from only one side costs at most about 100 dB.
+  agree and a bin missing from only one side costs at most about 10.
 - ``lsd`` averages over every bin ``0 .. sample_rate / 2``; ``lsd_hf`` only over bins above
   4 kHz (the band a phone loses), and has no value below 8 kHz sample rate.
 
-A gain ``g`` applied to the whole estimate (far above ``eps``) gives ``LSD = |20 log10 g|``.
+A gain ``g`` applied to the whole estimate (far above ``eps``) gives ``LSD = |2 log10 g|``.
 Lower is better; identical signals give 0.
 """
 
@@ -52,7 +53,7 @@ def log_spectral_distance(reference: np.ndarray, estimate: np.ndarray, sample_ra
         stop = min(start + _FRAMES_PER_CHUNK, num_frames)
         power_ref = _power_frames(reference, start, stop, window)[:, bins]
         power_est = _power_frames(estimate, start, stop, window)[:, bins]
-        log_ratio = 10.0 * np.log10((power_ref + EPS) / (power_est + EPS))
+        log_ratio = np.log10((power_ref + EPS) / (power_est + EPS))
         distances.append(np.sqrt(np.mean(log_ratio ** 2, axis=-1)))
     return float(np.mean(np.concatenate(distances)))
 
