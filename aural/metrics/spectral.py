@@ -58,14 +58,14 @@ def log_spectral_distance(reference: np.ndarray, estimate: np.ndarray, sample_ra
     return float(np.mean(np.concatenate(distances)))
 
 
-@register_metric("lsd", intrusive=True, higher_is_better=False, package="numpy", unit="dB")
+@register_metric("lsd", intrusive=True, higher_is_better=False, package="numpy", unit="")
 def lsd(reference: np.ndarray, estimate: np.ndarray, sample_rate: int) -> float:
     """Log-spectral distance over the full band (dB)."""
     require_not_silent(reference)
     return log_spectral_distance(reference, estimate, sample_rate)
 
 
-@register_metric("lsd_hf", intrusive=True, higher_is_better=False, package="numpy", unit="dB")
+@register_metric("lsd_hf", intrusive=True, higher_is_better=False, package="numpy", unit="")
 def lsd_hf(reference: np.ndarray, estimate: np.ndarray, sample_rate: int) -> float:
     """Log-spectral distance above 4 kHz (dB)."""
     require_not_silent(reference)
