@@ -20,6 +20,7 @@ got 'loud'``.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Mapping
@@ -33,7 +34,7 @@ from aural.registry import close_matches
 SCHEMA_VERSION = 1
 TOP_LEVEL_KEYS = ("aural", "name", "description", "sample_rate", "stages")
 STAGE_KEYS = ("stage", "params", "weights", "enabled")
-PIPELINES_DIR = Path(__file__).resolve().parent.parent / "pipelines"
+PIPELINES_DIR = Path(os.environ.get("AURAL_PIPELINES", Path(__file__).resolve().parent.parent / "pipelines"))
 
 
 @dataclass(frozen=True)
