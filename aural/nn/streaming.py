@@ -1,0 +1,106 @@
+"""Frame-wise streaming with overlap-add, in bounded memory.
+
+:class:`StreamingFrameProcessor` cuts a ``(channels, samples)`` stream into frames of
+``frame_length`` every ``hop_length`` samples, hands them to a transform, multiplies what
+comes back by a synthesis window and overlap-adds it, dividing every sample by the summed
+window product (``analysis * synthesis`` over the frames covering it). The stream is
+thought of as preceded by ``frame_length - hop_length`` zeros, so every real sample is
+covered by the same number of frames and the normalisation is exact from the first sample.
+
+A transform may hold frames back (to see right context) and return them later, in order;
+``max_held_frames`` bounds that and sets the latency. Output is mixed with the aligned dry
+input by ``strength`` (0: the input exactly, without running the transform).
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+
+from aural.nn.spectral import overlap_add
+
+FrameTransform = Callable[[torch.Tensor], torch.Tensor]
+
+
+class StreamingFrameProcessor:
+    """Stream audio through a frame transform; ``push`` returns as many samples as given."""
+
+    def __init__(self, transform: FrameTransform, *, frame_length: int, hop_length: int,
+                 synthesis_window: torch.Tensor, analysis_window: torch.Tensor | None = None,
+                 max_held_frames: int = 0, strength: float = 1.0):
+        if frame_length % hop_length:
+            raise ValueError("frame_length must be a multiple of hop_length")
+        self.transform = transform
+        self.frame_length = frame_length
+        self.hop_length = hop_length
+        self.max_held_frames = max_held_frames
+        self.strength = float(strength)
+        self.synthesis_window = synthesis_window.to(torch.float32)
+        analysis = torch.ones(frame_length) if analysis_window is None else analysis_window.to(torch.float32)
+        product = (analysis * self.synthesis_window).reshape(-1, hop_length)
+        self._norm = product.sum(dim=0)  # the summed window, period hop_length
+        if bool((self._norm <= 1e-6).any()):
+            raise ValueError("the windows do not overlap-add to a usable (non-zero) sum")
+        self.num_channels = 0
+
+    @property
+    def pre_roll(self) -> int:
+        """Zeros thought of before the stream: ``frame_length - hop_length``."""
+        return self.frame_length - self.hop_length
+
+    @property
+    def latency_samples(self) -> int:
+        return self.pre_roll + self.hop_length - 1 + self.max_held_frames * self.hop_length
+
+    def reset(self, num_channels: int) -> None:
+        self.num_channels = num_channels
+        self._pending = torch.zeros(num_channels, self.pre_roll)  # framed from its start
+        self._tail = torch.zeros(num_channels, self.pre_roll)     # unfinished overlap-add
+        self._frames_out = 0                                      # frames overlap-added so far
+        self._drop = self.pre_roll                                # finished pre-roll samples to drop
+        self._dry = torch.zeros(num_channels, 0)
+        self._out = torch.zeros(num_channels, self.latency_samples)
+
+    def push(self, audio: torch.Tensor) -> torch.Tensor:
+        """Next ``(channels, n)`` input -> ``(channels, n)`` output delayed by ``latency_samples``."""
+        n = audio.shape[1]
+        audio = audio.to(torch.float32)
+        if self.strength == 0.0:
+            self._out = torch.cat([self._out, audio], dim=1)
+        else:
+            self._dry = torch.cat([self._dry, audio], dim=1)
+            wet = self._overlap_add(self.transform(self._cut_frames(audio)))
+            dry, self._dry = self._dry[:, :wet.shape[1]], self._dry[:, wet.shape[1]:]
+            mixed = wet if self.strength == 1.0 else dry + self.strength * (wet - dry)
+            self._out = torch.cat([self._out, mixed], dim=1)
+        out, self._out = self._out[:, :n], self._out[:, n:]
+        return out
+
+    # -- internals ---------------------------------------------------------------------------
+    def _cut_frames(self, audio: torch.Tensor) -> torch.Tensor:
+        pending = torch.cat([self._pending, audio], dim=1)
+        if pending.shape[1] < self.frame_length:
+            self._pending = pending
+            return pending.new_zeros(self.num_channels, 0, self.frame_length)
+        num_frames = (pending.shape[1] - self.frame_length) // self.hop_length + 1
+        frames = pending.unfold(1, self.frame_length, self.hop_length)[:, :num_frames]
+        self._pending = pending[:, num_frames * self.hop_length:].clone()
+        return frames.contiguous()
+
+    def _overlap_add(self, frames: torch.Tensor) -> torch.Tensor:
+        num_frames = frames.shape[1]
+        if num_frames == 0:
+            return frames.new_zeros(self.num_channels, 0)
+        summed = overlap_add(frames * self.synthesis_window, self.hop_length)
+        summed[:, :self.pre_roll] += self._tail
+        done = num_frames * self.hop_length
+        finished, self._tail = summed[:, :done], summed[:, done:].clone()
+        start = self._frames_out * self.hop_length
+        self._frames_out += num_frames
+        phase = (torch.arange(start, start + done) % self.hop_length)
+        finished = finished / self._norm[phase]
+        if self._drop:
+            drop = min(self._drop, finished.shape[1])
+            finished, self._drop = finished[:, drop:], self._drop - drop
+        return finished

@@ -1,0 +1,111 @@
+"""MelUNet: two 2-D U-Nets on log-mel frames predicting gains for the complex STFT.
+
+Pass one (``denoise``) sees the noisy log-mel and predicts a suppression gain in [0, 1]
+per mel band and frame; pass two (``enhance``) sees the log-mel after that gain together
+with the noisy one and predicts a correction gain in [0, ``max_gain``] (it can restore
+bands the first pass or the phone over-attenuated). Band gains are spread onto the linear
+STFT bins and multiply the noisy complex spectrum, keeping its phase.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Any, Mapping
+
+import torch
+from torch import nn
+
+from aural.nn.blocks import ACTIVATIONS
+from aural.nn.spectral import hann_window, istft, mel_filterbank, mel_to_linear_weights, stft
+from aural.nn.unet import UNet2d
+
+LOG_FLOOR = 1e-8
+DENOISE_BIAS = 2.0  # an untrained first pass passes ~88 % of every band
+
+
+@dataclass(frozen=True)
+class MelUNetConfig:
+    """Architecture and framing of :class:`MelUNet` (stored as JSON next to the weights)."""
+
+    sample_rate: int = 16000
+    n_fft: int = 512
+    hop_length: int = 128
+    n_mels: int = 64
+    f_min: float = 40.0
+    channels: tuple[int, ...] = (8, 16, 32, 64)
+    bottleneck_channels: int = 96
+    activation: str = "gelu"
+    max_gain: float = 2.0
+    chunk_frames: int = 48     # streaming: frames masked per network call
+    context_frames: int = 16   # streaming: frames of context on each side of a chunk
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "channels", tuple(int(c) for c in self.channels))
+        if self.activation not in ACTIVATIONS:
+            raise ValueError(f"activation must be one of {', '.join(ACTIVATIONS)}, got {self.activation!r}")
+        if self.n_fft % self.hop_length:
+            raise ValueError("n_fft must be a multiple of hop_length")
+        if self.max_gain < 1.0:
+            raise ValueError("max_gain must be >= 1")
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> "MelUNetConfig":
+        unknown = set(values) - {f.name for f in fields(cls)}
+        if unknown:
+            raise ValueError(f"unknown MelUNet options: {', '.join(sorted(unknown))}")
+        return cls(**values)
+
+    def to_dict(self) -> dict[str, Any]:
+        values = asdict(self)
+        values["channels"] = list(self.channels)
+        return values
+
+
+class MelUNet(nn.Module):
+    """Waveform ``(batch, samples)`` or ``(batch, channels, samples)`` in and out (training);
+    :meth:`gains` maps complex STFT frames to real gains (streamed inference)."""
+
+    def __init__(self, config: MelUNetConfig | None = None):
+        super().__init__()
+        self.config = config = config or MelUNetConfig()
+        num_bins = config.n_fft // 2 + 1
+        filterbank = mel_filterbank(num_bins, config.n_mels, config.sample_rate, f_min=config.f_min)
+        self.register_buffer("window", hann_window(config.n_fft), persistent=False)
+        self.register_buffer("filterbank", filterbank, persistent=False)
+        self.register_buffer("spread", mel_to_linear_weights(filterbank), persistent=False)
+        self.denoise = UNet2d(1, 1, config.channels, config.bottleneck_channels, config.activation)
+        self.enhance = UNet2d(2, 1, config.channels, config.bottleneck_channels, config.activation)
+        for net in (self.denoise, self.enhance):
+            nn.init.zeros_(net.head.weight)
+            nn.init.zeros_(net.head.bias)
+
+    def log_mel(self, power: torch.Tensor) -> torch.Tensor:
+        """``(batch, frames, bins)`` power -> ``(batch, 1, frames, n_mels)`` scaled log-mel."""
+        mel = power @ self.filterbank.T
+        return ((torch.log10(mel + LOG_FLOOR) + 5.0) / 2.0).unsqueeze(1)
+
+    def gains(self, spec: torch.Tensor) -> torch.Tensor:
+        """Complex ``(batch, frames, bins)`` -> real gains of the same shape."""
+        power = spec.real.pow(2) + spec.imag.pow(2)
+        noisy = self.log_mel(power)
+        first = torch.sigmoid(self.denoise(noisy) + DENOISE_BIAS).squeeze(1) @ self.spread.T
+        cleaned = self.log_mel(power * first.pow(2))
+        second = self.config.max_gain * torch.sigmoid(self.enhance(torch.cat([cleaned, noisy], dim=1)))
+        return first * (second.squeeze(1) @ self.spread.T)
+
+    def forward(self, audio: torch.Tensor) -> torch.Tensor:
+        shape = audio.shape
+        flat = audio.reshape(-1, shape[-1])
+        n_fft, hop = self.config.n_fft, self.config.hop_length
+        pre_roll = n_fft - hop
+        length = shape[-1]
+        right = pre_roll + (-length % hop)
+        padded = nn.functional.pad(flat, (pre_roll, right))
+        spec = stft(padded, n_fft, hop, self.window)
+        out = istft(spec * self.gains(spec), n_fft, hop, self.window)
+        return out[:, pre_roll:pre_roll + length].reshape(shape)
+
+
+def build_model(config: Mapping[str, Any] | None = None) -> MelUNet:
+    """The model factory: a :class:`MelUNet` from its JSON config."""
+    return MelUNet(MelUNetConfig.from_dict(config or {}))

@@ -1,0 +1,122 @@
+"""MelUNetStage: :class:`MelUNet` gains on a streamed STFT, noisy phase kept.
+
+The STFT (periodic Hann, ``n_fft`` 512, hop 128 at 16 kHz) is computed frame by frame as
+audio arrives. Frames are masked in chunks of ``chunk_frames`` with ``context_frames`` of
+real context on each side (zeros before the start), so memory stays bounded and the output
+does not depend on how the input is split into blocks. Inverse: Hann-windowed overlap-add
+normalised by the summed squared window. Latency: ``n_fft - 1 + (chunk + context - 1) * hop``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from aural.errors import WeightsError
+from aural.nn.spectral import hann_window, stft_frames
+from aural.nn.streaming import StreamingFrameProcessor
+from aural.params import param
+from aural.stages import register_stage
+from aural.stages.base import IOContract, Stage
+from aural.stages.mel_unet.model import MelUNet, build_model
+
+SAMPLE_RATE = 16000
+MAX_BATCH_CHUNKS = 16
+
+
+@dataclass(frozen=True)
+class MelUNetParams:
+    strength: float = param(1.0, help="dry/wet mix: 0 returns the input unchanged, 1 the enhanced signal",
+                            min=0.0, max=1.0)
+
+
+class ChunkedGains:
+    """Frame transform for :class:`StreamingFrameProcessor`: STFT, chunked gains, inverse FFT."""
+
+    def __init__(self, model: MelUNet):
+        self.model = model
+        config = model.config
+        self.n_fft = config.n_fft
+        self.chunk = config.chunk_frames
+        self.context = config.context_frames
+        self.window = hann_window(config.n_fft)
+
+    @property
+    def max_held_frames(self) -> int:
+        return self.chunk + self.context - 1
+
+    def reset(self, num_channels: int) -> None:
+        bins = self.n_fft // 2 + 1
+        self._history = torch.zeros(num_channels, self.context, bins, dtype=torch.complex64)
+        self._queue = torch.zeros(num_channels, 0, bins, dtype=torch.complex64)
+
+    @torch.inference_mode()
+    def __call__(self, frames: torch.Tensor) -> torch.Tensor:
+        self._queue = torch.cat([self._queue, stft_frames(frames, self.window)], dim=1)
+        channels, queued, bins = self._queue.shape
+        num_chunks = max(0, (queued - self.context) // self.chunk)
+        if num_chunks == 0:
+            return frames.new_zeros(channels, 0, self.n_fft)
+        full = torch.cat([self._history, self._queue], dim=1)
+        span = self.chunk + 2 * self.context
+        windows = full.unfold(1, span, self.chunk)[:, :num_chunks]          # (C, N, bins, span)
+        windows = windows.permute(0, 1, 3, 2).reshape(channels * num_chunks, span, bins)
+        gains = torch.cat([self.model.gains(part) for part in windows.split(MAX_BATCH_CHUNKS)])
+        centre = slice(self.context, self.context + self.chunk)
+        masked = (windows[:, centre] * gains[:, centre]).reshape(channels, num_chunks * self.chunk, bins)
+        done = num_chunks * self.chunk
+        self._history = full[:, done:done + self.context].clone()
+        self._queue = self._queue[:, done:].clone()
+        return torch.fft.irfft(masked, n=self.n_fft, dim=-1)
+
+
+@register_stage
+class MelUNetStage(Stage):
+    """Denoise and enhance speech with two mel-spectrogram U-Nets predicting STFT gains."""
+
+    name = "mel_unet"
+    summary = "Learned two-pass (denoise, enhance) mel U-Net gains on the STFT, noisy phase kept."
+    Params = MelUNetParams
+    contract = IOContract(sample_rate=SAMPLE_RATE)
+    learned = True
+    task_module = "aural.stages.mel_unet.task"
+
+    def __init__(self, params: Any = None, *, weights: str | None = "default", model: nn.Module | None = None,
+                 **param_values: Any):
+        super().__init__(params, **param_values)
+        if model is None:
+            if weights is None:
+                raise WeightsError(f"{self.name}: needs weights (a preset name or a file path)")
+            from aural.weights import load_model
+            model, config, self.weights_info = load_model(self.name, weights, build_model)
+            rate = config.get("sample_rate", SAMPLE_RATE)
+            if rate != SAMPLE_RATE:
+                raise WeightsError(f"{weights}: weights run at {rate} Hz, {self.name} at {SAMPLE_RATE} Hz")
+        else:
+            self.weights_info = {"weights": "<model object>"}
+        self.model = model.eval()
+        self._gains = ChunkedGains(self.model)
+        window = hann_window(self.model.config.n_fft)
+        self._engine = StreamingFrameProcessor(
+            self._gains, frame_length=self.model.config.n_fft, hop_length=self.model.config.hop_length,
+            synthesis_window=window, analysis_window=window, max_held_frames=self._gains.max_held_frames,
+            strength=self.params.strength)
+
+    @property
+    def latency_samples(self) -> int:
+        return self._engine.latency_samples
+
+    def reset(self) -> None:
+        self._engine.reset(self.num_channels or 1)
+        self._gains.reset(self.num_channels or 1)
+
+    def process_block(self, audio: torch.Tensor) -> torch.Tensor:
+        if self.num_channels is None:
+            raise RuntimeError(f"{self.name}: call configure() before process_block()")
+        return self._engine.push(audio)
+
+    def describe(self) -> dict[str, Any]:
+        return {**super().describe(), **self.weights_info}

@@ -1,0 +1,149 @@
+"""Export a training run into ``models/<stage>/<preset>.*`` and the manifest.
+
+Writes the model weights (safetensors, model tensors only), the JSON config, a markdown
+model card (training data and licences, steps, validation metrics, recipe, how to
+reproduce) and records sha256 and facts in ``models/manifest.yaml``.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+from pathlib import Path
+from typing import Any, Mapping
+
+import torch
+
+from aural import weights
+from aural.errors import UsageError
+from aural.train.checkpoint import read_checkpoint
+from aural.train.logging import read_log
+from aural.train.trainer import BEST, LAST
+
+CARD_METRICS = ("snr/val", "snr_input/val", "snr_gain/val", "si_sdr/val", "si_sdr_input/val", "si_sdr_gain/val",
+                "loss/val")
+
+
+def pick_checkpoint(run_dir: Path, which: str = "best") -> Path:
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise UsageError(f"{run_dir}: run folder does not exist")
+    names = {"best": [BEST, LAST], "last": [LAST]}[which]
+    for name in names:
+        if (run_dir / name).is_file():
+            return run_dir / name
+    raise UsageError(f"{run_dir}: no checkpoint ({' or '.join(names)}); train first with `aural train`")
+
+
+def export_run(run_dir: Path, *, preset: str = "default", which: str = "best",
+               directory: Path | None = None) -> dict[str, Any]:
+    """Export ``run_dir``'s best (or last) checkpoint; returns the manifest entry."""
+    directory = Path(directory) if directory else weights.models_dir()
+    checkpoint = pick_checkpoint(run_dir, which)
+    tensors, state = read_checkpoint(checkpoint)
+    extra = state.get("extra", {})
+    run = extra.get("run", {})
+    config = extra.get("weights_config") or run.get("weights_config")
+    if not config or "stage" not in config:
+        raise UsageError(f"{checkpoint}: the checkpoint records no stage config; it was not written by `aural train`")
+    stage = config["stage"]
+    if not preset.replace("_", "").replace("-", "").isalnum():
+        raise UsageError(f"preset name {preset!r}: use letters, digits, '-' and '_' only")
+    model = {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}
+    num_parameters = int(sum(t.numel() for t in model.values()))
+    step = int(state["step"])
+    metrics = dict(extra.get("metrics") or _metrics_at(run_dir, step))
+
+    stem = directory / stage / preset
+    config = {**config, "exported": {"step": step, "metrics": metrics, "checkpoint": checkpoint.name}}
+    sha256 = weights.save(stem.with_suffix(".safetensors"), model, config)
+    card = model_card(stage, preset, config, run, step, metrics, num_parameters, sha256,
+                      latest=_latest_metrics(run_dir), trainer_state=extra.get("trainer_state", {}))
+    weights.atomic_write_bytes(stem.with_suffix(".md"), card.encode())
+    entry = {
+        "weights": f"{stage}/{preset}.safetensors", "config": f"{stage}/{preset}.json",
+        "card": f"{stage}/{preset}.md", "sha256": sha256,
+        "config_sha256": weights.sha256_file(stem.with_suffix(".json")),
+        "architecture": config.get("architecture"), "sample_rate": config.get("sample_rate"),
+        "num_parameters": num_parameters, "size_bytes": stem.with_suffix(".safetensors").stat().st_size,
+        "steps": step, "metrics": {k: round(float(v), 4) for k, v in metrics.items() if k in CARD_METRICS},
+    }
+    weights.record_preset(stage, preset, entry, directory)
+    return entry
+
+
+def _metrics_at(run_dir: Path, step: int) -> dict[str, float]:
+    rows = [r for r in read_log(run_dir) if r.get("step") == step and "loss/val" in r]
+    return {k: v for k, v in rows[-1].items() if k.endswith("/val")} if rows else {}
+
+
+def _latest_metrics(run_dir: Path) -> dict[str, Any]:
+    rows = [r for r in read_log(run_dir) if "loss/val" in r]
+    return rows[-1] if rows else {}
+
+
+def _fmt(value: Any) -> str:
+    return f"{value:.3f}" if isinstance(value, float) else str(value)
+
+
+def model_card(stage: str, preset: str, config: Mapping[str, Any], run: Mapping[str, Any], step: int,
+               metrics: Mapping[str, float], num_parameters: int, sha256: str, *,
+               latest: Mapping[str, Any], trainer_state: Mapping[str, Any]) -> str:
+    recipe = run.get("recipe", {})
+    data = run.get("data", {})
+    today = _dt.date.today().isoformat()
+    lines = [
+        f"# {stage} / {preset}",
+        "",
+        f"Weights of the `{stage}` stage ({config.get('architecture', '?')}), exported {today} "
+        f"from step {step} of a training run" + (f" planned for {recipe['steps']} steps." if recipe.get("steps") else "."),
+        "",
+        "| fact | value |",
+        "|---|---|",
+        f"| architecture | {config.get('architecture', '?')} |",
+        f"| parameters | {num_parameters:,} ({num_parameters * 4 / 1e6:.1f} MB as float32) |",
+        f"| sample rate | {config.get('sample_rate', '?')} Hz |",
+        f"| training steps | {step} (batch size {recipe.get('batch_size', '?')}, "
+        f"segments of {recipe.get('segment_samples', '?')} samples) |",
+        f"| sha256 | `{sha256}` |",
+        "",
+        "## Validation metrics (held-out data, at the exported step)",
+        "",
+        "| metric | value |",
+        "|---|---|",
+    ]
+    lines += [f"| {key} | {_fmt(metrics[key])} |" for key in CARD_METRICS if key in metrics]
+    if not metrics:
+        lines.append("| (none recorded) | |")
+    if latest and latest.get("step") != step:
+        lines += ["", f"Latest validation (step {latest.get('step')}): "
+                  + ", ".join(f"{k} {_fmt(latest[k])}" for k in CARD_METRICS if k in latest) + "."]
+    if trainer_state.get("best_step") is not None:
+        lines += ["", f"Best validation so far at step {trainer_state['best_step']}."]
+    lines += ["", "Metrics are means over the validation items (dB): `snr` and `si_sdr` (scale-invariant SDR) "
+              "of the output against the clean reference, `*_input` the same for the degraded input, "
+              "`*_gain` their difference.", "", "## Training data", ""]
+    if data:
+        for key, value in data.items():
+            if isinstance(value, list):
+                lines.append(f"- **{key}** ({len(value)}):")
+                lines += [f"  - {item}" for item in value]
+            else:
+                lines.append(f"- **{key}**: {value}")
+    else:
+        lines.append("Not recorded by the run.")
+    lines += ["", "## Recipe", "", "```json", json.dumps(recipe, indent=2, sort_keys=True), "```", ""]
+    if run.get("command"):
+        lines += ["## Reproduce", "", "```", str(run["command"]), "```", ""]
+    lines += ["## Versions", ""]
+    lines += [f"- {k}: {v}" for k, v in sorted((run.get("versions") or {}).items())]
+    lines += ["", "## Limitations", "",
+              "- Trained on a small corpus (see above) on CPU for a limited number of steps; expect it to "
+              "underperform models trained on large corpora.",
+              "- Speech at the stage's native rate only; the pipeline resamples around it, so content above "
+              f"{int(config.get('sample_rate', 16000)) // 2} Hz is not kept by this stage.", ""]
+    return "\n".join(lines)
+
+
+def parameters_size(tensors: Mapping[str, torch.Tensor]) -> int:
+    return int(sum(t.numel() * t.element_size() for t in tensors.values()))

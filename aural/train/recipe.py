@@ -1,0 +1,145 @@
+"""Training recipes: plain YAML (``yaml.safe_load``) validated into a :class:`Recipe`.
+
+A recipe says what a stage trains with (losses as ``{name, weight, ...options}``, optimizer
+and schedule, segment length, model options, data options) and how long. Built-in recipes
+are ``aural/recipes/<stage>.yaml``; ``aural train --recipe FILE`` takes any other.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+
+from aural.errors import ConfigError
+from aural.train.task import OptimizerConfig
+from aural.train.trainer import TrainerConfig
+
+OPTIMIZER_KEYS = ("lr", "betas", "weight_decay")
+SCHEDULE_KEYS = ("warmup_steps", "decay", "min_lr_ratio")
+EARLY_STOPPING_KEYS = ("metric", "mode", "patience")
+
+
+@dataclass(frozen=True)
+class Recipe:
+    stage: str
+    steps: int = 10000
+    batch_size: int = 16
+    segment_samples: int = 16384
+    optimizer: dict[str, Any] = field(default_factory=dict)
+    schedule: dict[str, Any] = field(default_factory=dict)
+    losses: tuple[dict[str, Any], ...] = ({"name": "l1", "weight": 1.0}, {"name": "mrstft", "weight": 1.0})
+    grad_clip: float | None = 5.0
+    val_every: int = 500
+    checkpoint_every: int = 500
+    log_every: int = 25
+    early_stopping: dict[str, Any] = field(default_factory=dict)
+    seed: int = 0
+    num_workers: int = 0
+    precision: str = "auto"
+    tensorboard: bool = False
+    model: dict[str, Any] = field(default_factory=dict)
+    data: dict[str, Any] = field(default_factory=dict)
+    source: str = "<recipe>"
+
+    def replace(self, **changes: Any) -> "Recipe":
+        return dataclasses.replace(self, **changes)
+
+    def optimizer_config(self) -> OptimizerConfig:
+        return OptimizerConfig(**self.optimizer, **self.schedule, total_steps=self.steps)
+
+    def trainer_config(self, **overrides: Any) -> TrainerConfig:
+        stopping = self.early_stopping
+        values = dict(steps=self.steps, batch_size=self.batch_size, grad_clip=self.grad_clip,
+                      val_every=self.val_every, checkpoint_every=self.checkpoint_every, log_every=self.log_every,
+                      best_metric=stopping.get("metric", "snr/val"), best_mode=stopping.get("mode", "max"),
+                      patience=stopping.get("patience"), seed=self.seed, num_workers=self.num_workers,
+                      precision=self.precision, tensorboard=self.tensorboard)
+        values.update(overrides)
+        return TrainerConfig(**values)
+
+    def to_dict(self) -> dict[str, Any]:
+        values = dataclasses.asdict(self)
+        values["losses"] = [dict(x) for x in self.losses]
+        values.pop("source")
+        return values
+
+
+def _fail(source: str, key: str, message: str) -> ConfigError:
+    return ConfigError(f"{source} {key}: {message}")
+
+
+def recipe_from_mapping(data: Any, source: str = "<recipe>") -> Recipe:
+    """Validate plain data into a :class:`Recipe`; errors name the file and the key."""
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{source}: a recipe must be a mapping of keys")
+    known = {f.name for f in dataclasses.fields(Recipe)} - {"source"}
+    for key in data:
+        if key not in known:
+            from aural.registry import close_matches
+            raise _fail(source, str(key), f"unknown key{close_matches(str(key), known)}; known: {', '.join(sorted(known))}")
+    if not isinstance(data.get("stage"), str):
+        raise _fail(source, "stage", "expected the stage name")
+    values = dict(data)
+    for key in ("steps", "batch_size", "segment_samples", "val_every", "checkpoint_every", "log_every"):
+        if key in values and (isinstance(values[key], bool) or not isinstance(values[key], int) or values[key] < 1):
+            raise _fail(source, key, f"expected an integer >= 1, got {values[key]!r}")
+    for key in ("seed", "num_workers"):
+        if key in values and (isinstance(values[key], bool) or not isinstance(values[key], int) or values[key] < 0):
+            raise _fail(source, key, f"expected an integer >= 0, got {values[key]!r}")
+    if values.get("grad_clip") is not None and (isinstance(values["grad_clip"], bool)
+                                                or not isinstance(values["grad_clip"], (int, float))
+                                                or values["grad_clip"] <= 0):
+        raise _fail(source, "grad_clip", f"expected a number > 0 or null, got {values['grad_clip']!r}")
+    for key, allowed in (("optimizer", OPTIMIZER_KEYS), ("schedule", SCHEDULE_KEYS),
+                         ("early_stopping", EARLY_STOPPING_KEYS), ("model", None), ("data", None)):
+        section = values.get(key, {}) or {}
+        if not isinstance(section, Mapping):
+            raise _fail(source, key, f"expected a mapping, got {section!r}")
+        if allowed is not None:
+            for sub in section:
+                if sub not in allowed:
+                    raise _fail(source, f"{key}.{sub}", f"unknown key; known: {', '.join(allowed)}")
+        values[key] = dict(section)
+    losses = values.get("losses")
+    if losses is not None:
+        if not isinstance(losses, list) or not losses or not all(isinstance(x, Mapping) for x in losses):
+            raise _fail(source, "losses", "expected a non-empty list of {name, weight, ...} mappings")
+        from aural.losses import build_loss
+        try:
+            build_loss(losses)
+        except (ValueError, KeyError) as exc:
+            raise _fail(source, "losses", str(exc).strip('"')) from None
+        values["losses"] = tuple(dict(x) for x in losses)
+    recipe = Recipe(**values, source=source)
+    try:
+        recipe.optimizer_config()
+        recipe.trainer_config()
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{source}: {exc}") from None
+    return recipe
+
+
+def load_recipe(path: str | Path) -> Recipe:
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read recipe ({exc.strerror})") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML ({exc})".splitlines()[0]) from None
+    return recipe_from_mapping(data, str(path))
+
+
+def builtin_recipe(stage: str) -> Recipe:
+    """``aural/recipes/<stage>.yaml``."""
+    resource = resources.files("aural") / "recipes" / f"{stage}.yaml"
+    if not resource.is_file():
+        raise ConfigError(f"no built-in recipe for stage {stage!r}; pass --recipe FILE.yaml")
+    return recipe_from_mapping(yaml.safe_load(resource.read_text()), f"aural/recipes/{stage}.yaml")

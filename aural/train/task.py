@@ -1,0 +1,150 @@
+"""Training tasks: what the trainer asks of a learned thing (Lightning-style method names).
+
+A task owns its ``model`` and losses and answers three questions: the loss of a training
+batch, the metrics of a validation batch, and its optimizer and schedule. The trainer knows
+nothing else about it. :class:`EnhancementTask` covers every stage that maps degraded
+audio to clean audio of the same length.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Mapping, Protocol, runtime_checkable
+
+import torch
+from torch import nn
+
+from aural.losses import WeightedLoss
+from aural.losses.time import si_sdr
+
+
+@runtime_checkable
+class TrainingTask(Protocol):
+    """The protocol; ``grad_norm_groups`` and ``model_config`` are optional extras."""
+
+    model: nn.Module
+
+    def training_step(self, batch: Any) -> dict[str, torch.Tensor]:
+        """Forward one batch; ``"loss"`` (with a graph) is minimised, other entries are logged."""
+
+    def validation_step(self, batch: Any) -> dict[str, torch.Tensor]:
+        """Metrics of one batch: scalars, or ``(batch,)`` tensors averaged per item."""
+
+    def configure_optimizers(self) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler | None]:
+        """The optimizer over ``model`` and its learning-rate schedule (stepped every step)."""
+
+
+@dataclass(frozen=True)
+class OptimizerConfig:
+    """Adam with linear warm-up and cosine (or no) decay to ``min_lr_ratio * lr``."""
+
+    lr: float = 3e-4
+    betas: tuple[float, float] = (0.9, 0.999)
+    weight_decay: float = 0.0
+    warmup_steps: int = 200
+    decay: str = "cosine"
+    min_lr_ratio: float = 0.05
+    total_steps: int = 10000
+
+    def __post_init__(self) -> None:
+        if self.decay not in ("cosine", "constant"):
+            raise ValueError(f"decay must be 'cosine' or 'constant', got {self.decay!r}")
+        object.__setattr__(self, "betas", tuple(float(b) for b in self.betas))
+
+
+class LRSchedule:
+    """``step -> lr factor``; plain fields only, so LambdaLR's state stays JSON-able."""
+
+    def __init__(self, config: OptimizerConfig):
+        self.warmup_steps = config.warmup_steps
+        self.decay = config.decay
+        self.min_lr_ratio = config.min_lr_ratio
+        self.total_steps = config.total_steps
+
+    def __call__(self, step: int) -> float:
+        if self.warmup_steps and step < self.warmup_steps:
+            return (step + 1) / self.warmup_steps
+        if self.decay == "constant":
+            return 1.0
+        span = max(1, self.total_steps - self.warmup_steps)
+        progress = min(1.0, (step - self.warmup_steps) / span)
+        return self.min_lr_ratio + (1 - self.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
+
+
+def adam_with_schedule(parameters: Iterable[nn.Parameter], config: OptimizerConfig):
+    optimizer = torch.optim.Adam(parameters, lr=config.lr, betas=config.betas, weight_decay=config.weight_decay)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, LRSchedule(config))
+    return optimizer, scheduler
+
+
+def snr_db(estimate: torch.Tensor, target: torch.Tensor, eps: float = 1e-10) -> torch.Tensor:
+    """SNR of ``estimate`` against ``target`` in dB over the last two axes, one value per item."""
+    dims = tuple(range(1, target.ndim))
+    signal = target.pow(2).sum(dim=dims)
+    error = (estimate - target).pow(2).sum(dim=dims)
+    return 10.0 * torch.log10((signal + eps) / (error + eps))
+
+
+def unpack_pair(batch: Any) -> tuple[torch.Tensor, torch.Tensor]:
+    """``{"noisy", "clean"}`` mapping or ``(noisy, clean)`` -> ``(batch, channels, samples)`` each."""
+    if isinstance(batch, Mapping):
+        noisy, clean = batch["noisy"], batch["clean"]
+    else:
+        noisy, clean = batch[0], batch[1]
+    if noisy.ndim == 2:
+        noisy, clean = noisy.unsqueeze(1), clean.unsqueeze(1)
+    return noisy, clean
+
+
+@dataclass
+class EnhancementTask:
+    """Degraded -> clean waveform regression for a model mapping ``(B, C, T)`` to ``(B, C, T)``.
+
+    ``forward`` adapts batches to the model (e.g. folding channels into the batch); the
+    loss is a :class:`~aural.losses.WeightedLoss`. Validation reports ``loss`` and, per item,
+    ``snr`` and ``si_sdr`` of the output, of the input (``*_input``) and their difference
+    (``*_gain``), in dB.
+    """
+
+    model: nn.Module
+    loss: WeightedLoss
+    optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
+    model_config: dict[str, Any] = field(default_factory=dict)
+
+    def to(self, device: torch.device) -> "EnhancementTask":
+        self.model.to(device)
+        self.loss.to(device)
+        return self
+
+    def forward(self, noisy: torch.Tensor) -> torch.Tensor:
+        batch, channels, samples = noisy.shape
+        out = self.model(noisy.reshape(batch * channels, 1, samples))
+        return out.reshape(batch, channels, samples)
+
+    def training_step(self, batch: Any) -> dict[str, torch.Tensor]:
+        noisy, clean = unpack_pair(batch)
+        total, parts = self.loss(self.forward(noisy), clean)
+        return {"loss": total, **parts}
+
+    @torch.no_grad()
+    def validation_step(self, batch: Any) -> dict[str, torch.Tensor]:
+        noisy, clean = unpack_pair(batch)
+        estimate = self.forward(noisy).float()
+        total, _ = self.loss(estimate, clean)
+        output_snr = snr_db(estimate, clean)
+        input_snr = snr_db(noisy, clean)
+        sdr = si_sdr(estimate.flatten(1), clean.flatten(1))
+        input_sdr = si_sdr(noisy.float().flatten(1), clean.flatten(1))
+        return {"loss": total.detach(), "snr": output_snr, "snr_input": input_snr,
+                "snr_gain": output_snr - input_snr, "si_sdr": sdr, "si_sdr_input": input_sdr,
+                "si_sdr_gain": sdr - input_sdr}
+
+    def configure_optimizers(self):
+        return adam_with_schedule(self.model.parameters(), self.optimizer)
+
+    def grad_norm_groups(self) -> dict[str, list[nn.Parameter]]:
+        """Parameters by top-level child of the model, for ``grad_norm/<child>`` logs."""
+        model = getattr(self.model, "module", self.model)
+        return {name: list(child.parameters()) for name, child in model.named_children()
+                if any(True for _ in child.parameters())}

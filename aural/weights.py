@@ -1,0 +1,223 @@
+"""Weights of learned stages: presets in ``models/manifest.yaml``, safetensors + JSON config.
+
+A pipeline's ``weights:`` value is ``default``, another preset name, or a path to a
+``.safetensors`` file (its config is the ``.json`` beside it, or the file's own metadata).
+Presets live at ``models/<stage>/<preset>.safetensors`` (+ ``.json``, ``.md`` model card)
+and their sha256 is recorded in the manifest; a mismatch is an error. Files are read with
+safetensors only: nothing is ever unpickled.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+import torch
+import yaml
+from torch import nn
+
+from aural.errors import WeightsError
+
+MANIFEST_NAME = "manifest.yaml"
+WEIGHTS_FORMAT = "aural.weights/1"
+CHECKPOINT_FORMAT = "aural.checkpoint/1"
+
+
+def models_dir() -> Path:
+    """``$AURAL_MODELS``, else ``models/`` at the repository root."""
+    env = os.environ.get("AURAL_MODELS")
+    return Path(env) if env else Path(__file__).resolve().parent.parent / "models"
+
+
+def is_path(value: str) -> bool:
+    """Whether a ``weights:`` value names a file rather than a preset."""
+    return value.endswith(".safetensors") or "/" in value or os.sep in value
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+# -- manifest ---------------------------------------------------------------------------------
+def read_manifest(directory: Path | None = None) -> dict[str, Any]:
+    """The manifest as plain data (``{"aural_models": 1, "models": {stage: {preset: entry}}}``)."""
+    path = (directory or models_dir()) / MANIFEST_NAME
+    if not path.exists():
+        return {"aural_models": 1, "models": {}}
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise WeightsError(f"{path}: not valid YAML ({exc.__class__.__name__})") from None
+    if not isinstance(data, dict) or not isinstance(data.get("models", {}), dict):
+        raise WeightsError(f"{path}: expected a mapping with a 'models' mapping")
+    data.setdefault("models", {})
+    return data
+
+
+def write_manifest(data: Mapping[str, Any], directory: Path | None = None) -> Path:
+    path = (directory or models_dir()) / MANIFEST_NAME
+    header = "# Shipped weights of learned stages; written by `aural export`. sha256 is checked on load.\n"
+    atomic_write_bytes(path, (header + yaml.safe_dump(dict(data), sort_keys=True)).encode())
+    return path
+
+
+def record_preset(stage: str, preset: str, entry: Mapping[str, Any], directory: Path | None = None) -> Path:
+    """Add or replace ``models[stage][preset]`` in the manifest, keeping every other entry."""
+    data = read_manifest(directory)
+    data["models"].setdefault(stage, {})[preset] = dict(entry)
+    return write_manifest(data, directory)
+
+
+# -- resolving --------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class WeightsRef:
+    """Where a stage's weights are: files, and the checksum they must have (presets only)."""
+
+    stage: str
+    value: str
+    weights_path: Path
+    config_path: Path | None
+    sha256: str | None
+    preset: str | None = None
+
+
+def resolve(stage: str, value: str, directory: Path | None = None) -> WeightsRef:
+    """``default`` | preset name | path -> :class:`WeightsRef` (files not yet checked)."""
+    if not isinstance(value, str) or not value:
+        raise WeightsError(f"{stage}: weights must be a preset name or a file path, got {value!r}")
+    if is_path(value):
+        path = Path(value).expanduser()
+        config = path.with_suffix(".json")
+        return WeightsRef(stage, value, path, config if config.exists() else None, None)
+    directory = directory or models_dir()
+    presets = read_manifest(directory)["models"].get(stage, {})
+    if value not in presets:
+        known = ", ".join(sorted(presets)) or "none shipped"
+        raise WeightsError(f"{stage}: no weights preset {value!r} in {directory / MANIFEST_NAME} "
+                           f"(presets: {known}); train with `aural train {stage}` and `aural export`")
+    entry = presets[value]
+    weights_path = directory / entry.get("weights", f"{stage}/{value}.safetensors")
+    config_path = directory / entry.get("config", f"{stage}/{value}.json")
+    return WeightsRef(stage, value, weights_path, config_path, entry.get("sha256"), preset=value)
+
+
+def check(stage: str, value: str, directory: Path | None = None) -> WeightsRef:
+    """Resolve and verify that the files exist and (for presets) match their sha256."""
+    ref = resolve(stage, value, directory)
+    if not ref.weights_path.is_file():
+        raise WeightsError(f"{ref.weights_path}: weights file for {stage} is missing")
+    if ref.preset is not None:
+        if ref.config_path is None or not ref.config_path.is_file():
+            raise WeightsError(f"{ref.config_path}: config of {stage} preset {ref.preset!r} is missing")
+        actual = sha256_file(ref.weights_path)
+        if ref.sha256 and actual != ref.sha256:
+            raise WeightsError(f"{ref.weights_path}: sha256 mismatch (manifest {ref.sha256[:12]}..., "
+                               f"file {actual[:12]}...): the file is corrupt or was replaced")
+    return ref
+
+
+# -- reading and writing ----------------------------------------------------------------------
+@dataclass(frozen=True)
+class LoadedWeights:
+    tensors: dict[str, torch.Tensor]
+    config: dict[str, Any]
+    ref: WeightsRef
+
+
+def load(stage: str, value: str, directory: Path | None = None) -> LoadedWeights:
+    """Verified tensors and config for ``stage``; a training checkpoint's model part also works."""
+    from safetensors import safe_open
+
+    ref = check(stage, value, directory)
+    try:
+        with safe_open(str(ref.weights_path), framework="pt") as handle:
+            metadata = handle.metadata() or {}
+            keys = list(handle.keys())
+            tensors = {key: handle.get_tensor(key) for key in keys}
+    except Exception as exc:  # safetensors raises its own error types
+        raise WeightsError(f"{ref.weights_path}: not a readable safetensors file ({exc})") from None
+    if metadata.get("format") == CHECKPOINT_FORMAT:
+        tensors = {key[len("model."):]: t for key, t in tensors.items() if key.startswith("model.")}
+    config = _read_config(ref, metadata)
+    found = config.get("stage")
+    if found != stage:
+        raise WeightsError(f"{ref.weights_path}: weights are for stage {found!r}, not {stage!r}")
+    return LoadedWeights(tensors, config, ref)
+
+
+def _read_config(ref: WeightsRef, metadata: Mapping[str, str]) -> dict[str, Any]:
+    try:
+        if ref.config_path is not None and ref.config_path.is_file():
+            config = json.loads(ref.config_path.read_text())
+        elif "config" in metadata:
+            config = json.loads(metadata["config"])
+        else:
+            raise WeightsError(f"{ref.weights_path}: no config (expected {ref.weights_path.with_suffix('.json').name} "
+                               "beside it or a 'config' entry in its metadata)")
+    except json.JSONDecodeError as exc:
+        raise WeightsError(f"{ref.config_path or ref.weights_path}: config is not valid JSON ({exc.msg})") from None
+    if not isinstance(config, dict):
+        raise WeightsError(f"{ref.config_path or ref.weights_path}: config must be a JSON object")
+    return config
+
+
+def save(weights_path: Path, tensors: Mapping[str, torch.Tensor], config: Mapping[str, Any]) -> str:
+    """Write ``.safetensors`` (config also in its metadata) and ``.json`` atomically; returns sha256."""
+    from safetensors.torch import save as save_bytes
+
+    weights_path = Path(weights_path)
+    contiguous = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
+    config_text = json.dumps(dict(config), indent=2, sort_keys=True)
+    payload = save_bytes(contiguous, metadata={"format": WEIGHTS_FORMAT, "config": config_text})
+    atomic_write_bytes(weights_path, payload)
+    atomic_write_bytes(weights_path.with_suffix(".json"), (config_text + "\n").encode())
+    return hashlib.sha256(payload).hexdigest()
+
+
+def load_model(stage: str, value: str, factory: Callable[[Mapping[str, Any]], nn.Module],
+               directory: Path | None = None) -> tuple[nn.Module, dict[str, Any], dict[str, Any]]:
+    """Build ``factory(config["model"])``, load the verified weights into it, set eval mode.
+
+    Returns the model, the whole config and what a signal's history records about the weights.
+    """
+    loaded = load(stage, value, directory)
+    try:
+        model = factory(loaded.config.get("model") or {})
+        model.load_state_dict(loaded.tensors, strict=True)
+    except (ValueError, TypeError, RuntimeError) as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise WeightsError(f"{loaded.ref.weights_path}: weights do not fit the {stage} model ({reason})") from None
+    model.eval()
+    info = {"weights": loaded.ref.preset or str(loaded.ref.weights_path)}
+    if loaded.ref.sha256:
+        info["sha256"] = loaded.ref.sha256
+    return model, loaded.config, info
+
+
+def atomic_write_bytes(path: Path, payload: bytes) -> None:
+    """Write ``payload`` to a temporary file beside ``path``, fsync, then rename over ``path``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(payload)
+            out.flush()
+            os.fsync(out.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+__all__ = ["LoadedWeights", "atomic_write_bytes", "WeightsRef", "check", "is_path", "load", "load_model", "models_dir", "read_manifest",
+           "record_preset", "resolve", "save", "sha256_file", "write_manifest"]

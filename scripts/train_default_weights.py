@@ -1,0 +1,222 @@
+#!/usr/bin/env python
+"""Train the shipped default weights of ``noise_reduction`` and ``mel_unet``, reproducibly.
+
+    nice -n 19 .venv/bin/python scripts/train_default_weights.py            # everything, resumable
+    .venv/bin/python scripts/train_default_weights.py --phase prepare       # only the data
+    .venv/bin/python scripts/train_default_weights.py --stage mel_unet --steps 40000
+    .venv/bin/python scripts/train_default_weights.py --phase export        # models/<stage>/default.*
+
+Phases (each skips what is already done, so re-running the same command resumes):
+
+1. ``split``: symlink folders under ``RUNS/data/{train,val}/{speech,noise,rir}`` from
+   ``$AURAL_DATA`` (default ``../shared/data``): clean speech from CC0 / CC-BY / public-domain
+   sources only (RAVDESS, non-commercial, and JVS, share-alike, are left out), real noise and
+   measured room impulse responses. The held-out speakers, noises and rooms below never reach
+   training; they make the validation set. Speakers, noises and rooms of the team's evaluation
+   pairs (``pairs/``: VoiceBank p232/p257, EMGSE car/street/two-talker noise, N-HANS AudioSet
+   noise) are held out too, so evaluations on ``pairs/`` stay honest.
+2. ``render``: ``aural data simulate`` degrades the clean speech with the phone simulator
+   across all profiles (reverb, noise, mic response, band limits, codecs, clipping, AGC,
+   packet loss, level changes), at 16 kHz, several variants per file with fixed seeds.
+   Training then takes fresh random crops of these pairs every step.
+3. ``train``: ``aural train STAGE`` with the stage's built-in recipe into ``RUNS/<stage>``
+   (``--resume`` when a checkpoint exists).
+4. ``export``: ``aural export RUNS/<stage>`` -> ``models/<stage>/default.*`` + manifest.
+
+Checkpoints stay under ``RUNS`` (default ``runs/default_weights``, git-ignored).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+STAGES = ("noise_reduction", "mel_unet")
+PROFILES = "all"
+SAMPLE_RATE = 16000
+TRAIN_VARIANTS = 2
+TRAIN_SEED = 11
+VAL_SEED = 12
+VAL_MAX_SECONDS = 8.0
+
+# Clean speech: licences accepted for shipped weights (MANIFEST.tsv licence column).
+EXCLUDED_SPEECH_PREFIXES = (
+    "speech/ravdess/",        # CC BY-NC-SA 4.0: non-commercial
+    "speech/jvs_starganv2/",  # CC BY-SA 4.0: share-alike
+)
+
+# Held out of training (validation only): speakers, by MANIFEST.tsv ``speaker=`` note.
+HELD_OUT_SPEAKERS = (
+    "libritts_1284",               # LibriTTS, English, 33 s
+    "mls_pt_4367",                 # Multilingual LibriSpeech, Portuguese, 47 s
+    "vctk_p245", "vctk_p226", "vctk_p254",
+    "vctk_p232",                   # VoiceBank-DEMAND test speaker (pairs/vbd_p232_*, seflow p232)
+    "vctk_p257",                   # VoiceBank-DEMAND test speaker (not in speech/, listed for clarity)
+    "librispeech_5703",
+    "fleurs_ru_ru_1633540429756",  # FLEURS, Russian, 24 s
+)
+
+# Held out noises (paths under noise/): the evaluation pairs' noises plus a sample of each kind.
+HELD_OUT_NOISE = (
+    "audioset_nhans_dn1.flac", "audioset_nhans_dn2.flac", "audioset_nhans_dn3.flac", "audioset_nhans_dn4.flac",
+    "audioset_nhans_dn5.flac", "audioset_nhans_dn6.flac", "audioset_nhans_dn7.flac",  # pairs/nhans_dn*
+    "emgse_car_noise.flac", "emgse_street_noise_1.flac", "emgse_street_noise_2.flac",  # pairs/emgse_*
+    "emgse_talkers_two_male_chinese.flac", "emgse_talkers_two_male_english.flac",      # pairs/emgse_utt21
+    "freesound_cafe_16k.flac",
+    *(f"hu_nonspeech100/n{i}.flac" for i in range(90, 101)),
+)
+HELD_OUT_NOISE_LAST_PER_FOLDER = {"pst_cafe": 5, "pst_street": 5, "pst_train": 5}
+
+# Held out rooms (paths under rir/).
+HELD_OUT_RIR = ("pymixconsole_medium_room.flac", "auralizr_sb.flac")
+
+
+def data_root() -> Path:
+    return Path(os.environ.get("AURAL_DATA", ROOT.parent / "shared" / "data")).resolve()
+
+
+def read_manifest(root: Path) -> list[dict[str, str]]:
+    with open(root / "MANIFEST.tsv", newline="") as handle:
+        return list(csv.DictReader(handle, delimiter="\t"))
+
+
+def speaker_of(row: dict[str, str]) -> str:
+    for part in row.get("notes", "").replace(";", " ").split():
+        if part.startswith("speaker="):
+            return part[len("speaker="):].rstrip(",")
+    return "unknown:" + row["path"]
+
+
+def split(root: Path, runs: Path) -> dict[str, dict[str, list[str]]]:
+    """Symlink train/val folders; returns ``{part: {kind: [paths under root]}}``."""
+    rows = read_manifest(root)
+    chosen: dict[str, dict[str, list[str]]] = {"train": {}, "val": {}}
+    held_noise = set(HELD_OUT_NOISE)
+    for folder, count in HELD_OUT_NOISE_LAST_PER_FOLDER.items():
+        files = sorted(r["path"] for r in rows if r["path"].startswith(f"noise/{folder}/"))
+        held_noise |= {p[len("noise/"):] for p in files[-count:]}
+    for row in rows:
+        path, category = row["path"], row["category"]
+        if category == "speech":
+            if path.startswith(EXCLUDED_SPEECH_PREFIXES):
+                continue
+            part = "val" if speaker_of(row) in HELD_OUT_SPEAKERS else "train"
+        elif category == "noise":
+            part = "val" if path[len("noise/"):] in held_noise else "train"
+        elif category == "rir":
+            part = "val" if path[len("rir/"):] in HELD_OUT_RIR else "train"
+        else:
+            continue
+        chosen[part].setdefault(category, []).append(path)
+    for part, kinds in chosen.items():
+        for kind, paths in kinds.items():
+            for rel in paths:
+                link = runs / "data" / part / rel
+                link.parent.mkdir(parents=True, exist_ok=True)
+                if not link.is_symlink():
+                    link.symlink_to(root / rel)
+    return chosen
+
+
+def licences(root: Path, paths: list[str]) -> list[str]:
+    """``source folder: licence`` lines, one per distinct source."""
+    rows = {r["path"]: r for r in read_manifest(root)}
+    seen: dict[str, list[str]] = {}
+    for path in paths:
+        parts = path.split("/")
+        source = "/".join(parts[:2]) if len(parts) > 2 else path
+        found = seen.setdefault(source, [])
+        if rows[path]["license"] not in found:
+            found.append(rows[path]["license"])
+    return [f"{source}: {' | '.join(found)}" for source, found in sorted(seen.items())]
+
+
+def aural(*args: str) -> None:
+    """Run an ``aural`` command in this process (the learned stages imported, so registered)."""
+    import aural.stages.mel_unet  # noqa: F401
+    import aural.stages.noise_reduction  # noqa: F401
+    from aural.cli import main
+
+    print("+ aural", " ".join(args), flush=True)
+    try:
+        main(list(args))
+    except SystemExit as exc:
+        if exc.code:
+            raise
+
+
+def render(runs: Path) -> None:
+    for part, seed, extra in (("val", VAL_SEED, ["--max-seconds", str(VAL_MAX_SECONDS)]),
+                              ("train", TRAIN_SEED, ["--per-file", str(TRAIN_VARIANTS)])):
+        out = runs / "pool" / part
+        if (out / "manifest.jsonl").exists():
+            continue
+        data = runs / "data" / part
+        aural("data", "simulate", "--clean", str(data / "speech"), "--noise", str(data / "noise"),
+              "--rir", str(data / "rir"), "--profile", PROFILES, "--sample-rate", str(SAMPLE_RATE),
+              "--seed", str(seed), "--subtype", "PCM_16", "--out", str(out), *extra)
+
+
+def train(runs: Path, stage: str, steps: int | None, threads: int) -> None:
+    out = runs / stage
+    args = ["train", stage, "--data", str(runs / "pool" / "train"), "--val-data", str(runs / "pool" / "val"),
+            "--out", str(out), "--threads", str(threads), "--data-info", str(runs / "data_info.json")]
+    if steps:
+        args += ["--steps", str(steps)]
+    if (out / "last.safetensors").exists():
+        args.append("--resume")
+    aural(*args)
+
+
+def write_data_info(root: Path, runs: Path, chosen: dict[str, dict[str, list[str]]]) -> None:
+    import json
+
+    train, val = chosen["train"], chosen["val"]
+    info = {
+        "clean speech (train)": f"{len(train.get('speech', []))} files from $AURAL_DATA/speech",
+        "speech sources and licences": licences(root, train.get("speech", [])),
+        "noise (train)": f"{len(train.get('noise', []))} real noise recordings",
+        "noise sources and licences": licences(root, train.get("noise", [])),
+        "rooms (train) and licences": licences(root, train.get("rir", [])),
+        "degradation": f"aural data simulate --profile {PROFILES} --sample-rate {SAMPLE_RATE} "
+                       f"--per-file {TRAIN_VARIANTS} --seed {TRAIN_SEED}; random crops each step",
+        "held-out speakers (validation)": list(HELD_OUT_SPEAKERS),
+        "held-out noises (validation)": sorted(p[len("noise/"):] for p in val.get("noise", [])),
+        "held-out rooms (validation)": list(HELD_OUT_RIR),
+        "validation set": f"held-out speakers x held-out noises and rooms, profiles {PROFILES}, "
+                          f"first {VAL_MAX_SECONDS:g} s of each file, seed {VAL_SEED}",
+        "excluded speech": "RAVDESS (CC BY-NC-SA), JVS (CC BY-SA)",
+    }
+    (runs / "data_info.json").write_text(json.dumps(info, indent=2) + "\n")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=Path, default=ROOT / "runs" / "default_weights")
+    parser.add_argument("--stage", choices=(*STAGES, "all"), default="all")
+    parser.add_argument("--phase", choices=("prepare", "train", "export", "all"), default="all")
+    parser.add_argument("--steps", type=int, default=None, help="Override the recipe's step count.")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads for training.")
+    parser.add_argument("--preset", default="default")
+    args = parser.parse_args()
+    runs = args.runs.resolve()
+    root = data_root()
+    stages = STAGES if args.stage == "all" else (args.stage,)
+    if args.phase in ("prepare", "all"):
+        chosen = split(root, runs)
+        write_data_info(root, runs, chosen)
+        render(runs)
+    if args.phase in ("train", "all"):
+        for stage in stages:
+            train(runs, stage, args.steps, args.threads)
+    if args.phase in ("export", "all"):
+        for stage in stages:
+            aural("export", str(runs / stage), "--preset", args.preset)
+
+
+if __name__ == "__main__":
+    main()
