@@ -15,6 +15,8 @@ from aural.stages.base import BLOCK_SAMPLES, IOContract, NoParams, Stage
 BUILTIN_MODULES = (
     "aural.stages.dynamics",
     "aural.stages.mix_master",
+    "aural.stages.noise_reduction",
+    "aural.stages.mel_unet",
 )
 
 STAGES: Registry[type[Stage]] = Registry(

@@ -1,0 +1,92 @@
+"""Real-time factor on one CPU thread and peak memory of each stage, short against long input.
+
+    python benchmarks/stage_speed.py                          # every stage, 10 s and 10 min
+    python benchmarks/stage_speed.py --stages noise_reduction --seconds 10 600
+    python benchmarks/stage_speed.py --random-init            # learned stages without shipped weights
+
+Each measurement runs in a fresh child process: it builds the stage (weights loaded before
+the clock starts), streams a generated file of the given length at the stage's native rate
+through it block by block (``Pipeline.run_file``: read, process, write), and reports the wall
+time over the audio duration (RTF) and the child's peak resident memory. Peak memory that does
+not grow from the short to the long input is what bounded streaming means. Nothing here is a
+test; the JSON lines on stdout are the result.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+CHILD = r"""
+import json, resource, sys, time
+import torch
+torch.set_num_threads(1)
+import numpy as np, soundfile as sf
+from aural.config import PipelineSpec, StageSpec
+from aural.pipeline import Pipeline
+from aural.stages import STAGES
+
+name, seconds, random_init, folder = sys.argv[1], float(sys.argv[2]), sys.argv[3] == "1", sys.argv[4]
+cls = STAGES.get(name)
+if cls.learned and random_init:
+    import importlib
+    factory = importlib.import_module(cls.__module__.rsplit(".", 1)[0] + ".model").build_model
+    stage = cls(model=factory({}))
+elif cls.learned:
+    stage = cls(weights="default")
+else:
+    stage = cls()
+rate = stage.contract.sample_rate or 48000
+src, out = f"{folder}/in.wav", f"{folder}/out.wav"
+rng = np.random.default_rng(0)
+with sf.SoundFile(src, "w", samplerate=rate, channels=1, subtype="FLOAT") as f:
+    for start in range(0, int(seconds * rate), 10 * rate):
+        n = min(10 * rate, int(seconds * rate) - start)
+        t = (start + np.arange(n)) / rate
+        voice = np.sin(2 * np.pi * 150 * t) * np.clip(np.sin(2 * np.pi * 3 * t), 0, None)
+        f.write((0.3 * voice + 0.05 * rng.standard_normal(n)).astype(np.float32))
+pipeline = Pipeline(PipelineSpec(name=name, stages=(StageSpec(name, stage.params),)), [stage])
+pipeline.run_file(src, out, subtype="FLOAT")  # warm-up (JIT, allocator)
+started = time.perf_counter()
+pipeline.run_file(src, out, subtype="FLOAT")
+wall = time.perf_counter() - started
+peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(json.dumps({"stage": name, "seconds": seconds, "sample_rate": rate, "threads": 1,
+                  "wall_s": round(wall, 3), "real_time_factor": round(wall / seconds, 4),
+                  "peak_rss_mb": round(peak_mb, 1), "random_init": random_init and cls.learned}))
+"""
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--stages", nargs="*", default=None, help="stage names (default: every stage)")
+    parser.add_argument("--seconds", nargs="*", type=float, default=[10.0, 600.0])
+    parser.add_argument("--random-init", action="store_true",
+                        help="learned stages with untrained weights (speed and memory only)")
+    args = parser.parse_args()
+    if args.stages is None:
+        from aural.stages import STAGES
+
+        args.stages = STAGES.names()
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
+           "NUMBA_NUM_THREADS": "1"}
+    for name in args.stages:
+        for seconds in args.seconds:
+            with tempfile.TemporaryDirectory(prefix="aural-speed-") as folder:
+                result = subprocess.run([sys.executable, "-c", CHILD, name, str(seconds),
+                                         "1" if args.random_init else "0", folder],
+                                        env=env, capture_output=True, text=True)
+            if result.returncode:
+                print(json.dumps({"stage": name, "seconds": seconds,
+                                  "error": result.stderr.strip().splitlines()[-1:]}))
+            else:
+                print(result.stdout.strip(), flush=True)
+
+
+if __name__ == "__main__":
+    main()
