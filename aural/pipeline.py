@@ -230,7 +230,7 @@ class Pipeline:
                 steps.append(_ChannelStep(channels, want_channels))
                 channels = want_channels
             steps.append(_StageStep(stage, rate, channels))
-        final_rate = output_sample_rate or working_rate or sample_rate
+        final_rate = self.output_sample_rate(sample_rate, output_sample_rate)
         if final_rate != rate:
             steps.append(_ResampleStep(rate, final_rate, channels))
         if channels != num_channels and (channels == 1 or num_channels == 1):
@@ -238,10 +238,12 @@ class Pipeline:
         return steps
 
     # -- running -------------------------------------------------------------------------
-    def _execute(self, source: _Source, sink: Callable[[torch.Tensor], None],
-                 output_sample_rate: int | None, progress: Progress | None,
-                 temp_dir: str | None) -> list[dict[str, Any]]:
-        steps = self.plan(source.sample_rate, source.num_channels, output_sample_rate)
+    def output_sample_rate(self, input_sample_rate: int, requested: int | None = None) -> int:
+        """The rate of the output: as requested, else the pipeline's, else the input's."""
+        return requested or self.sample_rate or input_sample_rate
+
+    def _execute(self, steps: list[_Step], source: _Source, sink: Callable[[torch.Tensor], None],
+                 progress: Progress | None, temp_dir: str | None) -> list[dict[str, Any]]:
         segments: list[list[_Step]] = [[]]
         for step in steps:
             if isinstance(step, _StageStep) and step.stage.needs_analysis and segments[-1]:
@@ -297,8 +299,9 @@ class Pipeline:
         parts: list[torch.Tensor] = []
         source = _Source(lambda: iter_blocks(signal.audio), signal.sample_rate,
                          signal.num_channels, signal.num_samples)
-        history = self._execute(source, parts.append, output_sample_rate, progress, None)
-        rate = output_sample_rate or self.sample_rate or signal.sample_rate
+        steps = self.plan(signal.sample_rate, signal.num_channels, output_sample_rate)
+        history = self._execute(steps, source, parts.append, progress, None)
+        rate = self.output_sample_rate(signal.sample_rate, output_sample_rate)
         audio = torch.cat(parts, dim=1) if parts else torch.zeros(signal.num_channels, 0)
         out = signal.replace(audio, rate)
         for entry in history:
@@ -313,10 +316,10 @@ class Pipeline:
         source = _Source(lambda: io.iter_blocks(input_path), facts.sample_rate,
                          facts.num_channels, facts.num_frames)
         steps = self.plan(facts.sample_rate, facts.num_channels, output_sample_rate)
-        out_rate = output_sample_rate or self.sample_rate or facts.sample_rate
+        out_rate = self.output_sample_rate(facts.sample_rate, output_sample_rate)
         out_channels = _steps_output_channels(steps, facts.num_channels)
         with io.AudioWriter(output_path, out_rate, out_channels, subtype=subtype) as writer:
-            history = self._execute(source, writer.write, output_sample_rate, progress, temp_dir)
+            history = self._execute(steps, source, writer.write, progress, temp_dir)
         return history
 
 
