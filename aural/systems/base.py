@@ -146,3 +146,27 @@ class StatePool(Generic[S]):
     def clear(self) -> None:
         while self._ready:
             self._destroy(self._ready.pop())
+
+
+class NativeStateSystem(System):
+    """A system backed by a C library with one native state per channel.
+
+    Subclasses create ``self._pool`` (a :class:`StatePool`) in :meth:`load`; states are made
+    ahead of each call by :meth:`prepare` (outside the timing) and freed by :meth:`close`.
+    """
+
+    _pool: StatePool | None = None
+
+    def prepare(self, num_channels: int) -> None:
+        self.load()
+        self._pool.fill(num_channels)
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.clear()
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:  # interpreter shutdown: the library may be gone already
+            pass

