@@ -122,7 +122,7 @@ def model_card(stage: str, preset: str, config: Mapping[str, Any], run: Mapping[
         lines += ["", f"Best validation so far at step {trainer_state['best_step']}."]
     lines += ["", "Metrics are means over the validation items (dB): `snr` and `si_sdr` (scale-invariant SDR) "
               "of the output against the clean reference, `*_input` the same for the degraded input, "
-              "`*_gain` their difference.", "", "## Training data", ""]
+              "`*_gain` their difference; each item's value is capped at 40 dB.", "", "## Training data", ""]
     if data:
         for key, value in data.items():
             if isinstance(value, list):

@@ -1,7 +1,8 @@
 """Training recipes: plain YAML (``yaml.safe_load``) validated into a :class:`Recipe`.
 
 A recipe says what a stage trains with (losses as ``{name, weight, ...options}``, optimizer
-and schedule, segment length, model options, data options) and how long. Built-in recipes
+and schedule, segment length, model options, task options such as ``match_level``, data
+options) and how long. Built-in recipes
 are ``aural/recipes/<stage>.yaml``; ``aural train --recipe FILE`` takes any other.
 """
 
@@ -22,6 +23,7 @@ from aural.train.trainer import TrainerConfig
 OPTIMIZER_KEYS = ("lr", "betas", "weight_decay")
 SCHEDULE_KEYS = ("warmup_steps", "decay", "min_lr_ratio")
 EARLY_STOPPING_KEYS = ("metric", "mode", "patience")
+TASK_KEYS = ("match_level",)
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,7 @@ class Recipe:
     tensorboard: bool = False
     model: dict[str, Any] = field(default_factory=dict)
     data: dict[str, Any] = field(default_factory=dict)
+    task: dict[str, Any] = field(default_factory=dict)
     source: str = "<recipe>"
 
     def replace(self, **changes: Any) -> "Recipe":
@@ -96,7 +99,8 @@ def recipe_from_mapping(data: Any, source: str = "<recipe>") -> Recipe:
                                                 or values["grad_clip"] <= 0):
         raise _fail(source, "grad_clip", f"expected a number > 0 or null, got {values['grad_clip']!r}")
     for key, allowed in (("optimizer", OPTIMIZER_KEYS), ("schedule", SCHEDULE_KEYS),
-                         ("early_stopping", EARLY_STOPPING_KEYS), ("model", None), ("data", None)):
+                         ("early_stopping", EARLY_STOPPING_KEYS), ("task", TASK_KEYS), ("model", None),
+                         ("data", None)):
         section = values.get(key, {}) or {}
         if not isinstance(section, Mapping):
             raise _fail(source, key, f"expected a mapping, got {section!r}")

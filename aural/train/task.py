@@ -78,6 +78,9 @@ def adam_with_schedule(parameters: Iterable[nn.Parameter], config: OptimizerConf
     return optimizer, scheduler
 
 
+METRIC_CAP_DB = 40.0  # an exact (or noise-free) item would score +inf and swamp every mean
+
+
 def snr_db(estimate: torch.Tensor, target: torch.Tensor, eps: float = 1e-10) -> torch.Tensor:
     """SNR of ``estimate`` against ``target`` in dB over the last two axes, one value per item."""
     dims = tuple(range(1, target.ndim))
@@ -97,20 +100,41 @@ def unpack_pair(batch: Any) -> tuple[torch.Tensor, torch.Tensor]:
     return noisy, clean
 
 
+def match_level(noisy: torch.Tensor, clean: torch.Tensor, limits: tuple[float, float] = (0.1, 10.0)) -> torch.Tensor:
+    """``clean`` scaled per item and channel to its level inside ``noisy`` (least-squares gain).
+
+    Training on such targets teaches a model to remove degradations without changing the
+    loudness (the pipeline's mastering stage sets that); silent references keep gain one.
+    """
+    energy = clean.pow(2).sum(dim=-1, keepdim=True)
+    gain = (noisy * clean).sum(dim=-1, keepdim=True) / energy.clamp_min(1e-12)
+    gain = torch.where(energy > 1e-8, gain.clamp(*limits), torch.ones_like(gain))
+    return clean * gain
+
+
 @dataclass
 class EnhancementTask:
     """Degraded -> clean waveform regression for a model mapping ``(B, C, T)`` to ``(B, C, T)``.
 
     ``forward`` adapts batches to the model (e.g. folding channels into the batch); the
-    loss is a :class:`~aural.losses.WeightedLoss`. Validation reports ``loss`` and, per item,
+    loss is a :class:`~aural.losses.WeightedLoss`. With ``match_level`` every reference is first
+    scaled to its level in the degraded input (:func:`match_level`), for training and
+    validation alike. Validation reports ``loss`` and, per item,
     ``snr`` and ``si_sdr`` of the output, of the input (``*_input``) and their difference
-    (``*_gain``), in dB.
+    (``*_gain``), in dB, each capped at ``METRIC_CAP_DB`` (40 dB: items whose input is
+    already clean would otherwise score infinity).
     """
 
     model: nn.Module
     loss: WeightedLoss
     optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
     model_config: dict[str, Any] = field(default_factory=dict)
+    match_level: bool = False
+
+    def pair(self, batch: Any) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(degraded, target)``; with ``match_level`` the target takes the input's level."""
+        noisy, clean = unpack_pair(batch)
+        return noisy, (match_level(noisy, clean) if self.match_level else clean)
 
     def to(self, device: torch.device) -> "EnhancementTask":
         self.model.to(device)
@@ -123,19 +147,20 @@ class EnhancementTask:
         return out.reshape(batch, channels, samples)
 
     def training_step(self, batch: Any) -> dict[str, torch.Tensor]:
-        noisy, clean = unpack_pair(batch)
+        noisy, clean = self.pair(batch)
         total, parts = self.loss(self.forward(noisy), clean)
         return {"loss": total, **parts}
 
     @torch.no_grad()
     def validation_step(self, batch: Any) -> dict[str, torch.Tensor]:
-        noisy, clean = unpack_pair(batch)
+        noisy, clean = self.pair(batch)
         estimate = self.forward(noisy).float()
         total, _ = self.loss(estimate, clean)
-        output_snr = snr_db(estimate, clean)
-        input_snr = snr_db(noisy, clean)
-        sdr = si_sdr(estimate.flatten(1), clean.flatten(1))
-        input_sdr = si_sdr(noisy.float().flatten(1), clean.flatten(1))
+        cap = METRIC_CAP_DB
+        output_snr = snr_db(estimate, clean).clamp(max=cap)
+        input_snr = snr_db(noisy, clean).clamp(max=cap)
+        sdr = si_sdr(estimate.flatten(1), clean.flatten(1)).clamp(max=cap)
+        input_sdr = si_sdr(noisy.float().flatten(1), clean.flatten(1)).clamp(max=cap)
         return {"loss": total.detach(), "snr": output_snr, "snr_input": input_snr,
                 "snr_gain": output_snr - input_snr, "si_sdr": sdr, "si_sdr_input": input_sdr,
                 "si_sdr_gain": sdr - input_sdr}

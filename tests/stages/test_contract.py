@@ -1,5 +1,7 @@
 """The contract every registered stage keeps, run automatically for each one."""
 
+import importlib
+
 import pytest
 import torch
 
@@ -13,11 +15,16 @@ LENGTHS = [1, 777, 70_001]
 
 
 def make_stage(name):
+    """The stage with its defaults; a learned stage without shipped weights gets an untrained
+    network (its ``<package>.model.build_model``), so the contract is checked all the same."""
     cls = STAGES.get(name)
+    if not cls.learned:
+        return cls()
     try:
-        return cls() if not cls.learned else cls(weights="default")
-    except AuralError as exc:  # learned stage whose weights are not shipped yet
-        pytest.skip(f"{name}: {exc}")
+        return cls(weights="default")
+    except AuralError:
+        factory = importlib.import_module(cls.__module__.rsplit(".", 1)[0] + ".model").build_model
+        return cls(model=factory({}))
 
 
 def rate_for(stage):

@@ -108,10 +108,12 @@ def test_channels_are_independent_and_input_untouched():
     assert stage.latency_samples == 2047
 
 
-def test_untrained_residual_model_is_identity():
+def test_untrained_residual_model_is_close_to_identity():
+    torch.manual_seed(0)
     audio = noisy_input()
     out = NoiseReductionStage(model=ConvAutoencoder(SMALL)).process(Signal(audio, 16000)).audio
-    torch.testing.assert_close(out, audio, rtol=0, atol=1e-6)
+    error_db = 10 * math.log10(float((out - audio).pow(2).mean() / audio.pow(2).mean()))
+    assert -80 < error_db < -15  # near the input, but not stuck exactly on it
 
 
 def test_two_step_smoke_training_then_save_and_load_give_identical_output(tmp_path):

@@ -213,6 +213,33 @@ def test_too_small_training_set_is_a_clear_error(tmp_path):
         Trainer(make_task(), make_data(2), tmp_path / "run", config(batch_size=3)).fit()
 
 
+def test_match_level_scales_references_to_their_level_in_the_input():
+    from aural.train.task import match_level
+
+    torch.manual_seed(0)
+    clean = torch.randn(2, 1, 4000)
+    noise = torch.randn(2, 1, 4000)
+    noise = noise - (noise * clean).sum(-1, keepdim=True) / clean.pow(2).sum(-1, keepdim=True) * clean
+    noisy = torch.tensor([0.5, 2.0]).reshape(2, 1, 1) * clean + 0.3 * noise
+    matched = match_level(noisy, clean)
+    torch.testing.assert_close(matched[0], 0.5 * clean[0])
+    torch.testing.assert_close(matched[1], 2.0 * clean[1])
+    silent = match_level(noisy, torch.zeros_like(clean))
+    assert torch.equal(silent, torch.zeros_like(clean))
+    task = make_task()
+    task.match_level = True
+    _, target = task.pair((noisy, clean))
+    torch.testing.assert_close(target, matched)
+
+
+def test_validation_metrics_are_capped_for_clean_items():
+    task = make_task()
+    clean = make_data(4)[:][1]
+    metrics = task.validation_step((clean, clean))
+    assert torch.all(metrics["snr_input"] == 40.0) and torch.all(metrics["si_sdr_input"] == 40.0)
+    assert torch.all(metrics["snr_gain"] <= 0.0)
+
+
 def test_recipes_validate():
     recipe = builtin_recipe("noise_reduction")
     assert recipe.trainer_config().best_metric == "snr/val"
@@ -222,6 +249,9 @@ def test_recipes_validate():
         recipe_from_mapping({"stage": "x", "losses": [{"name": "l7"}]}, "r.yaml")
     with pytest.raises(ConfigError, match="optimizer.momentum"):
         recipe_from_mapping({"stage": "x", "optimizer": {"momentum": 0.9}}, "r.yaml")
+    with pytest.raises(ConfigError, match="task.level"):
+        recipe_from_mapping({"stage": "x", "task": {"level": True}}, "r.yaml")
+    assert builtin_recipe("mel_unet").task == {"match_level": True}
 
 
 # -- DDP: two CPU processes under torchrun must hold identical parameters -------------------------

@@ -72,7 +72,7 @@ class ConvAutoencoder(nn.Module):
     Encoder: strided :class:`~aural.nn.blocks.ConvBlock1d` levels; bottleneck: dilated
     residual convolutions; decoder: pointwise GLU then transposed convolution per level, with
     the encoder output of the same scale added (skip connections). With ``output="residual"``
-    the last layer starts at zero, so an untrained model is the identity.
+    the last layer starts small, so an untrained model is close to the identity.
     """
 
     def __init__(self, config: ConvAutoencoderConfig | None = None):
@@ -94,9 +94,12 @@ class ConvAutoencoder(nn.Module):
                 layers.append(make_activation(config.activation, widths[i]))
             self.decoder.append(nn.Sequential(*layers))
         if config.output == "residual":
+            # a small (not zero) last layer: the model starts near the identity, yet every layer
+            # gets gradients from the first step (zero made the identity a sticky plateau)
             last = self.decoder[-1][2]
-            nn.init.zeros_(last.weight)
-            nn.init.zeros_(last.bias)
+            with torch.no_grad():
+                last.weight.mul_(0.05)
+                last.bias.zero_()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.shape[-1] % self.config.total_stride:
