@@ -18,11 +18,8 @@ Phases (each skips what is already done, so re-running the same command resumes)
 2. ``render``: ``aural data simulate`` degrades the clean speech with the phone simulator
    across all profiles (reverb, noise, mic response, band limits, codecs, clipping, AGC,
    packet loss, level changes), at 16 kHz, several variants per file with fixed seeds.
-   Training then takes fresh random crops of these pairs every step. For
-   ``noise_reduction`` each pair's recorded chain is rendered again with and without its
-   ``noise`` step (``pool_denoise/<part>/{noisy,clean}``), so that
-   stage learns to remove noise only and leaves colour, band and room to the other stages;
-   ``mel_unet`` (denoise + enhance) learns phone -> studio.
+   Training then takes fresh random crops of these pairs every step; both stages learn
+   phone -> studio (targets scaled to their level in the input, so the stages keep loudness).
 3. ``train``: ``aural train STAGE`` with the stage's built-in recipe into ``RUNS/<stage>``
    (``--resume`` when a checkpoint exists).
 4. ``export``: ``aural export RUNS/<stage>`` -> ``models/<stage>/default.*`` + manifest.
@@ -36,16 +33,20 @@ import argparse
 import csv
 import json
 import os
-import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 STAGES = ("noise_reduction", "mel_unet")
-STAGE_POOL = {"noise_reduction": "pool_denoise", "mel_unet": "pool"}
-STAGE_TARGET = {
-    "noise_reduction": "the same phone chain rendered without its noise step (noise removal only)",
-    "mel_unet": "the studio reference (the clean source), i.e. phone -> studio",
-}
+TARGET = ("the studio reference (the clean source, level-normalised), scaled per training segment to its "
+          "level in the phone input (recipe task.match_level)")
+CARD_NOTES = (
+    "Learned phone -> studio on simulated phone audio: besides noise it corrects the phone's colour, band "
+    "and room. On audio with additive noise but no phone chain it re-equalises too and may lower SNR; "
+    "on phone-degraded audio it raises it (tests/stages: a generated signal through every simulator profile).",
+    "Validation references are scaled to their level in the input; the stage is meant to keep loudness "
+    "(mastering sets it), but on material unlike its training data its output level can drift by a few dB.",
+    "Stopped early (CPU-only training session); resume with scripts/train_default_weights.py to continue.",
+)
 PROFILES = "all"
 SAMPLE_RATE = 16000
 TRAIN_VARIANTS = 2
@@ -176,35 +177,12 @@ def _rel(path: Path) -> str:
     return os.path.relpath(path, ROOT)
 
 
-def render_noise_free(runs: Path) -> None:
-    """``pool_denoise/<part>/{noisy,clean}``: every pool pair's recorded chain rendered twice in
-    one process, with and without its ``noise`` step (so both sides come from the same code)."""
-    from aural import io
-    from aural.degrade.simulate import reproduce
-
-    for part in ("val", "train"):
-        pool = runs / "pool" / part
-        out = runs / "pool_denoise" / part
-        entries = [json.loads(line) for line in (pool / "manifest.jsonl").read_text().splitlines() if line.strip()]
-        for entry in entries:
-            rel = Path(entry["phone"]).relative_to("phone")
-            noisy_path, clean_path = out / "noisy" / rel, out / "clean" / rel
-            if noisy_path.exists() and clean_path.exists():
-                continue
-            _, noisy = reproduce(entry)
-            _, clean = reproduce({**entry, "steps": [s for s in entry["steps"] if s["transform"] != "noise"]})
-            for signal, path in ((clean, clean_path), (noisy, noisy_path)):
-                path.parent.mkdir(parents=True, exist_ok=True)
-                io.write(signal, path, subtype="PCM_16")
-        print(f"noisy/noise-free pairs for {len(entries)} {part} entries in {out}", flush=True)
-
-
 def train(runs: Path, stage: str, steps: int | None, threads: int) -> None:
     out = runs / stage
-    pool = runs / STAGE_POOL[stage]
+    pool = runs / "pool"
     info = runs / f"data_info_{stage}.json"
     data = json.loads((runs / "data_info.json").read_text())
-    info.write_text(json.dumps({"target": STAGE_TARGET[stage], **data}, indent=2) + "\n")
+    info.write_text(json.dumps({"target": TARGET, **data}, indent=2) + "\n")
     args = ["train", stage, "--data", _rel(pool / "train"), "--val-data", _rel(pool / "val"),
             "--out", _rel(out), "--threads", str(threads), "--data-info", _rel(info)]
     if steps:
@@ -251,13 +229,12 @@ def main() -> None:
         chosen = split(root, runs)
         write_data_info(root, runs, chosen)
         render(runs)
-        render_noise_free(runs)
     if args.phase in ("train", "all"):
         for stage in stages:
             train(runs, stage, args.steps, args.threads)
     if args.phase in ("export", "all"):
         for stage in stages:
-            aural("export", _rel(runs / stage), "--preset", args.preset)
+            aural("export", _rel(runs / stage), "--preset", args.preset, *(f"--note={n}" for n in CARD_NOTES))
 
 
 if __name__ == "__main__":

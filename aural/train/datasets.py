@@ -277,7 +277,7 @@ class OnTheFlyDataset(Dataset):
             native_start = start * facts.sample_rate // self.sample_rate
             audio = read_crop_at(path, facts, native_start, length, self.sample_rate)
             level = _level_db(audio)
-            if level > best_level:
+            if best is None or level > best_level:
                 best, best_level = audio, level
             if level >= self.min_level_db:
                 break

@@ -12,8 +12,6 @@ import json
 from pathlib import Path
 from typing import Any, Mapping
 
-import torch
-
 from aural import weights
 from aural.errors import UsageError
 from aural.train.checkpoint import read_checkpoint
@@ -36,7 +34,7 @@ def pick_checkpoint(run_dir: Path, which: str = "best") -> Path:
 
 
 def export_run(run_dir: Path, *, preset: str = "default", which: str = "best",
-               directory: Path | None = None) -> dict[str, Any]:
+               directory: Path | None = None, notes: tuple[str, ...] = ()) -> dict[str, Any]:
     """Export ``run_dir``'s best (or last) checkpoint; returns the manifest entry."""
     directory = Path(directory) if directory else weights.models_dir()
     checkpoint = pick_checkpoint(run_dir, which)
@@ -58,7 +56,7 @@ def export_run(run_dir: Path, *, preset: str = "default", which: str = "best",
     config = {**config, "exported": {"step": step, "metrics": metrics, "checkpoint": checkpoint.name}}
     sha256 = weights.save(stem.with_suffix(".safetensors"), model, config)
     card = model_card(stage, preset, config, run, step, metrics, num_parameters, sha256,
-                      latest=_latest_metrics(run_dir), trainer_state=extra.get("trainer_state", {}))
+                      latest=_latest_metrics(run_dir), trainer_state=extra.get("trainer_state", {}), notes=notes)
     weights.atomic_write_bytes(stem.with_suffix(".md"), card.encode())
     entry = {
         "weights": f"{stage}/{preset}.safetensors", "config": f"{stage}/{preset}.json",
@@ -88,7 +86,7 @@ def _fmt(value: Any) -> str:
 
 def model_card(stage: str, preset: str, config: Mapping[str, Any], run: Mapping[str, Any], step: int,
                metrics: Mapping[str, float], num_parameters: int, sha256: str, *,
-               latest: Mapping[str, Any], trainer_state: Mapping[str, Any]) -> str:
+               latest: Mapping[str, Any], trainer_state: Mapping[str, Any], notes: tuple[str, ...] = ()) -> str:
     recipe = run.get("recipe", {})
     data = run.get("data", {})
     today = _dt.date.today().isoformat()
@@ -141,9 +139,7 @@ def model_card(stage: str, preset: str, config: Mapping[str, Any], run: Mapping[
               "- Trained on a small corpus (see above) on CPU for a limited number of steps; expect it to "
               "underperform models trained on large corpora.",
               "- Speech at the stage's native rate only; the pipeline resamples around it, so content above "
-              f"{int(config.get('sample_rate', 16000)) // 2} Hz is not kept by this stage.", ""]
+              f"{int(config.get('sample_rate', 16000)) // 2} Hz is not kept by this stage.",
+              *(f"- {note}" for note in notes), ""]
     return "\n".join(lines)
 
-
-def parameters_size(tensors: Mapping[str, torch.Tensor]) -> int:
-    return int(sum(t.numel() * t.element_size() for t in tensors.values()))
