@@ -34,9 +34,7 @@ from aural.stages import STAGES
 name, seconds, random_init, folder = sys.argv[1], float(sys.argv[2]), sys.argv[3] == "1", sys.argv[4]
 cls = STAGES.get(name)
 if cls.learned and random_init:
-    import importlib
-    factory = importlib.import_module(cls.__module__.rsplit(".", 1)[0] + ".model").build_model
-    stage = cls(model=factory({}))
+    stage = cls(model=cls.model_factory({}))
 elif cls.learned:
     stage = cls(weights="default")
 else:

@@ -129,3 +129,27 @@ def iter_blocks(audio: torch.Tensor, block_samples: int = BLOCK_SAMPLES) -> Iter
     """Consecutive ``(channels, <= block_samples)`` views of ``audio``."""
     for start in range(0, audio.shape[1], block_samples):
         yield audio[:, start:start + block_samples]
+
+
+class LearnedStage(Stage):
+    """A stage around a network: ``model_factory(config) -> nn.Module`` and its weights."""
+
+    learned = True
+    model_factory: ClassVar[Any]
+
+    def _resolve_model(self, weights: str | None, model: Any) -> Any:
+        """``model`` as given, else the network loaded from ``weights`` (checked rate), in eval mode."""
+        from aural.errors import WeightsError
+
+        if model is not None:
+            self.weights_info = {"weights": "<model object>"}
+            return model.eval()
+        if weights is None:
+            raise WeightsError(f"{self.name}: needs weights (a preset name or a file path)")
+        from aural.weights import load_model
+
+        model, config, self.weights_info = load_model(self.name, weights, type(self).model_factory)
+        rate = config.get("sample_rate", self.contract.sample_rate)
+        if rate != self.contract.sample_rate:
+            raise WeightsError(f"{weights}: weights run at {rate} Hz, {self.name} at {self.contract.sample_rate} Hz")
+        return model.eval()

@@ -1,7 +1,5 @@
 """The contract every registered stage keeps, run automatically for each one."""
 
-import importlib
-
 import pytest
 import torch
 
@@ -16,15 +14,14 @@ LENGTHS = [1, 777, 70_001]
 
 def make_stage(name):
     """The stage with its defaults; a learned stage without shipped weights gets an untrained
-    network (its ``<package>.model.build_model``), so the contract is checked all the same."""
+    network (its ``model_factory``), so the contract is checked all the same."""
     cls = STAGES.get(name)
     if not cls.learned:
         return cls()
     try:
         return cls(weights="default")
     except AuralError:
-        factory = importlib.import_module(cls.__module__.rsplit(".", 1)[0] + ".model").build_model
-        return cls(model=factory({}))
+        return cls(model=cls.model_factory({}))
 
 
 def rate_for(stage):

@@ -15,12 +15,11 @@ from typing import Any
 import torch
 from torch import nn
 
-from aural.errors import WeightsError
 from aural.nn.spectral import hann_window, stft_frames
 from aural.nn.streaming import StreamingFrameProcessor
 from aural.params import param
 from aural.stages import register_stage
-from aural.stages.base import IOContract, Stage
+from aural.stages.base import IOContract, LearnedStage
 from aural.stages.mel_unet.model import MelUNet, build_model
 
 SAMPLE_RATE = 16000
@@ -74,30 +73,20 @@ class ChunkedGains:
 
 
 @register_stage
-class MelUNetStage(Stage):
+class MelUNetStage(LearnedStage):
     """Denoise and enhance speech with two mel-spectrogram U-Nets predicting STFT gains."""
 
     name = "mel_unet"
     summary = "Learned two-pass (denoise, enhance) mel U-Net gains on the STFT, noisy phase kept."
     Params = MelUNetParams
     contract = IOContract(sample_rate=SAMPLE_RATE)
-    learned = True
+    model_factory = staticmethod(build_model)
     task_module = "aural.stages.mel_unet.task"
 
     def __init__(self, params: Any = None, *, weights: str | None = "default", model: nn.Module | None = None,
                  **param_values: Any):
         super().__init__(params, **param_values)
-        if model is None:
-            if weights is None:
-                raise WeightsError(f"{self.name}: needs weights (a preset name or a file path)")
-            from aural.weights import load_model
-            model, config, self.weights_info = load_model(self.name, weights, build_model)
-            rate = config.get("sample_rate", SAMPLE_RATE)
-            if rate != SAMPLE_RATE:
-                raise WeightsError(f"{weights}: weights run at {rate} Hz, {self.name} at {SAMPLE_RATE} Hz")
-        else:
-            self.weights_info = {"weights": "<model object>"}
-        self.model = model.eval()
+        self.model = self._resolve_model(weights, model)
         self._gains = ChunkedGains(self.model)
         window = hann_window(self.model.config.n_fft)
         self._engine = StreamingFrameProcessor(

@@ -14,12 +14,11 @@ from typing import Any
 import torch
 from torch import nn
 
-from aural.errors import WeightsError
 from aural.nn.spectral import hann_window
 from aural.nn.streaming import StreamingFrameProcessor
 from aural.params import param
 from aural.stages import register_stage
-from aural.stages.base import IOContract, Stage
+from aural.stages.base import IOContract, LearnedStage
 from aural.stages.noise_reduction.model import build_model
 
 SAMPLE_RATE = 16000
@@ -33,30 +32,20 @@ class NoiseReductionParams:
 
 
 @register_stage
-class NoiseReductionStage(Stage):
+class NoiseReductionStage(LearnedStage):
     """Remove background noise with a convolutional autoencoder on the waveform."""
 
     name = "noise_reduction"
     summary = "Learned noise removal: 1-D conv autoencoder on 2048-sample windows, Hann overlap-add."
     Params = NoiseReductionParams
     contract = IOContract(sample_rate=SAMPLE_RATE)
-    learned = True
+    model_factory = staticmethod(build_model)
     task_module = "aural.stages.noise_reduction.task"
 
     def __init__(self, params: Any = None, *, weights: str | None = "default", model: nn.Module | None = None,
                  **param_values: Any):
         super().__init__(params, **param_values)
-        if model is None:
-            if weights is None:
-                raise WeightsError(f"{self.name}: needs weights (a preset name or a file path)")
-            from aural.weights import load_model
-            model, config, self.weights_info = load_model(self.name, weights, build_model)
-            rate = config.get("sample_rate", SAMPLE_RATE)
-            if rate != SAMPLE_RATE:
-                raise WeightsError(f"{weights}: weights run at {rate} Hz, {self.name} at {SAMPLE_RATE} Hz")
-        else:
-            self.weights_info = {"weights": "<model object>"}
-        self.model = model.eval()
+        self.model = self._resolve_model(weights, model)
         config = getattr(model, "config", None)
         self.window_samples = int(getattr(config, "window_samples", 2048))
         self._engine = StreamingFrameProcessor(
