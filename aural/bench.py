@@ -236,8 +236,19 @@ def check_systems(specs: Sequence[str]) -> list[str]:
     for spec in specs:
         if spec == "pipeline:":
             raise UsageError("--systems: pipeline: needs a pipeline name or path (pipeline:phone_to_studio)")
+        if spec.startswith("stage:"):
+            _check_stage_name(spec[len("stage:"):])
         get_system_class(spec)
     return specs
+
+
+def _check_stage_name(name: str) -> None:
+    from aural.registry import close_matches
+    from aural.stages import STAGES
+
+    if name not in STAGES:
+        raise UsageError(f"--systems: unknown stage {name!r} in stage:{name}{close_matches(name, STAGES.names())}; "
+                         f"stages: {', '.join(STAGES.names())}")
 
 
 def _one_line(exc: BaseException) -> str:

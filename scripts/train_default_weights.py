@@ -22,7 +22,12 @@ Phases (each skips what is already done, so re-running the same command resumes)
    phone -> studio (targets scaled to their level in the input, so the stages keep loudness).
 3. ``train``: ``aural train STAGE`` with the stage's built-in recipe into ``RUNS/<stage>``
    (``--resume`` when a checkpoint exists).
-4. ``export``: ``aural export RUNS/<stage>`` -> ``models/<stage>/default.*`` + manifest.
+4. ``finetune`` (stages listed in ``FINETUNE_STEPS``): ``aural train STAGE --init
+   RUNS/<stage>/last.safetensors --recipe aural/recipes/<stage>.yaml`` into
+   ``RUNS/<stage>_finetune``: the base run's weights continue under the current recipe
+   (for ``mel_unet``: with its post-filter in the loop, so the network learns around it).
+5. ``export``: ``aural export`` of the fine-tuned run when there is one, else the base run,
+   -> ``models/<stage>/default.*`` + manifest.
 
 Checkpoints stay under ``RUNS`` (default ``runs/default_weights``, git-ignored).
 """
@@ -47,6 +52,7 @@ CARD_NOTES = (
     "(mastering sets it), but on material unlike its training data its output level can drift by a few dB.",
     "Stopped early (CPU-only training session); resume with scripts/train_default_weights.py to continue.",
 )
+FINETUNE_STEPS = {"mel_unet": 16000}
 PROFILES = "all"
 SAMPLE_RATE = 16000
 TRAIN_VARIANTS = 2
@@ -192,6 +198,27 @@ def train(runs: Path, stage: str, steps: int | None, threads: int) -> None:
     aural(*args)
 
 
+def finetune(runs: Path, stage: str, steps: int | None, threads: int) -> None:
+    base = runs / stage / "last.safetensors"
+    if not base.exists():
+        raise SystemExit(f"{base}: no base run to fine-tune; run --phase train first")
+    out = runs / f"{stage}_finetune"
+    args = ["train", stage, "--data", _rel(runs / "pool" / "train"), "--val-data", _rel(runs / "pool" / "val"),
+            "--out", _rel(out), "--threads", str(threads), "--data-info", _rel(runs / f"data_info_{stage}.json"),
+            "--recipe", _rel(ROOT / "aural" / "recipes" / f"{stage}.yaml"),
+            "--steps", str(steps or FINETUNE_STEPS[stage])]
+    if (out / "last.safetensors").exists():
+        args.append("--resume")
+    else:
+        args += ["--init", _rel(base)]
+    aural(*args)
+
+
+def final_run(runs: Path, stage: str) -> Path:
+    tuned = runs / f"{stage}_finetune"
+    return tuned if (tuned / "best.safetensors").exists() else runs / stage
+
+
 def write_data_info(root: Path, runs: Path, chosen: dict[str, dict[str, list[str]]]) -> None:
     train, val = chosen["train"], chosen["val"]
     info = {
@@ -216,7 +243,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=Path, default=ROOT / "runs" / "default_weights")
     parser.add_argument("--stage", choices=(*STAGES, "all"), default="all")
-    parser.add_argument("--phase", choices=("prepare", "train", "export", "all"), default="all")
+    parser.add_argument("--phase", choices=("prepare", "train", "finetune", "export", "all"), default="all")
     parser.add_argument("--steps", type=int, default=None, help="Override the recipe's step count.")
     parser.add_argument("--threads", type=int, default=1, help="torch threads for training.")
     parser.add_argument("--preset", default="default")
@@ -232,9 +259,13 @@ def main() -> None:
     if args.phase in ("train", "all"):
         for stage in stages:
             train(runs, stage, args.steps, args.threads)
+    if args.phase in ("finetune", "all"):
+        for stage in stages:
+            if stage in FINETUNE_STEPS:
+                finetune(runs, stage, args.steps if args.phase == "finetune" else None, args.threads)
     if args.phase in ("export", "all"):
         for stage in stages:
-            aural("export", _rel(runs / stage), "--preset", args.preset, *(f"--note={n}" for n in CARD_NOTES))
+            aural("export", _rel(final_run(runs, stage)), "--preset", args.preset, *(f"--note={n}" for n in CARD_NOTES))
 
 
 if __name__ == "__main__":

@@ -138,6 +138,13 @@ def test_unknown_system_lists_the_available_ones(tmp_path, capsys):
     assert "deepfilternet3" in stderr and "pipeline:<name or path>" in stderr
 
 
+def test_unknown_stage_system_is_a_usage_error_naming_the_stages(tmp_path, capsys):
+    pairs = make_pairs(tmp_path / "pairs", manifest=False)
+    code, _, stderr = run_cli(["bench", "--pairs", str(pairs), "--systems", "identity,stage:mel_unt"], capsys)
+    assert code == 2
+    assert "unknown stage 'mel_unt'" in stderr and "did you mean 'mel_unet'" in stderr
+
+
 def test_degraded_reference_layout_and_max_files(tmp_path, capsys):
     pairs = make_pairs(tmp_path / "pairs", layout=("degraded", "reference"), manifest=False)
     code, stdout, stderr = run_cli(["bench", "--pairs", str(pairs), "--systems", "identity",

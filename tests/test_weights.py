@@ -170,3 +170,14 @@ def test_cli_train_on_the_fly_from_clean_speech(tmp_path, capsys):
     assert status == 0, err
     run = json.loads((tmp_path / "run" / "run.json").read_text())
     assert "on the fly" in run["data"]["degradation"] and run["data"]["training items"] == 200
+
+    # Fine-tuning: the checkpoint fixes the architecture, the explicit recipe adds its model options.
+    recipe.write_text(yaml.safe_dump({
+        "stage": "mel_unet", "steps": 1, "batch_size": 2, "segment_samples": 4096, "val_every": 1,
+        "losses": [{"name": "l1", "weight": 1.0}], "model": {"post_filter_beta": 0.02}}))
+    status, _, err = run_cli(["train", "mel_unet", "--data", str(tmp_path / "pairs"), "--val-data",
+                              str(tmp_path / "pairs"), "--out", str(tmp_path / "tuned"), "--recipe", str(recipe),
+                              "--init", str(tmp_path / "run" / "last.safetensors"), "--no-progress"], capsys)
+    assert status == 0, err
+    model = json.loads((tmp_path / "tuned" / "run.json").read_text())["weights_config"]["model"]
+    assert model["channels"] == [4, 8] and model["post_filter_beta"] == 0.02

@@ -17,6 +17,7 @@ EXAMPLES = """
 Examples:
   aural bench --pairs pairs/ --out bench/
   aural bench --pairs pairs/ --systems identity,noisereduce,rnnoise,deepfilternet3,pipeline:phone_to_studio
+    aural bench --pairs pairs/ --systems identity,stage:mel_unet,stage:noise_reduction
   aural bench --pairs pairs/ --metrics pesq_wb,stoi,si_sdr --max-files 20 --out bench/
   aural bench --list-systems
   aural bench --latency --systems rnnoise,deepfilternet3
@@ -36,7 +37,7 @@ def _list_systems() -> None:
     from aural.systems import get_system_class, system_names
 
     for name in system_names():
-        cls = get_system_class("pipeline:x" if name.startswith("pipeline:") else name)
+        cls = get_system_class(name.replace("<name or path>", "x").replace("<name>", "x"))
         ok, reason = cls.available()
         click.echo(f"{name:24s} {cls.summary}; {'available' if ok else reason}")
 
@@ -55,7 +56,7 @@ def _latency(specs: list[str]) -> None:
         system.load()
         rate = system.native_sample_rate or 48000
         raw = "n/a (whole pipeline)"
-        if not spec.startswith("pipeline:"):
+        if not spec.startswith(("pipeline:", "stage:")):
             lags = {probe: measure_latency_level(system, probe=probe) for probe in PROBES}
             raw = ", ".join(f"{probe} {lag} (output {level:+.0f} dB)" for probe, (lag, level) in lags.items())
         left = {r: residual_lag(system, r) for r in (16000, 48000)}
@@ -69,7 +70,7 @@ def _latency(specs: list[str]) -> None:
 @click.option("--pairs", "pairs_dir", type=click.Path(path_type=Path),
               help="Folder with phone/ and studio/ (or degraded/ and reference/), matched by relative path.")
 @click.option("--systems", "systems_text", default=DEFAULT_SYSTEMS, show_default=True, metavar="A,B,C",
-              help="Systems separated by commas; pipeline:<name or path> runs an aural pipeline.")
+              help="Systems separated by commas; pipeline:<name or path> runs an aural pipeline, stage:<name> one stage with its defaults.")
 @click.option("--metrics", "metrics_text", default=None, metavar="A,B,C",
               help="Metric names separated by commas (default: all; see aural evaluate --list-metrics).")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=None,

@@ -110,7 +110,10 @@ def command(stage: str, data: Path | None, val_data: Path | None, out_dir: Path,
     if init:
         from aural import weights
         loaded = weights.load(stage, init)
-        changes["model"] = dict(loaded.config.get("model") or {})
+        # The weights fix the architecture; a recipe given with --recipe may still set the
+        # model options it names (streaming chunk sizes, a post-filter, ...).
+        explicit = chosen.model if recipe is not None else {}
+        changes["model"] = {**(loaded.config.get("model") or {}), **explicit}
     chosen = chosen.replace(**changes)
 
     data = data or (Path(previous["data_path"]) if previous.get("data_path") else None)

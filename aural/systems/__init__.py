@@ -1,7 +1,8 @@
 """Other enhancement systems behind one interface, for side-by-side benchmarks.
 
 Built-ins: ``identity``, ``noisereduce``, ``rnnoise``, ``deepfilternet3`` (the last three from
-the optional ``baselines`` extra), plus ``pipeline:<name or path>`` for any aural pipeline.
+the optional ``baselines`` extra), plus ``pipeline:<name or path>`` for any aural pipeline and
+``stage:<name>`` for one aural stage with its defaults.
 Third parties add systems through the ``aural.systems`` entry-point group::
 
     [project.entry-points."aural.systems"]
@@ -27,12 +28,13 @@ SYSTEMS: Registry[type[System]] = Registry(
     "system", builtin_modules=BUILTIN_MODULES, entry_point_group="aural.systems")
 
 PIPELINE_PREFIX = "pipeline:"
+STAGE_PREFIX = "stage:"
 BASELINES = ("identity", "noisereduce", "rnnoise", "deepfilternet3")
 
 
 def system_names() -> list[str]:
-    """Registered names plus the ``pipeline:<name or path>`` form."""
-    return [*SYSTEMS.names(), f"{PIPELINE_PREFIX}<name or path>"]
+    """Registered names plus the ``pipeline:<name or path>`` and ``stage:<name>`` forms."""
+    return [*SYSTEMS.names(), f"{PIPELINE_PREFIX}<name or path>", f"{STAGE_PREFIX}<name>"]
 
 
 def get_system_class(spec: str) -> type[System]:
@@ -41,6 +43,10 @@ def get_system_class(spec: str) -> type[System]:
         from aural.systems.pipeline import PipelineSystem
 
         return PipelineSystem
+    if spec.startswith(STAGE_PREFIX):
+        from aural.systems.pipeline import StageSystem
+
+        return StageSystem
     if spec not in SYSTEMS:
         names = system_names()
         raise UnknownNameError(f"unknown system {spec!r}{close_matches(spec, SYSTEMS.names())}; "
@@ -51,10 +57,11 @@ def get_system_class(spec: str) -> type[System]:
 def get_system(spec: str) -> System:
     """A new system for ``spec`` (``"rnnoise"``, ``"pipeline:phone_to_studio"``, ...)."""
     cls = get_system_class(spec)
-    if spec.startswith(PIPELINE_PREFIX):
-        return cls(spec[len(PIPELINE_PREFIX):])
+    for prefix in (PIPELINE_PREFIX, STAGE_PREFIX):
+        if spec.startswith(prefix):
+            return cls(spec[len(prefix):])
     return cls()
 
 
-__all__ = ["BASELINES", "PIPELINE_PREFIX", "SYSTEMS", "System", "get_system", "get_system_class",
+__all__ = ["BASELINES", "PIPELINE_PREFIX", "STAGE_PREFIX", "SYSTEMS", "System", "get_system", "get_system_class",
            "package_version", "system_names"]

@@ -1,4 +1,6 @@
-"""``pipeline:<name or path>``: an aural pipeline as a system, so it sits in the same table.
+"""``pipeline:<name or path>`` and ``stage:<name>``: aural as a system, so it sits in the same table.
+
+``stage:<name>`` is a pipeline of that one stage with its default parameters and weights.
 
 The pipeline (:func:`aural.pipeline.load_pipeline`) gets the whole signal, all channels at
 once, and compensates its stages' latency itself. Its output keeps the pipeline's own rate
@@ -17,6 +19,7 @@ from aural.signal import Signal
 from aural.systems.base import System, fit_length
 
 PREFIX = "pipeline:"
+STAGE_PREFIX = "stage:"
 
 
 class PipelineSystem(System):
@@ -61,3 +64,33 @@ class PipelineSystem(System):
         if out.num_samples != num_samples:
             out = out.replace(fit_length(out.audio, num_samples).contiguous())
         return out.with_history(f"system:{self.name}", versions=self.versions())
+
+
+class StageSystem(PipelineSystem):
+    """One aural stage, default parameters and weights, as a one-stage pipeline."""
+
+    name = "stage"
+    summary = "one aural stage with its defaults (stage:<name>)"
+
+    def __init__(self, stage_name: str) -> None:
+        if not stage_name:
+            raise ValueError("stage system needs a stage name: stage:<name>")
+        self.spec = stage_name
+        self.name = f"{STAGE_PREFIX}{stage_name}"
+        self._pipeline = None
+
+    def describe(self) -> dict[str, Any]:
+        info = System.describe(self)
+        info["stage"] = self.spec
+        if self._pipeline is not None:
+            info["stage_info"] = self._pipeline.stages[0].describe()
+        return info
+
+    def load(self) -> None:
+        if self._pipeline is None:
+            from aural.config import parse_pipeline
+            from aural.pipeline import Pipeline
+
+            spec = parse_pipeline({"aural": 1, "name": self.name, "stages": [{"stage": self.spec}]},
+                                  source=self.name)
+            self._pipeline = Pipeline.from_spec(spec)

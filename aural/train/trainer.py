@@ -131,6 +131,22 @@ class EpochBatchSampler:
             yield order[first + self.rank * self.batch_size:first + (self.rank + 1) * self.batch_size]
 
 
+def _planned_total_steps(scheduler: Any) -> list[int | None]:
+    return [getattr(schedule, "total_steps", None) for schedule in getattr(scheduler, "lr_lambdas", ())]
+
+
+def _keep_planned_total_steps(scheduler: Any, planned: list[int | None]) -> None:
+    """A resumed run planned with other ``--steps`` decays its learning rate to the new total
+    (the checkpoint's schedule state would otherwise bring back the old one)."""
+    if not planned or planned == _planned_total_steps(scheduler):
+        return
+    for schedule, total_steps in zip(scheduler.lr_lambdas, planned):
+        if total_steps is not None:
+            schedule.total_steps = total_steps
+    for group, base_lr, schedule in zip(scheduler.optimizer.param_groups, scheduler.base_lrs, scheduler.lr_lambdas):
+        group["lr"] = base_lr * schedule(scheduler.last_epoch)
+
+
 def steps_per_epoch(size: int, batch_size: int, world_size: int = 1) -> int:
     steps = size // (batch_size * world_size)
     if steps < 1:
@@ -233,9 +249,11 @@ class Trainer:
         if resume:
             if not last_path.exists():
                 raise UsageError(f"{last_path}: nothing to resume (no checkpoint in {self.run_dir})")
+            planned = _planned_total_steps(scheduler)
             restored = load_checkpoint(last_path, model=raw_model, optimizer=optimizer, scheduler=scheduler)
             step = restored.step
             state.update(restored.extra.get("trainer_state", {}))
+            _keep_planned_total_steps(scheduler, planned)
             if info.rank:  # the checkpoint holds rank 0's RNG; other ranks need their own stream
                 torch.manual_seed(c.seed + info.rank + 104729 * step)
         else:

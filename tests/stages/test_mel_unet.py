@@ -117,6 +117,31 @@ def test_two_step_smoke_training_then_save_and_load_give_identical_output(tmp_pa
     assert torch.equal(loaded, direct)
 
 
+def test_post_filter_deepens_attenuation_and_keeps_unity_and_restoring_gains():
+    from aural.stages.mel_unet.model import post_filter
+
+    gains = torch.linspace(0.0, 2.0, 201)
+    assert torch.equal(post_filter(gains, 0.0), gains)
+    shaped = post_filter(gains, 0.02)
+    below = gains < 1.0
+    assert torch.all(shaped[below] <= gains[below] + 1e-7)
+    assert torch.all(torch.diff(shaped[below]) >= 0)                    # still monotone
+    assert torch.equal(shaped[~below], gains[~below])                  # restoring gains pass
+    assert float(post_filter(torch.tensor([0.1]), 0.02)) < 0.06        # noisy bins: ~ -5 dB more
+    assert float(post_filter(torch.tensor([0.9]), 0.02)) > 0.895       # speech bins: nearly kept
+
+
+def test_post_filter_is_part_of_the_model_config():
+    with pytest.raises(ValueError, match="post_filter_beta"):
+        MelUNetConfig(post_filter_beta=-0.1)
+    plain = random_model()
+    filtered = MelUNet(MelUNetConfig(**{**SMALL.to_dict(), "post_filter_beta": 0.05}))
+    filtered.load_state_dict(plain.state_dict())
+    spec = torch.stft(noisy_input()[0], 512, 128, window=torch.hann_window(512), return_complex=True).T[None]
+    assert torch.all(filtered.gains(spec) <= plain.gains(spec) + 1e-6)
+    assert not torch.allclose(filtered.gains(spec), plain.gains(spec))
+
+
 def test_shipped_weights_improve_snr_of_a_phone_degraded_signal():
     """Tone plus speech-like audio through the phone simulator (every profile, synthetic noise
     and rooms, seeded): the default weights must raise its SNR against the studio reference

@@ -94,3 +94,14 @@ def test_builtin_pipelines_run_as_systems_aligned(name):
     assert out.num_channels == 2 and torch.isfinite(out.audio).all()
     assert out.num_samples == round(sig.num_samples * out.sample_rate / sig.sample_rate)
     assert abs(residual_lag(system, 16000, duration_s=1.0)) <= 2
+
+
+def test_stage_system_runs_one_stage_with_its_defaults(temporary_stage):
+    temporary_stage(_DelayHalfStage)
+    system = get_system("stage:systems_test_delay_half")
+    assert system.name == "stage:systems_test_delay_half"
+    sig = speech_like(1.0, 16000)
+    out = system.process(sig)
+    assert out.sample_rate == 16000 and out.num_samples == sig.num_samples
+    assert np.allclose(out.audio.numpy(), 0.5 * sig.audio.numpy(), atol=1e-6)
+    assert system.describe()["stage"] == "systems_test_delay_half"

@@ -48,10 +48,10 @@ def make_data(num_items: int = 12, samples: int = 256, seed: int = 0):
     return torch.utils.data.TensorDataset(noisy, clean)
 
 
-def make_task(seed: int = 0, lr: float = 1e-2) -> EnhancementTask:
+def make_task(seed: int = 0, lr: float = 1e-2, total_steps: int = 6) -> EnhancementTask:
     torch.manual_seed(seed)
     return EnhancementTask(TinyNet(), build_loss([{"name": "l1", "weight": 1.0}, {"name": "mse", "weight": 2.0}]),
-                           OptimizerConfig(lr=lr, warmup_steps=2, total_steps=6))
+                           OptimizerConfig(lr=lr, warmup_steps=2, total_steps=total_steps))
 
 
 def config(**changes) -> TrainerConfig:
@@ -114,6 +114,16 @@ def test_interrupted_and_resumed_run_equals_uninterrupted(tmp_path):
         assert torch.equal(value, params(resumed.model)[key]), key
     logged = [json.loads(x)["step"] for x in (tmp_path / "split" / "log.jsonl").read_text().splitlines()]
     assert logged == sorted(logged)
+
+
+def test_resume_with_more_steps_decays_to_the_new_total(tmp_path):
+    Trainer(make_task(), make_data(), tmp_path / "run", config()).fit(stop_at=3)
+    longer = make_task(total_steps=12)
+    Trainer(longer, make_data(), tmp_path / "run", config(steps=12)).fit(resume=True)
+    logged = [json.loads(x) for x in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    lrs = {row["step"]: row["lr"] for row in logged if "lr" in row}
+    assert lrs[6] > 2 * lrs[12]  # the 6-step plan would have ended at its floor by step 6
+    assert lrs[12] == pytest.approx(1e-2 * OptimizerConfig().min_lr_ratio, rel=0.05)
 
 
 def test_best_checkpoint_and_early_stopping(tmp_path):

@@ -5,6 +5,11 @@ per mel band and frame; pass two (``enhance``) sees the log-mel after that gain 
 with the noisy one and predicts a correction gain in [0, ``max_gain``] (it can restore
 bands the first pass or the phone over-attenuated). Band gains are spread onto the linear
 STFT bins and multiply the noisy complex spectrum, keeping its phase.
+
+An optional post-filter (``post_filter_beta`` > 0; Valin et al., PercepNet, as in
+DeepFilterNet) deepens the attenuation of bins the network already judged noisy
+(``g * sin(pi g / 2)`` shaping) and leaves bins near unity gain nearly untouched. It is part
+of the model, so training sees it and the network learns around it.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ class MelUNetConfig:
     bottleneck_channels: int = 96
     activation: str = "gelu"
     max_gain: float = 2.0
+    post_filter_beta: float = 0.0   # 0: off; 0.02 as in DeepFilterNet
     chunk_frames: int = 48     # streaming: frames masked per network call
     context_frames: int = 16   # streaming: frames of context on each side of a chunk
 
@@ -47,6 +53,8 @@ class MelUNetConfig:
             raise ValueError("n_fft must be a multiple of hop_length")
         if self.max_gain < 1.0:
             raise ValueError("max_gain must be >= 1")
+        if self.post_filter_beta < 0.0:
+            raise ValueError("post_filter_beta must be >= 0")
 
     @classmethod
     def from_dict(cls, values: Mapping[str, Any]) -> "MelUNetConfig":
@@ -91,7 +99,7 @@ class MelUNet(nn.Module):
         first = torch.sigmoid(self.denoise(noisy) + DENOISE_BIAS).squeeze(1) @ self.spread.T
         cleaned = self.log_mel(power * first.pow(2))
         second = self.config.max_gain * torch.sigmoid(self.enhance(torch.cat([cleaned, noisy], dim=1)))
-        return first * (second.squeeze(1) @ self.spread.T)
+        return post_filter(first * (second.squeeze(1) @ self.spread.T), self.config.post_filter_beta)
 
     def forward(self, audio: torch.Tensor) -> torch.Tensor:
         shape = audio.shape
@@ -104,6 +112,16 @@ class MelUNet(nn.Module):
         spec = stft(padded, n_fft, hop, self.window)
         out = istft(spec * self.gains(spec), n_fft, hop, self.window)
         return out[:, pre_roll:pre_roll + length].reshape(shape)
+
+
+def post_filter(gains: torch.Tensor, beta: float) -> torch.Tensor:
+    """Deeper attenuation where ``gains`` < 1: ``(1 + beta) g / (1 + beta / sin^2(pi g / 2))``;
+    gains >= 1 (restoring bands) pass unchanged. ``beta`` 0 returns ``gains``."""
+    if beta <= 0.0:
+        return gains
+    attenuating = gains.clamp(1e-4, 1.0)
+    shaped = (1.0 + beta) * attenuating / (1.0 + beta / torch.sin(0.5 * torch.pi * attenuating).pow(2))
+    return torch.where(gains < 1.0, shaped, gains)
 
 
 def build_model(config: Mapping[str, Any] | None = None) -> MelUNet:
