@@ -25,6 +25,7 @@ import torch
 
 from aural import io
 from aural.config import PipelineSpec, load_pipeline_spec
+from aural.dsp.band_split import HighBandFollower, top_band_low_hz
 from aural.dsp.channels import convert_channels
 from aural.dsp.resample import StreamingResampler
 from aural.errors import StageError
@@ -101,6 +102,67 @@ class _ChannelStep(_Step):
 
     def finish(self) -> torch.Tensor:
         return torch.zeros(self.to_channels, 0)
+
+
+def _through(steps: list[_Step], audio: torch.Tensor) -> torch.Tensor:
+    for step in steps:
+        if audio.shape[1] == 0:
+            break
+        audio = step.push(audio)
+    return audio
+
+
+def _finish_all(steps: list[_Step], num_channels: int) -> torch.Tensor:
+    parts = [torch.zeros(num_channels, 0)]
+    for i, step in enumerate(steps):
+        parts.append(_through(steps[i + 1:], step.finish()))
+    return torch.cat(parts, dim=1)
+
+
+class _BandSplitStep(_Step):
+    """A stage at a lower native rate in a faster stream, the band above its Nyquist bypassing
+    it (scaled by :class:`~aural.dsp.band_split.HighBandFollower`) instead of being dropped."""
+
+    def __init__(self, stage: Stage, sample_rate: int, stage_sample_rate: int, num_channels: int):
+        self.num_channels = num_channels
+        self._wet = [_ResampleStep(sample_rate, stage_sample_rate, num_channels),
+                     _StageStep(stage, stage_sample_rate, num_channels),
+                     _ResampleStep(stage_sample_rate, sample_rate, num_channels)]
+        self._low = [_ResampleStep(sample_rate, stage_sample_rate, num_channels),
+                     _ResampleStep(stage_sample_rate, sample_rate, num_channels)]
+        self._follower = HighBandFollower(sample_rate, num_channels, top_band_low_hz(stage_sample_rate))
+        self._queues = {name: torch.zeros(num_channels, 0) for name in ("dry", "wet", "low")}
+        nyquist_hz = stage_sample_rate // 2
+        self.label = f"{stage.name} at {stage_sample_rate} Hz (above {nyquist_hz} Hz: bypassed)"
+        self.history = {**self._wet[1].history, "stream_sample_rate": sample_rate,
+                        "high_band": f"above {nyquist_hz} Hz bypasses the stage, scaled by its gain "
+                                     f"in {top_band_low_hz(stage_sample_rate):g}-{nyquist_hz} Hz"}
+
+    def _add(self, dry: torch.Tensor, wet: torch.Tensor, low: torch.Tensor) -> None:
+        for name, audio in (("dry", dry), ("wet", wet), ("low", low)):
+            self._queues[name] = torch.cat([self._queues[name], audio], dim=1)
+
+    def _emit(self, last: bool) -> torch.Tensor:
+        ready = min(queue.shape[1] for queue in self._queues.values())
+        if not last:
+            ready -= ready % self._follower.frame
+        dry, wet, low = (self._queues[name][:, :ready] for name in ("dry", "wet", "low"))
+        self._queues = {name: queue[:, ready:] for name, queue in self._queues.items()}
+        gains = torch.from_numpy(self._follower.gains(wet.numpy(), low.numpy()).astype(np.float32))
+        return wet + gains * (dry - low)
+
+    def push(self, audio: torch.Tensor) -> torch.Tensor:
+        self._add(audio, _through(self._wet, audio), _through(self._low, audio))
+        return self._emit(last=False)
+
+    def finish(self) -> torch.Tensor:
+        self._add(torch.zeros(self.num_channels, 0), _finish_all(self._wet, self.num_channels),
+                  _finish_all(self._low, self.num_channels))
+        length = self._queues["dry"].shape[1]
+        for name in ("wet", "low"):  # a rate round trip may end a sample short or long
+            queue = self._queues[name][:, :length]
+            self._queues[name] = torch.nn.functional.pad(queue, (0, length - queue.shape[1]))
+        return self._emit(last=True)
 
 
 def _run_steps(steps: list[_Step], blocks: Iterable[torch.Tensor], sink: Callable[[torch.Tensor], None]) -> None:
@@ -223,6 +285,10 @@ class Pipeline:
             if want_channels < channels:  # mix down before resampling: less work
                 steps.append(_ChannelStep(channels, want_channels))
                 channels = want_channels
+            if (want_rate < rate and stage.contract.keep_high_band and want_channels == channels
+                    and not stage.needs_analysis):
+                steps.append(_BandSplitStep(stage, rate, want_rate, channels))
+                continue
             if want_rate != rate:
                 steps.append(_ResampleStep(rate, want_rate, channels))
                 rate = want_rate

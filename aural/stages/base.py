@@ -32,16 +32,21 @@ class IOContract:
     """What a stage takes and gives, checked when a pipeline is composed.
 
     ``sample_rate`` is the stage's native rate (``None``: any rate); ``channels`` the
-    channel count it needs (``None``: any count, channels kept).
+    channel count it needs (``None``: any count, channels kept). ``keep_high_band``: in a
+    stream faster than ``sample_rate``, the band above the stage's Nyquist bypasses it
+    (scaled by the gain the stage applied to its own top octave) instead of being dropped.
     """
 
     input: Literal["signal", "stems"] = "signal"
     output: Literal["signal", "stems"] = "signal"
     sample_rate: int | None = None
     channels: int | None = None
+    keep_high_band: bool = False
 
     def describe(self) -> str:
         rate = f"{self.sample_rate} Hz" if self.sample_rate else "any rate"
+        if self.sample_rate and self.keep_high_band:
+            rate += " (higher bands bypass it)"
         channels = f"{self.channels} ch" if self.channels else "any channels"
         return f"{self.input} -> {self.output}, {rate}, {channels}"
 

@@ -79,7 +79,7 @@ class MelUNetStage(LearnedStage):
     name = "mel_unet"
     summary = "Learned two-pass (denoise, enhance) mel U-Net gains on the STFT, noisy phase kept."
     Params = MelUNetParams
-    contract = IOContract(sample_rate=SAMPLE_RATE)
+    contract = IOContract(sample_rate=SAMPLE_RATE, keep_high_band=True)
     model_factory = staticmethod(build_model)
     task_module = "aural.stages.mel_unet.task"
 

@@ -38,7 +38,7 @@ class NoiseReductionStage(LearnedStage):
     name = "noise_reduction"
     summary = "Learned noise removal: 1-D conv autoencoder on 2048-sample windows, Hann overlap-add."
     Params = NoiseReductionParams
-    contract = IOContract(sample_rate=SAMPLE_RATE)
+    contract = IOContract(sample_rate=SAMPLE_RATE, keep_high_band=True)
     model_factory = staticmethod(build_model)
     task_module = "aural.stages.noise_reduction.task"
 
