@@ -131,12 +131,15 @@ def test_cli_train_then_export_then_load(tmp_path, capsys, monkeypatch):
     assert json.loads((run / "log.jsonl").read_text().splitlines()[-1])["step"] == 3
 
     models = tmp_path / "models"
-    status, out, err = run_cli(["export", str(run), "--preset", "tiny", "--models-dir", str(models)], capsys)
+    (tmp_path / "eval.md").write_text("| system | pesq_wb |\n|---|---|\n| tiny | 1.23 |\n")
+    status, out, err = run_cli(["export", str(run), "--preset", "tiny", "--models-dir", str(models),
+                                "--evaluation", str(tmp_path / "eval.md")], capsys)
     assert status == 0, err
     entry = yaml.safe_load((models / "manifest.yaml").read_text())["models"]["noise_reduction"]["tiny"]
     assert entry["sha256"] == weights.sha256_file(models / "noise_reduction" / "tiny.safetensors")
     card = (models / "noise_reduction" / "tiny.md").read_text()
     assert "snr/val" in card and "Training data" in card and "step" in card
+    assert "## Evaluation" in card and "| tiny | 1.23 |" in card
     loaded = weights.load("noise_reduction", "tiny", models)
     assert loaded.config["exported"]["step"] in (2, 3)
     monkeypatch.setenv("AURAL_MODELS", str(models))
@@ -181,3 +184,7 @@ def test_cli_train_on_the_fly_from_clean_speech(tmp_path, capsys):
     assert status == 0, err
     model = json.loads((tmp_path / "tuned" / "run.json").read_text())["weights_config"]["model"]
     assert model["channels"] == [4, 8] and model["post_filter_beta"] == 0.02
+    status, _, err = run_cli(["export", str(tmp_path / "tuned"), "--preset", "tuned", "--models-dir",
+                              str(tmp_path / "models")], capsys)
+    assert status == 0, err
+    assert "Fine-tuned: the run started from the weights" in (tmp_path / "models" / "mel_unet" / "tuned.md").read_text()

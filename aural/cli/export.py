@@ -15,12 +15,16 @@ import click
 @click.option("--models-dir", type=click.Path(path_type=Path), default=None,
               help="Models folder (default: $AURAL_MODELS or the repository's models/).")
 @click.option("--note", "notes", multiple=True, help="A limitation or remark for the model card (repeatable).")
-def command(run_dir: Path, preset: str, which: str, models_dir: Path | None, notes: tuple[str, ...]) -> None:
+@click.option("--evaluation", type=click.Path(path_type=Path, dir_okay=False, exists=True), default=None,
+              help="Markdown file of measured results for the card's Evaluation section.")
+def command(run_dir: Path, preset: str, which: str, models_dir: Path | None, notes: tuple[str, ...],
+            evaluation: Path | None) -> None:
     """Write weights (safetensors), config JSON and a model card to models/<stage>/<preset>.*
     and record their sha256 in models/manifest.yaml."""
     from aural.train.export import export_run
 
-    entry = export_run(run_dir, preset=preset, which=which, directory=models_dir, notes=notes)
+    text = evaluation.read_text(encoding="utf-8") if evaluation else None
+    entry = export_run(run_dir, preset=preset, which=which, directory=models_dir, notes=notes, evaluation=text)
     metrics = ", ".join(f"{k} {v:.2f}" for k, v in entry["metrics"].items())
     click.echo(f"exported {entry['weights']} (step {entry['steps']}, {entry['num_parameters']:,} parameters"
                f"{', ' + metrics if metrics else ''}); sha256 {entry['sha256'][:12]}...")

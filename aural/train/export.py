@@ -34,8 +34,12 @@ def pick_checkpoint(run_dir: Path, which: str = "best") -> Path:
 
 
 def export_run(run_dir: Path, *, preset: str = "default", which: str = "best",
-               directory: Path | None = None, notes: tuple[str, ...] = ()) -> dict[str, Any]:
-    """Export ``run_dir``'s best (or last) checkpoint; returns the manifest entry."""
+               directory: Path | None = None, notes: tuple[str, ...] = (),
+               evaluation: str | None = None) -> dict[str, Any]:
+    """Export ``run_dir``'s best (or last) checkpoint; returns the manifest entry.
+
+    ``evaluation``: Markdown (measured results, with the commands that measured them) for the
+    card's Evaluation section."""
     directory = Path(directory) if directory else weights.models_dir()
     checkpoint = pick_checkpoint(run_dir, which)
     tensors, state = read_checkpoint(checkpoint)
@@ -56,7 +60,8 @@ def export_run(run_dir: Path, *, preset: str = "default", which: str = "best",
     config = {**config, "exported": {"step": step, "metrics": metrics, "checkpoint": checkpoint.name}}
     sha256 = weights.save(stem.with_suffix(".safetensors"), model, config)
     card = model_card(stage, preset, config, run, step, metrics, num_parameters, sha256,
-                      latest=_latest_metrics(run_dir), trainer_state=extra.get("trainer_state", {}), notes=notes)
+                      latest=_latest_metrics(run_dir), trainer_state=extra.get("trainer_state", {}), notes=notes,
+                      evaluation=evaluation)
     weights.atomic_write_bytes(stem.with_suffix(".md"), card.encode())
     entry = {
         "weights": f"{stage}/{preset}.safetensors", "config": f"{stage}/{preset}.json",
@@ -86,7 +91,8 @@ def _fmt(value: Any) -> str:
 
 def model_card(stage: str, preset: str, config: Mapping[str, Any], run: Mapping[str, Any], step: int,
                metrics: Mapping[str, float], num_parameters: int, sha256: str, *,
-               latest: Mapping[str, Any], trainer_state: Mapping[str, Any], notes: tuple[str, ...] = ()) -> str:
+               latest: Mapping[str, Any], trainer_state: Mapping[str, Any], notes: tuple[str, ...] = (),
+               evaluation: str | None = None) -> str:
     recipe = run.get("recipe", {})
     data = run.get("data", {})
     today = _dt.date.today().isoformat()
@@ -105,6 +111,10 @@ def model_card(stage: str, preset: str, config: Mapping[str, Any], run: Mapping[
         f"segments of {recipe.get('segment_samples', '?')} samples) |",
         f"| sha256 | `{sha256}` |",
         "",
+    ]
+    if run.get("init"):
+        lines += [f"Fine-tuned: the run started from the weights `{run['init']}`; steps count from there.", ""]
+    lines += [
         "## Validation metrics (held-out data, at the exported step)",
         "",
         "| metric | value |",
@@ -130,6 +140,8 @@ def model_card(stage: str, preset: str, config: Mapping[str, Any], run: Mapping[
                 lines.append(f"- **{key}**: {value}")
     else:
         lines.append("Not recorded by the run.")
+    if evaluation:
+        lines += ["", "## Evaluation", "", evaluation.strip()]
     lines += ["", "## Recipe", "", "```json", json.dumps(recipe, indent=2, sort_keys=True), "```", ""]
     if run.get("command"):
         lines += ["## Reproduce", "", "```", str(run["command"]), "```", ""]
@@ -138,8 +150,9 @@ def model_card(stage: str, preset: str, config: Mapping[str, Any], run: Mapping[
     lines += ["", "## Limitations", "",
               "- Trained on a small corpus (see above) on CPU for a limited number of steps; expect it to "
               "underperform models trained on large corpora.",
-              "- Speech at the stage's native rate only; the pipeline resamples around it, so content above "
-              f"{int(config.get('sample_rate', 16000)) // 2} Hz is not kept by this stage.",
+              f"- Works at {int(config.get('sample_rate', 16000))} Hz: in a faster pipeline the band above "
+              f"{int(config.get('sample_rate', 16000)) // 2} Hz bypasses the network (scaled by the gain it applied "
+              "to its own top octave); it is neither restored nor denoised in detail.",
               *(f"- {note}" for note in notes), ""]
     return "\n".join(lines)
 

@@ -23,6 +23,8 @@ def one_thread():
 
 
 SMALL = ConvAutoencoderConfig(channels=(4, 8), kernel_size=8, stride=4, bottleneck_layers=1, window_samples=2048)
+SMALL_MASK = ConvAutoencoderConfig(output="mask", basis_size=16, basis_kernel=32, channels=(4, 8), kernel_size=8,
+                                   stride=4, bottleneck_layers=1, window_samples=2048)
 
 
 class Identity(nn.Module):
@@ -116,14 +118,35 @@ def test_untrained_residual_model_is_close_to_identity():
     assert -80 < error_db < -15  # near the input, but not stuck exactly on it
 
 
-def test_two_step_smoke_training_then_save_and_load_give_identical_output(tmp_path):
+def test_mask_output_scales_the_filterbank_frames():
+    with pytest.raises(ValueError, match="basis_kernel"):
+        ConvAutoencoderConfig(output="mask", basis_kernel=31)
+    assert SMALL_MASK.total_stride == 16 * 4 ** 2
+    model = ConvAutoencoder(SMALL_MASK).eval()
+    window = noisy_input()[:, :2048].unsqueeze(0)
+    last = model.decoder[-1][-1]
+    with torch.no_grad():
+        last.weight.zero_()
+        last.bias.fill_(-50.0)          # mask 0: nothing passes
+        silent = model(window)
+        last.bias.fill_(50.0)           # mask 1: the filterbank pair alone
+        passed = model(window)
+        half = model.config.basis_kernel // 2
+        frames = torch.relu(model.analysis(nn.functional.pad(window, (half, half))))[..., :2048 // half]
+        expected = model.synthesis(frames)[..., half:half + 2048]
+    assert silent.shape == window.shape and float(silent.abs().max()) < 1e-12
+    assert torch.allclose(passed, expected, atol=1e-6)
+
+
+@pytest.mark.parametrize("config", [SMALL, SMALL_MASK], ids=["residual", "mask"])
+def test_two_step_smoke_training_then_save_and_load_give_identical_output(tmp_path, config):
     from aural import weights
     from aural.stages.noise_reduction.task import build_task, weights_config
     from aural.train.recipe import builtin_recipe
     from aural.train.trainer import Trainer
 
     recipe = builtin_recipe("noise_reduction").replace(
-        steps=2, batch_size=2, segment_samples=4096, model={**SMALL.to_dict()}, val_every=2)
+        steps=2, batch_size=2, segment_samples=4096, model={**config.to_dict()}, val_every=2)
     task = build_task(recipe)
     clean = torch.stack([speech_like(4096 / 16000, 16000, 1, seed=s).audio for s in range(4)])
     noisy = clean + 0.05 * torch.randn(clean.shape, generator=torch.Generator().manual_seed(0))

@@ -1,4 +1,12 @@
-"""ConvAutoencoder: a 1-D convolutional encoder-decoder on waveform windows."""
+"""ConvAutoencoder: a 1-D convolutional encoder-decoder on waveform windows.
+
+Two outputs: ``residual`` (or ``direct``), where the autoencoder runs on the samples and
+returns a correction (or the estimate); and ``mask``, where a learned analysis filterbank
+(a strided Conv1d, ReLU: ``basis_size`` filters of ``basis_kernel`` samples, half
+overlapping) turns the window into non-negative frames, the autoencoder runs on those
+frames and predicts a [0, 1] mask for them, and a transposed convolution (the synthesis
+filterbank) turns the masked frames back into samples (Conv-TasNet's encoder/decoder).
+"""
 
 from __future__ import annotations
 
@@ -20,7 +28,9 @@ class ConvAutoencoderConfig:
     stride: int = 4
     bottleneck_layers: int = 2
     activation: str = "gelu"
-    output: str = "residual"   # residual: input + correction; direct: the clean estimate
+    output: str = "residual"   # residual: input + correction; direct: the clean estimate; mask: see above
+    basis_size: int = 256      # mask: filters of the learned filterbank
+    basis_kernel: int = 32     # mask: filter length in samples (hop: half of it)
     normalize: bool = True     # scale each window to unit RMS inside the model
     window_samples: int = 2048
     sample_rate: int = 16000
@@ -29,16 +39,20 @@ class ConvAutoencoderConfig:
         object.__setattr__(self, "channels", tuple(int(c) for c in self.channels))
         if self.activation not in ACTIVATIONS:
             raise ValueError(f"activation must be one of {', '.join(ACTIVATIONS)}, got {self.activation!r}")
-        if self.output not in ("residual", "direct"):
-            raise ValueError(f"output must be 'residual' or 'direct', got {self.output!r}")
+        if self.output not in ("residual", "direct", "mask"):
+            raise ValueError(f"output must be 'residual', 'direct' or 'mask', got {self.output!r}")
+        if self.output == "mask" and (self.basis_kernel < 2 or self.basis_kernel % 2):
+            raise ValueError("basis_kernel must be an even number >= 2")
         if self.kernel_size < self.stride or (self.kernel_size - self.stride) % 2:
             raise ValueError("kernel_size must be stride plus an even number")
         if self.window_samples % self.total_stride:
-            raise ValueError(f"window_samples must be a multiple of stride ** depth = {self.total_stride}")
+            raise ValueError(f"window_samples must be a multiple of {self.total_stride} "
+                             "(the filterbank hop times stride ** depth)")
 
     @property
     def total_stride(self) -> int:
-        return self.stride ** len(self.channels)
+        hop = self.basis_kernel // 2 if self.output == "mask" else 1
+        return hop * self.stride ** len(self.channels)
 
     @classmethod
     def from_dict(cls, values: Mapping[str, Any]) -> "ConvAutoencoderConfig":
@@ -79,7 +93,12 @@ class ConvAutoencoder(nn.Module):
         super().__init__()
         self.config = config = config or ConvAutoencoderConfig()
         k, s = config.kernel_size, config.stride
-        widths = (1, *config.channels)
+        masking = config.output == "mask"
+        if masking:
+            hop = config.basis_kernel // 2
+            self.analysis = nn.Conv1d(1, config.basis_size, config.basis_kernel, stride=hop, bias=False)
+            self.synthesis = nn.ConvTranspose1d(config.basis_size, 1, config.basis_kernel, stride=hop, bias=False)
+        widths = (config.basis_size if masking else 1, *config.channels)
         self.encoder = nn.ModuleList(
             ConvBlock1d(widths[i], widths[i + 1], kernel_size=k, stride=s, activation=config.activation)
             for i in range(len(config.channels)))
@@ -106,6 +125,23 @@ class ConvAutoencoder(nn.Module):
             raise ValueError(f"input length {x.shape[-1]} is not a multiple of {self.config.total_stride}")
         scale = x.pow(2).mean(dim=-1, keepdim=True).sqrt().add(1e-4) if self.config.normalize else None
         h = x / scale if scale is not None else x
+        if self.config.output == "mask":
+            frames = self._analyse(h)
+            out = self.synthesis(frames * torch.sigmoid(self._autoencode(frames)))
+            out = out[..., self.config.basis_kernel // 2:][..., :x.shape[-1]]
+            return out * scale if scale is not None else out
+        h = self._autoencode(h)
+        if scale is not None:
+            h = h * scale
+        return x + h if self.config.output == "residual" else h
+
+    def _analyse(self, x: torch.Tensor) -> torch.Tensor:
+        """Non-negative filterbank frames; padded by half a filter each side so every sample
+        is covered by two frames."""
+        half = self.config.basis_kernel // 2
+        return torch.relu(self.analysis(nn.functional.pad(x, (half, half))))[..., :x.shape[-1] // half]
+
+    def _autoencode(self, h: torch.Tensor) -> torch.Tensor:
         skips = []
         for block in self.encoder:
             h = block(h)
@@ -113,9 +149,7 @@ class ConvAutoencoder(nn.Module):
         h = self.bottleneck(h)
         for block, skip in zip(self.decoder, reversed(skips)):
             h = block(h + skip)
-        if scale is not None:
-            h = h * scale
-        return x + h if self.config.output == "residual" else h
+        return h
 
 
 def build_model(config: Mapping[str, Any] | None = None) -> ConvAutoencoder:
