@@ -4,7 +4,8 @@
     nice -n 19 .venv/bin/python scripts/train_default_weights.py            # everything, resumable
     .venv/bin/python scripts/train_default_weights.py --phase prepare       # only the data
     .venv/bin/python scripts/train_default_weights.py --stage mel_unet --steps 40000
-    .venv/bin/python scripts/train_default_weights.py --phase export        # models/<stage>/default.*
+    .venv/bin/python scripts/train_default_weights.py --phase testset       # held-out evaluation pairs
+    .venv/bin/python scripts/train_default_weights.py --phase export --bench bench/bench.json  # models/<stage>/default.*
 
 Phases (each skips what is already done, so re-running the same command resumes):
 
@@ -26,7 +27,9 @@ Phases (each skips what is already done, so re-running the same command resumes)
    RUNS/<stage>/last.safetensors --recipe aural/recipes/<stage>.yaml`` into
    ``RUNS/<stage>_finetune``: the base run's weights continue under the current recipe
    (for ``mel_unet``: with its post-filter in the loop, so the network learns around it).
-5. ``export``: ``aural export`` of the fine-tuned run when there is one, else the base run,
+5. ``testset``: evaluation pairs for ``aural bench`` from the held-out material only
+   (``RUNS/test_pairs``, another seed than validation).
+6. ``export``: ``aural export`` of the fine-tuned run when there is one, else the base run,
    -> ``models/<stage>/default.*`` + manifest.
 
 Checkpoints stay under ``RUNS`` (default ``runs/default_weights``, git-ignored).
@@ -50,15 +53,17 @@ CARD_NOTES = (
     "on phone-degraded audio it raises it (tests/stages: a generated signal through every simulator profile).",
     "Validation references are scaled to their level in the input; the stage is meant to keep loudness "
     "(mastering sets it), but on material unlike its training data its output level can drift by a few dB.",
-    "Stopped early (CPU-only training session); resume with scripts/train_default_weights.py to continue.",
+    "Trained on CPU only (2 cores; no GPU was available): far fewer steps than the recipe plans. Training "
+    "longer (scripts/train_default_weights.py resumes) or on a GPU should improve it.",
 )
-FINETUNE_STEPS = {"mel_unet": 16000}
+FINETUNE_STEPS = {"mel_unet": 12000}
 PROFILES = "all"
 SAMPLE_RATE = 16000
 TRAIN_VARIANTS = 2
 TRAIN_SEED = 11
 VAL_SEED = 12
 VAL_MAX_SECONDS = 8.0
+TEST_SEED = 2026   # the evaluation pairs: held-out material again, other random draws than validation
 
 # Clean speech: licences accepted for shipped weights (MANIFEST.tsv licence column).
 EXCLUDED_SPEECH_PREFIXES = (
@@ -178,6 +183,18 @@ def render(runs: Path) -> None:
               "--seed", str(seed), "--subtype", "PCM_16", "--out", str(out), *extra)
 
 
+def render_test_pairs(runs: Path) -> Path:
+    """Evaluation pairs for ``aural bench``: the held-out speakers, noises and rooms (never in
+    training), every profile, drawn with another seed than the validation set."""
+    out = runs / "test_pairs"
+    if not (out / "manifest.jsonl").exists():
+        data = runs / "data" / "val"
+        aural("data", "simulate", "--clean", str(data / "speech"), "--noise", str(data / "noise"),
+              "--rir", str(data / "rir"), "--profile", PROFILES, "--sample-rate", str(SAMPLE_RATE),
+              "--seed", str(TEST_SEED), "--max-seconds", str(VAL_MAX_SECONDS), "--out", _rel(out))
+    return out
+
+
 def _rel(path: Path) -> str:
     """``path`` relative to the repository (the script runs there), for run records and cards."""
     return os.path.relpath(path, ROOT)
@@ -219,6 +236,34 @@ def final_run(runs: Path, stage: str) -> Path:
     return tuned if (tuned / "best.safetensors").exists() else runs / stage
 
 
+CARD_METRICS = ("pesq_wb", "stoi", "si_sdr", "dnsmos_ovrl")
+
+
+def evaluation_markdown(bench_json: Path, stage: str, command: str) -> str:
+    """The card's Evaluation section: the stage against the input and the baselines, overall
+    and per simulator profile, from an ``aural bench`` result (``bench.json``)."""
+    bench = json.loads(bench_json.read_text())
+    wanted = ("identity", "noisereduce", "rnnoise", "deepfilternet3", f"stage:{stage}")
+    metrics = [m for m in CARD_METRICS if m in bench["metrics"]]
+
+    def table(rows: list[dict]) -> list[str]:
+        lines = ["| system | " + " | ".join(metrics) + " | RTF (1 thread) |",
+                 "|---|" + "---:|" * (len(metrics) + 1)]
+        for row in rows:
+            if row["system"] in wanted:
+                cells = [f"{row[m]:.3f}" if row.get(m) is not None else "n/a" for m in metrics]
+                lines.append(f"| `{row['system']}` | " + " | ".join(cells) + f" | {row['rtf']:.4f} |")
+        return lines
+
+    lines = [f"Held-out pairs (`{bench['pairs_dir']}`, {bench['num_files']} files): speakers, noises and "
+             "rooms never used in training, every simulator profile. Means over files; `identity` is "
+             "the unprocessed input. Measured with:", "", "```", command, "```", "", "All profiles:", "",
+             *table(bench["table"])]
+    for profile, rows in sorted(bench.get("profiles", {}).items()):
+        lines += ["", f"Profile `{profile}`:", "", *table(rows)]
+    return "\n".join(lines) + "\n"
+
+
 def write_data_info(root: Path, runs: Path, chosen: dict[str, dict[str, list[str]]]) -> None:
     train, val = chosen["train"], chosen["val"]
     info = {
@@ -243,10 +288,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=Path, default=ROOT / "runs" / "default_weights")
     parser.add_argument("--stage", choices=(*STAGES, "all"), default="all")
-    parser.add_argument("--phase", choices=("prepare", "train", "finetune", "export", "all"), default="all")
+    parser.add_argument("--phase", choices=("prepare", "train", "finetune", "testset", "export", "all"),
+                        default="all")
     parser.add_argument("--steps", type=int, default=None, help="Override the recipe's step count.")
     parser.add_argument("--threads", type=int, default=1, help="torch threads for training.")
     parser.add_argument("--preset", default="default")
+    parser.add_argument("--bench", type=Path, default=None,
+                        help="export: an `aural bench` bench.json whose stage:<stage> rows go into the model card.")
+    parser.add_argument("--bench-command", default="aural bench ...",
+                        help="export: the command that produced --bench, quoted in the card.")
     args = parser.parse_args()
     os.chdir(ROOT)
     runs = args.runs.resolve()
@@ -263,9 +313,16 @@ def main() -> None:
         for stage in stages:
             if stage in FINETUNE_STEPS:
                 finetune(runs, stage, args.steps if args.phase == "finetune" else None, args.threads)
+    if args.phase in ("testset", "all"):
+        print(f"evaluation pairs: {_rel(render_test_pairs(runs))}; score them with aural bench --pairs ...")
     if args.phase in ("export", "all"):
         for stage in stages:
-            aural("export", _rel(final_run(runs, stage)), "--preset", args.preset, *(f"--note={n}" for n in CARD_NOTES))
+            evaluation = []
+            if args.bench:
+                card_part = runs / f"evaluation_{stage}.md"
+                card_part.write_text(evaluation_markdown(args.bench, stage, args.bench_command))
+                evaluation = ["--evaluation", str(card_part)]
+            aural("export", _rel(final_run(runs, stage)), *evaluation, "--preset", args.preset, *(f"--note={n}" for n in CARD_NOTES))
 
 
 if __name__ == "__main__":
