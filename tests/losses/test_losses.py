@@ -12,7 +12,7 @@ from aural.losses.time import si_sdr
 
 
 def test_registry_lists_builtins():
-    assert {"l1", "mse", "si_sdr", "mrstft", "mel"} <= set(LOSSES.names())
+    assert {"l1", "mse", "si_sdr", "mrstft", "mel", "residual_noise"} <= set(LOSSES.names())
 
 
 def test_waveform_losses_closed_forms():
@@ -38,7 +38,7 @@ def test_si_sdr_known_mixture_and_scale_invariance():
     assert loss(estimate.unsqueeze(1), target.unsqueeze(1))[0].item() == pytest.approx(-10.0, abs=0.1)
 
 
-@pytest.mark.parametrize("name", ["mrstft", "mel"])
+@pytest.mark.parametrize("name", ["mrstft", "mel", "residual_noise"])
 def test_spectral_losses_zero_at_target_and_grow_with_noise(name):
     torch.manual_seed(1)
     t = torch.arange(8000) / 16000
@@ -48,6 +48,18 @@ def test_spectral_losses_zero_at_target_and_grow_with_noise(name):
     small = loss(target + 0.01 * torch.randn_like(target), target)[0].item()
     large = loss(target + 0.1 * torch.randn_like(target), target)[0].item()
     assert 0 < small < large
+
+
+def test_residual_noise_counts_only_what_is_left_over():
+    torch.manual_seed(2)
+    t = torch.arange(16000) / 16000
+    speech = (0.3 * torch.sin(2 * math.pi * 300 * t) * (t < 0.5)).reshape(1, 1, -1)  # a tone, then silence
+    noise = 0.01 * torch.randn_like(speech)
+    loss = build_loss([{"name": "residual_noise"}])
+    assert loss(0.5 * speech, speech)[0].item() == pytest.approx(0.0, abs=1e-6)  # too little: not counted
+    assert loss(speech + noise, speech)[0].item() > 0.05                        # noise in the silence: counted
+    with pytest.raises(ValueError, match="compression"):
+        build_loss([{"name": "residual_noise", "compression": 0.0}])
 
 
 def test_weights_are_data_and_terms_are_reported():
