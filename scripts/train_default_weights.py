@@ -5,7 +5,7 @@
     .venv/bin/python scripts/train_default_weights.py --phase prepare       # only the data
     .venv/bin/python scripts/train_default_weights.py --stage mel_unet --steps 40000
     .venv/bin/python scripts/train_default_weights.py --phase testset       # held-out evaluation pairs
-    .venv/bin/python scripts/train_default_weights.py --phase export --bench bench/bench.json  # models/<stage>/default.*
+    .venv/bin/python scripts/train_default_weights.py --phase export --bench b1/bench.json b2/bench.json
 
 Phases (each skips what is already done, so re-running the same command resumes):
 
@@ -239,20 +239,34 @@ def final_run(runs: Path, stage: str) -> Path:
 CARD_METRICS = ("pesq_wb", "stoi", "si_sdr", "dnsmos_ovrl")
 
 
-def evaluation_markdown(bench_json: Path, stage: str, command: str) -> str:
+def merge_benches(paths: list[Path]) -> dict:
+    """One bench result from several ``bench.json`` of the same pairs (systems run separately)."""
+    benches = [json.loads(path.read_text()) for path in paths]
+    merged = {**benches[0], "table": [], "profiles": {}, "metrics": list(benches[0]["metrics"])}
+    for path, bench in zip(paths, benches):
+        if (bench["pairs_dir"], bench["num_files"]) != (merged["pairs_dir"], merged["num_files"]):
+            raise SystemExit(f"{path}: scored other pairs than {paths[0]}")
+        merged["table"] += bench["table"]
+        for profile, rows in bench.get("profiles", {}).items():
+            merged["profiles"].setdefault(profile, []).extend(rows)
+        merged["metrics"] = [m for m in merged["metrics"] if m in bench["metrics"]]
+    return merged
+
+
+def evaluation_markdown(bench_jsons: list[Path], stage: str, command: str) -> str:
     """The card's Evaluation section: the stage against the input and the baselines, overall
-    and per simulator profile, from an ``aural bench`` result (``bench.json``)."""
-    bench = json.loads(bench_json.read_text())
+    and per simulator profile, from ``aural bench`` results (``bench.json``, one or several)."""
+    bench = merge_benches(bench_jsons)
     wanted = ("identity", "noisereduce", "rnnoise", "deepfilternet3", f"stage:{stage}")
     metrics = [m for m in CARD_METRICS if m in bench["metrics"]]
 
     def table(rows: list[dict]) -> list[str]:
-        lines = ["| system | " + " | ".join(metrics) + " | RTF (1 thread) |",
+        lines = ["| system | " + " | ".join(metrics) + " | CPU RTF (1 thread) |",
                  "|---|" + "---:|" * (len(metrics) + 1)]
         for row in rows:
             if row["system"] in wanted:
                 cells = [f"{row[m]:.3f}" if row.get(m) is not None else "n/a" for m in metrics]
-                lines.append(f"| `{row['system']}` | " + " | ".join(cells) + f" | {row['rtf']:.4f} |")
+                lines.append(f"| `{row['system']}` | " + " | ".join(cells) + f" | {row['rtf_cpu']:.4f} |")
         return lines
 
     lines = [f"Held-out pairs (`{bench['pairs_dir']}`, {bench['num_files']} files): speakers, noises and "
@@ -293,10 +307,11 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=None, help="Override the recipe's step count.")
     parser.add_argument("--threads", type=int, default=1, help="torch threads for training.")
     parser.add_argument("--preset", default="default")
-    parser.add_argument("--bench", type=Path, default=None,
-                        help="export: an `aural bench` bench.json whose stage:<stage> rows go into the model card.")
+    parser.add_argument("--bench", type=Path, nargs="+", default=None,
+                        help="export: `aural bench` bench.json files (same pairs) for the model cards: "
+                             "the baselines and stage:<stage> rows.")
     parser.add_argument("--bench-command", default="aural bench ...",
-                        help="export: the command that produced --bench, quoted in the card.")
+                        help="export: the commands that produced --bench, quoted in the card.")
     args = parser.parse_args()
     os.chdir(ROOT)
     runs = args.runs.resolve()
