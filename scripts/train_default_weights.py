@@ -56,7 +56,13 @@ CARD_NOTES = (
     "Trained on CPU only (2 cores; no GPU was available): far fewer steps than the recipe plans. Training "
     "longer (scripts/train_default_weights.py resumes) or on a GPU should improve it.",
 )
-FINETUNE_STEPS = {"mel_unet": 12000}
+FINETUNE_STEPS = {"mel_unet": 12000, "noise_reduction": 8000}
+# Fine-tuning data per stage: noise_reduction ends as a denoiser (noisy phone -> the same phone
+# chain without the noise; see render_denoise), mel_unet stays phone -> studio.
+FINETUNE_POOL = {"mel_unet": "pool", "noise_reduction": "pool_denoise"}
+DENOISE_TARGET = ("the same simulated phone recording without its additive noise (every other step of the "
+                  "phone chain kept: room, microphone, band limit, codec, clipping, packet loss, AGC), scaled "
+                  "per training segment to its level in the input")
 PROFILES = "all"
 SAMPLE_RATE = 16000
 TRAIN_VARIANTS = 2
@@ -183,6 +189,38 @@ def render(runs: Path) -> None:
               "--seed", str(seed), "--subtype", "PCM_16", "--out", str(out), *extra)
 
 
+def render_denoise(runs: Path) -> None:
+    """``RUNS/pool_denoise/{train,val}``: every pool pair rendered again from its manifest entry,
+    the phone recording as input (``phone/``) and, as target (``studio/``), the same chain
+    without its ``noise`` step. (Both are rendered here, with the same code, so they stay
+    sample-aligned whatever simulator version rendered the pool.)"""
+    import copy
+
+    from aural import io
+    from aural.degrade.simulate import reproduce
+
+    for part in ("val", "train"):
+        pool, out = runs / "pool" / part, runs / "pool_denoise" / part
+        done = out / "done"
+        if done.exists():
+            continue
+        entries = [json.loads(line) for line in (pool / "manifest.jsonl").read_text().splitlines() if line.strip()]
+        for count, entry in enumerate(entries, 1):
+            rel = Path(entry["phone"]).relative_to("phone")
+            quiet = copy.deepcopy(entry)
+            quiet["steps"] = [step for step in entry["steps"] if step["transform"] != "noise"]
+            for folder, chain in (("phone", entry), ("studio", quiet)):
+                path = out / folder / rel
+                if path.exists() and not path.is_symlink():
+                    continue
+                path.unlink(missing_ok=True)
+                path.parent.mkdir(parents=True, exist_ok=True)
+                io.write(reproduce(chain)[1], path, subtype="PCM_16")
+            if count % 100 == 0:
+                print(f"{part}: {count}/{len(entries)} noisy / noise-free pairs", flush=True)
+        done.write_text(f"{len(entries)} pairs\n")
+
+
 def render_test_pairs(runs: Path) -> Path:
     """Evaluation pairs for ``aural bench``: the held-out speakers, noises and rooms (never in
     training), every profile, drawn with another seed than the validation set."""
@@ -220,8 +258,13 @@ def finetune(runs: Path, stage: str, steps: int | None, threads: int) -> None:
     if not base.exists():
         raise SystemExit(f"{base}: no base run to fine-tune; run --phase train first")
     out = runs / f"{stage}_finetune"
-    args = ["train", stage, "--data", _rel(runs / "pool" / "train"), "--val-data", _rel(runs / "pool" / "val"),
-            "--out", _rel(out), "--threads", str(threads), "--data-info", _rel(runs / f"data_info_{stage}.json"),
+    pool = runs / FINETUNE_POOL[stage]
+    info = runs / f"data_info_{stage}_finetune.json"
+    data = json.loads((runs / "data_info.json").read_text())
+    target = DENOISE_TARGET if FINETUNE_POOL[stage] == "pool_denoise" else TARGET
+    info.write_text(json.dumps({"target": target, **data}, indent=2) + "\n")
+    args = ["train", stage, "--data", _rel(pool / "train"), "--val-data", _rel(pool / "val"),
+            "--out", _rel(out), "--threads", str(threads), "--data-info", _rel(info),
             "--recipe", _rel(ROOT / "aural" / "recipes" / f"{stage}.yaml"),
             "--steps", str(steps or FINETUNE_STEPS[stage])]
     if (out / "last.safetensors").exists():
@@ -321,6 +364,7 @@ def main() -> None:
         chosen = split(root, runs)
         write_data_info(root, runs, chosen)
         render(runs)
+        render_denoise(runs)
     if args.phase in ("train", "all"):
         for stage in stages:
             train(runs, stage, args.steps, args.threads)
