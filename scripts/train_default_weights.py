@@ -47,15 +47,27 @@ ROOT = Path(__file__).resolve().parent.parent
 STAGES = ("noise_reduction", "mel_unet")
 TARGET = ("the studio reference (the clean source, level-normalised), scaled per training segment to its "
           "level in the phone input (recipe task.match_level)")
-CARD_NOTES = (
-    "Learned phone -> studio on simulated phone audio: besides noise it corrects the phone's colour, band "
-    "and room. On audio with additive noise but no phone chain it re-equalises too and may lower SNR; "
-    "on phone-degraded audio it raises it (tests/stages: a generated signal through every simulator profile).",
-    "Validation references are scaled to their level in the input; the stage is meant to keep loudness "
-    "(mastering sets it), but on material unlike its training data its output level can drift by a few dB.",
-    "Trained on CPU only (2 cores; no GPU was available): far fewer steps than the recipe plans. Training "
-    "longer (scripts/train_default_weights.py resumes) or on a GPU should improve it.",
-)
+CPU_NOTE = ("Trained on CPU only (2 cores; no GPU was available): far fewer steps than the recipe plans. Training "
+            "longer (scripts/train_default_weights.py resumes) or on a GPU should improve it.")
+LEVEL_NOTE = ("Targets are scaled to their level in the input; the stage is meant to keep loudness (mastering sets "
+              "it), but on material unlike its training data its output level can drift by a few dB.")
+CARD_NOTES = {
+    "mel_unet": (
+        "Learned phone -> studio on simulated phone audio: besides noise it corrects the phone's colour, band "
+        "and room. On audio with additive noise but no phone chain it re-equalises too and may lower SNR.",
+        "History: base run of 15,791 steps on phone -> studio pairs (recipe without post-filter and residual-noise "
+        "loss), then this fine-tune (post-filter in the model, residual_noise loss added).",
+        "The base run's pool was rendered by an earlier simulator version: about 30 % of its reverberant pairs "
+        "are 16-26 samples (1-1.6 ms) off their reference (14 of 48 in validation). Re-render the pool "
+        "(delete runs/default_weights/pool) before training again.",
+        LEVEL_NOTE, CPU_NOTE),
+    "noise_reduction": (
+        "A denoiser: it removes additive noise from phone recordings and keeps the rest of the phone's sound "
+        "(room, band, colour), which mel_unet then restores; on its own it does not dereverberate.",
+        "History: base run of 5,486 steps on phone -> studio pairs (stopped: it attenuated speech), then this "
+        "fine-tune on noisy -> noise-free renders of the same simulated recordings.",
+        LEVEL_NOTE, CPU_NOTE),
+}
 FINETUNE_STEPS = {"mel_unet": 12000, "noise_reduction": 8000}
 # Fine-tuning data per stage: noise_reduction ends as a denoiser (noisy phone -> the same phone
 # chain without the noise; see render_denoise), mel_unet stays phone -> studio.
@@ -381,7 +393,7 @@ def main() -> None:
                 card_part = runs / f"evaluation_{stage}.md"
                 card_part.write_text(evaluation_markdown(args.bench, stage, args.bench_command))
                 evaluation = ["--evaluation", str(card_part)]
-            aural("export", _rel(final_run(runs, stage)), *evaluation, "--preset", args.preset, *(f"--note={n}" for n in CARD_NOTES))
+            aural("export", _rel(final_run(runs, stage)), *evaluation, "--preset", args.preset, *(f"--note={n}" for n in CARD_NOTES[stage]))
 
 
 if __name__ == "__main__":

@@ -166,30 +166,25 @@ def test_two_step_smoke_training_then_save_and_load_give_identical_output(tmp_pa
     assert torch.equal(from_checkpoint.process(Signal(audio, 16000)).audio, direct)
 
 
-def test_shipped_weights_improve_snr_of_a_phone_degraded_signal():
-    """Tone plus speech-like audio through the phone simulator (every profile, synthetic noise
-    and rooms, seeded): the default weights must raise its SNR against the studio reference
-    (scaled to its level in the input, as in validation). The weights learned phone -> studio;
-    on plain additive noise without a phone chain they also re-equalise and do not reliably
-    raise SNR (see the model card)."""
-    import numpy as np
-
+def test_shipped_weights_improve_snr_of_a_noisy_tone_plus_speech_like_signal():
+    """The default weights (a denoiser) raise the SNR of tone plus speech-like audio in white
+    noise at 0, 5 and 10 dB (measured 2026-11-21: +5.3, +4.1, +2.8 dB)."""
     from aural import weights
-    from aural.degrade.simulate import simulate_pair
-    from aural.train.task import match_level, snr_db
+    from aural.train.task import snr_db
 
     if "default" not in weights.read_manifest()["models"].get("noise_reduction", {}):
         pytest.skip("no shipped noise_reduction weights yet")
     clean = speech_like(3.0, 16000, 1, seed=5).audio
     t = torch.arange(clean.shape[1]) / 16000
-    clean = Signal(clean + 0.03 * torch.sin(2 * math.pi * 220 * t), 16000)
+    clean = clean + 0.03 * torch.sin(2 * math.pi * 220 * t)
+    generator = torch.Generator().manual_seed(0)
     stage = NoiseReductionStage()
     gains = []
-    for seed, profile in enumerate(("archival", "voip", "cellular", "laptop_mic", "voice_memo")):
-        studio, phone, _ = simulate_pair(clean, profile, np.random.default_rng(seed))
-        reference = match_level(phone.audio[None], studio.audio[None])
-        before = float(snr_db(phone.audio[None], reference))
-        after = float(snr_db(stage.process(phone).audio[None], reference))
-        gains.append(after - before)
-    assert min(gains) > -1.0, gains
-    assert sum(gains) / len(gains) > 1.0, gains
+    for snr in (0.0, 5.0, 10.0):
+        noise = torch.randn(clean.shape, generator=generator)
+        noise = noise * clean.pow(2).mean().sqrt() / noise.pow(2).mean().sqrt() * 10 ** (-snr / 20)
+        noisy = clean + noise
+        out = stage.process(Signal(noisy, 16000)).audio
+        gains.append(float(snr_db(out[None], clean[None]) - snr_db(noisy[None], clean[None])))
+    assert min(gains) > 1.5, gains
+    assert sum(gains) / len(gains) > 3.0, gains
