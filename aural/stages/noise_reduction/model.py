@@ -136,8 +136,8 @@ class ConvAutoencoder(nn.Module):
         return x + h if self.config.output == "residual" else h
 
     def _analyse(self, x: torch.Tensor) -> torch.Tensor:
-        """Non-negative filterbank frames; padded by half a filter each side so every sample
-        is covered by two frames."""
+        """Non-negative filterbank frames, one per hop (half a filter), the first starting half
+        a filter before the window (so the time axis stays a multiple of the strides)."""
         half = self.config.basis_kernel // 2
         return torch.relu(self.analysis(nn.functional.pad(x, (half, half))))[..., :x.shape[-1] // half]
 
