@@ -3,6 +3,16 @@
 from __future__ import annotations
 
 import pytest
+import torch
+
+
+@pytest.fixture
+def one_thread():
+    """One intra-op torch thread: small tensors run faster and the shared CPUs stay usable."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
 
 
 @pytest.fixture

@@ -18,12 +18,7 @@ from aural.stages.noise_reduction.stage import NoiseReductionStage
 SMALL = ConvAutoencoderConfig(channels=(4, 8), bottleneck_layers=1)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def make_preset(models, preset="default", seed=0):

@@ -13,13 +13,7 @@ from aural.signal import Signal
 from aural.stages.mel_unet.model import MelUNet, MelUNetConfig
 from aural.stages.mel_unet.stage import MelUNetStage
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One intra-op thread: small tensors run faster and the shared CPUs stay usable."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 SMALL = MelUNetConfig(channels=(4, 8), bottleneck_channels=8, chunk_frames=16, context_frames=8)

@@ -13,13 +13,7 @@ from aural.signal import Signal
 from aural.stages.noise_reduction.model import ConvAutoencoder, ConvAutoencoderConfig, overlap_add_forward
 from aural.stages.noise_reduction.stage import NoiseReductionStage
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One intra-op thread: small tensors run faster and the shared CPUs stay usable."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 SMALL = ConvAutoencoderConfig(channels=(4, 8), kernel_size=8, stride=4, bottleneck_layers=1, window_samples=2048)

@@ -20,13 +20,7 @@ from aural.train.task import EnhancementTask, OptimizerConfig
 from aural.train.trainer import EpochBatchSampler, Trainer, TrainerConfig
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One intra-op thread: small tensors run faster and the shared CPUs stay usable."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 class TinyNet(nn.Module):
