@@ -57,9 +57,9 @@ CARD_NOTES = {
         "and room. On audio with additive noise but no phone chain it re-equalises too and may lower SNR.",
         "History: base run of 15,791 steps on phone -> studio pairs (recipe without post-filter and residual-noise "
         "loss), then this fine-tune (post-filter in the model, residual_noise loss added).",
-        "The base run's pool was rendered by an earlier simulator version: about 30 % of its reverberant pairs "
-        "are 16-26 samples (1-1.6 ms) off their reference (14 of 48 in validation). Re-render the pool "
-        "(delete runs/default_weights/pool) before training again.",
+        "The training pool (base run and fine-tune) was rendered by an earlier simulator version: about 30 % "
+        "of its reverberant pairs are 16-26 samples (1-1.6 ms) off their reference (14 of 48 in validation). "
+        "Re-render the pool (delete runs/default_weights/pool) before training again.",
         LEVEL_NOTE, CPU_NOTE),
     "noise_reduction": (
         "A denoiser: it removes additive noise from phone recordings and keeps the rest of the phone's sound "
@@ -396,7 +396,8 @@ def main() -> None:
                 card_part = runs / f"evaluation_{stage}.md"
                 card_part.write_text(evaluation_markdown(args.bench, stage, args.bench_command))
                 evaluation = ["--evaluation", str(card_part)]
-            aural("export", _rel(final_run(runs, stage)), *evaluation, "--preset", args.preset, *(f"--note={n}" for n in CARD_NOTES[stage]))
+            aural("export", _rel(final_run(runs, stage)), *evaluation, "--preset", args.preset,
+                  *(f"--note={n}" for n in CARD_NOTES[stage]))
 
 
 if __name__ == "__main__":

@@ -70,7 +70,8 @@ def _latency(specs: list[str]) -> None:
 @click.option("--pairs", "pairs_dir", type=click.Path(path_type=Path),
               help="Folder with phone/ and studio/ (or degraded/ and reference/), matched by relative path.")
 @click.option("--systems", "systems_text", default=DEFAULT_SYSTEMS, show_default=True, metavar="A,B,C",
-              help="Systems separated by commas; pipeline:<name or path> runs an aural pipeline, stage:<name> one stage with its defaults.")
+              help="Systems separated by commas; pipeline:<name or path> runs an aural pipeline, "
+                   "stage:<name> one stage with its defaults.")
 @click.option("--metrics", "metrics_text", default=None, metavar="A,B,C",
               help="Metric names separated by commas (default: all; see aural evaluate --list-metrics).")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=None,
