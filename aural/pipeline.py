@@ -167,18 +167,14 @@ class _BandSplitStep(_Step):
 
 def _run_steps(steps: list[_Step], blocks: Iterable[torch.Tensor], sink: Callable[[torch.Tensor], None]) -> None:
     """Stream ``blocks`` through ``steps`` into ``sink``, then flush every step in order."""
-    def forward(audio: torch.Tensor, start: int) -> None:
-        for step in steps[start:]:
-            if audio.shape[1] == 0:
-                return
-            audio = step.push(audio)
-        if audio.shape[1]:
-            sink(audio)
-
     for block in blocks:
-        forward(block, 0)
+        out = _through(steps, block)
+        if out.shape[1]:
+            sink(out)
     for i, step in enumerate(steps):
-        forward(step.finish(), i + 1)
+        out = _through(steps[i + 1:], step.finish())
+        if out.shape[1]:
+            sink(out)
 
 
 # -- spools: where the input of a two-pass stage waits ---------------------------------------
