@@ -11,6 +11,7 @@ import soundfile as sf
 import torch
 
 from aural.signal import Signal
+from aural.stages import Stage
 
 
 def tone(freq_hz: float = 440.0, duration_s: float = 1.0, sample_rate: int = 48000,
@@ -53,3 +54,21 @@ def run_cli(args: list[str], capsys) -> tuple[int, str, str]:
         main(args)
     captured = capsys.readouterr()
     return int(exit_info.value.code or 0), captured.out, captured.err
+
+
+class DelayStage(Stage):
+    """Scales its input by ``params.gain`` (1 when the params have none) and delays it by
+    ``params.latency`` samples, which it reports: the pipeline must remove the delay.
+    Subclasses set ``name`` and ``Params``."""
+
+    def reset(self):
+        self._line = torch.zeros(self.num_channels, self.params.latency)
+
+    @property
+    def latency_samples(self):
+        return self.params.latency
+
+    def process_block(self, audio):
+        joined = torch.cat([self._line, audio], dim=1)
+        self._line = joined[:, joined.shape[1] - self.params.latency:]
+        return getattr(self.params, "gain", 1.0) * joined[:, : audio.shape[1]]

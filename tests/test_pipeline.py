@@ -8,6 +8,7 @@ from aural.config import parse_pipeline
 from aural.params import param
 from aural.pipeline import Pipeline
 from aural.stages import IOContract, Stage
+import helpers
 from helpers import speech_like, tone
 
 
@@ -16,23 +17,11 @@ class DelayParams:
     latency: int = param(37, help="delay in samples", min=0)
 
 
-class DelayStage(Stage):
+class DelayStage(helpers.DelayStage):
     """Delays its input: a stage with latency, which the pipeline must remove."""
 
     name = "test_delay"
     Params = DelayParams
-
-    def reset(self):
-        self._line = torch.zeros(self.num_channels, self.params.latency)
-
-    @property
-    def latency_samples(self):
-        return self.params.latency
-
-    def process_block(self, audio):
-        joined = torch.cat([self._line, audio], dim=1)
-        self._line = joined[:, joined.shape[1] - self.params.latency:]
-        return joined[:, : audio.shape[1]]
 
 
 class PeakNormalizeStage(Stage):

@@ -9,8 +9,8 @@ import torch
 from aural.config import parse_pipeline
 from aural.params import param
 from aural.pipeline import Pipeline
-from aural.stages import IOContract, Stage
-from helpers import speech_like
+from aural.stages import IOContract
+from helpers import DelayStage, speech_like
 
 
 @dataclass(frozen=True)
@@ -19,24 +19,12 @@ class GainParams:
     latency: int = param(0, help="delay in samples", min=0)
 
 
-class Gain16kStage(Stage):
+class Gain16kStage(DelayStage):
     """Scales (and delays) its input at 16 kHz; keeps the high band of a faster stream."""
 
     name = "test_gain16k"
     Params = GainParams
     contract = IOContract(sample_rate=16000, keep_high_band=True)
-
-    def reset(self):
-        self._line = torch.zeros(self.num_channels, self.params.latency)
-
-    @property
-    def latency_samples(self):
-        return self.params.latency
-
-    def process_block(self, audio):
-        joined = torch.cat([self._line, audio], dim=1)
-        self._line = joined[:, joined.shape[1] - self.params.latency:]
-        return self.params.gain * joined[:, : audio.shape[1]]
 
 
 class Drop16kStage(Gain16kStage):

@@ -27,12 +27,14 @@ class PipelineSystem(System):
 
     name = "pipeline"
     summary = "an aural pipeline (built-in name or YAML file)"
+    prefix = PREFIX
+    usage = "pipeline system needs a pipeline name or path: pipeline:<name or path>"
 
     def __init__(self, spec: str) -> None:
         if not spec:
-            raise ValueError("pipeline system needs a pipeline name or path: pipeline:<name or path>")
+            raise ValueError(self.usage)
         self.spec = spec
-        self.name = f"{PREFIX}{spec}"
+        self.name = f"{self.prefix}{spec}"
         self._pipeline = None
 
     @classmethod
@@ -71,13 +73,8 @@ class StageSystem(PipelineSystem):
 
     name = "stage"
     summary = "one aural stage with its defaults (stage:<name>)"
-
-    def __init__(self, stage_name: str) -> None:
-        if not stage_name:
-            raise ValueError("stage system needs a stage name: stage:<name>")
-        self.spec = stage_name
-        self.name = f"{STAGE_PREFIX}{stage_name}"
-        self._pipeline = None
+    prefix = STAGE_PREFIX
+    usage = "stage system needs a stage name: stage:<name>"
 
     def describe(self) -> dict[str, Any]:
         info = System.describe(self)

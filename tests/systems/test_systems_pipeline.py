@@ -9,10 +9,9 @@ import pytest
 import torch
 
 from aural.params import param
-from aural.stages import Stage
 from aural.systems import get_system
 from aural.systems.probe import correlation_lag
-from helpers import speech_like
+from helpers import DelayStage, speech_like
 
 pytest.importorskip("aural.pipeline")
 
@@ -20,25 +19,14 @@ pytest.importorskip("aural.pipeline")
 @dataclass(frozen=True)
 class _DelayParams:
     latency: int = param(101, help="delay in samples", min=0)
+    gain: float = param(0.5, help="linear gain", min=0.0)
 
 
-class _DelayHalfStage(Stage):
+class _DelayHalfStage(DelayStage):
     """Halves and delays its input; the pipeline has to remove the delay."""
 
     name = "systems_test_delay_half"
     Params = _DelayParams
-
-    def reset(self):
-        self._line = torch.zeros(self.num_channels, self.params.latency)
-
-    @property
-    def latency_samples(self):
-        return self.params.latency
-
-    def process_block(self, audio):
-        joined = torch.cat([self._line, audio], dim=1)
-        self._line = joined[:, joined.shape[1] - self.params.latency:]
-        return 0.5 * joined[:, : audio.shape[1]]
 
 
 @pytest.fixture
