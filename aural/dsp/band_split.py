@@ -44,7 +44,6 @@ class HighBandFollower:
         self._dry_filter = SosFilter(sos, num_channels)
         self.frame = max(1, round(sample_rate * frame_ms / 1000.0))
         self.coefficient = math.exp(-self.frame / (sample_rate * smoothing_ms / 1000.0))
-        self.num_channels = num_channels
         self.reset()
 
     def reset(self) -> None:

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from aural.registry import Registry, UnknownNameError, close_matches
 from aural.systems.base import System, package_version
+from aural.systems.pipeline import PREFIX as PIPELINE_PREFIX
+from aural.systems.pipeline import STAGE_PREFIX
 
 BUILTIN_MODULES = (
     "aural.systems.identity",
@@ -27,8 +29,6 @@ BUILTIN_MODULES = (
 SYSTEMS: Registry[type[System]] = Registry(
     "system", builtin_modules=BUILTIN_MODULES, entry_point_group="aural.systems")
 
-PIPELINE_PREFIX = "pipeline:"
-STAGE_PREFIX = "stage:"
 BASELINES = ("identity", "noisereduce", "rnnoise", "deepfilternet3")
 
 
