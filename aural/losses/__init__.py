@@ -4,7 +4,8 @@
 Every loss maps ``(estimate, target)`` tensors shaped ``(batch, channels, samples)`` to a
 scalar to minimise. Built-ins: ``l1``, ``mse``, ``si_sdr`` (negative SI-SDR in dB),
 ``mrstft`` (multi-resolution STFT), ``mel`` (log-mel L1), ``residual_noise`` (compressed
-spectral energy above the target only).
+spectral energy above the target only), ``speech_distortion`` (compressed spectral energy
+missing against the target only).
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Spectral losses: multi-resolution STFT and log-mel L1."""
+"""Spectral losses: multi-resolution STFT, log-mel L1, and one-sided compressed-magnitude
+terms (residual noise, speech distortion)."""
 
 from __future__ import annotations
 
@@ -75,15 +76,12 @@ class MelLoss(nn.Module):
         return (self._log_mel(estimate) - self._log_mel(target)).abs().mean()
 
 
-@LOSSES.register("residual_noise")
-class ResidualNoiseLoss(nn.Module):
-    """Energy the estimate has above the target, on power-law compressed STFT magnitudes:
-    ``sum(relu(|est|^c - |ref|^c)^2) / sum(|ref|^(2c))``.
+class _OneSidedSpectralLoss(nn.Module):
+    """Squared one-sided difference of power-law compressed STFT magnitudes, relative to the
+    target's energy: ``sum(relu(side * (|est|^c - |ref|^c))^2) / sum(|ref|^(2c))``.
+    Compression (``c`` = 0.3) lets quiet frames (noise between words, soft consonants) count."""
 
-    It only counts what is left over (residual noise, reverberation tails, artefacts), never
-    what is missing, so adding it to a symmetric loss trades a little speech distortion for
-    deeper noise suppression. Compression (``c`` = 0.3) lets quiet noise between words count.
-    """
+    side = 1.0
 
     def __init__(self, n_fft: int = 512, hop_length: int = 128, compression: float = 0.3):
         super().__init__()
@@ -97,5 +95,23 @@ class ResidualNoiseLoss(nn.Module):
     def forward(self, estimate: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         est = _magnitude(estimate, self.n_fft, self.hop_length, self.window).pow(self.compression)
         ref = _magnitude(target, self.n_fft, self.hop_length, self.window).pow(self.compression)
-        excess = torch.relu(est - ref).pow(2).sum(dim=(-2, -1))
-        return (excess / ref.pow(2).sum(dim=(-2, -1)).clamp_min(1e-8)).mean()
+        error = torch.relu(self.side * (est - ref)).pow(2).sum(dim=(-2, -1))
+        return (error / ref.pow(2).sum(dim=(-2, -1)).clamp_min(1e-8)).mean()
+
+
+@LOSSES.register("residual_noise")
+class ResidualNoiseLoss(_OneSidedSpectralLoss):
+    """Energy the estimate has above the target: residual noise, reverberation tails,
+    artefacts, never what is missing. Added to a symmetric loss, it trades a little speech
+    distortion for deeper noise suppression."""
+
+    side = 1.0
+
+
+@LOSSES.register("speech_distortion")
+class SpeechDistortionLoss(_OneSidedSpectralLoss):
+    """Energy the estimate lacks against the target: over-suppressed speech, never what is
+    left over. Added to a symmetric loss, it protects speech (intelligibility, STOI) at the
+    cost of some residual noise (the asymmetric loss of VoiceFilter-Lite, Wang et al. 2020)."""
+
+    side = -1.0

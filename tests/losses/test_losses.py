@@ -12,7 +12,7 @@ from aural.losses.time import si_sdr
 
 
 def test_registry_lists_builtins():
-    assert {"l1", "mse", "si_sdr", "mrstft", "mel", "residual_noise"} <= set(LOSSES.names())
+    assert {"l1", "mse", "si_sdr", "mrstft", "mel", "residual_noise", "speech_distortion"} <= set(LOSSES.names())
 
 
 def test_waveform_losses_closed_forms():
@@ -60,6 +60,18 @@ def test_residual_noise_counts_only_what_is_left_over():
     assert loss(speech + noise, speech)[0].item() > 0.05                        # noise in the silence: counted
     with pytest.raises(ValueError, match="compression"):
         build_loss([{"name": "residual_noise", "compression": 0.0}])
+
+
+def test_speech_distortion_counts_only_what_is_missing():
+    torch.manual_seed(3)
+    t = torch.arange(16000) / 16000
+    speech = (0.3 * torch.sin(2 * math.pi * 300 * t) * (t < 0.5)).reshape(1, 1, -1)
+    noise = 0.01 * torch.randn_like(speech)
+    loss = build_loss([{"name": "speech_distortion"}])
+    assert loss(speech, speech)[0].item() == pytest.approx(0.0, abs=1e-6)
+    assert loss(speech + noise * (t >= 0.6), speech)[0].item() == pytest.approx(0.0, abs=1e-6)  # noise in silence: not counted
+    assert loss(0.5 * speech, speech)[0].item() > 0.02                                          # attenuated speech: counted
+    assert loss(0.5 * speech, speech)[0].item() < loss(0.1 * speech, speech)[0].item()
 
 
 def test_weights_are_data_and_terms_are_reported():
