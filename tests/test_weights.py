@@ -175,10 +175,13 @@ def test_cli_train_on_the_fly_from_clean_speech(tmp_path, capsys):
         "losses": [{"name": "l1", "weight": 1.0}], "model": {"post_filter_beta": 0.02}}))
     status, _, err = run_cli(["train", "mel_unet", "--data", str(tmp_path / "pairs"), "--val-data",
                               str(tmp_path / "pairs"), "--out", str(tmp_path / "tuned"), "--recipe", str(recipe),
-                              "--init", str(tmp_path / "run" / "last.safetensors"), "--no-progress"], capsys)
+                              "--init", str(tmp_path / "run" / "last.safetensors"), "--lr", "0.0001",
+                              "--no-progress"], capsys)
     assert status == 0, err
-    model = json.loads((tmp_path / "tuned" / "run.json").read_text())["weights_config"]["model"]
+    tuned = json.loads((tmp_path / "tuned" / "run.json").read_text())
+    model = tuned["weights_config"]["model"]
     assert model["channels"] == [4, 8] and model["post_filter_beta"] == 0.02
+    assert tuned["recipe"]["optimizer"]["lr"] == 0.0001
     status, _, err = run_cli(["export", str(tmp_path / "tuned"), "--preset", "tuned", "--models-dir",
                               str(tmp_path / "models")], capsys)
     assert status == 0, err

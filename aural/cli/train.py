@@ -33,6 +33,8 @@ RUN_FILE = "run.json"
 @click.option("--steps", type=click.IntRange(min=1), default=None, help="Train this many steps (overrides the recipe).")
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its last checkpoint.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=None, help="Override the recipe's batch size.")
+@click.option("--lr", type=click.FloatRange(min=0.0, min_open=True), default=None,
+              help="Override the recipe's peak learning rate (fine-tuning usually wants a lower one).")
 @click.option("--noise", "noise_dir", type=click.Path(path_type=Path), default=None,
               help="On-the-fly degradation: folder of noise recordings (default: synthetic noise).")
 @click.option("--rir", "rir_dir", type=click.Path(path_type=Path), default=None,
@@ -47,9 +49,9 @@ RUN_FILE = "run.json"
               help="JSON describing the data (sources, licences, held-out lists) for the model card.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 def command(stage: str, data: Path | None, val_data: Path | None, out_dir: Path, recipe: Path | None,
-            init: str | None, steps: int | None, resume: bool, batch_size: int | None, noise_dir: Path | None,
-            rir_dir: Path | None, profiles: tuple[str, ...], workers: int | None, threads: int | None,
-            device: str, tensorboard: bool, data_info: Path | None, no_progress: bool) -> None:
+            init: str | None, steps: int | None, resume: bool, batch_size: int | None, lr: float | None,
+            noise_dir: Path | None, rir_dir: Path | None, profiles: tuple[str, ...], workers: int | None,
+            threads: int | None, device: str, tensorboard: bool, data_info: Path | None, no_progress: bool) -> None:
     """Train STAGE (a learned stage) into the run folder --out.
 
     Examples:
@@ -59,6 +61,8 @@ def command(stage: str, data: Path | None, val_data: Path | None, out_dir: Path,
       aural train mel_unet --data clean_speech/ --noise noise/ --rir rir/ --out runs/mel --steps 20000
 
       aural train mel_unet --out runs/mel --resume
+
+      aural train mel_unet --data pairs/ --init default --lr 0.0003 --steps 5000 --out runs/mel_ft
     """
     import torch
 
@@ -101,6 +105,8 @@ def command(stage: str, data: Path | None, val_data: Path | None, out_dir: Path,
         changes["steps"] = steps
     if batch_size:
         changes["batch_size"] = batch_size
+    if lr:
+        changes["optimizer"] = {**chosen.optimizer, "lr": lr}
     if workers is not None:
         changes["num_workers"] = workers
     if tensorboard:
