@@ -23,10 +23,10 @@ Phases (each skips what is already done, so re-running the same command resumes)
    phone -> studio (targets scaled to their level in the input, so the stages keep loudness).
 3. ``train``: ``aural train STAGE`` with the stage's built-in recipe into ``RUNS/<stage>``
    (``--resume`` when a checkpoint exists).
-4. ``finetune`` (stages listed in ``FINETUNE_STEPS``): ``aural train STAGE --init
-   RUNS/<stage>/last.safetensors --recipe aural/recipes/<stage>.yaml`` into
-   ``RUNS/<stage>_finetune``: the base run's weights continue under the current recipe
-   (for ``mel_unet``: with its post-filter in the loop, so the network learns around it).
+4. ``finetune`` (the rounds in ``FINETUNES``): ``aural train STAGE --init <previous run>
+   --recipe aural/recipes/<stage>.yaml`` into ``RUNS/<round>``: the weights continue under
+   the current recipe (for ``mel_unet``: with its post-filter in the loop, so the network
+   learns around it), ``noise_reduction`` on noisy -> noise-free pairs (a denoiser).
 5. ``testset``: evaluation pairs for ``aural bench`` from the held-out material only
    (``RUNS/test_pairs``, another seed than validation).
 6. ``export``: ``aural export`` of the fine-tuned run when there is one, else the base run,
@@ -41,6 +41,7 @@ import argparse
 import csv
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -56,25 +57,51 @@ CARD_NOTES = {
         "Learned phone -> studio on simulated phone audio: besides noise it corrects the phone's colour, band "
         "and room. On audio with additive noise but no phone chain it re-equalises too and may lower SNR.",
         "History: base run of 15,791 steps on phone -> studio pairs (recipe without post-filter and residual-noise "
-        "loss), then this fine-tune (post-filter in the model, residual_noise loss added).",
-        "The training pool (base run and fine-tune) was rendered by an earlier simulator version: about 30 % "
-        "of its reverberant pairs are 16-26 samples (1-1.6 ms) off their reference (14 of 48 in validation). "
-        "Re-render the pool (delete runs/default_weights/pool) before training again.",
+        "loss); fine-tune 1 of 12,000 steps (post-filter in the model, residual_noise loss added; best step "
+        "10,500); fine-tune 2 of 6,000 steps at peak lr 0.0003 (speech_distortion loss added; best step 3,500); "
+        "then this fine-tune 3 of 6,000 steps at peak lr 0.0003 with 128 mel bands instead of 64 (the U-Nets' "
+        "conv weights carried over; best step 5,500). Base run and fine-tunes 1-2 used 64 bands; the script "
+        "runs every round with the current recipe (128).",
+        "The base run and fine-tune 1 trained on a pool rendered by an earlier simulator version, in which about "
+        "30 % of the reverberant pairs were 16-26 samples (1-1.6 ms) off their reference. Fine-tunes 2 and 3 "
+        "trained and validated on the pool re-rendered by the current, sample-aligned simulator.",
         LEVEL_NOTE, CPU_NOTE),
     "noise_reduction": (
         "A denoiser: it removes additive noise from phone recordings and keeps the rest of the phone's sound "
         "(room, band, colour), which mel_unet then restores; on its own it does not dereverberate.",
-        "History: base run of 5,486 steps on phone -> studio pairs (stopped: it attenuated speech), then this "
-        "fine-tune on noisy -> noise-free renders of the same simulated recordings.",
+        "History: base run of 5,486 steps on phone -> studio pairs (stopped: it attenuated speech); fine-tune 1 "
+        "on noisy -> noise-free renders of the same simulated recordings (best step 4,500); fine-tune 2 of "
+        "6,000 steps at peak lr 0.0003 with a speech_distortion loss added (best step 5,000); then this "
+        "fine-tune 3 of 7,000 steps at peak lr 0.0003 with residual_noise and speech_distortion (the current "
+        "recipe). The script runs the last two as one round with the current recipe.",
         "Its validation SNR is measured against the noise-free renders; the 15 % of validation items without "
         "noise (input = target, capped at 40 dB) dominate that mean and make the gain look negative. The "
         "evaluation below, against the studio references, is the measure to read.",
         LEVEL_NOTE, CPU_NOTE),
 }
-FINETUNE_STEPS = {"mel_unet": 12000, "noise_reduction": 8000}
-# Fine-tuning data per stage: noise_reduction ends as a denoiser (noisy phone -> the same phone
-# chain without the noise; see render_denoise), mel_unet stays phone -> studio.
-FINETUNE_POOL = {"mel_unet": "pool", "noise_reduction": "pool_denoise"}
+
+
+@dataclass(frozen=True)
+class FineTune:
+    """One fine-tuning round: ``aural train STAGE --init <previous run> --recipe <built-in>`` on
+    ``pool`` (``pool``: phone -> studio; ``pool_denoise``: noisy -> noise-free phone) into
+    ``RUNS/<run>``. The first round starts from the base run's last checkpoint, later rounds
+    from the best checkpoint of the round before; ``lr`` overrides the recipe's peak rate."""
+
+    run: str
+    pool: str
+    steps: int
+    lr: float | None = None
+
+
+# noise_reduction ends as a denoiser (see render_denoise); mel_unet stays phone -> studio.
+FINETUNES = {
+    "mel_unet": (FineTune("mel_unet_finetune", "pool", 12000),
+                 FineTune("mel_unet_finetune_sd", "pool", 6000, lr=0.0003),
+                 FineTune("mel_unet_finetune_128", "pool", 6000, lr=0.0003)),
+    "noise_reduction": (FineTune("noise_reduction_finetune", "pool_denoise", 8000),
+                        FineTune("noise_reduction_finetune_rnsd", "pool_denoise", 7000, lr=0.0003)),
+}
 DENOISE_TARGET = ("the same simulated phone recording without its additive noise (every other step of the "
                   "phone chain kept: room, microphone, band limit, codec, clipping, packet loss, AGC), scaled "
                   "per training segment to its level in the input")
@@ -269,29 +296,37 @@ def train(runs: Path, stage: str, steps: int | None, threads: int) -> None:
 
 
 def finetune(runs: Path, stage: str, steps: int | None, threads: int) -> None:
-    base = runs / stage / "last.safetensors"
-    if not base.exists():
-        raise SystemExit(f"{base}: no base run to fine-tune; run --phase train first")
-    out = runs / f"{stage}_finetune"
-    pool = runs / FINETUNE_POOL[stage]
-    info = runs / f"data_info_{stage}_finetune.json"
+    """Every round of ``FINETUNES[stage]`` in order; ``steps`` overrides the last round's."""
+    start = runs / stage / "last.safetensors"
+    if not start.exists():
+        raise SystemExit(f"{start}: no base run to fine-tune; run --phase train first")
     data = json.loads((runs / "data_info.json").read_text())
-    target = DENOISE_TARGET if FINETUNE_POOL[stage] == "pool_denoise" else TARGET
-    info.write_text(json.dumps({"target": target, **data}, indent=2) + "\n")
-    args = ["train", stage, "--data", _rel(pool / "train"), "--val-data", _rel(pool / "val"),
-            "--out", _rel(out), "--threads", str(threads), "--data-info", _rel(info),
-            "--recipe", _rel(ROOT / "aural" / "recipes" / f"{stage}.yaml"),
-            "--steps", str(steps or FINETUNE_STEPS[stage])]
-    if (out / "last.safetensors").exists():
-        args.append("--resume")
-    else:
-        args += ["--init", _rel(base)]
-    aural(*args)
+    rounds = FINETUNES[stage]
+    for number, round_ in enumerate(rounds, 1):
+        out, pool = runs / round_.run, runs / round_.pool
+        info = runs / f"data_info_{round_.run}.json"
+        target = DENOISE_TARGET if round_.pool == "pool_denoise" else TARGET
+        info.write_text(json.dumps({"target": target, **data}, indent=2) + "\n")
+        round_steps = steps if steps and number == len(rounds) else round_.steps
+        args = ["train", stage, "--data", _rel(pool / "train"), "--val-data", _rel(pool / "val"),
+                "--out", _rel(out), "--threads", str(threads), "--data-info", _rel(info),
+                "--recipe", _rel(ROOT / "aural" / "recipes" / f"{stage}.yaml"), "--steps", str(round_steps)]
+        if round_.lr:
+            args += ["--lr", str(round_.lr)]
+        if (out / "last.safetensors").exists():
+            args.append("--resume")
+        else:
+            args += ["--init", _rel(start)]
+        aural(*args)
+        start = out / "best.safetensors"
 
 
 def final_run(runs: Path, stage: str) -> Path:
-    tuned = runs / f"{stage}_finetune"
-    return tuned if (tuned / "best.safetensors").exists() else runs / stage
+    """The last fine-tuning round with a best checkpoint, else the base run."""
+    for round_ in reversed(FINETUNES.get(stage, ())):
+        if (runs / round_.run / "best.safetensors").exists():
+            return runs / round_.run
+    return runs / stage
 
 
 CARD_METRICS = ("pesq_wb", "stoi", "si_sdr", "dnsmos_ovrl")
@@ -385,7 +420,7 @@ def main() -> None:
             train(runs, stage, args.steps, args.threads)
     if args.phase in ("finetune", "all"):
         for stage in stages:
-            if stage in FINETUNE_STEPS:
+            if stage in FINETUNES:
                 finetune(runs, stage, args.steps if args.phase == "finetune" else None, args.threads)
     if args.phase in ("testset", "all"):
         print(f"evaluation pairs: {_rel(render_test_pairs(runs))}; score them with aural bench --pairs ...")
