@@ -67,6 +67,10 @@ CARD_NOTES = {
         "The base run and fine-tune 1 trained on a pool rendered by an earlier simulator version, in which about "
         "30 % of the reverberant pairs were 16-26 samples (1-1.6 ms) off their reference. Fine-tunes 2 to 4 "
         "trained and validated on the pool re-rendered by the current, sample-aligned simulator.",
+        "The Reproduce command below is the one that ran (its run folder was then renamed "
+        "mel_unet_finetune_rn20). Its recipe, runs/exp/mel_unet_B.yaml (not in the repository), is "
+        "aural/recipes/mel_unet.yaml with 3,500 steps, peak lr 0.0002 and 200 warm-up steps; the script's "
+        "last fine-tune round runs the same with the recipe's 500 warm-up steps.",
         LEVEL_NOTE, CPU_NOTE),
     "noise_reduction": (
         "A denoiser: it removes additive noise from phone recordings and keeps the rest of the phone's sound "
