@@ -92,14 +92,15 @@ class FineTune:
     """One fine-tuning round: ``aural train STAGE --init <previous run> --recipe <built-in>`` on
     ``pool`` (``pool``: phone -> studio; ``pool_denoise``: noisy -> noise-free phone) into
     ``RUNS/<run>``. The first round starts from the base run's last checkpoint, later rounds
-    from the best checkpoint of the round before; ``lr`` overrides the recipe's peak rate;
-    ``export`` is the checkpoint shipped when this is the last round (``best`` or ``last``)."""
+    from the checkpoint the round before hands on; ``lr`` overrides the recipe's peak rate;
+    ``checkpoint`` (``best`` or ``last``) is what this round hands on: to the next round, or
+    to the export when it is the last."""
 
     run: str
     pool: str
     steps: int
     lr: float | None = None
-    export: str = "best"
+    checkpoint: str = "best"
 
 
 # noise_reduction ends as a denoiser (see render_denoise); mel_unet stays phone -> studio.
@@ -108,7 +109,7 @@ FINETUNES = {
                  FineTune("mel_unet_finetune_sd", "pool", 6000, lr=0.0003),
                  FineTune("mel_unet_finetune_128", "pool", 6000, lr=0.0003),
                  # snr/val prefers less suppression; the last checkpoint won on validation DNSMOS and PESQ
-                 FineTune("mel_unet_finetune_rn20", "pool", 3500, lr=0.0002, export="last")),
+                 FineTune("mel_unet_finetune_rn20", "pool", 3500, lr=0.0002, checkpoint="last")),
     "noise_reduction": (FineTune("noise_reduction_finetune", "pool_denoise", 8000),
                         FineTune("noise_reduction_finetune_rnsd", "pool_denoise", 7000, lr=0.0003)),
 }
@@ -328,14 +329,14 @@ def finetune(runs: Path, stage: str, steps: int | None, threads: int) -> None:
         else:
             args += ["--init", _rel(start)]
         aural(*args)
-        start = out / "best.safetensors"
+        start = out / f"{round_.checkpoint}.safetensors"
 
 
 def final_run(runs: Path, stage: str) -> tuple[Path, str]:
     """The last fine-tuning round with checkpoints and which one to ship, else the base run's best."""
     for round_ in reversed(FINETUNES.get(stage, ())):
         if (runs / round_.run / "best.safetensors").exists():
-            return runs / round_.run, round_.export
+            return runs / round_.run, round_.checkpoint
     return runs / stage, "best"
 
 

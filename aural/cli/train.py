@@ -105,7 +105,7 @@ def command(stage: str, data: Path | None, val_data: Path | None, out_dir: Path,
         changes["steps"] = steps
     if batch_size:
         changes["batch_size"] = batch_size
-    if lr:
+    if lr is not None:
         changes["optimizer"] = {**chosen.optimizer, "lr": lr}
     if workers is not None:
         changes["num_workers"] = workers
