@@ -5,7 +5,8 @@ Every loss maps ``(estimate, target)`` tensors shaped ``(batch, channels, sample
 scalar to minimise. Built-ins: ``l1``, ``mse``, ``si_sdr`` (negative SI-SDR in dB),
 ``mrstft`` (multi-resolution STFT), ``mel`` (log-mel L1), ``residual_noise`` (compressed
 spectral energy above the target only), ``speech_distortion`` (compressed spectral energy
-missing against the target only).
+missing against the target only), ``stoi`` (one minus a differentiable STOI-style
+envelope correlation).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from torch import nn
 from aural.registry import Registry
 
 LOSSES: Registry[type[nn.Module]] = Registry(
-    "loss", builtin_modules=("aural.losses.time", "aural.losses.spectral"))
+    "loss", builtin_modules=("aural.losses.time", "aural.losses.spectral", "aural.losses.intelligibility"))
 
 
 class WeightedLoss(nn.Module):

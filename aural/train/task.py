@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from aural.losses import WeightedLoss
+from aural.losses.intelligibility import STOILoss
 from aural.losses.time import si_sdr
 
 
@@ -122,7 +123,9 @@ class EnhancementTask:
     validation alike. Validation reports ``loss`` and, per item,
     ``snr`` and ``si_sdr`` of the output, of the input (``*_input``) and their difference
     (``*_gain``), in dB, each capped at ``METRIC_CAP_DB`` (40 dB: items whose input is
-    already clean would otherwise score infinity).
+    already clean would otherwise score infinity); with a ``sample_rate`` in ``model_config``,
+    also ``stoi_approx`` (and ``*_input``, ``*_gain``): the differentiable STOI of
+    :mod:`aural.losses.intelligibility`, which tracks ``pystoi`` closely and costs little.
     """
 
     model: nn.Module
@@ -161,9 +164,23 @@ class EnhancementTask:
         input_snr = snr_db(noisy, clean).clamp(max=cap)
         sdr = si_sdr(estimate.flatten(1), clean.flatten(1)).clamp(max=cap)
         input_sdr = si_sdr(noisy.float().flatten(1), clean.flatten(1)).clamp(max=cap)
-        return {"loss": total.detach(), "snr": output_snr, "snr_input": input_snr,
-                "snr_gain": output_snr - input_snr, "si_sdr": sdr, "si_sdr_input": input_sdr,
-                "si_sdr_gain": sdr - input_sdr}
+        metrics = {"loss": total.detach(), "snr": output_snr, "snr_input": input_snr,
+                   "snr_gain": output_snr - input_snr, "si_sdr": sdr, "si_sdr_input": input_sdr,
+                   "si_sdr_gain": sdr - input_sdr}
+        sample_rate = self.model_config.get("sample_rate")
+        if sample_rate:
+            intelligibility = self._intelligibility(int(sample_rate), clean.device)
+            output_stoi = intelligibility.score(estimate, clean.float()).mean(dim=-1)
+            input_stoi = intelligibility.score(noisy.float(), clean.float()).mean(dim=-1)
+            metrics.update(stoi_approx=output_stoi, stoi_approx_input=input_stoi,
+                           stoi_approx_gain=output_stoi - input_stoi)
+        return metrics
+
+    def _intelligibility(self, sample_rate: int, device: torch.device) -> STOILoss:
+        cached = getattr(self, "_stoi", None)
+        if cached is None or cached.window.device != device:
+            cached = self._stoi = STOILoss(sample_rate).to(device)
+        return cached
 
     def configure_optimizers(self):
         return adam_with_schedule(self.model.parameters(), self.optimizer)

@@ -12,7 +12,7 @@ from aural.losses.time import si_sdr
 
 
 def test_registry_lists_builtins():
-    assert {"l1", "mse", "si_sdr", "mrstft", "mel", "residual_noise", "speech_distortion"} <= set(LOSSES.names())
+    assert {"l1", "mse", "si_sdr", "mrstft", "mel", "residual_noise", "speech_distortion", "stoi"} <= set(LOSSES.names())
 
 
 def test_waveform_losses_closed_forms():
@@ -90,3 +90,50 @@ def test_bad_specs_name_the_entry():
         build_loss([{"name": "l1"}, {"name": "mrstft", "n_fft": 3}])
     with pytest.raises(ValueError, match="weight"):
         build_loss([{"name": "l1", "weight": -1}])
+
+
+def _speech_like(seconds: float = 2.0, sample_rate: int = 16000, seed: int = 0) -> torch.Tensor:
+    """Harmonics of a gliding pitch under a syllable-rate (4 Hz) envelope with pauses."""
+    generator = torch.Generator().manual_seed(seed)
+    t = torch.arange(int(seconds * sample_rate)) / sample_rate
+    pitch = 140 + 30 * torch.sin(2 * math.pi * 0.7 * t)
+    phase = 2 * math.pi * torch.cumsum(pitch, 0) / sample_rate
+    voiced = sum(torch.sin(k * phase) / math.sqrt(k) for k in range(1, 40))  # harmonics to ~5 kHz
+    envelope = torch.relu(torch.sin(2 * math.pi * 4 * t)) * (torch.sin(2 * math.pi * 0.5 * t) > -0.5)
+    return (0.1 * voiced * envelope + 0.001 * torch.randn(t.shape, generator=generator)).reshape(1, 1, -1)
+
+
+def test_stoi_loss_zero_at_target_scale_invariant_and_grows_with_noise():
+    speech = _speech_like()
+    loss = build_loss([{"name": "stoi"}], sample_rate=16000)
+    assert loss(speech, speech)[0].item() == pytest.approx(0.0, abs=1e-4)
+    assert loss(3.0 * speech, speech)[0].item() == pytest.approx(0.0, abs=1e-4)
+    noise = torch.randn(speech.shape, generator=torch.Generator().manual_seed(5))
+    noise = noise * speech.norm() / noise.norm()
+    values = [loss(speech + noise * 10 ** (-snr_db / 20), speech)[0].item() for snr_db in (20, 5, -5)]
+    assert 0 < values[0] < values[1] < values[2]
+
+
+def test_stoi_loss_follows_pystoi():
+    """1 - loss ranks noisy versions as the reference implementation does, at a close value."""
+    pystoi = pytest.importorskip("pystoi")
+    speech = _speech_like(seconds=3.0)
+    noise = torch.randn(speech.shape, generator=torch.Generator().manual_seed(6))
+    noise = noise * speech.norm() / noise.norm()
+    loss = build_loss([{"name": "stoi"}], sample_rate=16000)
+    ours, reference = [], []
+    for snr_db in (15, 5, 0, -5):
+        noisy = speech + noise * 10 ** (-snr_db / 20)
+        ours.append(1 - loss(noisy, speech)[0].item())
+        reference.append(pystoi.stoi(speech.flatten().numpy(), noisy.flatten().numpy(), 16000))
+    assert ours == sorted(ours, reverse=True) and reference == sorted(reference, reverse=True)
+    assert max(abs(a - b) for a, b in zip(ours, reference)) < 0.03
+
+
+def test_stoi_loss_has_gradients_and_checks_its_rate():
+    speech = _speech_like(seconds=1.0)
+    estimate = (0.5 * speech).requires_grad_()
+    build_loss([{"name": "stoi"}], sample_rate=16000)(estimate + 0.01, speech)[0].backward()
+    assert estimate.grad is not None and estimate.grad.abs().sum() > 0
+    with pytest.raises(ValueError, match="sample rate"):
+        build_loss([{"name": "stoi", "sample_rate": 8000}])

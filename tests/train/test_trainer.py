@@ -242,6 +242,19 @@ def test_validation_metrics_are_capped_for_clean_items():
     metrics = task.validation_step((clean, clean))
     assert torch.all(metrics["snr_input"] == 40.0) and torch.all(metrics["si_sdr_input"] == 40.0)
     assert torch.all(metrics["snr_gain"] <= 0.0)
+    assert "stoi_approx" not in metrics  # no sample rate in the model config: no STOI
+
+
+def test_validation_reports_stoi_when_the_rate_is_known():
+    task = make_task()
+    task.model_config = {"sample_rate": 16000}
+    noisy, clean = make_data(3, samples=8000)[:]
+    syllables = 0.5 + 0.5 * torch.sin(2 * torch.pi * 4 * torch.arange(8000) / 16000)  # STOI needs an envelope
+    noisy, clean = noisy - clean + clean * syllables, clean * syllables
+    metrics = task.validation_step((noisy, clean))
+    assert metrics["stoi_approx"].shape == (3,)
+    torch.testing.assert_close(metrics["stoi_approx_gain"], metrics["stoi_approx"] - metrics["stoi_approx_input"])
+    assert torch.all(task.validation_step((clean, clean))["stoi_approx_input"] > 0.999)
 
 
 def test_recipes_validate():
