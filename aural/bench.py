@@ -2,11 +2,11 @@
 
 ``run_bench`` runs every system (:mod:`aural.systems`) on every input file of a pairs
 folder (``phone/`` + ``studio/``, or ``degraded/`` + ``reference/``, matched by relative path
-without extension), scores each output against its reference with
-:func:`aural.evaluate.score_signals` and collects one table: rows are systems, columns the
-mean of each metric over files and the real-time factor. When the folder comes from
-``aural data simulate`` (a ``manifest.jsonl`` beside ``phone/``), the same table is also
-made per degradation ``profile``.
+without extension; or one folder per pair, see :mod:`aural.evaluate.pairs`), scores each
+output against its reference with :func:`aural.evaluate.score_signals` and collects one
+table: rows are systems, columns the mean of each metric over files and the real-time
+factor. When the folder comes from ``aural data simulate`` (a ``manifest.jsonl`` beside
+``phone/``), the same table is also made per degradation ``profile``.
 
 Timing: ``RTF = processing seconds / audio seconds`` (wall clock, summed over files; the CPU
 time of the process gives a second column, ``cpu rtf``, that a busy machine does not inflate), with
@@ -45,7 +45,7 @@ import torch
 from aural import __version__, io
 from aural.errors import AudioWriteError, AuralError, UsageError
 from aural.evaluate import Row, columns, score_row, write_outputs
-from aural.evaluate.pairs import match_folders, pairs_folders
+from aural.evaluate.pairs import match_pairs
 from aural.evaluate.scoring import resolve_metrics
 from aural.evaluate.summary import direction, format_value, write_atomic
 from aural.metrics import package_versions
@@ -110,11 +110,10 @@ class BenchPair:
 def find_pairs(pairs_dir: str | Path, *, echo: Echo = print) -> list[BenchPair]:
     """Matched pairs of ``pairs_dir``, sorted, with their manifest profile when there is one."""
     pairs_dir = Path(pairs_dir)
-    input_dir, reference_dir = pairs_folders(pairs_dir)
-    matching = match_folders(reference_dir, input_dir, degraded_label=input_dir.name)
-    if message := matching.unmatched_message(input_dir.name):
+    matching, input_label = match_pairs(pairs_dir)
+    if message := matching.unmatched_message(input_label):
         echo(f"{pairs_dir}: {message}")
-    profiles = read_profiles(pairs_dir, input_dir.name, echo=echo)
+    profiles = read_profiles(pairs_dir, input_label, echo=echo)
     return [BenchPair(p.file, p.degraded, p.reference, profiles.get(p.file)) for p in matching.pairs]
 
 

@@ -154,10 +154,42 @@ def test_degraded_reference_layout_and_max_files(tmp_path, capsys):
     assert row.split("|")[1:-1][1].strip() == "10.000" and row.rstrip(" |").endswith("1")
 
 
+def noisy_copy(clean, snr_db, seed):
+    noise = np.random.default_rng(seed).standard_normal(clean.num_samples)
+    noise *= math.sqrt(float(clean.audio.double().pow(2).mean()) / np.mean(noise ** 2)) * 10 ** (-snr_db / 20)
+    return clean.replace(clean.audio + torch.from_numpy(noise.astype(np.float32))[None])
+
+
+def test_one_folder_per_pair_layout(tmp_path, capsys):
+    pairs = tmp_path / "pairs"
+    snr = {"utt1/noisy_10dB": 10.0, "utt1/noisy_0dB": 0.0, "vbd_2/degraded_clip": 5.0}
+    for index, folder in enumerate(["utt1", "vbd_2"]):
+        clean = speech_like(1.0, 16000, seed=index)
+        write_audio(pairs / folder / "clean.flac", clean, subtype="PCM_24")
+        for name, value in snr.items():
+            if name.startswith(folder + "/"):
+                write_audio(pairs / f"{name}.wav", noisy_copy(clean, value, len(name)), subtype="FLOAT")
+    write_audio(pairs / "lonely" / "noisy.wav", speech_like(1.0, 16000))
+    out = tmp_path / "out"
+    code, stdout, stderr = run_cli(["bench", "--pairs", str(pairs), "--systems", "identity",
+                                    "--metrics", "snr,si_sdr", "--out", str(out)], capsys)
+    assert code == 0, stderr
+    assert stderr.strip().splitlines() == [
+        f"aural: {pairs}: 1 folder skipped (lonely: no reference file (clean, reference or studio))"]
+    report = json.loads((out / "bench.json").read_text())
+    assert report["files"] == {name: None for name in sorted(snr)} and report["profiles"] == {}
+    rows = {row["file"]: row for row in csv.DictReader((out / "systems" / "identity" / "scores.csv").open())}
+    assert sorted(rows) == sorted(snr)
+    for name, value in snr.items():
+        assert float(rows[name]["snr"]) == pytest.approx(value, abs=0.05), name
+    assert "| `identity` |" in stdout and "| 3 |" in stdout
+
+
 def test_folder_without_pairs_is_a_usage_error(tmp_path, capsys):
     (tmp_path / "nothing").mkdir()
     code, _, stderr = run_cli(["bench", "--pairs", str(tmp_path / "nothing"), "--systems", "identity"], capsys)
     assert code == 2 and "phone/ and studio/" in stderr
+    assert "one folder per pair" in stderr and len(stderr.strip().splitlines()) == 1
 
 
 def test_unreadable_input_is_reported_and_skipped(tmp_path, capsys):

@@ -68,7 +68,9 @@ def _latency(specs: list[str]) -> None:
 
 @click.command(epilog=EXAMPLES, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--pairs", "pairs_dir", type=click.Path(path_type=Path),
-              help="Folder with phone/ and studio/ (or degraded/ and reference/), matched by relative path.")
+              help="Folder with phone/ and studio/ (or degraded/ and reference/), matched by relative "
+                   "path; or one folder per pair holding clean.* (or reference/studio) and "
+                   "noisy*/degraded* files.")
 @click.option("--systems", "systems_text", default=DEFAULT_SYSTEMS, show_default=True, metavar="A,B,C",
               help="Systems separated by commas; pipeline:<name or path> runs an aural pipeline, "
                    "stage:<name> one stage with its defaults.")
@@ -101,7 +103,8 @@ def command(pairs_dir: Path | None, systems_text: str, metrics_text: str | None,
         _latency(specs)
         return
     if pairs_dir is None:
-        raise UsageError("--pairs DIR is required: a folder with phone/ and studio/ (or degraded/ and reference/)")
+        raise UsageError("--pairs DIR is required: a folder with phone/ and studio/ (or degraded/ and "
+                         "reference/), or one folder per pair with clean.* and noisy*/degraded* files")
     if save_audio and out_dir is None:
         raise UsageError("--save-audio needs --out DIR")
     from aural.bench import run_bench, tables_markdown, write_reports

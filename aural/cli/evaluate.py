@@ -47,7 +47,8 @@ def _list_metrics() -> None:
 @click.option("--degraded", "degraded_dir", type=click.Path(path_type=Path),
               help="Folder of files to score, matched to references by relative path without extension.")
 @click.option("--pairs", "pairs_dir", type=click.Path(path_type=Path),
-              help="With PIPELINE: folder holding phone/ and studio/ (or degraded/ and reference/).")
+              help="With PIPELINE: folder holding phone/ and studio/ (or degraded/ and reference/), "
+                   "or one folder per pair with clean.* (or reference/studio) and noisy*/degraded* files.")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path),
               help="Output folder for scores.csv, summary.json, summary.md, report.html.")
 @click.option("--metrics", "metrics_text", metavar="A,B,C", default=None,
@@ -92,7 +93,8 @@ def command(ctx: click.Context, pipeline: str | None, reference_dir: Path | None
         if reference_dir is not None or degraded_dir is not None:
             raise UsageError("PIPELINE mode takes --pairs DIR, not --reference/--degraded")
         if pairs_dir is None:
-            raise UsageError(f"PIPELINE {pipeline}: give --pairs DIR (with phone/ and studio/)")
+            raise UsageError(f"PIPELINE {pipeline}: give --pairs DIR (with phone/ and studio/, "
+                             "or one folder per pair)")
     metric_names = _metric_names(metrics_text)
     resolve_metrics(metric_names)  # unknown names fail here, before any work
     options = Options(metric_names=metric_names, jobs=jobs, max_lag_s=max_lag_s,

@@ -1,8 +1,9 @@
 """Run evaluations over folders: metrics in a process pool, partial results kept.
 
 - :func:`evaluate_folders`: score existing degraded files against references.
-- :func:`evaluate_pipeline`: run a pipeline on ``phone/`` (or ``degraded/``) files and score
-  input and output against ``studio/`` (or ``reference/``).
+- :func:`evaluate_pipeline`: run a pipeline on the inputs of a pairs folder (``phone/`` +
+  ``studio/``, ``degraded/`` + ``reference/``, or one folder per pair: see
+  :mod:`aural.evaluate.pairs`) and score input and output against the references.
 
 The pipeline runs in this process (models load once); metrics run in a pool of ``jobs``
 worker processes (spawned, one thread each; ``jobs=1`` runs in-process). ``scores.csv``
@@ -27,7 +28,7 @@ from aural import io
 from aural.errors import AudioWriteError, AuralError, StageError
 from aural.evaluate.align import MAX_LAG_S
 from aural.evaluate.outputs import write_outputs
-from aural.evaluate.pairs import Matching, match_folders, pairs_folders
+from aural.evaluate.pairs import Matching, match_folders, match_pairs
 from aural.evaluate.rows import Row, columns, pipeline_row, score_row
 from aural.evaluate.scoring import resolve_metrics
 from aural.evaluate.summary import write_scores_csv
@@ -175,8 +176,11 @@ def _excerpt(path: Path, seconds: float) -> Signal:
 
 
 def _unmatched(matching: Matching, degraded_label: str) -> dict[str, list[str]]:
-    return {"only in reference": matching.reference_only,
-            f"only in {degraded_label}": matching.degraded_only}
+    unmatched = {"only in reference": matching.reference_only,
+                 f"only in {degraded_label}": matching.degraded_only}
+    if matching.skipped:
+        unmatched["skipped folders"] = matching.skipped
+    return unmatched
 
 
 # -- entry points ---------------------------------------------------------------------------
@@ -214,8 +218,7 @@ def evaluate_folders(reference_dir: str | Path, degraded_dir: str | Path, out_di
                             report_max_files=options.report_max_files,
                             report_seconds=options.report_seconds,
                             report_sample_rate=options.report_sample_rate)
-    return Outcome(summary, collector.failed,
-                   len(matching.reference_only) + len(matching.degraded_only))
+    return Outcome(summary, collector.failed, matching.num_unmatched)
 
 
 def evaluate_pipeline(pipeline: PipelineLike, pairs_dir: str | Path, out_dir: str | Path,
@@ -224,9 +227,8 @@ def evaluate_pipeline(pipeline: PipelineLike, pairs_dir: str | Path, out_dir: st
     """Run ``pipeline`` on each input of ``pairs_dir`` and score input, output and delta."""
     options = options or Options()
     names = [metric.name for metric in resolve_metrics(options.metric_names)]
-    input_dir, reference_dir = pairs_folders(pairs_dir)
-    matching = match_folders(reference_dir, input_dir, degraded_label=input_dir.name)
-    if message := matching.unmatched_message(input_dir.name):
+    matching, input_label = match_pairs(pairs_dir)
+    if message := matching.unmatched_message(input_label):
         echo(f"{pairs_dir}: {message}")
     out_dir = _prepare_out(out_dir)
     metric_columns = columns(names, pipeline=True)
@@ -274,12 +276,11 @@ def evaluate_pipeline(pipeline: PipelineLike, pairs_dir: str | Path, out_dir: st
         row.media = media.get(row.file)
     context = {"mode": "pipeline", "pipeline": pipeline_name, "pairs_dir": str(pairs_dir)}
     summary = write_outputs(collector.rows, out_dir, metric_columns, failed=collector.failed,
-                            unmatched=_unmatched(matching, input_dir.name), context=context,
+                            unmatched=_unmatched(matching, input_label), context=context,
                             report_max_files=options.report_max_files,
                             report_seconds=options.report_seconds,
                             report_sample_rate=options.report_sample_rate)
-    return Outcome(summary, collector.failed,
-                   len(matching.reference_only) + len(matching.degraded_only))
+    return Outcome(summary, collector.failed, matching.num_unmatched)
 
 
 def _drain(pending: dict[Future, str], collector: _Collector, when: str) -> None:

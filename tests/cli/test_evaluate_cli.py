@@ -190,6 +190,32 @@ def test_pipeline_failure_on_one_file(pairs, tmp_path, capsys, monkeypatch):
     assert [row[0] for row in read_csv(tmp_path / "out" / "scores.csv")[1:]] == ["a", "sub/c"]
 
 
+def test_pipeline_mode_on_one_folder_per_pair(tmp_path, capsys, monkeypatch):
+    import aural.pipeline
+
+    root = tmp_path / "pairs"
+    for i, folder in enumerate(["utt1", "utt2"]):
+        clean = speech_like(1.0, 16000, seed=i)
+        write_audio(root / folder / "clean.flac", clean)
+        write_audio(root / folder / "noisy.wav", degrade(clean, i))
+    write_audio(root / "utt2" / "noisy_car_4dB.wav", degrade(speech_like(1.0, 16000, seed=1), 5))
+    write_audio(root / "bad" / "clean.wav", speech_like(1.0, 16000))
+    write_audio(root / "bad" / "studio.wav", speech_like(1.0, 16000))
+    write_audio(root / "bad" / "noisy.wav", speech_like(1.0, 16000))
+    monkeypatch.setattr(aural.pipeline, "load_pipeline", lambda name: StandIn())
+    code, _, err = run_cli(["evaluate", "stand_in", "--pairs", str(root), "--out", str(tmp_path / "out"),
+                            "--metrics", "snr,lufs", "--jobs", "1"], capsys)
+    assert code == 1  # a skipped folder counts as unmatched
+    assert err.strip().splitlines() == [f"aural: {root}: 1 folder skipped (bad: 2 reference files "
+                                        "(clean.wav, studio.wav))"]
+    table = read_csv(tmp_path / "out" / "scores.csv")
+    assert [row[0] for row in table[1:]] == ["utt1/noisy", "utt2/noisy", "utt2/noisy_car_4dB"]
+    for row in table[1:]:
+        assert float(row[6]) == pytest.approx(20 * np.log10(0.5), abs=1e-3)
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["unmatched"]["skipped folders"] == ["bad: 2 reference files (clean.wav, studio.wav)"]
+
+
 def test_real_pipeline_file(pairs, tmp_path, capsys):
     from aural.stages import STAGES
 
