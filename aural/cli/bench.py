@@ -17,7 +17,8 @@ EXAMPLES = """
 Examples:
   aural bench --pairs pairs/ --out bench/
   aural bench --pairs pairs/ --systems identity,noisereduce,rnnoise,deepfilternet3,pipeline:phone_to_studio
-    aural bench --pairs pairs/ --systems identity,stage:mel_unet,stage:noise_reduction
+  aural bench --pairs pairs/ --systems identity,stage:mel_unet,stage:noise_reduction
+  aural bench --pairs pairs/ --systems stage:mel_unet,stage:mel_unet@runs/mel/best.safetensors
   aural bench --pairs pairs/ --metrics pesq_wb,stoi,si_sdr --max-files 20 --out bench/
   aural bench --list-systems
   aural bench --latency --systems rnnoise,deepfilternet3
@@ -73,7 +74,8 @@ def _latency(specs: list[str]) -> None:
                    "noisy*/degraded* files.")
 @click.option("--systems", "systems_text", default=DEFAULT_SYSTEMS, show_default=True, metavar="A,B,C",
               help="Systems separated by commas; pipeline:<name or path> runs an aural pipeline, "
-                   "stage:<name> one stage with its defaults.")
+                   "stage:<name> one stage with its defaults, stage:<name>@<weights> with other "
+                   "weights (a preset, an exported file or a training checkpoint).")
 @click.option("--metrics", "metrics_text", default=None, metavar="A,B,C",
               help="Metric names separated by commas (default: all; see aural evaluate --list-metrics).")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=None,

@@ -1,6 +1,9 @@
 """``pipeline:<name or path>`` and ``stage:<name>``: aural as a system, so it sits in the same table.
 
-``stage:<name>`` is a pipeline of that one stage with its default parameters and weights.
+``stage:<name>`` is a pipeline of that one stage with its default parameters and weights;
+``stage:<name>@<weights>`` gives a learned stage other weights: a preset name or a path (an
+exported ``.safetensors`` file or a training checkpoint such as ``RUN/best.safetensors``), so a
+run's checkpoints can be benchmarked before one is exported.
 
 The pipeline (:func:`aural.pipeline.load_pipeline`) gets the whole signal, all channels at
 once, and compensates its stages' latency itself. Its output keeps the pipeline's own rate
@@ -69,16 +72,25 @@ class PipelineSystem(System):
 
 
 class StageSystem(PipelineSystem):
-    """One aural stage, default parameters and weights, as a one-stage pipeline."""
+    """One aural stage, default parameters (and weights, unless ``@<weights>`` names others),
+    as a one-stage pipeline."""
 
     name = "stage"
-    summary = "one aural stage with its defaults (stage:<name>)"
+    summary = "one aural stage with its defaults (stage:<name>, or stage:<name>@<weights preset or path>)"
     prefix = STAGE_PREFIX
-    usage = "stage system needs a stage name: stage:<name>"
+    usage = "stage system needs a stage name: stage:<name> or stage:<name>@<weights>"
+
+    def __init__(self, spec: str) -> None:
+        super().__init__(spec)
+        self.stage_name, _, self.weights = spec.partition("@")
+        if not self.stage_name or (not self.weights and "@" in spec):
+            raise ValueError(self.usage)
 
     def describe(self) -> dict[str, Any]:
         info = System.describe(self)
-        info["stage"] = self.spec
+        info["stage"] = self.stage_name
+        if self.weights:
+            info["weights"] = self.weights
         if self._pipeline is not None:
             info["stage_info"] = self._pipeline.stages[0].describe()
         return info
@@ -88,6 +100,6 @@ class StageSystem(PipelineSystem):
             from aural.config import parse_pipeline
             from aural.pipeline import Pipeline
 
-            spec = parse_pipeline({"aural": 1, "name": self.name, "stages": [{"stage": self.spec}]},
-                                  source=self.name)
+            entry = {"stage": self.stage_name, **({"weights": self.weights} if self.weights else {})}
+            spec = parse_pipeline({"aural": 1, "name": self.name, "stages": [entry]}, source=self.name)
             self._pipeline = Pipeline.from_spec(spec)

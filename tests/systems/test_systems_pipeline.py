@@ -93,3 +93,22 @@ def test_stage_system_runs_one_stage_with_its_defaults(temporary_stage):
     assert out.sample_rate == 16000 and out.num_samples == sig.num_samples
     assert np.allclose(out.audio.numpy(), 0.5 * sig.audio.numpy(), atol=1e-6)
     assert system.describe()["stage"] == "systems_test_delay_half"
+
+
+def test_stage_system_takes_other_weights_after_an_at_sign(tmp_path):
+    from aural import weights
+    from aural.errors import ConfigError
+
+    shipped = weights.load("noise_reduction", "default")
+    path = tmp_path / "halved.safetensors"  # the shipped weights, halved: another output
+    weights.save(path, {k: v * 0.5 for k, v in shipped.tensors.items()}, shipped.config)
+    sig = speech_like(1.0, 16000)
+    default = get_system("stage:noise_reduction").process(sig)
+    assert torch.equal(get_system("stage:noise_reduction@default").process(sig).audio, default.audio)
+    system = get_system(f"stage:noise_reduction@{path}")
+    assert not torch.equal(system.process(sig).audio, default.audio)
+    assert system.describe()["weights"] == str(path)
+    with pytest.raises(ConfigError, match="DSP stage"):
+        get_system("stage:dynamics@default").process(sig)
+    with pytest.raises(ValueError, match="stage:<name>@<weights>"):
+        get_system("stage:noise_reduction@")
