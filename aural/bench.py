@@ -241,10 +241,13 @@ def check_systems(specs: Sequence[str]) -> list[str]:
     return specs
 
 
-def _check_stage_name(name: str) -> None:
+def _check_stage_name(spec: str) -> None:
     from aural.registry import close_matches
     from aural.stages import STAGES
 
+    name, at, weights = spec.partition("@")
+    if at and not weights:
+        raise UsageError(f"--systems: stage:{spec} names no weights after '@' (stage:{name}@<preset or path>)")
     if name not in STAGES:
         raise UsageError(f"--systems: unknown stage {name!r} in stage:{name}{close_matches(name, STAGES.names())}; "
                          f"stages: {', '.join(STAGES.names())}")

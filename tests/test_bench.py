@@ -143,6 +143,22 @@ def test_unknown_stage_system_is_a_usage_error_naming_the_stages(tmp_path, capsy
     code, _, stderr = run_cli(["bench", "--pairs", str(pairs), "--systems", "identity,stage:mel_unt"], capsys)
     assert code == 2
     assert "unknown stage 'mel_unt'" in stderr and "did you mean 'mel_unet'" in stderr
+    code, _, stderr = run_cli(["bench", "--pairs", str(pairs), "--systems", "stage:mel_unt@default"], capsys)
+    assert code == 2 and "unknown stage 'mel_unt'" in stderr
+    code, _, stderr = run_cli(["bench", "--pairs", str(pairs), "--systems", "stage:mel_unet@"], capsys)
+    assert code == 2 and "names no weights" in stderr
+
+
+def test_stage_system_with_a_weights_file(tmp_path, capsys):
+    from aural import weights
+
+    pairs = make_pairs(tmp_path / "pairs", manifest=False)
+    shipped = weights.load("noise_reduction", "default")
+    path = tmp_path / "nr.safetensors"
+    weights.save(path, shipped.tensors, shipped.config)
+    code, stdout, _ = run_cli(["bench", "--pairs", str(pairs), "--systems", f"stage:noise_reduction@{path}",
+                               "--metrics", "snr", "--out", str(tmp_path / "out")], capsys)
+    assert code == 0 and f"stage:noise_reduction@{path}" in stdout
 
 
 def test_degraded_reference_layout_and_max_files(tmp_path, capsys):
