@@ -19,7 +19,7 @@ from aural.train.logging import read_log
 from aural.train.trainer import BEST, LAST
 
 CARD_METRICS = ("snr/val", "snr_input/val", "snr_gain/val", "si_sdr/val", "si_sdr_input/val", "si_sdr_gain/val",
-                "loss/val")
+                "stoi_approx/val", "stoi_approx_input/val", "stoi_approx_gain/val", "loss/val")
 
 
 def pick_checkpoint(run_dir: Path, which: str = "best") -> Path:
