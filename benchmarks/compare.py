@@ -6,9 +6,11 @@
 
 ``--shared-pairs`` benchmarks the real recorded pairs in ``$AURAL_DATA/pairs`` (default
 ``../shared/data`` from the repository root), whose layout is one folder per pair holding
-``clean.flac`` and one or more degraded files (``noisy*.flac``, ``degraded_<kind>.flac``). They
-are linked (never copied) into a temporary ``phone/`` + ``studio/`` folder with a
-``manifest.jsonl`` whose ``profile`` is the degraded file's kind, so a table per kind follows.
+``clean.flac`` and one or more degraded files (``noisy*.flac``, ``degraded_<kind>.flac``).
+``aural bench --pairs`` reads that layout as it is; here the pairs are linked (never copied)
+into a temporary ``phone/`` + ``studio/`` folder with a ``manifest.jsonl`` naming each pair's
+group (``degraded_<kind>``: the kind; else the folder's first word: ``vbd``, ``nhans``,
+``emgse``), so a table per group follows.
 
 Thread variables are set to 1 here, before numpy and torch load, so every library starts
 single-threaded (``aural bench`` itself limits threads only once they are loaded).
@@ -32,24 +34,26 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 def link_shared_pairs(source: Path, target: Path) -> int:
-    """Link ``source/<pair>/{clean,<degraded>}.*`` as ``target/{studio,phone}/<pair>__<kind>.*``."""
-    from aural.io import AUDIO_EXTENSIONS
+    """Link every pair of ``source`` (one folder per pair, see :func:`aural.evaluate.pairs.match_pairs`)
+    as ``target/{studio,phone}/<folder>__<degraded stem>.*``, with a ``manifest.jsonl`` whose
+    ``profile`` is the pair's group: the kind of a ``degraded_<kind>`` file, else the folder
+    name's first word (``vbd``, ``nhans``, ``emgse``)."""
+    from aural.evaluate.pairs import match_pairs
 
+    matching, _ = match_pairs(source)
+    if message := matching.unmatched_message():
+        print(f"{source}: {message}", file=sys.stderr)
     entries = []
-    for folder in sorted(p for p in source.iterdir() if p.is_dir()):
-        files = sorted(p for p in folder.iterdir() if p.suffix.lower() in AUDIO_EXTENSIONS)
-        clean = next((p for p in files if p.stem == "clean"), None)
-        if clean is None:
-            continue
-        for degraded in (p for p in files if p is not clean):
-            kind = degraded.stem.removeprefix("degraded_")
-            name = f"{folder.name}__{degraded.stem}"
-            for side, path in (("studio", clean), ("phone", degraded)):
-                link = target / side / f"{name}{path.suffix}"
-                link.parent.mkdir(parents=True, exist_ok=True)
-                link.symlink_to(path.resolve())
-            entries.append({"profile": kind.split("_")[0], "phone": f"phone/{name}{degraded.suffix}",
-                            "studio": f"studio/{name}{clean.suffix}"})
+    for pair in matching.pairs:
+        folder, stem = pair.file.split("/")
+        group = stem.removeprefix("degraded_") if stem.startswith("degraded_") else folder.split("_")[0]
+        name = f"{folder}__{stem}"
+        for side, path in (("studio", pair.reference), ("phone", pair.degraded)):
+            link = target / side / f"{name}{path.suffix}"
+            link.parent.mkdir(parents=True, exist_ok=True)
+            link.symlink_to(path.resolve())
+        entries.append({"profile": group, "phone": f"phone/{name}{pair.degraded.suffix}",
+                        "studio": f"studio/{name}{pair.reference.suffix}"})
     (target / "manifest.jsonl").write_text("".join(json.dumps(e) + "\n" for e in entries))
     return len(entries)
 
