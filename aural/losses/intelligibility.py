@@ -6,7 +6,7 @@ differentiable; this loss follows its steps in torch so a model can be trained t
 
 1. STFT (Hann, about 25.6 ms frames, half overlapping) of estimate and target;
 2. 15 one-third octave bands from 150 Hz: band envelopes ``sqrt(sum |X|^2)``;
-3. segments of ``segment_frames`` consecutive frames, one per frame;
+3. segments of ``segment_frames`` consecutive frames, one starting at every frame;
 4. per band and segment, the estimate's envelope scaled to the target's norm and clipped at
    ``(1 + 10^(-beta/20))`` times the target's (STOI's lower bound on the signal-to-distortion
    ratio, ``beta = -15`` dB);
@@ -15,8 +15,8 @@ differentiable; this loss follows its steps in torch so a model can be trained t
 
 STOI drops frames more than 40 dB below the target's loudest before it cuts segments; here
 such frames are masked out of each segment's statistics instead, and each segment weighted by
-its share of active frames, so silent stretches do not count yet the frame grid stays fixed. The loss is ``1 - mean correlation``: 0 at
-the target, about 1 for unrelated signals.
+its share of active frames, so silent stretches do not count yet the frame grid stays fixed.
+The loss is ``1 - mean correlation``: 0 at the target, about 1 for unrelated signals.
 """
 
 from __future__ import annotations
