@@ -69,7 +69,7 @@ CARD_NOTES = {
         "0.876, DNSMOS OVRL from 2.717 to 2.752 and 2.788. Base run and fine-tunes 1-2 used 64 bands; the "
         "script runs every round with the current recipe.",
         "The base run and fine-tune 1 trained on a pool rendered by an earlier simulator version, in which about "
-        "30 % of the reverberant pairs were 16-26 samples (1-1.6 ms) off their reference. Fine-tunes 2 to 4 "
+        "30 % of the reverberant pairs were 16-26 samples (1-1.6 ms) off their reference. Fine-tunes 2 to 6 "
         "trained and validated on the pool re-rendered by the current, sample-aligned simulator.",
         "The Reproduce command below is the one that ran (its run folder was then renamed "
         "mel_unet_finetune_stoi15). Its recipe, runs/exp/mel_unet_stoi15.yaml (not in the repository), is "
