@@ -27,6 +27,7 @@ from typing import Any, Mapping
 
 import yaml
 
+from aural import safe_yaml
 from aural.errors import ConfigError, UsageError
 from aural.params import ParamError, build_params
 from aural.registry import close_matches
@@ -123,18 +124,8 @@ class _Checker:
 
 
 def load_yaml(path: Path) -> tuple[Any, dict[tuple, int]]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read ({exc})") from None
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        where = f"{path}:{mark.line + 1}" if mark else str(path)
-        raise ConfigError(f"{where}: YAML syntax error: {problem}") from None
+    """Data and line map of a pipeline file, bounded in size, depth and alias expansion."""
+    data, node = safe_yaml.load(safe_yaml.read_text(path, "pipeline file"), str(path))
     return data, (_line_map(node) if node is not None else {})
 
 

@@ -14,8 +14,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Mapping
 
-import yaml
-
+from aural import safe_yaml
 from aural.errors import ConfigError
 from aural.train.task import OptimizerConfig
 from aural.train.trainer import TrainerConfig
@@ -130,14 +129,7 @@ def recipe_from_mapping(data: Any, source: str = "<recipe>") -> Recipe:
 
 def load_recipe(path: str | Path) -> Recipe:
     path = Path(path)
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read recipe ({exc.strerror})") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML ({exc})".splitlines()[0]) from None
+    data, _ = safe_yaml.load(safe_yaml.read_text(path, "recipe"), str(path))
     return recipe_from_mapping(data, str(path))
 
 
@@ -146,4 +138,6 @@ def builtin_recipe(stage: str) -> Recipe:
     resource = resources.files("aural") / "recipes" / f"{stage}.yaml"
     if not resource.is_file():
         raise ConfigError(f"no built-in recipe for stage {stage!r}; pass --recipe FILE.yaml")
-    return recipe_from_mapping(yaml.safe_load(resource.read_text()), f"aural/recipes/{stage}.yaml")
+    source = f"aural/recipes/{stage}.yaml"
+    data, _ = safe_yaml.load(resource.read_text(), source)
+    return recipe_from_mapping(data, source)
