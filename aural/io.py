@@ -11,9 +11,13 @@ starts with the path.
 
 from __future__ import annotations
 
+import errno
 import os
+import shutil
+import stat
 import tempfile
-from dataclasses import dataclass
+import warnings
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
@@ -21,6 +25,7 @@ import numpy as np
 import soundfile as sf
 import torch
 
+from aural.atomic_files import remove_stale_temporaries, rename_no_replace, temp_prefix
 from aural.errors import AudioReadError, AudioWriteError
 from aural.signal import MAX_SAMPLE_RATE, MIN_SAMPLE_RATE, Signal
 
@@ -33,6 +38,14 @@ SUBTYPES = ("PCM_16", "PCM_24", "FLOAT")
 DITHERED_BITS = {"PCM_16": 16, "PCM_S8": 8, "PCM_U8": 8}
 DEFAULT_SUBTYPE = "PCM_24"
 READ_BLOCK_SAMPLES = 1 << 16
+# audio extensions of formats aural reads but does not write (``-o out.mp3`` is a usage error)
+NON_WRITABLE_EXTENSIONS = (AUDIO_EXTENSIONS | {".m4a", ".aac", ".wma", ".mka", ".ape", ".alac"}) - set(WRITE_FORMATS)
+WAV_BYTES_PER_SAMPLE = {"PCM_U8": 1, "PCM_S8": 1, "ULAW": 1, "ALAW": 1, "PCM_16": 2, "PCM_24": 3,
+                        "PCM_32": 4, "FLOAT": 4, "DOUBLE": 8}
+
+
+class AudioWarning(UserWarning):
+    """A readable file with a problem worth telling (e.g. truncated): ``path: problem``."""
 
 
 @dataclass(frozen=True)
@@ -50,10 +63,13 @@ class AudioInfo:
 
 
 def _open_for_reading(path: Path) -> sf.SoundFile:
-    if not path.exists():
+    kind = file_kind(path)
+    if kind == "missing":
         raise AudioReadError(f"{path}: no such file")
-    if path.is_dir():
+    if kind == "folder":
         raise AudioReadError(f"{path}: is a folder, not an audio file")
+    if kind != "file":  # opening a FIFO would block; a device is never audio
+        raise AudioReadError(f"{path}: is a {kind}, not an audio file")
     try:
         handle = sf.SoundFile(str(path))
     except (sf.LibsndfileError, RuntimeError, OSError) as exc:
@@ -64,6 +80,25 @@ def _open_for_reading(path: Path) -> sf.SoundFile:
         handle.close()
         raise
     return handle
+
+
+def file_kind(path: Path) -> str:
+    """``file``, ``folder``, ``missing``, or what else ``path`` is (``FIFO``, ``symbolic link loop``...)."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return "broken symbolic link" if os.path.islink(path) else "missing"
+    except OSError as exc:
+        return "symbolic link loop" if exc.errno == errno.ELOOP else f"unreadable path ({exc.strerror})"
+    if stat.S_ISREG(mode):
+        return "file"
+    if stat.S_ISDIR(mode):
+        return "folder"
+    if stat.S_ISFIFO(mode):
+        return "FIFO (named pipe)"
+    if stat.S_ISSOCK(mode):
+        return "socket"
+    return "device file"
 
 
 def _reason(exc: Exception) -> str:
@@ -86,8 +121,28 @@ def info(path: str | os.PathLike) -> AudioInfo:
     """Format facts without reading the samples."""
     path = Path(path)
     with _open_for_reading(path) as handle:
+        declared = _wav_declared_frames(path, handle)
+        if declared is not None and declared > handle.frames:
+            warnings.warn(AudioWarning(f"{path}: truncated: the header declares {declared} samples, the file "
+                                       f"holds {handle.frames}; only those are processed"), stacklevel=2)
         return AudioInfo(path, handle.samplerate, handle.channels, handle.frames,
                          handle.format, handle.subtype)
+
+
+def _wav_declared_frames(path: Path, handle: sf.SoundFile) -> int | None:
+    """The sample count a RIFF WAV header declares (None where unknown or not plain WAV)."""
+    width = WAV_BYTES_PER_SAMPLE.get(handle.subtype)
+    if handle.format != "WAV" or width is None:
+        return None
+    with open(path, "rb") as raw:
+        if raw.read(12)[8:12] != b"WAVE":
+            return None
+        while len(header := raw.read(8)) == 8:
+            size = int.from_bytes(header[4:], "little")
+            if header[:4] == b"data":
+                return None if size in (0, 0xFFFFFFFF) else size // (width * handle.channels)
+            raw.seek(size + (size & 1), os.SEEK_CUR)
+    return None
 
 
 def _to_tensor(path: Path, frames: np.ndarray, offset: int) -> torch.Tensor:
@@ -129,13 +184,42 @@ def iter_blocks(path: str | os.PathLike, block_samples: int = READ_BLOCK_SAMPLES
             offset += data.shape[0]
 
 
-def find_audio(folder: str | os.PathLike) -> list[Path]:
-    """Audio files below ``folder`` (recursive, sorted, hidden files skipped)."""
+@dataclass(frozen=True)
+class AudioScan:
+    """Audio files found below a folder, and the entries skipped with the reason."""
+
+    files: list[Path] = field(default_factory=list)
+    skipped: list[tuple[Path, str]] = field(default_factory=list)
+
+
+def scan_audio(folder: str | os.PathLike, exclude: tuple[Path, ...] = ()) -> AudioScan:
+    """Audio files below ``folder`` (recursive, sorted, hidden entries and ``exclude`` folders
+    skipped, symbolic links to folders not followed); FIFOs, devices and broken or looping
+    links with an audio extension are listed in ``skipped``."""
     folder = Path(folder)
-    found = [p for p in folder.rglob("*")
-             if p.suffix.lower() in AUDIO_EXTENSIONS and p.is_file()
-             and not any(part.startswith(".") for part in p.relative_to(folder).parts)]
-    return sorted(found)
+    excluded = {Path(os.path.realpath(p)) for p in exclude}
+    scan = AudioScan()
+    for root, dirs, names in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".")
+                         and Path(os.path.realpath(os.path.join(root, d))) not in excluded
+                         and not os.path.islink(os.path.join(root, d)))
+        for name in names:
+            path = Path(root) / name
+            if name.startswith(".") or path.suffix.lower() not in AUDIO_EXTENSIONS:
+                continue
+            kind = file_kind(path)
+            if kind == "file":
+                scan.files.append(path)
+            elif kind != "folder":
+                scan.skipped.append((path, kind))
+    scan.files.sort()
+    scan.skipped.sort()
+    return scan
+
+
+def find_audio(folder: str | os.PathLike) -> list[Path]:
+    """Audio files below ``folder`` (see :func:`scan_audio`)."""
+    return scan_audio(folder).files
 
 
 def output_format(path: Path) -> str:
@@ -158,12 +242,14 @@ class AudioWriter:
     """Write blocks to a temporary file; ``commit`` renames it into place.
 
     Used as a context manager it commits on success and removes the temporary file on any
-    error, so a failed run never leaves a partial output behind.
+    error, so a failed run never leaves a partial output behind. With ``overwrite=False``
+    the rename refuses a target that appeared meanwhile (another process), atomically.
     """
 
     def __init__(self, path: str | os.PathLike, sample_rate: int, num_channels: int, *,
-                 subtype: str | None = None, dither: bool = True, seed: int = 0):
+                 subtype: str | None = None, dither: bool = True, seed: int = 0, overwrite: bool = True):
         self.path = Path(path)
+        self.overwrite = overwrite
         fmt = output_format(self.path)
         if fmt == "FLAC" and sample_rate > 655350:
             raise AudioWriteError(f"{self.path}: FLAC cannot store {sample_rate} Hz")
@@ -176,16 +262,17 @@ class AudioWriter:
         folder = self.path.parent
         if not folder.is_dir():
             raise AudioWriteError(f"{self.path}: output folder {folder} does not exist")
+        self._tmp = None
         try:
-            fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".part", dir=folder)
+            fd, tmp = tempfile.mkstemp(prefix=temp_prefix(self.path.name), suffix=".part", dir=folder)
             os.close(fd)
             self._tmp = Path(tmp)
             self._handle = sf.SoundFile(tmp, "w", samplerate=sample_rate, channels=num_channels,
                                         format=fmt, subtype=self.subtype)
         except (OSError, sf.LibsndfileError, RuntimeError) as exc:
-            if getattr(self, "_tmp", None) is not None:
+            if self._tmp is not None:
                 self._tmp.unlink(missing_ok=True)
-            raise AudioWriteError(f"{self.path}: cannot write ({_reason(exc)})") from None
+            raise AudioWriteError(f"{self.path}: cannot write ({_write_reason(exc, folder)})") from None
 
     def write(self, audio: torch.Tensor) -> None:
         if audio.shape[0] != self.num_channels:
@@ -202,23 +289,34 @@ class AudioWriter:
         try:
             self._handle.write(np.ascontiguousarray(audio.detach().cpu().numpy().T))
         except (OSError, sf.LibsndfileError, RuntimeError) as exc:
+            reason = _write_reason(exc, self.path.parent, self._handle)
             self.abort()
-            raise AudioWriteError(f"{self.path}: write failed ({_reason(exc)})") from None
+            raise AudioWriteError(f"{self.path}: write failed ({reason})") from None
 
     def commit(self) -> Path:
-        self._handle.close()
         try:
+            self._handle.close()
             os.chmod(self._tmp, 0o666 & ~_umask())
-            os.replace(self._tmp, self.path)
-        except OSError as exc:
+            if self.overwrite:
+                os.replace(self._tmp, self.path)
+            else:
+                rename_no_replace(self._tmp, self.path)
+        except FileExistsError:
+            self._tmp.unlink(missing_ok=True)
+            raise AudioWriteError(f"{self.path}: exists (written meanwhile by another process); "
+                                  "use --overwrite to replace it") from None
+        except (OSError, sf.LibsndfileError, RuntimeError) as exc:
             self._tmp.unlink(missing_ok=True)
             raise AudioWriteError(f"{self.path}: cannot move the finished file into place "
-                                  f"({_reason(exc)})") from None
+                                  f"({_write_reason(exc, self.path.parent)})") from None
         return self.path
 
     def abort(self) -> None:
         if not self._handle.closed:
-            self._handle.close()
+            try:
+                self._handle.close()
+            except (OSError, sf.LibsndfileError, RuntimeError):
+                pass  # a full disk fails the header update too; the file goes either way
         self._tmp.unlink(missing_ok=True)
 
     def __enter__(self) -> "AudioWriter":
@@ -229,6 +327,27 @@ class AudioWriter:
             self.commit()
         else:
             self.abort()
+
+
+def _write_reason(exc: Exception, folder: Path, handle: sf.SoundFile | None = None) -> str:
+    """The cause of a failed write in words: the OS error, never libsndfile's bare "System error."."""
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"{exc.strerror.lower()} in {folder}" if exc.errno in _FOLDER_ERRORS else exc.strerror.lower()
+    text = _reason(exc)
+    if handle is not None and text.startswith("System error"):
+        try:  # libsndfile keeps the errno text of the failed call; soundfile does not show it
+            detail = sf._ffi.string(sf._snd.sf_strerror(handle._file)).decode(errors="replace")
+            text = detail.split(":", 1)[-1].strip().rstrip(".") or text
+        except (AttributeError, TypeError):
+            pass
+    if text.startswith("System error"):
+        free = shutil.disk_usage(folder).free if folder.exists() else None
+        if free is not None and free < (1 << 20):
+            text = f"no space left on device ({free} bytes free in {folder})"
+    return text[:1].lower() + text[1:]
+
+
+_FOLDER_ERRORS = {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT}
 
 
 def _umask() -> int:

@@ -28,7 +28,8 @@ from aural.config import PipelineSpec, load_pipeline_spec
 from aural.dsp.band_split import HighBandFollower, top_band_low_hz
 from aural.dsp.channels import convert_channels
 from aural.dsp.resample import StreamingResampler
-from aural.errors import StageError
+from aural.atomic_files import spool_prefix
+from aural.errors import AudioWriteError, StageError
 from aural.signal import Signal
 from aural.stages import STAGES, Stage
 from aural.stages.base import BLOCK_SAMPLES, MAX_ANALYSIS_PASSES, iter_blocks
@@ -190,22 +191,38 @@ class _Spool:
         self._tmp: tempfile.TemporaryDirectory | None = None
         if expected_samples * num_channels * 4 <= MEMORY_SPOOL_BYTES:
             self._blocks = []
-        else:
-            self._tmp = tempfile.TemporaryDirectory(prefix="aural-spool-", dir=temp_dir)
+            return
+        folder = temp_dir or tempfile.gettempdir()
+        try:
+            self._tmp = tempfile.TemporaryDirectory(prefix=spool_prefix(), dir=folder)
             self._path = Path(self._tmp.name) / "spool.w64"
             self._file = sf.SoundFile(str(self._path), "w", samplerate=sample_rate,
                                       channels=num_channels, format="W64", subtype="FLOAT")
+        except (OSError, sf.LibsndfileError, RuntimeError) as exc:
+            self.cleanup()
+            raise self._error(exc, folder) from None
+
+    def _error(self, exc: Exception, folder: str) -> AudioWriteError:
+        reason = io._write_reason(exc, Path(folder), self._file)
+        return AudioWriteError(f"temporary spool in {folder} failed ({reason}); "
+                               "free space there or point TMPDIR elsewhere")
 
     def write(self, audio: torch.Tensor) -> None:
         self.num_samples += audio.shape[1]
         if self._blocks is not None:
             self._blocks.append(audio.clone())
-        else:
+            return
+        try:
             self._file.write(np.ascontiguousarray(audio.numpy().T))
+        except (OSError, sf.LibsndfileError, RuntimeError) as exc:
+            raise self._error(exc, str(self._path.parent.parent)) from None
 
     def close_writing(self) -> None:
         if self._file is not None:
-            self._file.close()
+            try:
+                self._file.close()
+            except (OSError, sf.LibsndfileError, RuntimeError) as exc:
+                raise self._error(exc, str(self._path.parent.parent)) from None
 
     def blocks(self) -> Iterator[torch.Tensor]:
         if self._blocks is not None:
@@ -221,7 +238,10 @@ class _Spool:
     def cleanup(self) -> None:
         self._blocks = None
         if self._file is not None and not self._file.closed:
-            self._file.close()
+            try:
+                self._file.close()
+            except (OSError, sf.LibsndfileError, RuntimeError):
+                pass  # the spool is deleted below either way
         if self._tmp is not None:
             self._tmp.cleanup()
 
@@ -372,15 +392,17 @@ class Pipeline:
 
     def run_file(self, input_path: str | Path, output_path: str | Path, *,
                  output_sample_rate: int | None = None, subtype: str | None = None,
-                 progress: Progress | None = None, temp_dir: str | None = None) -> list[dict[str, Any]]:
-        """Stream a file through the pipeline into an atomically written output file."""
+                 progress: Progress | None = None, temp_dir: str | None = None,
+                 overwrite: bool = True) -> list[dict[str, Any]]:
+        """Stream a file through the pipeline into an atomically written output file
+        (``overwrite=False``: fail rather than replace a file that appeared meanwhile)."""
         facts = io.info(input_path)
         source = _Source(lambda: io.iter_blocks(input_path), facts.sample_rate,
                          facts.num_channels, facts.num_frames)
         steps = self.plan(facts.sample_rate, facts.num_channels, output_sample_rate)
         out_rate = self.output_sample_rate(facts.sample_rate, output_sample_rate)
         out_channels = _steps_output_channels(steps, facts.num_channels)
-        with io.AudioWriter(output_path, out_rate, out_channels, subtype=subtype) as writer:
+        with io.AudioWriter(output_path, out_rate, out_channels, subtype=subtype, overwrite=overwrite) as writer:
             history = self._execute(steps, source, writer.write, progress, temp_dir)
         return history
 

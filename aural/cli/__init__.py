@@ -17,6 +17,7 @@ import sys
 import click
 
 from aural.errors import AuralError
+from aural.interrupts import Terminated, terminate_as_interrupt
 
 COMMANDS = {
     "run": ("aural.cli.run", "Run a pipeline on audio files or folders."),
@@ -65,8 +66,12 @@ def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args
     try:
-        code = cli.main(args=args, prog_name="aural", standalone_mode=False)
-    except click.exceptions.Abort:
+        with terminate_as_interrupt():  # SIGTERM/SIGHUP clean up like Ctrl-C
+            code = cli.main(args=args, prog_name="aural", standalone_mode=False)
+    except click.exceptions.Abort as exc:  # click turns Ctrl-C (and Terminated) into Abort
+        if isinstance(exc.__cause__, Terminated):
+            click.echo(f"aural: stopped by {exc.__cause__}", err=True)
+            sys.exit(128 + exc.__cause__.signum)
         click.echo("aural: aborted", err=True)
         sys.exit(130)
     except click.ClickException as exc:

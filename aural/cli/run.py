@@ -10,6 +10,7 @@ Nothing is written outside OUTPUT or over an input file; an existing output is k
 from __future__ import annotations
 
 import sys
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +18,7 @@ import click
 from tqdm import tqdm
 
 from aural import io
+from aural.atomic_files import remove_stale_spools, remove_stale_temporaries
 from aural.errors import AuralError, UsageError
 from aural.pipeline import Pipeline, load_pipeline
 
@@ -33,42 +35,67 @@ def _output_suffix(path: Path, fmt: str | None) -> str:
     return path.suffix.lower() if path.suffix.lower() in io.WRITE_FORMATS else ".wav"
 
 
-def plan_jobs(inputs: list[Path], output: Path, fmt: str | None) -> list[Job]:
+@dataclass
+class Plan:
+    """Jobs to run, and inputs refused before running (path, reason), reported per file."""
+
+    jobs: list[Job]
+    refused: list[tuple[Path, str]]
+
+
+def plan_jobs(inputs: list[Path], output: Path, fmt: str | None) -> Plan:
     """Map every input file to its output path (usage errors for impossible requests)."""
-    for path in inputs:
-        if not path.exists():
+    kinds = {path: io.file_kind(path) for path in inputs}
+    for path, kind in kinds.items():
+        if kind == "missing":
             raise UsageError(f"{path}: no such file or folder")
-    if len(inputs) == 1 and inputs[0].is_file() and output.suffix.lower() in io.WRITE_FORMATS:
-        if fmt and output.suffix.lower() != "." + fmt:
+    suffix = output.suffix.lower()
+    if suffix in io.NON_WRITABLE_EXTENSIONS and not output.is_dir():
+        raise UsageError(f"{output}: aural cannot write {suffix} files; use "
+                         f"{' or '.join(io.WRITE_FORMATS)}, or name an output folder")
+    if len(inputs) == 1 and kinds[inputs[0]] not in ("file", "folder"):
+        raise UsageError(f"{inputs[0]}: is a {kinds[inputs[0]]}, not an audio file or folder")
+    if len(inputs) == 1 and kinds[inputs[0]] == "file" and suffix in io.WRITE_FORMATS:
+        if fmt and suffix != "." + fmt:
             raise UsageError(f"{output}: --format {fmt} does not match the output's extension")
-        return [Job(inputs[0], output)]
-    if output.suffix.lower() in io.WRITE_FORMATS and not output.is_dir():
-        raise UsageError(f"{output}: several inputs need an output folder, not a file")
-    jobs = []
-    single_folder = len(inputs) == 1 and inputs[0].is_dir()
+        return Plan([Job(inputs[0], output)], [])
+    if suffix in io.WRITE_FORMATS and not output.is_dir():
+        what = f"{inputs[0]} is a folder" if len(inputs) == 1 else "several inputs"
+        raise UsageError(f"{output}: {what}, so the output must be a folder, not a {suffix} file")
+    plan = Plan([], [])
+    single_folder = len(inputs) == 1 and kinds[inputs[0]] == "folder"
     for path in inputs:
-        if path.is_file():
-            jobs.append(Job(path, output / (path.stem + _output_suffix(path, fmt))))
+        if kinds[path] == "file":
+            plan.jobs.append(Job(path, output / (path.stem + _output_suffix(path, fmt))))
             continue
-        files = io.find_audio(path)
-        if not files:
+        if kinds[path] != "folder":
+            plan.refused.append((path, f"{path}: is a {kinds[path]}, not an audio file or folder"))
+            continue
+        scan = io.scan_audio(path, exclude=(output,))  # an output inside the input is not input
+        if scan.skipped:
+            listed = ", ".join(f"{p.relative_to(path)} ({kind})" for p, kind in scan.skipped[:5])
+            more = f" and {len(scan.skipped) - 5} more" if len(scan.skipped) > 5 else ""
+            click.echo(f"aural: {path}: skipped {len(scan.skipped)} entries that are not regular files: "
+                       f"{listed}{more}", err=True)
+        if not scan.files:
             raise UsageError(f"{path}: folder contains no audio files "
                              f"({', '.join(sorted(io.AUDIO_EXTENSIONS))})")
         base = output if single_folder else output / path.resolve().name
-        for file in files:
+        for file in scan.files:
             rel = file.relative_to(path)
-            jobs.append(Job(file, base / rel.with_suffix(_output_suffix(file, fmt))))
-    return jobs
+            plan.jobs.append(Job(file, base / rel.with_suffix(_output_suffix(file, fmt))))
+    return plan
 
 
 def check_jobs(jobs: list[Job], overwrite: bool) -> list[tuple[Job, str]]:
     """Jobs that must not run, with the reason (never over an input, never twice)."""
     inputs = {job.input.resolve() for job in jobs}
+    input_ids = {_file_id(job.input) for job in jobs}  # the same file under another name (hard link)
     seen: dict[Path, Job] = {}
     refused = []
     for job in jobs:
         target = job.output.resolve()
-        if target in inputs:
+        if target in inputs or (job.output.exists() and _file_id(job.output) in input_ids):
             refused.append((job, f"{job.output}: output path equals an input file; choose another output"))
         elif target in seen:
             refused.append((job, f"{job.output}: would be written twice (also from {seen[target].input})"))
@@ -76,6 +103,24 @@ def check_jobs(jobs: list[Job], overwrite: bool) -> list[tuple[Job, str]]:
             refused.append((job, f"{job.output}: exists; use --overwrite to replace it"))
         seen.setdefault(target, job)
     return refused
+
+
+def _file_id(path: Path) -> tuple[int, int] | None:
+    try:
+        facts = path.stat()
+    except OSError:
+        return None
+    return facts.st_dev, facts.st_ino
+
+
+def _remove_leftovers(jobs: list[Job]) -> None:
+    """Remove what killed runs left: partial outputs in the output folders, spools in $TMPDIR."""
+    removed = list(remove_stale_spools())
+    for folder in sorted({job.output.parent for job in jobs}):
+        removed += remove_stale_temporaries(folder)
+    if removed:
+        click.echo(f"aural: removed {len(removed)} temporary files left by an interrupted run "
+                   f"(first: {removed[0]})", err=True)
 
 
 def _make_folder(path: Path) -> None:
@@ -86,7 +131,7 @@ def _make_folder(path: Path) -> None:
 
 
 def _run_one(pipeline: Pipeline, job: Job, sample_rate: int | None, subtype: str | None,
-             show_progress: bool) -> None:
+             show_progress: bool, overwrite: bool) -> None:
     bar = tqdm(total=100, desc=job.input.name, unit="%", leave=False, disable=not show_progress,
                bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed}<{remaining}")
 
@@ -96,10 +141,14 @@ def _run_one(pipeline: Pipeline, job: Job, sample_rate: int | None, subtype: str
 
     try:
         _make_folder(job.output.parent)
-        pipeline.run_file(job.input, job.output, output_sample_rate=sample_rate, subtype=subtype,
-                          progress=progress)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", io.AudioWarning)
+            pipeline.run_file(job.input, job.output, output_sample_rate=sample_rate, subtype=subtype,
+                              progress=progress, overwrite=overwrite)
     finally:
         bar.close()
+    for warning in caught:
+        tqdm.write(f"aural: warning: {warning.message}", file=sys.stderr)
 
 
 @click.command("run")
@@ -122,31 +171,34 @@ def command(ctx: click.Context, pipeline: str, inputs: tuple[Path, ...], output:
     """Run PIPELINE (a .yaml path or a built-in name) on INPUT files or folders."""
     debug = bool(ctx.obj and ctx.obj.get("debug"))
     loaded = load_pipeline(pipeline)
-    jobs = plan_jobs(list(inputs), output, fmt)
+    plan = plan_jobs(list(inputs), output, fmt)
+    jobs = plan.jobs
     if subtype:
         for job in jobs[:1]:
             io.check_subtype(job.output, subtype)
     refused = check_jobs(jobs, overwrite)
     if len(refused) == len(jobs):
-        for _, reason in refused:
+        for reason in [reason for _, reason in plan.refused] + [reason for _, reason in refused]:
             click.echo(f"aural: {reason}", err=True)
         sys.exit(2)
     refused_jobs = {id(job) for job, _ in refused}
-    failures = [reason for _, reason in refused]
+    failures = [reason for _, reason in plan.refused] + [reason for _, reason in refused]
     for reason in failures:
         click.echo(f"aural: {reason}", err=True)
 
     todo = [job for job in jobs if id(job) not in refused_jobs]
+    _remove_leftovers(todo)
     show_progress = not quiet
     files_bar = tqdm(todo, desc="files", unit="file", disable=quiet or len(todo) < 2)
     done = 0
     for job in files_bar:
         try:
-            _run_one(loaded, job, sample_rate, subtype, show_progress)
+            _run_one(loaded, job, sample_rate, subtype, show_progress, overwrite)
             done += 1
         except AuralError as exc:
-            failures.append(str(exc))
-            tqdm.write(f"aural: {exc}", file=sys.stderr)
+            message = str(exc) if str(exc).startswith((str(job.input), str(job.output))) else f"{job.input}: {exc}"
+            failures.append(message)
+            tqdm.write(f"aural: {message}", file=sys.stderr)
         except Exception as exc:  # a bug in a stage: report, go on with the batch
             if debug:
                 raise
@@ -155,7 +207,7 @@ def command(ctx: click.Context, pipeline: str, inputs: tuple[Path, ...], output:
             tqdm.write(f"aural: {message}", file=sys.stderr)
     files_bar.close()
     if len(jobs) > 1 or failures:
-        click.echo(f"aural: {done} of {len(jobs)} files written to {output}"
+        click.echo(f"aural: {done} of {len(jobs) + len(plan.refused)} files written to {output}"
                    + (f", {len(failures)} failed" if failures else ""), err=True)
     if failures:
         sys.exit(1)

@@ -31,12 +31,27 @@ from torch.utils.data import Dataset
 from aural import io
 from aural.dsp.channels import convert_channels
 from aural.dsp.resample import resample
-from aural.errors import UsageError
+from aural.errors import AudioReadError, UsageError
 
 logger = logging.getLogger("aural.train")
 
 SPLITS = ("train", "val", "all")
 MARGIN_S = 0.02  # extra audio read either side of a crop, so resampling has no edge effects
+
+
+def _skip_unreadable(count: int, first: int, load: Any, unreadable: set[int]) -> Any:
+    """``load(first)``, or ``load`` of the next index whose files read: a file with NaN samples
+    or a corrupt stretch is reported once and skipped instead of ending the training run."""
+    for offset in range(count):
+        index = (first + offset) % count
+        if index in unreadable:
+            continue
+        try:
+            return load(index)
+        except AudioReadError as exc:
+            unreadable.add(index)
+            logger.warning("aural train: skipping unreadable training file: %s", exc)
+    raise UsageError(f"none of the {count} training files is readable (see the messages above)")
 
 
 def split_of(key: str, val_fraction: float) -> str:
@@ -132,6 +147,7 @@ class PairedFolderDataset(Dataset):
             pairs = [p for p in pairs if split_of(p[2], val_fraction) == split]
         if not pairs:
             raise UsageError(f"no {split} pairs found" if split != "all" else "no pairs found")
+        self._unreadable: set[int] = set()
         self.items = []
         for degraded, reference, key in pairs:
             d, r = io.info(degraded), io.info(reference)
@@ -157,6 +173,9 @@ class PairedFolderDataset(Dataset):
         return int(rng.integers(0, room // step + 1)) * step
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        return _skip_unreadable(len(self.items), index, self._load, self._unreadable)
+
+    def _load(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
         item = self.items[index]
         length = self.segment_samples or item["num_samples"]
         start = self._start(index, item, length)
@@ -251,6 +270,7 @@ class OnTheFlyDataset(Dataset):
         if not files:
             raise UsageError(f"no clean audio files ({split}) in {', '.join(map(str, dirs))}")
         self.files = files
+        self._unreadable: set[int] = set()
         self.num_items = int(num_items) if num_items is not None else len(files)
         self.resources = make_resources(noise_dir, rir_dir, mic_ir_dir)
         if self.resources.ffmpeg is None:
@@ -262,10 +282,10 @@ class OnTheFlyDataset(Dataset):
     def set_epoch(self, epoch: int) -> None:
         self.epoch = int(epoch)
 
-    def _file(self, index: int) -> Path:
+    def _file_index(self, index: int) -> int:
         n = len(self.files)
         order = np.random.default_rng([self.seed, self.epoch + index // n, 1]).permutation(n)
-        return self.files[int(order[index % n])]
+        return int(order[index % n])
 
     def _crop(self, path: Path, rng: np.random.Generator) -> torch.Tensor:
         facts = io.info(path)
@@ -291,8 +311,8 @@ class OnTheFlyDataset(Dataset):
         if not 0 <= index < self.num_items:
             raise IndexError(index)
         rng = np.random.default_rng([self.seed, self.epoch, index])
-        path = self._file(index)
-        clean = self._crop(path, rng)
+        path, clean = _skip_unreadable(len(self.files), self._file_index(index),
+                                       lambda i: (self.files[i], self._crop(self.files[i], rng)), self._unreadable)
         profile = self.profiles[int(rng.integers(len(self.profiles)))]
         studio, phone, record = simulate_pair(Signal(clean, self.sample_rate), profile, rng, self.resources,
                                               reference_level_db=self.reference_level_db)

@@ -29,7 +29,9 @@ import torch.distributed as dist
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, IterableDataset
 
+from aural.atomic_files import remove_stale_temporaries
 from aural.errors import StageError, UsageError
+from aural.interrupts import terminate_as_interrupt
 from aural.train.checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
 from aural.train.logging import RunLogger, read_log
 
@@ -262,6 +264,7 @@ class Trainer:
                                  "or choose another --out")
         if info.is_main:
             self.run_dir.mkdir(parents=True, exist_ok=True)
+            remove_stale_temporaries(self.run_dir)  # checkpoint writes cut short by kill -9
             _truncate_log(self.run_dir, step)
         logger = RunLogger(self.run_dir, tensorboard=c.tensorboard, enabled=info.is_main)
 
@@ -281,67 +284,68 @@ class Trainer:
         stopped_early = False
         last_metrics: dict[str, float] = {}
         batches = self._train_batches(step, info)
-        restore_sigterm = _sigterm_interrupts()
-        try:
-            while step < c.steps and (stop_at is None or step < stop_at):
-                raw_model.train()
-                batch = _to_device(next(batches), device)
-                with self._autocast(device):
-                    outputs = task.training_step(batch)
-                loss = outputs["loss"]
-                finite = _all_reduce(torch.tensor([float(torch.isfinite(loss.detach()).all())], device=device),
-                                     info, dist.ReduceOp.MIN if info.world_size > 1 else None)
-                optimizer.zero_grad(set_to_none=True)
-                if finite.item() < 1:
-                    state["nonfinite_steps"] += 1
-                    if state["nonfinite_steps"] >= MAX_NONFINITE_STEPS:
-                        raise StageError(f"training diverged: {MAX_NONFINITE_STEPS} non-finite losses "
-                                         f"by step {step} (lower the learning rate)")
-                    step += 1
+        with terminate_as_interrupt():
+            try:
+                while step < c.steps and (stop_at is None or step < stop_at):
+                    raw_model.train()
+                    batch = _to_device(next(batches), device)
+                    with self._autocast(device):
+                        outputs = task.training_step(batch)
+                    loss = outputs["loss"]
+                    finite = _all_reduce(torch.tensor([float(torch.isfinite(loss.detach()).all())], device=device),
+                                         info, dist.ReduceOp.MIN if info.world_size > 1 else None)
+                    optimizer.zero_grad(set_to_none=True)
+                    if finite.item() < 1:
+                        state["nonfinite_steps"] += 1
+                        if state["nonfinite_steps"] >= MAX_NONFINITE_STEPS:
+                            raise StageError(f"training diverged: {MAX_NONFINITE_STEPS} non-finite losses "
+                                             f"by step {step} (lower the learning rate)")
+                        step += 1
+                        if scheduler is not None:
+                            scheduler.step()
+                        continue
+                    loss.backward()
+                    norms = {f"grad_norm/{name}": _grad_norm(params) for name, params in groups.items()}
+                    total = torch.nn.utils.clip_grad_norm_(parameters, c.grad_clip if c.grad_clip else math.inf)
+                    norms["grad_norm/total"] = float(total)
+                    optimizer.step()
                     if scheduler is not None:
                         scheduler.step()
-                    continue
-                loss.backward()
-                norms = {f"grad_norm/{name}": _grad_norm(params) for name, params in groups.items()}
-                total = torch.nn.utils.clip_grad_norm_(parameters, c.grad_clip if c.grad_clip else math.inf)
-                norms["grad_norm/total"] = float(total)
-                optimizer.step()
-                if scheduler is not None:
-                    scheduler.step()
-                step += 1
-                for key, value in outputs.items():
-                    sums[f"{key}/train"] = sums.get(f"{key}/train", 0.0) + float(value.detach().float().mean())
-                for key, value in norms.items():
-                    sums[key] = sums.get(key, 0.0) + value
-                count += 1
-                progress.update(1)
-                if step % c.log_every == 0 or step == c.steps:
-                    row = {k: v / count for k, v in sums.items()}
-                    row["lr"] = optimizer.param_groups[0]["lr"]
-                    logger.log(step, row)
-                    progress.set_postfix(loss=f"{row['loss/train']:.4f}")
-                    sums, count = {}, 0
-                if self.val_data is not None and (step % c.val_every == 0 or step == c.steps):
-                    last_metrics = self.validate(device, info)
-                    logger.log(step, last_metrics)
-                    stopped_early = self._track_best(step, last_metrics, state, raw_model, optimizer,
-                                                     scheduler, info)
-                    progress.set_postfix(loss=f"{loss.item():.4f}",
-                                         **{c.best_metric: f"{last_metrics.get(c.best_metric, float('nan')):.2f}"})
-                if step % c.checkpoint_every == 0 or step == c.steps or stopped_early or step == stop_at:
-                    self._save(last_path, raw_model, optimizer, scheduler, step, state, info)
-                if stopped_early:
-                    progress.write(f"aural train: early stop at step {step}: {c.best_metric} has not improved "
-                                   f"in {c.patience} validations")
-                    break
-        except KeyboardInterrupt:
-            self._save(last_path, raw_model, optimizer, scheduler, step, state, info)
-            raise
-        finally:
-            restore_sigterm()
-            progress.close()
-            logger.close()
-            task.model = raw_model
+                    step += 1
+                    for key, value in outputs.items():
+                        sums[f"{key}/train"] = sums.get(f"{key}/train", 0.0) + float(value.detach().float().mean())
+                    for key, value in norms.items():
+                        sums[key] = sums.get(key, 0.0) + value
+                    count += 1
+                    progress.update(1)
+                    if step % c.log_every == 0 or step == c.steps:
+                        row = {k: v / count for k, v in sums.items()}
+                        row["lr"] = optimizer.param_groups[0]["lr"]
+                        logger.log(step, row)
+                        progress.set_postfix(loss=f"{row['loss/train']:.4f}")
+                        sums, count = {}, 0
+                    if self.val_data is not None and (step % c.val_every == 0 or step == c.steps):
+                        last_metrics = self.validate(device, info)
+                        logger.log(step, last_metrics)
+                        stopped_early = self._track_best(step, last_metrics, state, raw_model, optimizer,
+                                                         scheduler, info)
+                        progress.set_postfix(loss=f"{loss.item():.4f}",
+                                             **{c.best_metric: f"{last_metrics.get(c.best_metric, float('nan')):.2f}"})
+                    if step % c.checkpoint_every == 0 or step == c.steps or stopped_early or step == stop_at:
+                        self._save(last_path, raw_model, optimizer, scheduler, step, state, info)
+                    if stopped_early:
+                        progress.write(f"aural train: early stop at step {step}: {c.best_metric} has not improved "
+                                       f"in {c.patience} validations")
+                        break
+            except BaseException as exc:  # Ctrl-C, SIGTERM, unreadable data, ...: keep what was trained
+                if info.world_size == 1 or isinstance(exc, KeyboardInterrupt):
+                    self._save_before_stopping(last_path, raw_model, optimizer, scheduler, step, state, info,
+                                               progress)
+                raise
+            finally:
+                progress.close()
+                logger.close()
+                task.model = raw_model
         return TrainResult(step=step, best_step=state["best_step"], best_value=state["best_value"],
                            stopped_early=stopped_early, run_dir=self.run_dir, last_metrics=last_metrics)
 
@@ -393,6 +397,17 @@ class Trainer:
             state["bad_validations"] += 1
         return bool(c.patience) and state["bad_validations"] >= c.patience
 
+    def _save_before_stopping(self, path: Path, model: nn.Module, optimizer: Any, scheduler: Any, step: int,
+                              state: Mapping[str, Any], info: DistInfo, progress: Any) -> None:
+        if step == 0:
+            return
+        try:
+            self._save(path, model, optimizer, scheduler, step, state, info)
+        except Exception as exc:  # the error that stops the run matters more; say why none was kept
+            progress.write(f"aural train: no checkpoint written before stopping ({exc})")
+            return
+        progress.write(f"aural train: stopping at step {step}; checkpoint written to {path}")
+
     def _save(self, path: Path, model: nn.Module, optimizer: Any, scheduler: Any, step: int,
               state: Mapping[str, Any], info: DistInfo, metrics: Mapping[str, float] | None = None) -> None:
         if info.is_main:
@@ -404,21 +419,6 @@ class Trainer:
             save_checkpoint(path, model=model, optimizer=optimizer, scheduler=scheduler, step=step, extra=extra)
         if info.world_size > 1:
             dist.barrier()
-
-
-def _sigterm_interrupts() -> Callable[[], None]:
-    """Make SIGTERM (``kill``) end training like Ctrl-C: a checkpoint is written first."""
-    import signal
-    import threading
-
-    if threading.current_thread() is not threading.main_thread():
-        return lambda: None
-
-    def interrupt(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    return lambda: signal.signal(signal.SIGTERM, previous)
 
 
 def _grad_norm(parameters: list[nn.Parameter]) -> float:
