@@ -4,11 +4,16 @@ Python's default for SIGTERM and SIGHUP is to die at once, skipping every ``fina
 ``with`` block: partial outputs and spool folders stay behind. Inside
 :func:`terminate_as_interrupt` they raise :class:`Terminated` (a ``KeyboardInterrupt``)
 instead, once; a repeated signal is ignored so that the cleanup itself is not cut short.
+
+An exception raised while Python runs a callback from C (a numba or cffi callback) is printed
+and dropped by the interpreter, so loops also call :func:`raise_if_terminated` at safe points
+(every block, every training step): a signal whose exception was lost still ends the run.
 """
 
 from __future__ import annotations
 
 import signal
+import sys
 import threading
 from contextlib import contextmanager
 from typing import Any, Iterator
@@ -30,16 +35,35 @@ def terminate_as_interrupt() -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    received: list[int] = []
 
     def interrupt(signum: int, frame: Any) -> None:
-        if not received:
-            received.append(signum)
+        if not _received:
+            _received.append(signum)
             raise Terminated(signum)
 
+    def unraisable(info: Any) -> None:  # a Terminated dropped in a C callback: no traceback
+        if not isinstance(info.exc_value, Terminated):
+            previous_hook(info)
+
+    _received.clear()
+    _raised_again.clear()
     previous = {signum: signal.signal(signum, interrupt) for signum in SIGNALS}
+    previous_hook, sys.unraisablehook = sys.unraisablehook, unraisable
     try:
         yield
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+        sys.unraisablehook = previous_hook
+        _received.clear()
+
+
+_received: list[int] = []
+_raised_again: list[int] = []
+
+
+def raise_if_terminated() -> None:
+    """Raise :class:`Terminated` (once more) if a signal came whose exception was dropped."""
+    if _received and not _raised_again:
+        _raised_again.append(_received[0])
+        raise Terminated(_received[0])

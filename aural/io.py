@@ -70,6 +70,8 @@ def _open_for_reading(path: Path) -> sf.SoundFile:
         raise AudioReadError(f"{path}: is a folder, not an audio file")
     if kind != "file":  # opening a FIFO would block; a device is never audio
         raise AudioReadError(f"{path}: is a {kind}, not an audio file")
+    if os.path.getsize(path) == 0:
+        raise AudioReadError(f"{path}: is empty (0 bytes)")
     try:
         handle = sf.SoundFile(str(path))
     except (sf.LibsndfileError, RuntimeError, OSError) as exc:
@@ -95,7 +97,7 @@ def file_kind(path: Path) -> str:
     if stat.S_ISDIR(mode):
         return "folder"
     if stat.S_ISFIFO(mode):
-        return "FIFO (named pipe)"
+        return "FIFO"
     if stat.S_ISSOCK(mode):
         return "socket"
     return "device file"

@@ -20,6 +20,7 @@ from tqdm import tqdm
 from aural import io
 from aural.atomic_files import remove_stale_spools, remove_stale_temporaries
 from aural.errors import AuralError, UsageError
+from aural.interrupts import raise_if_terminated
 from aural.pipeline import Pipeline, load_pipeline
 
 
@@ -136,6 +137,7 @@ def _run_one(pipeline: Pipeline, job: Job, sample_rate: int | None, subtype: str
                bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed}<{remaining}")
 
     def progress(done: int, total: int) -> None:
+        raise_if_terminated()  # called every block
         bar.n = round(100 * done / total, 1)
         bar.refresh()
 

@@ -31,7 +31,7 @@ from torch.utils.data import DataLoader, Dataset, IterableDataset
 
 from aural.atomic_files import remove_stale_temporaries
 from aural.errors import StageError, UsageError
-from aural.interrupts import terminate_as_interrupt
+from aural.interrupts import raise_if_terminated, terminate_as_interrupt
 from aural.train.checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
 from aural.train.logging import RunLogger, read_log
 
@@ -287,6 +287,7 @@ class Trainer:
         with terminate_as_interrupt():
             try:
                 while step < c.steps and (stop_at is None or step < stop_at):
+                    raise_if_terminated()
                     raw_model.train()
                     batch = _to_device(next(batches), device)
                     with self._autocast(device):
