@@ -1,4 +1,6 @@
 import os
+import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -150,3 +152,70 @@ def test_unwritable_output(tmp_path):
             io.write(tone(), locked / "x.wav")
     finally:
         locked.chmod(0o700)
+
+
+# -- hostile files and failing writes -------------------------------------------------------
+def test_fifo_and_symlink_loop_are_refused_without_blocking(tmp_path):
+    fifo = tmp_path / "pipe.wav"
+    os.mkfifo(fifo)
+    os.symlink("loop.wav", tmp_path / "loop.wav")
+    with pytest.raises(AudioReadError, match=r"pipe.wav: is a FIFO, not an audio file"):
+        io.info(fifo)
+    with pytest.raises(AudioReadError, match=r"loop.wav: is a symbolic link loop, not an audio file"):
+        io.read(tmp_path / "loop.wav")
+    (tmp_path / "empty.wav").write_bytes(b"")
+    with pytest.raises(AudioReadError, match=r"empty.wav: is empty \(0 bytes\)"):
+        io.info(tmp_path / "empty.wav")
+
+
+def test_truncated_wav_warns_with_declared_and_present_samples(tmp_path):
+    path = tmp_path / "cut.wav"
+    sf.write(str(path), np.zeros((16000, 2), np.float32), 16000, subtype="PCM_24")
+    data = path.read_bytes()
+    path.write_bytes(data[: 44 + 3 * 2 * 1000])
+    with pytest.warns(io.AudioWarning, match=r"cut.wav: truncated: the header declares 16000 samples, "
+                                             r"the file holds 1000"):
+        assert io.info(path).num_frames == 1000
+    whole = tmp_path / "whole.wav"
+    sf.write(str(whole), np.zeros((16000, 1), np.float32), 16000)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        io.info(whole)
+
+
+def test_scan_audio_excludes_the_output_and_lists_special_entries(tmp_path):
+    for rel in ("a.wav", "sub/b.flac", "out/a.wav", "out/deeper/c.wav", ".hidden/d.wav"):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        sf.write(str(tmp_path / rel), np.zeros((100, 1), np.float32), 16000)
+    os.mkfifo(tmp_path / "sub" / "pipe.wav")
+    os.symlink("gone.wav", tmp_path / "dangling.wav")
+    os.symlink(tmp_path, tmp_path / "sub" / "back")  # a folder link is not followed
+    scan = io.scan_audio(tmp_path, exclude=(tmp_path / "sub" / ".." / "out",))
+    assert [p.relative_to(tmp_path).as_posix() for p in scan.files] == ["a.wav", "sub/b.flac"]
+    assert [(p.name, kind) for p, kind in scan.skipped] == [("dangling.wav", "broken symbolic link"),
+                                                           ("pipe.wav", "FIFO")]
+
+
+def test_no_clobber_commit_refuses_a_target_written_meanwhile(tmp_path):
+    target = tmp_path / "out.wav"
+    writer = io.AudioWriter(target, 16000, 1, overwrite=False)
+    writer.write(torch.zeros(1, 100))
+    target.write_bytes(b"the other run's output")
+    with pytest.raises(AudioWriteError, match=r"out.wav: exists \(written meanwhile by another process\); "
+                                              r"use --overwrite"):
+        writer.commit()
+    assert target.read_bytes() == b"the other run's output"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.wav"]
+
+
+def test_a_full_device_is_named_not_system_error():
+    handle = sf.SoundFile("/dev/full", "w", samplerate=16000, channels=1, format="RAW", subtype="PCM_16")
+    with pytest.raises(sf.LibsndfileError) as caught:
+        for _ in range(100):
+            handle.write(np.zeros(16000, np.float32))
+    assert io._write_reason(caught.value, Path("/dev"), handle) == "no space left on device"
+
+
+def test_os_errors_name_the_cause_and_the_folder():
+    reason = io._write_reason(PermissionError(13, "Permission denied", "/x/.a.wav.aural1-abc.part"), Path("/x"))
+    assert reason == "permission denied in /x"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -176,3 +177,39 @@ def test_on_the_fly_bad_input(tmp_path, clean_folder):
     (tmp_path / "empty").mkdir()
     with pytest.raises(UsageError, match="no clean audio"):
         OnTheFlyDataset(tmp_path / "empty")
+
+
+def test_an_unreadable_pair_is_reported_once_and_skipped(tmp_path, caplog):
+    for name in ("a", "b", "c"):
+        write_audio(tmp_path / "ref" / f"{name}.wav", speech_like(1.0, 16000, seed=1))
+        write_audio(tmp_path / "deg" / f"{name}.wav", speech_like(1.0, 16000, seed=2), subtype="FLOAT")
+    audio = speech_like(1.0, 16000, seed=2).audio.clone()
+    audio[0, 100] = float("nan")
+    sf.write(str(tmp_path / "deg" / "b.wav"), audio.numpy().T, 16000, subtype="FLOAT")
+    data = PairedFolderDataset(tmp_path / "deg", tmp_path / "ref", segment_s=None, sample_rate=16000)
+    with caplog.at_level("WARNING", logger="aural.train"):
+        items = [data[i] for i in range(3)] + [data[1]]
+    assert torch.equal(items[1][0], items[2][0])  # b is replaced by the next readable pair, c
+    assert torch.equal(items[3][0], items[2][0])
+    messages = [r.getMessage() for r in caplog.records]
+    assert len(messages) == 1 and "b.wav: contains NaN or infinite samples" in messages[0]
+
+
+def test_on_the_fly_skips_an_unreadable_clean_file(tmp_path, caplog):
+    (tmp_path / "clean").mkdir()
+    write_audio(tmp_path / "clean" / "good.wav", speech_like(1.0, 16000, seed=1))
+    (tmp_path / "clean" / "broken.wav").write_bytes(b"RIFF garbage")
+    data = OnTheFlyDataset(tmp_path / "clean", profiles=["cellular"], segment_s=0.25, sample_rate=16000,
+                           seed=1, num_items=4)
+    with caplog.at_level("WARNING", logger="aural.train"):
+        records = [data.item(i)[2] for i in range(4)]
+    assert {Path(r["source"]).name for r in records} == {"good.wav"}
+    assert sum("broken.wav" in r.getMessage() for r in caplog.records) == 1
+
+
+def test_no_readable_file_at_all_is_a_usage_error(tmp_path):
+    (tmp_path / "clean").mkdir()
+    (tmp_path / "clean" / "broken.wav").write_bytes(b"RIFF garbage")
+    data = OnTheFlyDataset(tmp_path / "clean", profiles=["cellular"], segment_s=0.25, sample_rate=16000, num_items=2)
+    with pytest.raises(UsageError, match="none of the 1 training files is readable"):
+        data.item(0)
