@@ -39,6 +39,9 @@ SPLITS = ("train", "val", "all")
 MARGIN_S = 0.02  # extra audio read either side of a crop, so resampling has no edge effects
 
 
+_reported: set[str] = set()
+
+
 def _skip_unreadable(count: int, first: int, load: Any, unreadable: set[int]) -> Any:
     """``load(first)``, or ``load`` of the next index whose files read: a file with NaN samples
     or a corrupt stretch is reported once and skipped instead of ending the training run."""
@@ -50,7 +53,9 @@ def _skip_unreadable(count: int, first: int, load: Any, unreadable: set[int]) ->
             return load(index)
         except AudioReadError as exc:
             unreadable.add(index)
-            logger.warning("aural train: skipping unreadable training file: %s", exc)
+            if str(exc) not in _reported:  # once per process, though train and val sets may share it
+                _reported.add(str(exc))
+                logger.warning("aural train: skipping unreadable training file: %s", exc)
     raise UsageError(f"none of the {count} training files is readable (see the messages above)")
 
 
