@@ -16,7 +16,7 @@ import signal
 import sys
 import threading
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))
 
@@ -29,12 +29,11 @@ class Terminated(KeyboardInterrupt):
         self.signum = signum
 
 
-@contextmanager
-def terminate_as_interrupt() -> Iterator[None]:
-    """Within the block, SIGTERM and SIGHUP raise :class:`Terminated` in the main thread."""
+def install() -> Callable[[], None]:
+    """Make SIGTERM and SIGHUP raise :class:`Terminated` in the main thread; returns the
+    function that restores the previous handlers."""
     if threading.current_thread() is not threading.main_thread():
-        yield
-        return
+        return lambda: None
 
     def interrupt(signum: int, frame: Any) -> None:
         if not _received:
@@ -49,13 +48,24 @@ def terminate_as_interrupt() -> Iterator[None]:
     _raised_again.clear()
     previous = {signum: signal.signal(signum, interrupt) for signum in SIGNALS}
     previous_hook, sys.unraisablehook = sys.unraisablehook, unraisable
-    try:
-        yield
-    finally:
+
+    def restore() -> None:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
         sys.unraisablehook = previous_hook
         _received.clear()
+
+    return restore
+
+
+@contextmanager
+def terminate_as_interrupt() -> Iterator[None]:
+    """Within the block, SIGTERM and SIGHUP raise :class:`Terminated` (see :func:`install`)."""
+    restore = install()
+    try:
+        yield
+    finally:
+        restore()
 
 
 _received: list[int] = []

@@ -30,9 +30,9 @@ import torch.distributed as dist
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, IterableDataset
 
+from aural import interrupts
 from aural.atomic_files import remove_stale_temporaries
 from aural.errors import StageError, UsageError
-from aural.interrupts import raise_if_terminated, terminate_as_interrupt
 from aural.train.checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
 from aural.train.logging import RunLogger, read_log
 
@@ -285,69 +285,69 @@ class Trainer:
         stopped_early = False
         last_metrics: dict[str, float] = {}
         batches = self._train_batches(step, info)
-        with terminate_as_interrupt():
-            try:
-                while step < c.steps and (stop_at is None or step < stop_at):
-                    raise_if_terminated()
-                    raw_model.train()
-                    batch = _to_device(next(batches), device)
-                    with self._autocast(device):
-                        outputs = task.training_step(batch)
-                    loss = outputs["loss"]
-                    finite = _all_reduce(torch.tensor([float(torch.isfinite(loss.detach()).all())], device=device),
-                                         info, dist.ReduceOp.MIN if info.world_size > 1 else None)
-                    optimizer.zero_grad(set_to_none=True)
-                    if finite.item() < 1:
-                        state["nonfinite_steps"] += 1
-                        if state["nonfinite_steps"] >= MAX_NONFINITE_STEPS:
-                            raise StageError(f"training diverged: {MAX_NONFINITE_STEPS} non-finite losses "
-                                             f"by step {step} (lower the learning rate)")
-                        step += 1
-                        if scheduler is not None:
-                            scheduler.step()
-                        continue
-                    loss.backward()
-                    norms = {f"grad_norm/{name}": _grad_norm(params) for name, params in groups.items()}
-                    total = torch.nn.utils.clip_grad_norm_(parameters, c.grad_clip if c.grad_clip else math.inf)
-                    norms["grad_norm/total"] = float(total)
-                    optimizer.step()
+        restore_signals = interrupts.install()  # SIGTERM/SIGHUP end training like Ctrl-C
+        try:
+            while step < c.steps and (stop_at is None or step < stop_at):
+                interrupts.raise_if_terminated()
+                raw_model.train()
+                batch = _to_device(next(batches), device)
+                with self._autocast(device):
+                    outputs = task.training_step(batch)
+                loss = outputs["loss"]
+                finite = _all_reduce(torch.tensor([float(torch.isfinite(loss.detach()).all())], device=device),
+                                     info, dist.ReduceOp.MIN if info.world_size > 1 else None)
+                optimizer.zero_grad(set_to_none=True)
+                if finite.item() < 1:
+                    state["nonfinite_steps"] += 1
+                    if state["nonfinite_steps"] >= MAX_NONFINITE_STEPS:
+                        raise StageError(f"training diverged: {MAX_NONFINITE_STEPS} non-finite losses "
+                                         f"by step {step} (lower the learning rate)")
+                    step += 1
                     if scheduler is not None:
                         scheduler.step()
-                    step += 1
-                    for key, value in outputs.items():
-                        sums[f"{key}/train"] = sums.get(f"{key}/train", 0.0) + float(value.detach().float().mean())
-                    for key, value in norms.items():
-                        sums[key] = sums.get(key, 0.0) + value
-                    count += 1
-                    progress.update(1)
-                    if step % c.log_every == 0 or step == c.steps:
-                        row = {k: v / count for k, v in sums.items()}
-                        row["lr"] = optimizer.param_groups[0]["lr"]
-                        logger.log(step, row)
-                        progress.set_postfix(loss=f"{row['loss/train']:.4f}")
-                        sums, count = {}, 0
-                    if self.val_data is not None and (step % c.val_every == 0 or step == c.steps):
-                        last_metrics = self.validate(device, info)
-                        logger.log(step, last_metrics)
-                        stopped_early = self._track_best(step, last_metrics, state, raw_model, optimizer,
-                                                         scheduler, info)
-                        progress.set_postfix(loss=f"{loss.item():.4f}",
-                                             **{c.best_metric: f"{last_metrics.get(c.best_metric, float('nan')):.2f}"})
-                    if step % c.checkpoint_every == 0 or step == c.steps or stopped_early or step == stop_at:
-                        self._save(last_path, raw_model, optimizer, scheduler, step, state, info)
-                    if stopped_early:
-                        progress.write(f"aural train: early stop at step {step}: {c.best_metric} has not improved "
-                                       f"in {c.patience} validations")
-                        break
-            except BaseException as exc:  # Ctrl-C, SIGTERM, unreadable data, ...: keep what was trained
-                if info.world_size == 1 or isinstance(exc, KeyboardInterrupt):
-                    self._save_before_stopping(last_path, raw_model, optimizer, scheduler, step, state, info,
-                                               progress)
-                raise
-            finally:
-                progress.close()
-                logger.close()
-                task.model = raw_model
+                    continue
+                loss.backward()
+                norms = {f"grad_norm/{name}": _grad_norm(params) for name, params in groups.items()}
+                total = torch.nn.utils.clip_grad_norm_(parameters, c.grad_clip if c.grad_clip else math.inf)
+                norms["grad_norm/total"] = float(total)
+                optimizer.step()
+                if scheduler is not None:
+                    scheduler.step()
+                step += 1
+                for key, value in outputs.items():
+                    sums[f"{key}/train"] = sums.get(f"{key}/train", 0.0) + float(value.detach().float().mean())
+                for key, value in norms.items():
+                    sums[key] = sums.get(key, 0.0) + value
+                count += 1
+                progress.update(1)
+                if step % c.log_every == 0 or step == c.steps:
+                    row = {k: v / count for k, v in sums.items()}
+                    row["lr"] = optimizer.param_groups[0]["lr"]
+                    logger.log(step, row)
+                    progress.set_postfix(loss=f"{row['loss/train']:.4f}")
+                    sums, count = {}, 0
+                if self.val_data is not None and (step % c.val_every == 0 or step == c.steps):
+                    last_metrics = self.validate(device, info)
+                    logger.log(step, last_metrics)
+                    stopped_early = self._track_best(step, last_metrics, state, raw_model, optimizer,
+                                                     scheduler, info)
+                    progress.set_postfix(loss=f"{loss.item():.4f}",
+                                         **{c.best_metric: f"{last_metrics.get(c.best_metric, float('nan')):.2f}"})
+                if step % c.checkpoint_every == 0 or step == c.steps or stopped_early or step == stop_at:
+                    self._save(last_path, raw_model, optimizer, scheduler, step, state, info)
+                if stopped_early:
+                    progress.write(f"aural train: early stop at step {step}: {c.best_metric} has not improved "
+                                   f"in {c.patience} validations")
+                    break
+        except BaseException as exc:  # Ctrl-C, SIGTERM, unreadable data, ...: keep what was trained
+            if info.world_size == 1 or isinstance(exc, KeyboardInterrupt):
+                self._save_before_stopping(last_path, raw_model, optimizer, scheduler, step, state, info, progress)
+            raise
+        finally:
+            restore_signals()
+            progress.close()
+            logger.close()
+            task.model = raw_model
         return TrainResult(step=step, best_step=state["best_step"], best_value=state["best_value"],
                            stopped_early=stopped_early, run_dir=self.run_dir, last_metrics=last_metrics)
 
