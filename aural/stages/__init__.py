@@ -17,6 +17,7 @@ BUILTIN_MODULES = (
     "aural.stages.mix_master",
     "aural.stages.noise_reduction",
     "aural.stages.mel_unet",
+    "aural.stages.freq_expansion",
 )
 
 STAGES: Registry[type[Stage]] = Registry(
