@@ -18,6 +18,7 @@ BUILTIN_MODULES = (
     "aural.stages.noise_reduction",
     "aural.stages.mel_unet",
     "aural.stages.freq_expansion",
+    "aural.stages.gan_refiner",
 )
 
 STAGES: Registry[type[Stage]] = Registry(
