@@ -23,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 RUN = ROOT / "runs" / "freq_expansion"
 HELD_OUT_ACTORS = ("actor21", "actor22", "actor23", "actor24")
-EVAL_CUTOFFS_HZ = (4000, 8000, 11025)
+EVAL_CUTOFFS_HZ = (4000, 8000, 11025)  # files at 8, 16 and 22.05 kHz
 
 
 def data_root() -> Path:
@@ -78,7 +78,8 @@ def make_lists() -> None:
 
 
 def make_pairs() -> None:
-    """Per-pair folders ``<set>_<cutoff>/<name>/clean.flac + degraded_lowpass.flac`` (soxr round trip)."""
+    """Per-pair folders ``<set>_<cutoff>/<name>/clean.flac`` (48 kHz) + ``degraded_lowpass.flac``:
+    the reference resampled (soxr) to twice the cutoff, as a file at that rate (8, 16, 22.05 kHz)."""
     import numpy as np
     import soundfile as sf
     import soxr
@@ -92,12 +93,12 @@ def make_pairs() -> None:
                 audio = audio.mean(axis=1)[: 48000 * 20]
                 if rate != 48000:
                     audio = soxr.resample(audio, rate, 48000)
-                low = soxr.resample(soxr.resample(audio, 48000, 2 * cutoff), 2 * cutoff, 48000)[: audio.shape[0]]
+                low = soxr.resample(audio, 48000, 2 * cutoff)
                 name = path.parent.name if path.name == "clean.flac" else path.stem
                 folder = out / name
                 folder.mkdir(parents=True, exist_ok=True)
                 sf.write(folder / "clean.flac", audio.astype(np.float32), 48000, subtype="PCM_24")
-                sf.write(folder / "degraded_lowpass.flac", low.astype(np.float32), 48000, subtype="PCM_24")
+                sf.write(folder / "degraded_lowpass.flac", low.astype(np.float32), 2 * cutoff, subtype="PCM_24")
             print(f"{out}: {len(files)} pairs")
 
 

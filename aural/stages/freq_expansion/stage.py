@@ -93,7 +93,7 @@ class FreqExpansionStage(LearnedStage):
     name = "freq_expansion"
     summary = "Learned bandwidth extension to 48 kHz: finds the content's cutoff, adds the missing band."
     Params = FreqExpansionParams
-    contract = IOContract(sample_rate=SAMPLE_RATE)
+    contract = IOContract(sample_rate=SAMPLE_RATE, output_at_native_rate=True)
     model_factory = staticmethod(build_model)
     task_module = "aural.stages.freq_expansion.task"
 
