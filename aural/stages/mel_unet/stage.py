@@ -15,12 +15,12 @@ from typing import Any
 import torch
 from torch import nn
 
-from aural.nn.spectral import hann_window, stft_frames
-from aural.nn.streaming import StreamingFrameProcessor
+from aural.nn.spectral import hann_window
+from aural.nn.streaming import ChunkedSpectralProcessor, StreamingFrameProcessor
 from aural.params import param
 from aural.stages import register_stage
 from aural.stages.base import IOContract, LearnedStage
-from aural.stages.mel_unet.model import MelUNet, build_model
+from aural.stages.mel_unet.model import build_model
 
 SAMPLE_RATE = 16000
 MAX_BATCH_CHUNKS = 16
@@ -30,46 +30,6 @@ MAX_BATCH_CHUNKS = 16
 class MelUNetParams:
     strength: float = param(1.0, help="dry/wet mix: 0 returns the input unchanged, 1 the enhanced signal",
                             min=0.0, max=1.0)
-
-
-class ChunkedGains:
-    """Frame transform for :class:`StreamingFrameProcessor`: STFT, chunked gains, inverse FFT."""
-
-    def __init__(self, model: MelUNet):
-        self.model = model
-        config = model.config
-        self.n_fft = config.n_fft
-        self.chunk = config.chunk_frames
-        self.context = config.context_frames
-        self.window = hann_window(config.n_fft)
-
-    @property
-    def max_held_frames(self) -> int:
-        return self.chunk + self.context - 1
-
-    def reset(self, num_channels: int) -> None:
-        bins = self.n_fft // 2 + 1
-        self._history = torch.zeros(num_channels, self.context, bins, dtype=torch.complex64)
-        self._queue = torch.zeros(num_channels, 0, bins, dtype=torch.complex64)
-
-    @torch.inference_mode()
-    def __call__(self, frames: torch.Tensor) -> torch.Tensor:
-        self._queue = torch.cat([self._queue, stft_frames(frames, self.window)], dim=1)
-        channels, queued, bins = self._queue.shape
-        num_chunks = max(0, (queued - self.context) // self.chunk)
-        if num_chunks == 0:
-            return frames.new_zeros(channels, 0, self.n_fft)
-        full = torch.cat([self._history, self._queue], dim=1)
-        span = self.chunk + 2 * self.context
-        windows = full.unfold(1, span, self.chunk)[:, :num_chunks]          # (C, N, bins, span)
-        windows = windows.permute(0, 1, 3, 2).reshape(channels * num_chunks, span, bins)
-        gains = torch.cat([self.model.gains(part) for part in windows.split(MAX_BATCH_CHUNKS)])
-        centre = slice(self.context, self.context + self.chunk)
-        masked = (windows[:, centre] * gains[:, centre]).reshape(channels, num_chunks * self.chunk, bins)
-        done = num_chunks * self.chunk
-        self._history = full[:, done:done + self.context].clone()
-        self._queue = self._queue[:, done:].clone()
-        return torch.fft.irfft(masked, n=self.n_fft, dim=-1)
 
 
 @register_stage
@@ -87,8 +47,12 @@ class MelUNetStage(LearnedStage):
                  **param_values: Any):
         super().__init__(params, **param_values)
         self.model = self._resolve_model(weights, model)
-        self._gains = ChunkedGains(self.model)
-        window = hann_window(self.model.config.n_fft)
+        config = self.model.config
+        window = hann_window(config.n_fft)
+        self._gains = ChunkedSpectralProcessor(lambda spec: spec * self.model.gains(spec), n_fft=config.n_fft,
+                                               window=window, chunk_frames=config.chunk_frames,
+                                               context_frames=config.context_frames,
+                                               max_batch=MAX_BATCH_CHUNKS)
         self._engine = StreamingFrameProcessor(
             self._gains, frame_length=self.model.config.n_fft, hop_length=self.model.config.hop_length,
             synthesis_window=window, analysis_window=window, max_held_frames=self._gains.max_held_frames,
