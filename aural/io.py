@@ -19,15 +19,18 @@ import tempfile
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 import numpy as np
 import soundfile as sf
-import torch
 
 from aural.atomic_files import remove_stale_temporaries, rename_no_replace, temp_prefix
 from aural.errors import AudioReadError, AudioWriteError
-from aural.signal import MAX_SAMPLE_RATE, MIN_SAMPLE_RATE, Signal
+
+if TYPE_CHECKING:  # torch loads on the first read or write, so a CLI that fails early stays light
+    import torch
+
+    from aural.signal import Signal
 
 AUDIO_EXTENSIONS = frozenset({
     ".wav", ".wave", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aif", ".aiff", ".aifc",
@@ -111,6 +114,8 @@ def _reason(exc: Exception) -> str:
 
 
 def _check_header(path: Path, handle: sf.SoundFile) -> None:
+    from aural.signal import MAX_SAMPLE_RATE, MIN_SAMPLE_RATE
+
     if not MIN_SAMPLE_RATE <= handle.samplerate <= MAX_SAMPLE_RATE:
         raise AudioReadError(f"{path}: unsupported sample rate {handle.samplerate} Hz")
     if handle.channels < 1:
@@ -148,6 +153,8 @@ def _wav_declared_frames(path: Path, handle: sf.SoundFile) -> int | None:
 
 
 def _to_tensor(path: Path, frames: np.ndarray, offset: int) -> torch.Tensor:
+    import torch
+
     if not np.isfinite(frames).all():
         bad = int(np.argwhere(~np.isfinite(frames))[0][0]) + offset
         raise AudioReadError(f"{path}: contains NaN or infinite samples (first at sample {bad})")
@@ -156,6 +163,8 @@ def _to_tensor(path: Path, frames: np.ndarray, offset: int) -> torch.Tensor:
 
 def read(path: str | os.PathLike, *, start: int = 0, frames: int | None = None) -> Signal:
     """Read a whole file (or ``frames`` samples from ``start``) as a float32 Signal."""
+    from aural.signal import Signal
+
     path = Path(path)
     with _open_for_reading(path) as handle:
         try:
@@ -260,6 +269,8 @@ class AudioWriter:
         self.num_channels = num_channels
         self._dither_bits = DITHERED_BITS.get(self.subtype) if dither else None
         self._integer = self.subtype.startswith("PCM")
+        import torch
+
         self._generator = torch.Generator().manual_seed(seed)
         folder = self.path.parent
         if not folder.is_dir():

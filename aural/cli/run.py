@@ -13,6 +13,7 @@ import sys
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from tqdm import tqdm
@@ -20,8 +21,11 @@ from tqdm import tqdm
 from aural import io
 from aural.atomic_files import remove_stale_spools, remove_stale_temporaries
 from aural.errors import AuralError, UsageError
+from aural.config import load_pipeline_spec
 from aural.interrupts import raise_if_terminated
-from aural.pipeline import Pipeline, load_pipeline
+
+if TYPE_CHECKING:
+    from aural.pipeline import Pipeline
 
 
 @dataclass(frozen=True)
@@ -172,7 +176,11 @@ def command(ctx: click.Context, pipeline: str, inputs: tuple[Path, ...], output:
             quiet: bool) -> None:
     """Run PIPELINE (a .yaml path or a built-in name) on INPUT files or folders."""
     debug = bool(ctx.obj and ctx.obj.get("debug"))
-    loaded = load_pipeline(pipeline)
+    spec = load_pipeline_spec(pipeline)  # a hostile YAML fails here, before torch loads
+
+    from aural.pipeline import Pipeline
+
+    loaded = Pipeline.from_spec(spec)
     plan = plan_jobs(list(inputs), output, fmt)
     jobs = plan.jobs
     if subtype:

@@ -97,3 +97,23 @@ def test_file_size_limit_names_the_cause(tmp_path):
     assert process.returncode == 1, err
     assert f"aural: {out_dir / 'in.wav'}: write failed (file too large)" in err.splitlines()
     assert _all_files(out_dir) == []
+
+
+ALIAS_BOMB = "aural: 1\na: &a [" + ", ".join(["lol"] * 9) + "]\n" + "".join(
+    f"{n}: &{n} [" + ", ".join([f"*{p}"] * 9) + "]\n" for p, n in zip("abcdef", "bcdefg")) + "stages: [*g]\n"
+
+
+@pytest.mark.parametrize("command", ["validate", "run"])
+def test_alias_bomb_ends_fast_and_small(tmp_path, command):
+    """The issue's bounds (2 s, 300 MB), on the child's CPU time so that a loaded machine does not
+    fail it; benchmarks/hostile_yaml.py has the wall-clock figures."""
+    bomb = tmp_path / "bomb.yaml"
+    bomb.write_text(ALIAS_BOMB)
+    args = [command, str(bomb)] + (["in.wav", "-o", str(tmp_path / "out")] if command == "run" else [])
+    process = _start(args, tmp_path)
+    err = process.stderr.read()
+    _, status, usage = os.wait4(process.pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 2, err
+    assert err.strip() == f"aural: {bomb}:6: aliases expand this value to more than 10000 nodes (an alias bomb?)"
+    assert usage.ru_utime + usage.ru_stime < 2.0
+    assert usage.ru_maxrss < 300 * 1024  # kB
