@@ -18,7 +18,6 @@ from __future__ import annotations
 import math
 import os
 import random
-import sys
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -411,9 +410,9 @@ class Trainer:
         try:
             self._save(path, model, optimizer, scheduler, step, state, info)
         except Exception as exc:  # the error that stops the run matters more; say why none was kept
-            progress.write(f"aural train: no checkpoint written before stopping ({exc})", file=sys.stderr)
+            progress.write(f"aural train: no checkpoint written before stopping ({exc})")
             return
-        progress.write(f"aural train: stopping at step {step}; checkpoint written to {path}", file=sys.stderr)
+        progress.write(f"aural train: stopping at step {step}; checkpoint written to {path}")
 
     def _save(self, path: Path, model: nn.Module, optimizer: Any, scheduler: Any, step: int,
               state: Mapping[str, Any], info: DistInfo, metrics: Mapping[str, float] | None = None) -> None:

@@ -198,6 +198,47 @@ def test_sigterm_writes_a_checkpoint_before_stopping(tmp_path):
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
 
 
+class FailsAtStep(torch.utils.data.Dataset):
+    """Items of ``make_data``, but item reads fail from the ``fail_at``-th read on (bad data)."""
+
+    def __init__(self, fail_at: int):
+        self.data, self.fail_at, self.reads = make_data(), fail_at, 0
+
+    def __len__(self):
+        return len(self.data)
+
+    def __getitem__(self, index):
+        self.reads += 1
+        if self.reads >= self.fail_at:
+            from aural.errors import AudioReadError
+            raise AudioReadError("bad.wav: contains NaN or infinite samples (first at sample 7)")
+        return self.data[index]
+
+
+def test_any_abort_writes_a_checkpoint_first(tmp_path, capsys):
+    from aural.errors import AudioReadError
+
+    with pytest.raises(AudioReadError, match="bad.wav"):
+        Trainer(make_task(), FailsAtStep(fail_at=3 * 3 + 1), tmp_path / "run",
+                config(checkpoint_every=100, progress=True)).fit()
+    _, state = read_checkpoint(tmp_path / "run" / "last.safetensors")
+    assert state["step"] == 3  # three full batches of three trained before the bad read
+    captured = capsys.readouterr()
+    assert "stopping at step 3; checkpoint written to" in captured.out + captured.err
+
+
+def test_stale_checkpoint_temporaries_are_removed_on_the_next_run(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    process.wait()
+    stale = run / f".last.safetensors.aural{process.pid}-q8w7e6r5.tmp"
+    stale.write_bytes(b"\0" * 1000)  # what kill -9 during a checkpoint write leaves
+    Trainer(make_task(), make_data(), run, config(steps=2)).fit()
+    assert not stale.exists()
+    assert sorted(p.name for p in run.iterdir() if p.name.startswith(".")) == []
+
+
 def test_tensorboard_is_optional(tmp_path):
     from aural.train.logging import RunLogger
 
@@ -304,42 +345,3 @@ def test_ddp_two_processes_agree(tmp_path):
 if __name__ == "__main__":
     _ddp_worker(sys.argv[1])
 
-
-class FailsAtStep(torch.utils.data.Dataset):
-    """Items of ``make_data``, but item reads fail from the ``fail_at``-th read on (bad data)."""
-
-    def __init__(self, fail_at: int):
-        self.data, self.fail_at, self.reads = make_data(), fail_at, 0
-
-    def __len__(self):
-        return len(self.data)
-
-    def __getitem__(self, index):
-        self.reads += 1
-        if self.reads >= self.fail_at:
-            from aural.errors import AudioReadError
-            raise AudioReadError("bad.wav: contains NaN or infinite samples (first at sample 7)")
-        return self.data[index]
-
-
-def test_any_abort_writes_a_checkpoint_first(tmp_path, capsys):
-    from aural.errors import AudioReadError
-
-    with pytest.raises(AudioReadError, match="bad.wav"):
-        Trainer(make_task(), FailsAtStep(fail_at=3 * 3 + 1), tmp_path / "run",
-                config(checkpoint_every=100, progress=True)).fit()
-    _, state = read_checkpoint(tmp_path / "run" / "last.safetensors")
-    assert state["step"] == 3  # three full batches of three trained before the bad read
-    assert "stopping at step 3; checkpoint written to" in capsys.readouterr().err
-
-
-def test_stale_checkpoint_temporaries_are_removed_on_the_next_run(tmp_path):
-    run = tmp_path / "run"
-    run.mkdir()
-    process = subprocess.Popen([sys.executable, "-c", "pass"])
-    process.wait()
-    stale = run / f".last.safetensors.aural{process.pid}-q8w7e6r5.tmp"
-    stale.write_bytes(b"\0" * 1000)  # what kill -9 during a checkpoint write leaves
-    Trainer(make_task(), make_data(), run, config(steps=2)).fit()
-    assert not stale.exists()
-    assert sorted(p.name for p in run.iterdir() if p.name.startswith(".")) == []
