@@ -173,4 +173,3 @@ def test_validate_and_stages_commands(tmp_path, pipeline, capsys):
     assert code == 0 and "target_lufs" in out
     code, _, err = run_cli(["stages", "show", "dynamic"], capsys)
     assert code == 2 and "did you mean 'dynamics'" in err
-

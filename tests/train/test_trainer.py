@@ -344,4 +344,3 @@ def test_ddp_two_processes_agree(tmp_path):
 
 if __name__ == "__main__":
     _ddp_worker(sys.argv[1])
-
