@@ -285,7 +285,7 @@ class AudioWriter:
         except (OSError, sf.LibsndfileError, RuntimeError) as exc:
             if self._tmp is not None:
                 self._tmp.unlink(missing_ok=True)
-            raise AudioWriteError(f"{self.path}: cannot write ({_write_reason(exc, folder)})") from None
+            raise AudioWriteError(f"{self.path}: cannot write ({write_error_reason(exc, folder)})") from None
 
     def write(self, audio: torch.Tensor) -> None:
         if audio.shape[0] != self.num_channels:
@@ -302,7 +302,7 @@ class AudioWriter:
         try:
             self._handle.write(np.ascontiguousarray(audio.detach().cpu().numpy().T))
         except (OSError, sf.LibsndfileError, RuntimeError) as exc:
-            reason = _write_reason(exc, self.path.parent, self._handle)
+            reason = write_error_reason(exc, self.path.parent, self._handle)
             self.abort()
             raise AudioWriteError(f"{self.path}: write failed ({reason})") from None
 
@@ -321,7 +321,7 @@ class AudioWriter:
         except (OSError, sf.LibsndfileError, RuntimeError) as exc:
             self._tmp.unlink(missing_ok=True)
             raise AudioWriteError(f"{self.path}: cannot move the finished file into place "
-                                  f"({_write_reason(exc, self.path.parent)})") from None
+                                  f"({write_error_reason(exc, self.path.parent)})") from None
         return self.path
 
     def abort(self) -> None:
@@ -342,8 +342,9 @@ class AudioWriter:
             self.abort()
 
 
-def _write_reason(exc: Exception, folder: Path, handle: sf.SoundFile | None = None) -> str:
-    """The cause of a failed write in words: the OS error, never libsndfile's bare "System error."."""
+def write_error_reason(exc: Exception, folder: Path, handle: sf.SoundFile | None = None) -> str:
+    """The cause of a failed write into ``folder`` in words (``no space left on device``,
+    ``permission denied in FOLDER``), never libsndfile's bare "System error."."""
     if isinstance(exc, OSError) and exc.strerror:
         return f"{exc.strerror.lower()} in {folder}" if exc.errno in _FOLDER_ERRORS else exc.strerror.lower()
     text = _reason(exc)

@@ -203,7 +203,7 @@ class _Spool:
             raise self._error(exc, folder) from None
 
     def _error(self, exc: Exception, folder: str) -> AudioWriteError:
-        reason = io._write_reason(exc, Path(folder), self._file)
+        reason = io.write_error_reason(exc, Path(folder), self._file)
         return AudioWriteError(f"temporary spool in {folder} failed ({reason}); "
                                "free space there or point TMPDIR elsewhere")
 

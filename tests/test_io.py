@@ -213,9 +213,9 @@ def test_a_full_device_is_named_not_system_error():
     with pytest.raises(sf.LibsndfileError) as caught:
         for _ in range(100):
             handle.write(np.zeros(16000, np.float32))
-    assert io._write_reason(caught.value, Path("/dev"), handle) == "no space left on device"
+    assert io.write_error_reason(caught.value, Path("/dev"), handle) == "no space left on device"
 
 
 def test_os_errors_name_the_cause_and_the_folder():
-    reason = io._write_reason(PermissionError(13, "Permission denied", "/x/.a.wav.aural1-abc.part"), Path("/x"))
+    reason = io.write_error_reason(PermissionError(13, "Permission denied", "/x/.a.wav.aural1-abc.part"), Path("/x"))
     assert reason == "permission denied in /x"

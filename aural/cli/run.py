@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sys
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -42,10 +42,12 @@ def _output_suffix(path: Path, fmt: str | None) -> str:
 
 @dataclass
 class Plan:
-    """Jobs to run, and inputs refused before running (path, reason), reported per file."""
+    """Jobs to run, inputs refused before running (path, reason; failures of their own), and
+    notes to print (entries of input folders that were skipped)."""
 
-    jobs: list[Job]
-    refused: list[tuple[Path, str]]
+    jobs: list[Job] = field(default_factory=list)
+    refused: list[tuple[Path, str]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
 
 def plan_jobs(inputs: list[Path], output: Path, fmt: str | None) -> Plan:
@@ -63,11 +65,11 @@ def plan_jobs(inputs: list[Path], output: Path, fmt: str | None) -> Plan:
     if len(inputs) == 1 and kinds[inputs[0]] == "file" and suffix in io.WRITE_FORMATS:
         if fmt and suffix != "." + fmt:
             raise UsageError(f"{output}: --format {fmt} does not match the output's extension")
-        return Plan([Job(inputs[0], output)], [])
+        return Plan([Job(inputs[0], output)])
     if suffix in io.WRITE_FORMATS and not output.is_dir():
         what = f"{inputs[0]} is a folder" if len(inputs) == 1 else "several inputs"
         raise UsageError(f"{output}: {what}, so the output must be a folder, not a {suffix} file")
-    plan = Plan([], [])
+    plan = Plan()
     single_folder = len(inputs) == 1 and kinds[inputs[0]] == "folder"
     for path in inputs:
         if kinds[path] == "file":
@@ -80,8 +82,8 @@ def plan_jobs(inputs: list[Path], output: Path, fmt: str | None) -> Plan:
         if scan.skipped:
             listed = ", ".join(f"{p.relative_to(path)} ({kind})" for p, kind in scan.skipped[:5])
             more = f" and {len(scan.skipped) - 5} more" if len(scan.skipped) > 5 else ""
-            click.echo(f"aural: {path}: skipped {len(scan.skipped)} entries that are not regular files: "
-                       f"{listed}{more}", err=True)
+            plan.notes.append(f"{path}: skipped {len(scan.skipped)} entries that are not regular files: "
+                              f"{listed}{more}")
         if not scan.files:
             raise UsageError(f"{path}: folder contains no audio files "
                              f"({', '.join(sorted(io.AUDIO_EXTENSIONS))})")
@@ -182,6 +184,8 @@ def command(ctx: click.Context, pipeline: str, inputs: tuple[Path, ...], output:
 
     loaded = Pipeline.from_spec(spec)
     plan = plan_jobs(list(inputs), output, fmt)
+    for note in plan.notes:
+        click.echo(f"aural: {note}", err=True)
     jobs = plan.jobs
     if subtype:
         for job in jobs[:1]:
