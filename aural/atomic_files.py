@@ -16,6 +16,7 @@ import re
 import shutil
 import tempfile
 from pathlib import Path
+from typing import Callable
 
 _TEMP_NAME = re.compile(r"^\..+\.aural(?P<pid>\d+)-[A-Za-z0-9_]+\.(?:part|tmp)$")
 _SPOOL_NAME = re.compile(r"^aural-spool-(?P<pid>\d+)-[A-Za-z0-9_]+$")
@@ -45,34 +46,29 @@ def _is_running(pid: int) -> bool:
 
 def remove_stale_temporaries(folder: Path) -> list[Path]:
     """Remove aural's temporary files in ``folder`` whose writing process is gone."""
+    return _remove_stale(folder, _TEMP_NAME, lambda entry: entry.is_file(follow_symlinks=False), os.unlink)
+
+
+def remove_stale_spools(parent: str | None = None) -> list[Path]:
+    """Remove spool folders in ``parent`` (default ``$TMPDIR``) whose process is gone."""
+    return _remove_stale(parent or tempfile.gettempdir(), _SPOOL_NAME,
+                         lambda entry: entry.is_dir(follow_symlinks=False), shutil.rmtree)
+
+
+def _remove_stale(folder: str | Path, pattern: re.Pattern, is_kind: Callable[[os.DirEntry], bool],
+                  remove: Callable[[str], None]) -> list[Path]:
     removed = []
     try:
         entries = list(os.scandir(folder))
     except OSError:
         return removed
     for entry in entries:
-        match = _TEMP_NAME.match(entry.name)
-        if match and not _is_running(int(match["pid"])) and entry.is_file(follow_symlinks=False):
+        match = pattern.match(entry.name)
+        if match and not _is_running(int(match["pid"])) and is_kind(entry):
             try:
-                os.unlink(entry.path)
-                removed.append(Path(entry.path))
+                remove(entry.path)
             except OSError:
-                pass
-    return removed
-
-
-def remove_stale_spools(parent: str | None = None) -> list[Path]:
-    """Remove spool folders in ``parent`` (default ``$TMPDIR``) whose process is gone."""
-    removed = []
-    parent = parent or tempfile.gettempdir()
-    try:
-        entries = list(os.scandir(parent))
-    except OSError:
-        return removed
-    for entry in entries:
-        match = _SPOOL_NAME.match(entry.name)
-        if match and not _is_running(int(match["pid"])) and entry.is_dir(follow_symlinks=False):
-            shutil.rmtree(entry.path, ignore_errors=True)
+                continue  # another process cleaned it up first, or it is not ours to remove
             removed.append(Path(entry.path))
     return removed
 

@@ -4,18 +4,7 @@ import pytest
 
 from aural import safe_yaml
 from aural.errors import ConfigError
-
-BOMB = """\
-aural: 1
-a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]
-b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]
-c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]
-d: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]
-e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d]
-f: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e]
-g: &g [*f, *f, *f, *f, *f, *f, *f, *f, *f]
-stages: [*g]
-"""
+from robustness.corpus import BOMB
 
 
 def test_alias_bomb_is_refused_at_the_line_that_explodes():

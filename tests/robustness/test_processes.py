@@ -13,6 +13,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from robustness.corpus import BOMB
+
 SECONDS = 200  # 48 kHz stereo: above the 64 MB memory spool, so podcast_master spools to $TMPDIR
 
 
@@ -99,16 +101,12 @@ def test_file_size_limit_names_the_cause(tmp_path):
     assert _all_files(out_dir) == []
 
 
-ALIAS_BOMB = "aural: 1\na: &a [" + ", ".join(["lol"] * 9) + "]\n" + "".join(
-    f"{n}: &{n} [" + ", ".join([f"*{p}"] * 9) + "]\n" for p, n in zip("abcdef", "bcdefg")) + "stages: [*g]\n"
-
-
 @pytest.mark.parametrize("command", ["validate", "run"])
 def test_alias_bomb_ends_fast_and_small(tmp_path, command):
     """The issue's bounds (2 s, 300 MB), on the child's CPU time so that a loaded machine does not
     fail it; benchmarks/hostile_yaml.py has the wall-clock figures."""
     bomb = tmp_path / "bomb.yaml"
-    bomb.write_text(ALIAS_BOMB)
+    bomb.write_text(BOMB)
     args = [command, str(bomb)] + (["in.wav", "-o", str(tmp_path / "out")] if command == "run" else [])
     process = _start(args, tmp_path)
     err = process.stderr.read()
