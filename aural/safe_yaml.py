@@ -9,6 +9,8 @@ every refusal is a :class:`~aural.errors.ConfigError` naming ``file:line``.
 
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +72,8 @@ def _children(node: yaml.Node) -> list[yaml.Node]:
 def read_text(path: Path, what: str = "file") -> str:
     """The UTF-8 text of ``path``, refused beyond :data:`MAX_FILE_BYTES`."""
     try:
+        if not stat.S_ISREG(os.stat(path).st_mode):  # a FIFO would block, a device never end
+            raise ConfigError(f"{path}: not a regular file; not a {what}")
         with open(path, "rb") as handle:
             raw = handle.read(MAX_FILE_BYTES + 1)
     except OSError as exc:

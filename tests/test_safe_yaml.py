@@ -57,3 +57,13 @@ def test_read_text_refuses_huge_binary_and_missing_files(tmp_path):
         safe_yaml.read_text(binary, "recipe")
     with pytest.raises(ConfigError, match=r"nope.yaml: cannot read the recipe \(No such file"):
         safe_yaml.read_text(tmp_path / "nope.yaml", "recipe")
+
+
+def test_read_text_refuses_fifos_and_devices_without_blocking(tmp_path):
+    import os
+
+    os.mkfifo(tmp_path / "pipe.yaml")
+    with pytest.raises(ConfigError, match=r"pipe.yaml: not a regular file; not a recipe"):
+        safe_yaml.read_text(tmp_path / "pipe.yaml", "recipe")
+    with pytest.raises(ConfigError, match=r"^/dev/zero: not a regular file"):
+        safe_yaml.read_text("/dev/zero", "recipe")

@@ -110,6 +110,12 @@ def _pipeline_case(root: Path, name: str, text: str | bytes, problem: str, comma
                 rf"{re.escape(name)}(:\d+)?: {problem}", [path, src], root / "out")
 
 
+def _fifo_pipeline(root: Path) -> Case:
+    fifo = root / "pipe.yaml"
+    os.mkfifo(fifo)
+    return Case(["validate", str(fifo)], 2, r"pipe\.yaml: not a regular file; not a pipeline file")
+
+
 def _weights_case(root: Path, name: str, data: bytes, problem: str) -> Case:
     weights = root / name
     weights.write_bytes(data)
@@ -269,6 +275,8 @@ CASES: dict[str, Callable[[Path], Case]] = {
                                                    "larger than 1 MiB"),
     "binary_pipeline_file": lambda r: _pipeline_case(r, "bin.yaml", b"\x89PNG\r\n\x1a\n\xff\x00",
                                                      "not UTF-8 text"),
+    "pipeline_is_a_fifo": _fifo_pipeline,
+    "pipeline_is_a_device": lambda r: Case(["validate", "/dev/zero"], 2, r"/dev/zero: not a regular file"),
     "pipeline_is_a_list": lambda r: _pipeline_case(r, "list.yaml", "- a\n- b\n", "expected a mapping"),
     # weights files that aural run must refuse without unpickling anything
     "pickle_as_weights": lambda r: _weights_case(r, "evil.safetensors", pickle.dumps({"w": [1.0] * 10}),
