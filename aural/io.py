@@ -2,7 +2,9 @@
 
 Reads every format libsndfile reads (WAV, FLAC, OGG/Vorbis, MP3 where the bundled
 libsndfile supports it, AIFF, ...), in blocks when asked. Writes WAV and FLAC atomically:
-into a temporary file beside the target, renamed over it only when complete. Integer
+into a temporary file beside the target (named by :mod:`aural.atomic_files`, so that a later
+run removes what a killed one left), renamed into place only when complete, and never over a
+file that appeared meanwhile unless asked to overwrite. Integer
 outputs are clipped to full scale; 16-bit (and 8-bit) outputs get TPDF dither.
 
 Every failure is an :class:`AudioReadError` or :class:`AudioWriteError` whose message

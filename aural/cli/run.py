@@ -2,7 +2,8 @@
 
 Output layout: a single input file with an output path ending in .wav/.flac is written
 there; otherwise OUTPUT is a folder. One folder input keeps its relative layout in OUTPUT;
-several inputs go to ``OUTPUT/<file name>`` and ``OUTPUT/<folder name>/<relative path>``.
+several inputs go to ``OUTPUT/<file name>`` and ``OUTPUT/<folder name>/<relative path>``;
+an OUTPUT inside an input folder is not searched for input.
 Nothing is written outside OUTPUT or over an input file; an existing output is kept unless
 ``--overwrite``. A file that fails is reported in one line and the batch goes on.
 """
