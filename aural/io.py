@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Iterator
 import numpy as np
 import soundfile as sf
 
-from aural.atomic_files import remove_stale_temporaries, rename_no_replace, temp_prefix
+from aural.atomic_files import rename_no_replace, temp_prefix
 from aural.errors import AudioReadError, AudioWriteError
 
 if TYPE_CHECKING:  # torch loads on the first read or write, so a CLI that fails early stays light
@@ -44,7 +44,8 @@ DITHERED_BITS = {"PCM_16": 16, "PCM_S8": 8, "PCM_U8": 8}
 DEFAULT_SUBTYPE = "PCM_24"
 READ_BLOCK_SAMPLES = 1 << 16
 # audio extensions of formats aural reads but does not write (``-o out.mp3`` is a usage error)
-NON_WRITABLE_EXTENSIONS = (AUDIO_EXTENSIONS | {".m4a", ".aac", ".wma", ".mka", ".ape", ".alac"}) - set(WRITE_FORMATS)
+NON_WRITABLE_EXTENSIONS = (AUDIO_EXTENSIONS | {".m4a", ".aac", ".wma", ".mka", ".ape", ".alac"}) \
+    - set(WRITE_FORMATS)
 WAV_BYTES_PER_SAMPLE = {"PCM_U8": 1, "PCM_S8": 1, "ULAW": 1, "ALAW": 1, "PCM_16": 2, "PCM_24": 3,
                         "PCM_32": 4, "FLOAT": 4, "DOUBLE": 8}
 

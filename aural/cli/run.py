@@ -211,7 +211,8 @@ def command(ctx: click.Context, pipeline: str, inputs: tuple[Path, ...], output:
             _run_one(loaded, job, sample_rate, subtype, show_progress, overwrite)
             done += 1
         except AuralError as exc:
-            message = str(exc) if str(exc).startswith((str(job.input), str(job.output))) else f"{job.input}: {exc}"
+            names_its_file = str(exc).startswith((str(job.input), str(job.output)))
+            message = str(exc) if names_its_file else f"{job.input}: {exc}"  # e.g. a full $TMPDIR
             failures.append(message)
             tqdm.write(f"aural: {message}", file=sys.stderr)
         except Exception as exc:  # a bug in a stage: report, go on with the batch
