@@ -88,6 +88,7 @@ class WeightsRef:
     config_path: Path | None
     sha256: str | None
     preset: str | None = None
+    config_sha256: str | None = None
 
 
 def resolve(stage: str, value: str, directory: Path | None = None) -> WeightsRef:
@@ -107,22 +108,31 @@ def resolve(stage: str, value: str, directory: Path | None = None) -> WeightsRef
     entry = presets[value]
     weights_path = directory / entry.get("weights", f"{stage}/{value}.safetensors")
     config_path = directory / entry.get("config", f"{stage}/{value}.json")
-    return WeightsRef(stage, value, weights_path, config_path, entry.get("sha256"), preset=value)
+    return WeightsRef(stage, value, weights_path, config_path, entry.get("sha256"), preset=value,
+                      config_sha256=entry.get("config_sha256"))
 
 
 def check(stage: str, value: str, directory: Path | None = None) -> WeightsRef:
-    """Resolve and verify that the files exist and (for presets) match their sha256."""
+    """Resolve and verify that the files exist and (for presets) match the manifest's
+    ``sha256`` (weights) and ``config_sha256`` (config)."""
     ref = resolve(stage, value, directory)
     if not ref.weights_path.is_file():
         raise WeightsError(f"{ref.weights_path}: weights file for {stage} is missing")
     if ref.preset is not None:
         if ref.config_path is None or not ref.config_path.is_file():
             raise WeightsError(f"{ref.config_path}: config of {stage} preset {ref.preset!r} is missing")
-        actual = sha256_file(ref.weights_path)
-        if ref.sha256 and actual != ref.sha256:
-            raise WeightsError(f"{ref.weights_path}: sha256 mismatch (manifest {ref.sha256[:12]}..., "
-                               f"file {actual[:12]}...): the file is corrupt or was replaced")
+        _check_sha256(ref.weights_path, ref.sha256)
+        _check_sha256(ref.config_path, ref.config_sha256)
     return ref
+
+
+def _check_sha256(path: Path, expected: str | None) -> None:
+    if not expected:
+        return
+    actual = sha256_file(path)
+    if actual != expected:
+        raise WeightsError(f"{path}: sha256 mismatch (manifest {expected[:12]}..., file {actual[:12]}...): "
+                           "the file is corrupt or was changed after export")
 
 
 # -- reading and writing ----------------------------------------------------------------------
@@ -177,10 +187,26 @@ def save(weights_path: Path, tensors: Mapping[str, torch.Tensor], config: Mappin
     weights_path = Path(weights_path)
     contiguous = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
     config_text = json.dumps(dict(config), indent=2, sort_keys=True)
-    payload = save_bytes(contiguous, metadata={"format": WEIGHTS_FORMAT, "config": config_text})
+    payload = canonical_safetensors(save_bytes(contiguous, metadata={"format": WEIGHTS_FORMAT,
+                                                                     "config": config_text}))
     atomic_write_bytes(weights_path, payload)
     atomic_write_bytes(weights_path.with_suffix(".json"), (config_text + "\n").encode())
     return hashlib.sha256(payload).hexdigest()
+
+
+def canonical_safetensors(payload: bytes) -> bytes:
+    """``payload`` with its header's metadata keys sorted, so equal contents give equal bytes.
+
+    safetensors writes ``__metadata__`` in hash-map order, which changes from process to
+    process; tensor entries are already in a fixed order (by dtype, then name) and are kept.
+    """
+    header_size = int.from_bytes(payload[:8], "little")
+    header = json.loads(payload[8:8 + header_size])
+    if "__metadata__" in header:
+        header["__metadata__"] = dict(sorted(header["__metadata__"].items()))
+    text = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode()
+    text += b" " * (-len(text) % 8)  # safetensors aligns the data to 8 bytes
+    return len(text).to_bytes(8, "little") + text + payload[8 + header_size:]
 
 
 def load_model(stage: str, value: str, factory: Callable[[Mapping[str, Any]], nn.Module],
@@ -219,5 +245,5 @@ def atomic_write_bytes(path: Path, payload: bytes) -> None:
         raise
 
 
-__all__ = ["LoadedWeights", "atomic_write_bytes", "WeightsRef", "check", "is_path", "load", "load_model", "models_dir", "read_manifest",
+__all__ = ["LoadedWeights", "atomic_write_bytes", "canonical_safetensors", "WeightsRef", "check", "is_path", "load", "load_model", "models_dir", "read_manifest",
            "record_preset", "resolve", "save", "sha256_file", "write_manifest"]

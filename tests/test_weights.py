@@ -62,6 +62,29 @@ def test_checksum_mismatch_and_missing_files_are_one_line_errors(tmp_path):
         weights.check("noise_reduction", str(tmp_path / "nowhere.safetensors"))
 
 
+def test_tampered_config_is_refused_by_its_manifest_checksum(tmp_path):
+    make_preset(tmp_path)
+    config_path = tmp_path / "noise_reduction" / "default.json"
+    manifest = weights.read_manifest(tmp_path)
+    manifest["models"]["noise_reduction"]["default"]["config_sha256"] = weights.sha256_file(config_path)
+    weights.write_manifest(manifest, tmp_path)
+    weights.load("noise_reduction", "default", tmp_path)  # untouched: loads
+    config = json.loads(config_path.read_text())
+    config["max_gain"] = 50
+    config_path.write_text(json.dumps(config))
+    with pytest.raises(WeightsError, match="default.json: sha256 mismatch") as info:
+        weights.load("noise_reduction", "default", tmp_path)
+    assert "\n" not in str(info.value)
+
+
+def test_shipped_configs_match_their_manifest_checksums():
+    manifest = weights.read_manifest()
+    for stage, presets in manifest["models"].items():
+        for preset, entry in presets.items():
+            assert entry.get("config_sha256"), f"{stage}/{preset} has no config_sha256"
+            weights.check(stage, preset)
+
+
 def test_wrong_stage_bad_file_and_mismatched_architecture(tmp_path):
     make_preset(tmp_path)
     with pytest.raises(WeightsError, match="for stage 'noise_reduction', not 'mel_unet'"):
