@@ -24,7 +24,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import yaml
 
@@ -143,11 +143,15 @@ def load_yaml(path: Path) -> tuple[Any, dict[tuple, int]]:
 class _Problems:
     """Every error of one file, each ``file:line key.path: message``; raised together."""
 
-    def __init__(self, check: _Checker):
+    def __init__(self, check: _Checker, overrides: Mapping[tuple, str] | None = None):
         self.check = check
+        self.overrides = overrides or {}  # key path -> the --set that gave its value
         self.found: list[tuple[int, int, str]] = []  # (line, order found, message)
 
     def add(self, path: tuple, message: str) -> None:
+        if path in self.overrides:
+            self.found.append((0, len(self.found), f"--set {self.overrides[path]}: {_format_path(path)}: {message}"))
+            return
         text = str(self.check.fail(path, message))
         probe = path
         while probe and probe not in self.check.lines:
@@ -164,17 +168,18 @@ class _Problems:
 
 
 def parse_pipeline(data: Any, source: str = "<pipeline>", lines: Mapping[tuple, int] | None = None,
-                   base_dir: Path | None = None) -> PipelineSpec:
+                   base_dir: Path | None = None, overrides: Mapping[tuple, str] | None = None) -> PipelineSpec:
     """Validate plain pipeline data (as loaded from YAML) into a PipelineSpec.
 
     Every error is collected (one line each, in file order) and raised together as one
     :class:`ConfigError`; a phase that depends on an earlier one (contracts need valid stage
     names) is skipped where that one failed. Weights are checked without loading them.
+    ``overrides``: key paths set by ``--set`` (their errors name the ``--set``, not a line).
     """
     check = _Checker(source, lines or {})
     if not isinstance(data, dict):
         raise check.fail((), "expected a mapping with keys aural, stages, ...")
-    problems = _Problems(check)
+    problems = _Problems(check, overrides)
     header = _check_header(data, source, problems)
     stages = data.get("stages")
     if not isinstance(stages, list) or not stages:
@@ -314,8 +319,12 @@ def _check_weights(spec: StageSpec, base_dir: Path | None) -> str:
     return value
 
 
-def load_pipeline_spec(name_or_path: str | Path) -> PipelineSpec:
-    """Read and validate a pipeline file or a built-in pipeline name."""
+def load_pipeline_spec(name_or_path: str | Path, overrides: Sequence[str] = ()) -> PipelineSpec:
+    """Read and validate a pipeline file or a built-in pipeline name, with ``--set``
+    overrides (``STAGE.PARAM=VALUE``, see :mod:`aural.overrides`) applied before validation."""
+    from aural.overrides import apply_overrides
+
     path = resolve_pipeline_path(name_or_path)
     data, lines = load_yaml(path)
-    return parse_pipeline(data, source=str(path), lines=lines, base_dir=path.parent)
+    data, override_paths = apply_overrides(data, overrides)
+    return parse_pipeline(data, source=str(path), lines=lines, base_dir=path.parent, overrides=override_paths)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 import soundfile as sf
@@ -403,7 +403,8 @@ def _segment_output(segment: list[_Step], source: _Source) -> tuple[int, int]:
     return rate, channels
 
 
-def load_pipeline(name_or_path: str | Path) -> Pipeline:
-    """Validate a pipeline file (or built-in name) and build its stages (loading weights)."""
-    return Pipeline.from_spec(load_pipeline_spec(name_or_path))
+def load_pipeline(name_or_path: str | Path, overrides: Sequence[str] = ()) -> Pipeline:
+    """Validate a pipeline file (or built-in name), with ``--set`` ``overrides``
+    (``STAGE.PARAM=VALUE``), and build its stages (loading weights)."""
+    return Pipeline.from_spec(load_pipeline_spec(name_or_path, overrides))
 

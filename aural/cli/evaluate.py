@@ -63,12 +63,16 @@ def _list_metrics() -> None:
               help="Seconds of each file embedded in report.html.")
 @click.option("--save-outputs", is_flag=True,
               help="With PIPELINE: also write the processed files to OUT/outputs/.")
+@click.option("--set", "overrides", multiple=True, metavar="STAGE.PARAM=VALUE",
+              help="With PIPELINE: change a param of it, validated like the YAML: STAGE.PARAM=VALUE "
+                   "(STAGE[INDEX].PARAM=VALUE when the stage appears twice; INDEX as in stages[INDEX]). "
+                   "Repeatable.")
 @click.option("--list-metrics", is_flag=True, help="List the metrics and exit.")
 @click.pass_context
 def command(ctx: click.Context, pipeline: str | None, reference_dir: Path | None,
             degraded_dir: Path | None, pairs_dir: Path | None, out_dir: Path | None,
             metrics_text: str | None, jobs: int | None, max_lag_s: float, report_files: int,
-            report_seconds: float, save_outputs: bool, list_metrics: bool) -> None:
+            report_seconds: float, save_outputs: bool, overrides: tuple[str, ...], list_metrics: bool) -> None:
     """Score audio with quality metrics and write a table, a summary and an HTML report.
 
     Without PIPELINE, scores existing --degraded files against --reference files. With
@@ -87,6 +91,8 @@ def command(ctx: click.Context, pipeline: str | None, reference_dir: Path | None
         if pairs_dir is not None:
             raise UsageError("--pairs needs a PIPELINE to run; to score existing files use "
                              "--reference DIR --degraded DIR")
+        if overrides:
+            raise UsageError("--set changes a PIPELINE's params; give a PIPELINE and --pairs DIR")
         if reference_dir is None or degraded_dir is None:
             raise UsageError("give --reference DIR and --degraded DIR, or PIPELINE --pairs DIR")
     else:
@@ -111,7 +117,7 @@ def command(ctx: click.Context, pipeline: str | None, reference_dir: Path | None
     else:
         from aural.pipeline import load_pipeline
 
-        outcome = evaluate_pipeline(load_pipeline(pipeline), pairs_dir, out_dir, options,
+        outcome = evaluate_pipeline(load_pipeline(pipeline, overrides), pairs_dir, out_dir, options,
                                     echo=echo_problem, progress=progress)
     summary = outcome.summary
     click.echo(f"scored {summary['num_files']} files ({len(outcome.failed)} failed) -> {out_dir}/: "

@@ -114,14 +114,21 @@ def _run_one(pipeline: Pipeline, job: Job, sample_rate: int | None, subtype: str
 @click.option("--subtype", type=click.Choice(list(io.SUBTYPES)), default=None,
               help=f"Sample format (default {io.DEFAULT_SUBTYPE}; PCM_16 is TPDF-dithered).")
 @click.option("--overwrite", is_flag=True, help="Replace existing output files.")
+@click.option("--set", "overrides", multiple=True, metavar="STAGE.PARAM=VALUE",
+              help="Change a param of the pipeline, validated like the YAML: STAGE.PARAM=VALUE "
+                   "(STAGE[INDEX].PARAM=VALUE when the stage appears twice; INDEX as in stages[INDEX]). "
+                   "Repeatable.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
 @click.pass_context
 def command(ctx: click.Context, pipeline: str, inputs: tuple[Path, ...], output: Path,
             sample_rate: int | None, fmt: str | None, subtype: str | None, overwrite: bool,
-            quiet: bool) -> None:
-    """Run PIPELINE (a .yaml path or a built-in name) on INPUT files or folders."""
+            overrides: tuple[str, ...], quiet: bool) -> None:
+    """Run PIPELINE (a .yaml path or a built-in name) on INPUT files or folders.
+
+    Example: aural run phone_to_studio memo.wav -o memo_studio.wav --set mel_unet.strength=0.7
+    """
     debug = bool(ctx.obj and ctx.obj.get("debug"))
-    loaded = load_pipeline(pipeline)
+    loaded = load_pipeline(pipeline, overrides)
     jobs = plan_jobs(list(inputs), output, fmt)
     if subtype:
         for job in jobs[:1]:

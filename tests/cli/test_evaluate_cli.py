@@ -229,6 +229,17 @@ def test_real_pipeline_file(pairs, tmp_path, capsys):
     assert code == 0, err
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert summary["pipeline"] == "gentle" and summary["columns"]["delta_lufs"]["count"] == 3
+    gentle = summary["columns"]["delta_lufs"]["mean"]
+    code, _, err = run_cli(["evaluate", str(yaml_path), "--pairs", str(pairs), "--out", str(tmp_path / "set"),
+                            "--metrics", "lufs", "--jobs", "1", "--set", "dynamics.makeup_db=6"], capsys)
+    assert code == 0, err
+    raised = json.loads((tmp_path / "set" / "summary.json").read_text())["columns"]["delta_lufs"]["mean"]
+    assert raised == pytest.approx(gentle + 6.0, abs=0.5)
+    code, _, err = run_cli(["evaluate", str(yaml_path), "--pairs", str(pairs), "--out", str(tmp_path / "bad"),
+                            "--set", "dynamics.makeup_db=99"], capsys)
+    assert code == 2 and err.startswith("aural: --set dynamics.makeup_db=99: stages[0].params.makeup_db: expected")
+    code, _, err = evaluate(pairs, tmp_path / "bad", capsys, "--set", "dynamics.ratio=2")
+    assert code == 2 and "--set changes a PIPELINE's params" in err
 
 
 def test_rows_are_written_as_they_complete(pairs, tmp_path, capsys, monkeypatch):

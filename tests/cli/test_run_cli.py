@@ -173,3 +173,20 @@ def test_validate_and_stages_commands(tmp_path, pipeline, capsys):
     assert code == 0 and "target_lufs" in out
     code, _, err = run_cli(["stages", "show", "dynamic"], capsys)
     assert code == 2 and "did you mean 'dynamics'" in err
+
+
+def test_set_changes_a_param_and_bad_values_are_exit_2(tmp_path, pipeline, capsys):
+    from aural.metrics.loudness import lufs
+
+    source = write_audio(tmp_path / "in.wav", speech_like(4.0, 16000))
+    code, _, err = run_cli(["run", pipeline, str(source), "-o", str(tmp_path / "loud.wav"), "-q",
+                            "--set", "mix_master.target_lufs=-20"], capsys)
+    assert code == 0, err
+    quiet = io.read(tmp_path / "loud.wav")
+    assert abs(lufs(None, quiet.audio.double().numpy(), quiet.sample_rate) + 20.0) < 0.5  # the preset gives -16
+    code, _, err = run_cli(["run", pipeline, str(source), "-o", str(tmp_path / "x.wav"), "-q",
+                            "--set", "dynamics.ratio=loud"], capsys)
+    assert code == 2 and not (tmp_path / "x.wav").exists()
+    assert err == "aural: --set dynamics.ratio=loud: stages[0].params.ratio: expected a number in 1..1000, got 'loud'\n"
+    code, _, err = run_cli(["run", pipeline, str(source), "-o", str(tmp_path / "x.wav"), "--set", "ratio=2"], capsys)
+    assert code == 2 and "expected STAGE.PARAM=VALUE" in err and err.count("\n") == 1
