@@ -223,3 +223,15 @@ def test_latency_option_reports_measured_delays(capsys):
     assert code == 0, stderr
     assert "identity: measured raw delay in samples at 48000 Hz: voiced 0 (output +0 dB), chirp 0" in stdout
     assert "0 at 16000 Hz" in stdout
+
+
+def test_progress_in_a_log_is_plain_lines(tmp_path, capsys, monkeypatch):
+    import aural.progress
+
+    monkeypatch.setattr(aural.progress, "PLAIN_INTERVAL_S", 0.0)
+    pairs = make_pairs(tmp_path / "pairs", layout=("degraded", "reference"), manifest=False)
+    code, _, stderr = run_cli(["bench", "--pairs", str(pairs), "--systems", "identity", "--metrics", "snr"], capsys)
+    assert code == 0, stderr
+    lines = stderr.splitlines()
+    assert lines[0].startswith("aural bench: 1 of ") and lines[-1].startswith("aural bench: ")
+    assert "(100%)" in lines[-1] and "\r" not in stderr and "\x1b" not in stderr

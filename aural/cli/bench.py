@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from aural.cli.progress import file_progress_bar
+from aural.cli.progress import file_progress
 from aural.errors import UsageError
 
 DEFAULT_SYSTEMS = "identity,noisereduce,rnnoise,deepfilternet3"
@@ -118,9 +118,10 @@ def command(pairs_dir: Path | None, systems_text: str, metrics_text: str | None,
     def echo_problem(message: str) -> None:
         click.echo(f"aural: {message}", err=True)
 
-    result = run_bench(pairs_dir, specs, metric_names, max_files=max_files,
-                       save_audio_dir=out_dir / "audio" if save_audio else None,
-                       echo=echo_problem, progress=file_progress_bar() if sys.stderr.isatty() else None)
+    with file_progress("bench") as progress:
+        result = run_bench(pairs_dir, specs, metric_names, max_files=max_files,
+                           save_audio_dir=out_dir / "audio" if save_audio else None,
+                           echo=echo_problem, progress=progress)
     click.echo(tables_markdown(result))
     if out_dir is not None:
         written = write_reports(result, out_dir)

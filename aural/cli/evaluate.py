@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from aural.cli.progress import file_progress_bar
+from aural.cli.progress import file_progress
 from aural.errors import UsageError
 
 EXAMPLES = """
@@ -110,15 +110,16 @@ def command(ctx: click.Context, pipeline: str | None, reference_dir: Path | None
     def echo_problem(message: str) -> None:
         click.echo(f"aural: {message}", err=True)
 
-    progress = file_progress_bar() if sys.stderr.isatty() else None
     if pipeline is None:
-        outcome = evaluate_folders(reference_dir, degraded_dir, out_dir, options,
-                                   echo=echo_problem, progress=progress)
+        with file_progress("evaluate") as progress:
+            outcome = evaluate_folders(reference_dir, degraded_dir, out_dir, options,
+                                       echo=echo_problem, progress=progress)
     else:
         from aural.pipeline import load_pipeline
 
-        outcome = evaluate_pipeline(load_pipeline(pipeline, overrides), pairs_dir, out_dir, options,
-                                    echo=echo_problem, progress=progress)
+        loaded = load_pipeline(pipeline, overrides)
+        with file_progress("evaluate") as progress:
+            outcome = evaluate_pipeline(loaded, pairs_dir, out_dir, options, echo=echo_problem, progress=progress)
     summary = outcome.summary
     click.echo(f"scored {summary['num_files']} files ({len(outcome.failed)} failed) -> {out_dir}/: "
                f"scores.csv summary.json summary.md report.html")

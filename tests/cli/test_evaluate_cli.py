@@ -162,7 +162,7 @@ class StandIn:
 def test_pipeline_mode_scores_input_output_and_delta(pairs, tmp_path, capsys, monkeypatch):
     import aural.pipeline
 
-    monkeypatch.setattr(aural.pipeline, "load_pipeline", lambda name: StandIn())
+    monkeypatch.setattr(aural.pipeline, "load_pipeline", lambda name, overrides=(): StandIn())
     code, out, err = run_cli(["evaluate", "stand_in", "--pairs", str(pairs), "--out", str(tmp_path / "out"),
                               "--metrics", "snr,lufs", "--jobs", "1", "--save-outputs"], capsys)
     assert code == 0, err
@@ -181,7 +181,7 @@ def test_pipeline_mode_scores_input_output_and_delta(pairs, tmp_path, capsys, mo
 def test_pipeline_failure_on_one_file(pairs, tmp_path, capsys, monkeypatch):
     import aural.pipeline
 
-    monkeypatch.setattr(aural.pipeline, "load_pipeline", lambda name: StandIn(fail_on="b.wav"))
+    monkeypatch.setattr(aural.pipeline, "load_pipeline", lambda name, overrides=(): StandIn(fail_on="b.wav"))
     code, _, err = run_cli(["evaluate", "x", "--pairs", str(pairs), "--out", str(tmp_path / "out"),
                             "--metrics", "snr", "--jobs", "1"], capsys)
     assert code == 1
@@ -202,7 +202,7 @@ def test_pipeline_mode_on_one_folder_per_pair(tmp_path, capsys, monkeypatch):
     write_audio(root / "bad" / "clean.wav", speech_like(1.0, 16000))
     write_audio(root / "bad" / "studio.wav", speech_like(1.0, 16000))
     write_audio(root / "bad" / "noisy.wav", speech_like(1.0, 16000))
-    monkeypatch.setattr(aural.pipeline, "load_pipeline", lambda name: StandIn())
+    monkeypatch.setattr(aural.pipeline, "load_pipeline", lambda name, overrides=(): StandIn())
     code, _, err = run_cli(["evaluate", "stand_in", "--pairs", str(root), "--out", str(tmp_path / "out"),
                             "--metrics", "snr,lufs", "--jobs", "1"], capsys)
     assert code == 1  # a skipped folder counts as unmatched
@@ -253,9 +253,21 @@ def test_rows_are_written_as_they_complete(pairs, tmp_path, capsys, monkeypatch)
             seen.append(read_csv(tmp_path / "out" / "scores.csv"))
             return super().process(signal)
 
-    monkeypatch.setattr(aural.pipeline, "load_pipeline", lambda name: Watching())
+    monkeypatch.setattr(aural.pipeline, "load_pipeline", lambda name, overrides=(): Watching())
     code, _, err = run_cli(["evaluate", "w", "--pairs", str(pairs), "--out", str(tmp_path / "out"),
                             "--metrics", "snr", "--jobs", "1"], capsys)
     assert code == 0, err
     assert [[row[0] for row in table[1:]] for table in seen] == [[], ["a"], ["a", "b"]]
     assert seen[0][0] == ["file", "input_snr", "output_snr", "delta_snr"]
+
+
+def test_progress_in_a_log_is_plain_lines(pairs, tmp_path, capsys, monkeypatch):
+    import aural.progress
+
+    code, _, err = evaluate(pairs, tmp_path / "quick", capsys)
+    assert code == 0 and err == ""  # a run of a few seconds prints no progress in a log
+    monkeypatch.setattr(aural.progress, "PLAIN_INTERVAL_S", 0.0)
+    code, _, err = evaluate(pairs, tmp_path / "out", capsys)
+    assert code == 0
+    assert err.splitlines()[-1].startswith("aural evaluate: 3 of 3 files (100%), ")
+    assert "\r" not in err and "\x1b" not in err
