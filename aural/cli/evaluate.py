@@ -14,6 +14,7 @@ EXAMPLES = """
 \b
 Examples:
   aural evaluate --reference studio/ --degraded phone/ --out eval/
+  aural evaluate --degraded recordings/ --out eval/          # no references: DNSMOS, bandwidth, loudness, clipping
   aural evaluate --reference studio/ --degraded out/ --out eval/ --metrics pesq_wb,stoi,si_sdr
   aural evaluate phone_to_studio --pairs pairs/ --out eval/ --jobs 4
   aural evaluate --list-metrics
@@ -45,7 +46,8 @@ def _list_metrics() -> None:
 @click.option("--reference", "reference_dir", type=click.Path(path_type=Path),
               help="Folder of reference (clean) files.")
 @click.option("--degraded", "degraded_dir", type=click.Path(path_type=Path),
-              help="Folder of files to score, matched to references by relative path without extension.")
+              help="Folder of files to score, matched to references by relative path without extension; "
+                   "without --reference, scored by metrics that need none.")
 @click.option("--pairs", "pairs_dir", type=click.Path(path_type=Path),
               help="With PIPELINE: folder holding phone/ and studio/ (or degraded/ and reference/), "
                    "or one folder per pair with clean.* (or reference/studio) and noisy*/degraded* files.")
@@ -75,14 +77,16 @@ def command(ctx: click.Context, pipeline: str | None, reference_dir: Path | None
             report_seconds: float, save_outputs: bool, overrides: tuple[str, ...], list_metrics: bool) -> None:
     """Score audio with quality metrics and write a table, a summary and an HTML report.
 
-    Without PIPELINE, scores existing --degraded files against --reference files. With
-    PIPELINE (a built-in name or a YAML file), runs it on the inputs in --pairs and scores
-    input, output and their delta (output - input).
+    Without PIPELINE, scores existing --degraded files against --reference files, or, with
+    --degraded alone, every recording in it with the metrics that need no reference (DNSMOS
+    at -25 dBFS RMS, effective bandwidth, loudness, true peak, clipping). With PIPELINE (a
+    built-in name or a YAML file), runs it on the inputs in --pairs and scores input, output
+    and their delta (output - input).
     """
     if list_metrics:
         _list_metrics()
         return
-    from aural.evaluate.run import Options, evaluate_folders, evaluate_pipeline
+    from aural.evaluate.run import Options, evaluate_folders, evaluate_pipeline, evaluate_recordings
     from aural.evaluate.scoring import resolve_metrics
 
     if out_dir is None:
@@ -93,8 +97,8 @@ def command(ctx: click.Context, pipeline: str | None, reference_dir: Path | None
                              "--reference DIR --degraded DIR")
         if overrides:
             raise UsageError("--set changes a PIPELINE's params; give a PIPELINE and --pairs DIR")
-        if reference_dir is None or degraded_dir is None:
-            raise UsageError("give --reference DIR and --degraded DIR, or PIPELINE --pairs DIR")
+        if degraded_dir is None:
+            raise UsageError("give --degraded DIR (with --reference DIR to compare), or PIPELINE --pairs DIR")
     else:
         if reference_dir is not None or degraded_dir is not None:
             raise UsageError("PIPELINE mode takes --pairs DIR, not --reference/--degraded")
@@ -110,7 +114,10 @@ def command(ctx: click.Context, pipeline: str | None, reference_dir: Path | None
     def echo_problem(message: str) -> None:
         click.echo(f"aural: {message}", err=True)
 
-    if pipeline is None:
+    if pipeline is None and reference_dir is None:
+        with file_progress("evaluate") as progress:
+            outcome = evaluate_recordings(degraded_dir, out_dir, options, echo=echo_problem, progress=progress)
+    elif pipeline is None:
         with file_progress("evaluate") as progress:
             outcome = evaluate_folders(reference_dir, degraded_dir, out_dir, options,
                                        echo=echo_problem, progress=progress)

@@ -11,7 +11,7 @@ import torch
 
 from aural.evaluate import OUTPUT_FILES
 from aural.signal import Signal
-from helpers import run_cli, speech_like, write_audio
+from helpers import run_cli, shared_data, speech_like, write_audio
 
 FAST = "snr,si_sdr,pesq_wb,stoi,lsd,lufs"
 
@@ -271,3 +271,54 @@ def test_progress_in_a_log_is_plain_lines(pairs, tmp_path, capsys, monkeypatch):
     assert code == 0
     assert err.splitlines()[-1].startswith("aural evaluate: 3 of 3 files (100%), ")
     assert "\r" not in err and "\x1b" not in err
+
+
+def recordings(folder):
+    """A clean wideband clip, a clipped one and one limited to the 4 kHz phone band."""
+    clean = speech_like(2.0, 16000, seed=3, level_db=-20.0)
+    write_audio(folder / "clean.wav", clean)
+    write_audio(folder / "loud" / "clipped.wav", clean.replace((clean.audio * 30).clamp(-1, 1)))
+    write_audio(folder / "phone.flac", clean.resample(8000).resample(16000))
+    return folder
+
+
+def test_recordings_without_references_are_scored_reference_free(tmp_path, capsys):
+    folder = recordings(tmp_path / "rec")
+    code, out, err = run_cli(["evaluate", "--degraded", str(folder), "--out", str(tmp_path / "out"), "--jobs", "1",
+                              "--metrics", "bandwidth_hz,clipping_percent,lufs,true_peak_db"], capsys)
+    assert code == 0, err
+    rows = {row[0]: row for row in read_csv(tmp_path / "out" / "scores.csv")}
+    assert rows["file"] == ["file", "bandwidth_hz", "clipping_percent", "lufs", "true_peak_db"]
+    bandwidth = {name: float(rows[name][1]) for name in ("clean", "loud/clipped", "phone")}
+    assert bandwidth["phone"] < 4200 < 7000 < bandwidth["clean"]
+    assert float(rows["loud/clipped"][2]) > 5.0 and float(rows["clean"][2]) == 0.0
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["mode"] == "recordings" and summary["num_files"] == 3
+    page = (tmp_path / "out" / "report.html").read_text()
+    assert page.count("<audio controls") == 3 and "worst first by <code>bandwidth_hz</code>" in page
+    assert page.index('id="phone"') < page.index('id="clean"')  # the narrowest band first
+
+
+def test_recordings_mode_refuses_metrics_that_need_a_reference(tmp_path, capsys):
+    folder = recordings(tmp_path / "rec")
+    code, _, err = run_cli(["evaluate", "--degraded", str(folder), "--out", str(tmp_path / "out"),
+                            "--metrics", "snr,lufs"], capsys)
+    assert code == 2 and "snr: needs a reference" in err and err.count("\n") == 1
+
+
+def test_real_recordings_without_references(tmp_path, capsys):
+    from aural.metrics import get_metric, reference_free_metric_names
+
+    folder = shared_data("degraded")
+    if get_metric("dnsmos_ovrl_norm").unavailable_reason():
+        pytest.skip(get_metric("dnsmos_ovrl_norm").unavailable_reason())
+    code, _, err = run_cli(["evaluate", "--degraded", str(folder), "--out", str(tmp_path / "out"), "--jobs", "1"],
+                           capsys)
+    assert code == 0, err
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert list(summary["metrics"]) == reference_free_metric_names()
+    assert {"dnsmos_ovrl_norm", "bandwidth_hz", "lufs", "clipping_percent"} <= set(summary["metrics"])
+    assert "dnsmos_ovrl" not in summary["metrics"]  # the level-matched one stands in for it
+    for name in ("dnsmos_ovrl_norm", "bandwidth_hz", "lufs", "clipping_percent"):
+        assert summary["columns"][name]["count"] == summary["num_files"] == 6, name
+    assert 1.0 < summary["columns"]["dnsmos_ovrl_norm"]["mean"] < 5.0
