@@ -302,11 +302,12 @@ def evaluate_pipeline(pipeline: PipelineLike, pairs_dir: str | Path, out_dir: st
             except Exception as exc:
                 collector.fail(pair.file, exc)
                 continue
-            if len(media) < options.report_max_files:
+            if options.report_max_files:
                 samples = lambda s: int(round(options.report_seconds * s.sample_rate))  # noqa: E731
                 media[pair.file] = {"input": source.slice(0, samples(source)),
                                     "output": output.slice(0, samples(output)),
                                     "reference": reference.slice(0, samples(reference))}
+                _keep_worst_media(media, collector.rows, metric_columns, options.report_max_files)
             future = executor.submit(_score_pipeline, pair.file, _pack(reference), _pack(source),
                                      _pack(output), names, options.max_lag_s)
             pending[future] = pair.file
@@ -325,6 +326,15 @@ def evaluate_pipeline(pipeline: PipelineLike, pairs_dir: str | Path, out_dir: st
                             report_seconds=options.report_seconds,
                             report_sample_rate=options.report_sample_rate)
     return Outcome(summary, collector.failed, matching.num_unmatched)
+
+
+def _keep_worst_media(media: dict[str, Any], rows: list[Row], metric_columns: list[str], keep: int) -> None:
+    """Drop the excerpts of scored files that will not be among the ``keep`` worst in the
+    report; files not yet scored keep theirs (memory stays bounded by ``keep`` plus the
+    files waiting for their scores)."""
+    scored = [row for row in worst_first(rows, metric_columns) if row.file in media]
+    for row in scored[keep:]:
+        del media[row.file]
 
 
 def _drain(pending: dict[Future, str], collector: _Collector, when: str) -> None:

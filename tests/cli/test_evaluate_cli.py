@@ -322,3 +322,25 @@ def test_real_recordings_without_references(tmp_path, capsys):
     for name in ("dnsmos_ovrl_norm", "bandwidth_hz", "lufs", "clipping_percent"):
         assert summary["columns"][name]["count"] == summary["num_files"] == 6, name
     assert 1.0 < summary["columns"]["dnsmos_ovrl_norm"]["mean"] < 5.0
+
+
+class Spoiler(StandIn):
+    """Leaves every file alone but one, which it buries in noise."""
+
+    def process(self, signal: Signal) -> Signal:
+        if "sub" in str(signal.meta.get("source")):
+            noise = torch.from_numpy(np.random.default_rng(0).standard_normal(tuple(signal.audio.shape)))
+            return signal.replace(signal.audio + 0.3 * noise.float())
+        return signal
+
+
+def test_report_shows_the_worst_files_first(pairs, tmp_path, capsys, monkeypatch):
+    import aural.pipeline
+
+    monkeypatch.setattr(aural.pipeline, "load_pipeline", lambda name, overrides=(): Spoiler())
+    code, _, err = run_cli(["evaluate", "spoiler", "--pairs", str(pairs), "--out", str(tmp_path / "out"),
+                            "--metrics", "snr", "--jobs", "1", "--report-files", "1"], capsys)
+    assert code == 0, err
+    page = (tmp_path / "out" / "report.html").read_text()
+    assert page.count('<section class="file"') == 1 and 'id="sub/c"' in page  # processed last, shown
+    assert "worst first by <code>delta_snr</code>" in page
