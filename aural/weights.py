@@ -349,5 +349,6 @@ def atomic_write_bytes(path: Path, payload: bytes) -> None:
         raise
 
 
-__all__ = ["Header", "LoadedWeights", "atomic_write_bytes", "canonical_safetensors", "inspect", "read_header", "WeightsRef", "check", "is_path", "load", "load_model", "models_dir", "read_manifest",
-           "record_preset", "resolve", "save", "sha256_file", "write_manifest"]
+__all__ = ["atomic_write_bytes", "canonical_safetensors", "check", "Header", "inspect", "is_path", "load",
+           "load_model", "LoadedWeights", "models_dir", "read_header", "read_manifest", "record_preset",
+           "resolve", "save", "sha256_file", "WeightsRef", "write_manifest"]

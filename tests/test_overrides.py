@@ -53,7 +53,8 @@ def test_overrides_change_only_the_named_entry(twice):
 
 @pytest.mark.parametrize("text, message", [
     ("dynamics.ratio=3", "dynamics appears 2 times; name one by its position: dynamics[0].ratio or dynamics[2].ratio"),
-    ("dynamics[1].ratio=3", "stages[1] is not a dynamics stage; the pipeline has dynamics[0], mix_master[1], dynamics[2]"),
+    ("dynamics[1].ratio=3",
+     "stages[1] is not a dynamics stage; the pipeline has dynamics[0], mix_master[1], dynamics[2]"),
     ("mel_unet.strength=0.5", "no stage 'mel_unet' in the pipeline"),
 ])
 def test_ambiguous_or_missing_stages_are_usage_errors(twice, text, message):
