@@ -49,7 +49,7 @@ import torch
 from aural import __version__, io
 from aural.errors import AudioWriteError, AuralError, UsageError
 from aural.evaluate import Row, columns, score_row, write_outputs
-from aural.evaluate.pairs import match_pairs
+from aural.evaluate.pairs import match_pairs, stems
 from aural.evaluate.scoring import resolve_metrics
 from aural.evaluate.summary import direction, format_value, write_atomic
 from aural.metrics import package_versions
@@ -113,13 +113,8 @@ class BenchPair:
 
 def find_inputs(folder: str | Path) -> list[BenchPair]:
     """Every recording below ``folder`` (sorted), without references."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise UsageError(f"{folder}: no such folder")
-    files = io.find_audio(folder)
-    if not files:
-        raise UsageError(f"{folder}: folder contains no audio files ({', '.join(sorted(io.AUDIO_EXTENSIONS))})")
-    return [BenchPair(path.relative_to(folder).with_suffix("").as_posix(), path, None) for path in files]
+    files = stems(Path(folder), "inputs")
+    return [BenchPair(name, path, None) for name, path in sorted(files.items())]
 
 
 def sample_pairs(pairs: Sequence[BenchPair], max_files: int) -> list[BenchPair]:

@@ -30,7 +30,7 @@ from aural import io
 from aural.errors import AudioWriteError, AuralError, StageError, UsageError
 from aural.evaluate.align import MAX_LAG_S
 from aural.evaluate.outputs import write_outputs
-from aural.evaluate.pairs import Matching, match_folders, match_pairs
+from aural.evaluate.pairs import Matching, match_folders, match_pairs, stems
 from aural.evaluate.rows import Row, columns, pipeline_row, score_row, worst_first
 from aural.evaluate.scoring import resolve_metrics
 from aural.evaluate.summary import write_scores_csv
@@ -231,11 +231,7 @@ def evaluate_recordings(folder: str | Path, out_dir: str | Path, options: Option
         raise UsageError(f"{', '.join(intrusive)}: need{'s' if len(intrusive) == 1 else ''} a reference; "
                          f"without --reference use {', '.join(reference_free_metric_names())}")
     folder = Path(folder)
-    if not folder.is_dir():
-        raise UsageError(f"{folder}: no such folder")
-    files = {path.relative_to(folder).with_suffix("").as_posix(): path for path in io.find_audio(folder)}
-    if not files:
-        raise UsageError(f"{folder}: folder contains no audio files ({', '.join(sorted(io.AUDIO_EXTENSIONS))})")
+    files = stems(folder, "recordings")
     out_dir = _prepare_out(out_dir)
     collector = _Collector(out_dir, names, len(files), echo, progress)
     _score_in_pool([(file, None, str(path)) for file, path in files.items()], names, options, collector)
