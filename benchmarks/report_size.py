@@ -50,12 +50,13 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--files", type=int, default=10)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--sample-rate", type=int, default=48000)
+    parser.add_argument("--metrics", default="snr,lufs", help="metrics in the tables (they barely change the size)")
     args = parser.parse_args(argv)
 
     from aural.evaluate import columns, pipeline_row, write_outputs
 
     torch.set_num_threads(1)
-    metrics = ["snr", "lufs", "bandwidth_hz"]
+    metrics = args.metrics.split(",")
     rows = []
     for index, clean in enumerate(speech_clips(args.files, args.seconds, args.sample_rate)):
         rng = np.random.default_rng(index)
