@@ -6,7 +6,11 @@ without extension; or one folder per pair, see :mod:`aural.evaluate.pairs`), sco
 output against its reference with :func:`aural.evaluate.score_signals` and collects one
 table: rows are systems, columns the mean of each metric over files and the real-time
 factor. When the folder comes from ``aural data simulate`` (a ``manifest.jsonl`` beside
-``phone/``), the same table is also made per degradation ``profile``.
+``phone/``), the same table is also made per degradation ``profile``. With ``inputs=True``
+the folder is a plain folder of recordings without references (:func:`find_inputs`), scored
+by the metrics that need none (DNSMOS at -25 dBFS RMS, bandwidth, loudness, clipping).
+``max_files`` samples across profiles, and evenly over the sorted names within each
+(:func:`sample_pairs`), rather than taking the first files alphabetically.
 
 Timing: ``RTF = processing seconds / audio seconds`` (wall clock, summed over files; the CPU
 time of the process gives a second column, ``cpu rtf``, that a busy machine does not inflate), with
@@ -45,7 +49,7 @@ import torch
 from aural import __version__, io
 from aural.errors import AudioWriteError, AuralError, UsageError
 from aural.evaluate import Row, columns, score_row, write_outputs
-from aural.evaluate.pairs import match_pairs
+from aural.evaluate.pairs import match_pairs, stems
 from aural.evaluate.scoring import resolve_metrics
 from aural.evaluate.summary import direction, format_value, write_atomic
 from aural.metrics import package_versions
@@ -103,8 +107,38 @@ def single_thread() -> Iterator[dict[str, Any]]:
 class BenchPair:
     file: str                 # relative path without extension (the row name)
     degraded: Path
-    reference: Path
+    reference: Path | None    # None: a recording without a reference
     profile: str | None = None
+
+
+def find_inputs(folder: str | Path) -> list[BenchPair]:
+    """Every recording below ``folder`` (sorted), without references."""
+    files = stems(Path(folder), "inputs")
+    return [BenchPair(name, path, None) for name, path in sorted(files.items())]
+
+
+def sample_pairs(pairs: Sequence[BenchPair], max_files: int) -> list[BenchPair]:
+    """At most ``max_files`` pairs spread over the profiles (each gets its share of the budget,
+    largest remainders first, at least one while the budget lasts) and, within a profile,
+    evenly over the sorted names, so every name prefix (dataset, speaker) is represented.
+    Deterministic; returned in the original order."""
+    if max_files >= len(pairs):
+        return list(pairs)
+    groups: dict[str | None, list[BenchPair]] = {}
+    for pair in pairs:
+        groups.setdefault(pair.profile, []).append(pair)
+    shares = {key: max_files * len(members) / len(pairs) for key, members in groups.items()}
+    counts = {key: min(len(groups[key]), int(share)) for key, share in shares.items()}
+    by_need = sorted(groups, key=lambda key: (counts[key] > 0, -(shares[key] - int(shares[key])), str(key)))
+    while sum(counts.values()) < max_files:
+        for key in by_need:
+            if sum(counts.values()) < max_files and counts[key] < len(groups[key]):
+                counts[key] += 1
+    chosen = set()
+    for key, members in groups.items():
+        count = counts[key]
+        chosen.update(members[int((j + 0.5) * len(members) / count)].file for j in range(count))
+    return [pair for pair in pairs if pair.file in chosen]
 
 
 def find_pairs(pairs_dir: str | Path, *, echo: Echo = print) -> list[BenchPair]:
@@ -186,6 +220,7 @@ class BenchResult:
     runs: list[SystemRun]
     skipped: dict[str, str] = field(default_factory=dict)   # file -> why no system saw it
     threads: dict[str, Any] = field(default_factory=dict)
+    reference_free: bool = False                            # recordings without references
 
     @property
     def profiles(self) -> list[str]:
@@ -317,14 +352,26 @@ def folder_names(specs: Sequence[str]) -> dict[str, str]:
 def run_bench(pairs_dir: str | Path, system_specs: Sequence[str] = DEFAULT_SYSTEMS,
               metric_names: Sequence[str] | None = None, *, max_files: int | None = None,
               save_audio_dir: str | Path | None = None, echo: Echo = print,
-              progress: Callable[[int, int], None] | None = None) -> BenchResult:
-    """Run ``system_specs`` on the inputs of ``pairs_dir`` and score them (see module doc)."""
+              progress: Callable[[int, int], None] | None = None, inputs: bool = False) -> BenchResult:
+    """Run ``system_specs`` on the inputs of ``pairs_dir`` and score them (see module doc);
+    ``inputs``: ``pairs_dir`` is a plain folder of recordings without references."""
+    from aural.metrics import reference_free_metric_names
+
     specs = check_systems(system_specs)
-    names = [metric.name for metric in resolve_metrics(metric_names)]
-    pairs = find_pairs(pairs_dir, echo=echo)
+    if inputs:
+        metrics = resolve_metrics(metric_names or reference_free_metric_names())
+        names = [metric.name for metric in metrics]
+        needing = [metric.name for metric in metrics if metric.intrusive]
+        if needing:
+            raise UsageError(f"--metrics {','.join(needing)}: need a reference, which --inputs folders lack; "
+                             f"use {','.join(reference_free_metric_names())}")
+        pairs = find_inputs(pairs_dir)
+    else:
+        names = [metric.name for metric in resolve_metrics(metric_names)]
+        pairs = find_pairs(pairs_dir, echo=echo)
     if max_files is not None:
-        pairs = pairs[:max_files]
-    result = BenchResult(str(pairs_dir), names, pairs, [])
+        pairs = sample_pairs(pairs, max_files)
+    result = BenchResult(str(pairs_dir), names, pairs, [], reference_free=inputs)
     with single_thread() as threads:
         result.threads = threads
         systems: list[tuple[System | None, SystemRun]] = [_start(spec, echo) for spec in specs]
@@ -332,7 +379,8 @@ def run_bench(pairs_dir: str | Path, system_specs: Sequence[str] = DEFAULT_SYSTE
         folders = folder_names(specs)
         for index, pair in enumerate(pairs):
             try:
-                reference, source = io.read(pair.reference), io.read(pair.degraded)
+                reference = io.read(pair.reference) if pair.reference is not None else None
+                source = io.read(pair.degraded)
             except AuralError as exc:
                 result.skipped[pair.file] = _one_line(exc)
                 echo(result.skipped[pair.file])
@@ -349,7 +397,7 @@ def run_bench(pairs_dir: str | Path, system_specs: Sequence[str] = DEFAULT_SYSTE
     return result
 
 
-def _run_one(system: System, run: SystemRun, pair: BenchPair, source: Signal, reference: Signal,
+def _run_one(system: System, run: SystemRun, pair: BenchPair, source: Signal, reference: Signal | None,
              names: list[str], audio_dir: Path | None, echo: Echo) -> None:
     try:
         system.prepare(source.num_channels)
@@ -421,7 +469,8 @@ def tables_markdown(result: BenchResult) -> str:
 def bench_markdown(result: BenchResult) -> str:
     num_files = len(result.pairs) - len(result.skipped)
     lines = ["# aural bench", "",
-             f"{num_files} file pairs from `{result.pairs_dir}`; metric columns are means over files "
+             f"{num_files} {'recordings (no references)' if result.reference_free else 'file pairs'} from "
+             f"`{result.pairs_dir}`; metric columns are means over files "
              "(`(n)`: fewer files had a value), ↑ higher is better, ↓ lower is better.",
              f"{TIMING}.", "", markdown_table(result)]
     for profile in result.profiles:
@@ -477,6 +526,7 @@ def bench_json(result: BenchResult) -> dict[str, Any]:
     return {
         "aural_version": __version__,
         "pairs_dir": result.pairs_dir,
+        "reference_free": result.reference_free,
         "num_files": len(result.pairs),
         "metrics": result.metric_names,
         "metric_info": _metric_meta(result.metric_names),

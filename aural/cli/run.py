@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import click
-from tqdm import tqdm
 
 from aural import io
 from aural.errors import AuralError, UsageError
-from aural.pipeline import Pipeline, load_pipeline
+from aural.pipeline import PassInfo, Pipeline, load_pipeline
+from aural.progress import Progress
 
 
 @dataclass(frozen=True)
@@ -87,17 +87,30 @@ def _make_folder(path: Path) -> None:
 
 def _run_one(pipeline: Pipeline, job: Job, sample_rate: int | None, subtype: str | None,
              show_progress: bool) -> None:
-    bar = tqdm(total=100, desc=job.input.name, unit="%", leave=False, disable=not show_progress,
-               bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed}<{remaining}")
+    """One file, with a bar per pass: a stage that needs the whole input first (loudness
+    normalisation) adds passes, and they take very different times, so each pass is shown
+    on its own (``memo.wav: pass 1 of 3 (mel_unet, dynamics)``) rather than as a share of one bar.
+    In a log, only files that take longer than a few seconds report."""
+    bar = Progress(job.input.name, total=100, unit="%", prefix="aural run: ", enabled=show_progress,
+                   quiet_start=True)
+    current: list[PassInfo] = []
+
+    def on_pass(info: PassInfo) -> None:
+        current[:] = [info]
+        if info.num_passes > 1:
+            bar.set_description(f"{job.input.name}: {info.describe()}")
+        bar.set(0, 100)
 
     def progress(done: int, total: int) -> None:
-        bar.n = round(100 * done / total, 1)
-        bar.refresh()
+        info = current[0] if current else None
+        if info is not None and info.num_samples:
+            within = (done - (info.index - 1) * info.num_samples) / info.num_samples
+            bar.set(round(100 * min(max(within, 0.0), 1.0), 1), 100)
 
     try:
         _make_folder(job.output.parent)
         pipeline.run_file(job.input, job.output, output_sample_rate=sample_rate, subtype=subtype,
-                          progress=progress)
+                          progress=progress, on_pass=on_pass)
     finally:
         bar.close()
 
@@ -114,14 +127,21 @@ def _run_one(pipeline: Pipeline, job: Job, sample_rate: int | None, subtype: str
 @click.option("--subtype", type=click.Choice(list(io.SUBTYPES)), default=None,
               help=f"Sample format (default {io.DEFAULT_SUBTYPE}; PCM_16 is TPDF-dithered).")
 @click.option("--overwrite", is_flag=True, help="Replace existing output files.")
+@click.option("--set", "overrides", multiple=True, metavar="STAGE.PARAM=VALUE",
+              help="Change a param of the pipeline, validated like the YAML: STAGE.PARAM=VALUE "
+                   "(STAGE[INDEX].PARAM=VALUE when the stage appears twice; INDEX as in stages[INDEX]). "
+                   "Repeatable.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
 @click.pass_context
 def command(ctx: click.Context, pipeline: str, inputs: tuple[Path, ...], output: Path,
             sample_rate: int | None, fmt: str | None, subtype: str | None, overwrite: bool,
-            quiet: bool) -> None:
-    """Run PIPELINE (a .yaml path or a built-in name) on INPUT files or folders."""
+            overrides: tuple[str, ...], quiet: bool) -> None:
+    """Run PIPELINE (a .yaml path or a built-in name) on INPUT files or folders.
+
+    Example: aural run phone_to_studio memo.wav -o memo_studio.wav --set mel_unet.strength=0.7
+    """
     debug = bool(ctx.obj and ctx.obj.get("debug"))
-    loaded = load_pipeline(pipeline)
+    loaded = load_pipeline(pipeline, overrides)
     jobs = plan_jobs(list(inputs), output, fmt)
     if subtype:
         for job in jobs[:1]:
@@ -138,21 +158,23 @@ def command(ctx: click.Context, pipeline: str, inputs: tuple[Path, ...], output:
 
     todo = [job for job in jobs if id(job) not in refused_jobs]
     show_progress = not quiet
-    files_bar = tqdm(todo, desc="files", unit="file", disable=quiet or len(todo) < 2)
+    files_bar = Progress("files", total=len(todo), unit="file", prefix="aural run: ",
+                         enabled=show_progress and len(todo) >= 2, quiet_start=True)
     done = 0
-    for job in files_bar:
+    for job in todo:
         try:
             _run_one(loaded, job, sample_rate, subtype, show_progress)
             done += 1
         except AuralError as exc:
             failures.append(str(exc))
-            tqdm.write(f"aural: {exc}", file=sys.stderr)
+            files_bar.write(f"aural: {exc}")
         except Exception as exc:  # a bug in a stage: report, go on with the batch
             if debug:
                 raise
             message = f"{job.input}: internal error: {type(exc).__name__}: {exc} (rerun with --debug)"
             failures.append(message)
-            tqdm.write(f"aural: {message}", file=sys.stderr)
+            files_bar.write(f"aural: {message}")
+        files_bar.update()
     files_bar.close()
     if len(jobs) > 1 or failures:
         click.echo(f"aural: {done} of {len(jobs)} files written to {output}"
