@@ -15,13 +15,15 @@ import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
-import torch
 import yaml
-from torch import nn
 
 from aural.errors import WeightsError
+
+if TYPE_CHECKING:  # checking presets (``aural validate``) needs no torch
+    import torch
+    from torch import nn
 
 MANIFEST_NAME = "manifest.yaml"
 WEIGHTS_FORMAT = "aural.weights/1"

@@ -10,66 +10,23 @@ normalised by the summed squared window. Latency: ``n_fft - 1 + (chunk + context
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
-from torch import nn
-
-from aural.nn.spectral import hann_window, stft_frames
-from aural.nn.streaming import StreamingFrameProcessor
 from aural.params import param
 from aural.stages import register_stage
 from aural.stages.base import IOContract, LearnedStage
-from aural.stages.mel_unet.model import MelUNet, build_model
+
+if TYPE_CHECKING:  # the network loads with the stage: importing this module stays cheap
+    import torch
+    from torch import nn
 
 SAMPLE_RATE = 16000
-MAX_BATCH_CHUNKS = 16
 
 
 @dataclass(frozen=True)
 class MelUNetParams:
     strength: float = param(1.0, help="dry/wet mix: 0 returns the input unchanged, 1 the enhanced signal",
                             min=0.0, max=1.0)
-
-
-class ChunkedGains:
-    """Frame transform for :class:`StreamingFrameProcessor`: STFT, chunked gains, inverse FFT."""
-
-    def __init__(self, model: MelUNet):
-        self.model = model
-        config = model.config
-        self.n_fft = config.n_fft
-        self.chunk = config.chunk_frames
-        self.context = config.context_frames
-        self.window = hann_window(config.n_fft)
-
-    @property
-    def max_held_frames(self) -> int:
-        return self.chunk + self.context - 1
-
-    def reset(self, num_channels: int) -> None:
-        bins = self.n_fft // 2 + 1
-        self._history = torch.zeros(num_channels, self.context, bins, dtype=torch.complex64)
-        self._queue = torch.zeros(num_channels, 0, bins, dtype=torch.complex64)
-
-    @torch.inference_mode()
-    def __call__(self, frames: torch.Tensor) -> torch.Tensor:
-        self._queue = torch.cat([self._queue, stft_frames(frames, self.window)], dim=1)
-        channels, queued, bins = self._queue.shape
-        num_chunks = max(0, (queued - self.context) // self.chunk)
-        if num_chunks == 0:
-            return frames.new_zeros(channels, 0, self.n_fft)
-        full = torch.cat([self._history, self._queue], dim=1)
-        span = self.chunk + 2 * self.context
-        windows = full.unfold(1, span, self.chunk)[:, :num_chunks]          # (C, N, bins, span)
-        windows = windows.permute(0, 1, 3, 2).reshape(channels * num_chunks, span, bins)
-        gains = torch.cat([self.model.gains(part) for part in windows.split(MAX_BATCH_CHUNKS)])
-        centre = slice(self.context, self.context + self.chunk)
-        masked = (windows[:, centre] * gains[:, centre]).reshape(channels, num_chunks * self.chunk, bins)
-        done = num_chunks * self.chunk
-        self._history = full[:, done:done + self.context].clone()
-        self._queue = self._queue[:, done:].clone()
-        return torch.fft.irfft(masked, n=self.n_fft, dim=-1)
 
 
 @register_stage
@@ -80,19 +37,16 @@ class MelUNetStage(LearnedStage):
     summary = "Learned two-pass (denoise, enhance) mel U-Net gains on the STFT, noisy phase kept."
     Params = MelUNetParams
     contract = IOContract(sample_rate=SAMPLE_RATE, keep_high_band=True)
-    model_factory = staticmethod(build_model)
+    model_module = "aural.stages.mel_unet.model"
     task_module = "aural.stages.mel_unet.task"
 
     def __init__(self, params: Any = None, *, weights: str | None = "default", model: nn.Module | None = None,
                  **param_values: Any):
+        from aural.stages.mel_unet.engine import build_engine
+
         super().__init__(params, **param_values)
         self.model = self._resolve_model(weights, model)
-        self._gains = ChunkedGains(self.model)
-        window = hann_window(self.model.config.n_fft)
-        self._engine = StreamingFrameProcessor(
-            self._gains, frame_length=self.model.config.n_fft, hop_length=self.model.config.hop_length,
-            synthesis_window=window, analysis_window=window, max_held_frames=self._gains.max_held_frames,
-            strength=self.params.strength)
+        self._engine, self._gains = build_engine(self.model, self.params.strength)
 
     @property
     def latency_samples(self) -> int:
