@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping
 import yaml
 
 from aural.errors import WeightsError
+from aural.shipped import shipped_dir
 
 if TYPE_CHECKING:  # checking presets (``aural validate``) needs no torch
     import torch
@@ -31,9 +32,9 @@ CHECKPOINT_FORMAT = "aural.checkpoint/1"
 
 
 def models_dir() -> Path:
-    """``$AURAL_MODELS``, else ``models/`` at the repository root."""
+    """``$AURAL_MODELS``, else the shipped ``models/`` (installed with aural, or the checkout's)."""
     env = os.environ.get("AURAL_MODELS")
-    return Path(env) if env else Path(__file__).resolve().parent.parent / "models"
+    return Path(env) if env else shipped_dir("models")
 
 
 def is_path(value: str) -> bool:
