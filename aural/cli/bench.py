@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from aural.cli.progress import file_progress_bar
+from aural.cli.threads import threads_option
 from aural.errors import UsageError
 
 DEFAULT_SYSTEMS = "identity,noisereduce,rnnoise,deepfilternet3"
@@ -85,6 +86,7 @@ def _latency(specs: list[str]) -> None:
 @click.option("--list-systems", is_flag=True, help="List the systems and whether they can run, and exit.")
 @click.option("--latency", is_flag=True,
               help="Measure each system's delay on a generated probe (no --pairs needed), and exit.")
+@threads_option
 def command(pairs_dir: Path | None, systems_text: str, metrics_text: str | None,
             out_dir: Path | None, max_files: int | None, save_audio: bool, list_systems: bool,
             latency: bool) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from aural.cli.progress import file_progress_bar
+from aural.cli.threads import threads_option
 from aural.errors import UsageError
 
 EXAMPLES = """
@@ -64,6 +65,7 @@ def _list_metrics() -> None:
 @click.option("--save-outputs", is_flag=True,
               help="With PIPELINE: also write the processed files to OUT/outputs/.")
 @click.option("--list-metrics", is_flag=True, help="List the metrics and exit.")
+@threads_option
 @click.pass_context
 def command(ctx: click.Context, pipeline: str | None, reference_dir: Path | None,
             degraded_dir: Path | None, pairs_dir: Path | None, out_dir: Path | None,

@@ -17,6 +17,7 @@ import click
 from tqdm import tqdm
 
 from aural import io
+from aural.cli.threads import threads_option
 from aural.errors import AuralError, UsageError
 from aural.pipeline import Pipeline, load_pipeline
 
@@ -115,6 +116,7 @@ def _run_one(pipeline: Pipeline, job: Job, sample_rate: int | None, subtype: str
               help=f"Sample format (default {io.DEFAULT_SUBTYPE}; PCM_16 is TPDF-dithered).")
 @click.option("--overwrite", is_flag=True, help="Replace existing output files.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
+@threads_option
 @click.pass_context
 def command(ctx: click.Context, pipeline: str, inputs: tuple[Path, ...], output: Path,
             sample_rate: int | None, fmt: str | None, subtype: str | None, overwrite: bool,

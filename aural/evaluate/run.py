@@ -15,7 +15,6 @@ the run completes and :attr:`Outcome.exit_code` is 1.
 from __future__ import annotations
 
 import multiprocessing
-import os
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +32,7 @@ from aural.evaluate.rows import Row, columns, pipeline_row, score_row
 from aural.evaluate.scoring import resolve_metrics
 from aural.evaluate.summary import write_scores_csv
 from aural.signal import Signal
+from aural.threads import available_cpus, worker_initializer
 
 Echo = Callable[[str], None]
 Progress = Callable[[int, int], None]
@@ -45,7 +45,8 @@ class PipelineLike(Protocol):
 
 
 def default_jobs() -> int:
-    return max(1, min(4, os.cpu_count() or 1))
+    """Metric workers: one per CPU this process may use, at most 4 (one thread each)."""
+    return min(4, available_cpus())
 
 
 @dataclass
@@ -73,10 +74,6 @@ class Outcome:
 
 
 # -- workers --------------------------------------------------------------------------------
-def _init_worker() -> None:
-    torch.set_num_threads(1)
-
-
 def _score_files(file: str, reference_path: str, degraded_path: str, metric_names: list[str],
                  max_lag_s: float) -> Row:
     return score_row(file, io.read(reference_path), io.read(degraded_path), metric_names,
@@ -116,7 +113,7 @@ def _executor(jobs: int) -> Executor:
     if jobs <= 1:
         return _InlineExecutor()
     return ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"),
-                               initializer=_init_worker)
+                               initializer=worker_initializer)
 
 
 def _one_line(file: str, exc: BaseException) -> str:
