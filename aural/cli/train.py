@@ -132,7 +132,10 @@ def command(stage: str, data: Path | None, val_data: Path | None, out_dir: Path,
         raise UsageError(f"{stage} declares no native sample rate to train at")
     options = DataOptions(sample_rate=sample_rate, segment_samples=chosen.segment_samples, noise_dir=noise_dir,
                           rir_dir=rir_dir, profiles=profiles, seed=chosen.seed)
-    train_set, val_set, description = build_datasets(data, val_data, options)
+    # a stage whose data is not degraded/clean pairs (band-limited full-band audio, mixtures)
+    # says how to build it from --data in its task module
+    datasets_of = getattr(task_module, "build_datasets", build_datasets)
+    train_set, val_set, description = datasets_of(data, val_data, options)
     if data_info is not None:
         try:
             description.update(json.loads(data_info.read_text()))

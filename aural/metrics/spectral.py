@@ -3,19 +3,24 @@
 Definition (the only one aural uses; log10 of power, as in the bandwidth-extension literature,
 so values are a tenth of the same distance in dB)::
 
-    P(t, f) = |rfft(w * x_t)|^2 / sum(w^2)                 power spectrum of frame t
+    g       = sqrt( sum(ref^2) / sum(est^2) )                one gain: the reference's energy
+    P(t, f) = |rfft(w * x_t)|^2                           power spectrum of frame t (unnormalised)
     LSD     = mean_t sqrt( mean_f ( log10( (P_ref(t, f) + eps) / (P_est(t, f) + eps) ) )^2 )
+
+with ``P_est`` taken of ``g * est``, so loudness is not counted as spectrum.
 
 - ``x_t``: frames of ``n_fft = 2048`` samples every ``hop_length = 512`` samples, periodic Hann
   window ``w``, no padding (only whole frames inside the signal), at the rate the two signals
   are compared at (the reference's rate).
-- ``eps = 1e-10`` (-100 dB for white noise of unit variance), so silent bins of both signals
-  agree and a bin missing from only one side costs at most about 10.
+- ``eps = 1e-8``, on the unnormalised power as AP-BWE, NVSR and the other bandwidth-extension
+  papers compute it (``torch.stft`` magnitudes squared), so values compare with theirs: silent
+  bins of both signals agree and a bin missing from only one side costs at most about 8.
 - ``lsd`` averages over every bin ``0 .. sample_rate / 2``; ``lsd_hf`` only over bins above
   4 kHz (the band a phone loses), and has no value below 8 kHz sample rate.
 
-A gain ``g`` applied to the whole estimate (far above ``eps``) gives ``LSD = |2 log10 g|``.
-Lower is better; identical signals give 0.
+A gain applied to the whole estimate does not change LSD; lower is better; identical signals
+give 0. ``lsd_above(cutoff_hz)`` restricts the mean over bins to those above a cutoff (the band
+a bandwidth extender generates).
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ from aural.metrics.base import MetricError, register_metric, require_not_silent
 
 N_FFT = 2048
 HOP_LENGTH = 512
-EPS = 1e-10
+EPS = 1e-8
 HIGH_BAND_HZ = 4000.0
 _FRAMES_PER_CHUNK = 256
 
@@ -34,7 +39,7 @@ _FRAMES_PER_CHUNK = 256
 def _power_frames(audio: np.ndarray, start: int, stop: int, window: np.ndarray) -> np.ndarray:
     index = np.arange(start, stop)[:, None] * HOP_LENGTH + np.arange(N_FFT)[None, :]
     spectrum = np.fft.rfft(audio[index] * window, axis=-1)
-    return (spectrum.real ** 2 + spectrum.imag ** 2) / float(np.sum(window ** 2))
+    return spectrum.real ** 2 + spectrum.imag ** 2
 
 
 def log_spectral_distance(reference: np.ndarray, estimate: np.ndarray, sample_rate: int,
@@ -47,6 +52,11 @@ def log_spectral_distance(reference: np.ndarray, estimate: np.ndarray, sample_ra
     if not bins.any():
         raise MetricError(f"undefined: no bins above {min_frequency_hz:g} Hz at {sample_rate} Hz")
     window = np.hanning(N_FFT + 1)[:-1]  # periodic Hann
+    reference = np.asarray(reference, dtype=np.float64)
+    estimate = np.asarray(estimate, dtype=np.float64)
+    estimate_energy = float(np.sum(estimate ** 2))
+    if estimate_energy > 0:
+        estimate = estimate * np.sqrt(float(np.sum(reference ** 2)) / estimate_energy)
     num_frames = 1 + (reference.shape[-1] - N_FFT) // HOP_LENGTH
     distances = []
     for start in range(0, num_frames, _FRAMES_PER_CHUNK):

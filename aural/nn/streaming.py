@@ -104,3 +104,57 @@ class StreamingFrameProcessor:
             drop = min(self._drop, finished.shape[1])
             finished, self._drop = finished[:, drop:], self._drop - drop
         return finished
+
+
+SpectralTransform = Callable[[torch.Tensor], torch.Tensor]
+
+
+class ChunkedSpectralProcessor:
+    """Frame transform for :class:`StreamingFrameProcessor` around a spectral network.
+
+    Frames are analysed (``window``, rfft) as they arrive and queued; a network that maps
+    complex ``(batch, frames, bins)`` windows to spectra of the same shape runs on chunks of
+    ``chunk_frames`` with ``context_frames`` of real context each side (zeros before the
+    start), batched at most ``max_batch`` windows at a time; the chunk centres are inverse
+    transformed. The output does not depend on how the input is split into blocks.
+    """
+
+    def __init__(self, transform: SpectralTransform, *, n_fft: int, window: torch.Tensor, chunk_frames: int,
+                 context_frames: int, max_batch: int = 16):
+        from aural.nn.spectral import stft_frames
+
+        self._analyse = stft_frames
+        self.transform = transform
+        self.n_fft = n_fft
+        self.window = window
+        self.chunk = chunk_frames
+        self.context = context_frames
+        self.max_batch = max_batch
+
+    @property
+    def max_held_frames(self) -> int:
+        return self.chunk + self.context - 1
+
+    def reset(self, num_channels: int) -> None:
+        bins = self.n_fft // 2 + 1
+        self._history = torch.zeros(num_channels, self.context, bins, dtype=torch.complex64)
+        self._queue = torch.zeros(num_channels, 0, bins, dtype=torch.complex64)
+
+    @torch.inference_mode()
+    def __call__(self, frames: torch.Tensor) -> torch.Tensor:
+        self._queue = torch.cat([self._queue, self._analyse(frames, self.window)], dim=1)
+        channels, queued, bins = self._queue.shape
+        num_chunks = max(0, (queued - self.context) // self.chunk)
+        if num_chunks == 0:
+            return frames.new_zeros(channels, 0, self.n_fft)
+        full = torch.cat([self._history, self._queue], dim=1)
+        span = self.chunk + 2 * self.context
+        windows = full.unfold(1, span, self.chunk)[:, :num_chunks]          # (C, N, bins, span)
+        windows = windows.permute(0, 1, 3, 2).reshape(channels * num_chunks, span, bins)
+        out = torch.cat([self.transform(part) for part in windows.split(self.max_batch)])
+        centre = slice(self.context, self.context + self.chunk)
+        out = out[:, centre].reshape(channels, num_chunks * self.chunk, bins)
+        done = num_chunks * self.chunk
+        self._history = full[:, done:done + self.context].clone()
+        self._queue = self._queue[:, done:].clone()
+        return torch.fft.irfft(out, n=self.n_fft, dim=-1)

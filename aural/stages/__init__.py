@@ -17,6 +17,8 @@ BUILTIN_MODULES = (
     "aural.stages.mix_master",
     "aural.stages.noise_reduction",
     "aural.stages.mel_unet",
+    "aural.stages.freq_expansion",
+    "aural.stages.gan_refiner",
 )
 
 STAGES: Registry[type[Stage]] = Registry(

@@ -44,6 +44,8 @@ class IOContract:
     channel count it needs (``None``: any count, channels kept). ``keep_high_band``: in a
     stream faster than ``sample_rate``, the band above the stage's Nyquist bypasses it
     (scaled by the gain the stage applied to its own top octave) instead of being dropped.
+    ``output_at_native_rate``: the stage creates content up to its own Nyquist (bandwidth
+    extension), so on its own (``stage:<name>`` in a benchmark) its output stays at its rate.
     """
 
     input: Literal["signal", "stems"] = "signal"
@@ -51,6 +53,7 @@ class IOContract:
     sample_rate: int | None = None
     channels: int | None = None
     keep_high_band: bool = False
+    output_at_native_rate: bool = False
 
     def describe(self) -> str:
         rate = f"{self.sample_rate} Hz" if self.sample_rate else "any rate"

@@ -1,6 +1,6 @@
 """Other enhancement systems behind one interface, for side-by-side benchmarks.
 
-Built-ins: ``identity``, ``noisereduce``, ``rnnoise``, ``deepfilternet3`` (the last three from
+Built-ins: ``identity``, ``soxr`` (sinc upsampling to 48 kHz), ``noisereduce``, ``rnnoise``, ``deepfilternet3`` (the last three from
 the optional ``baselines`` extra), plus ``pipeline:<name or path>`` for any aural pipeline and
 ``stage:<name>`` for one aural stage with its defaults.
 Third parties add systems through the ``aural.systems`` entry-point group::
@@ -24,6 +24,7 @@ BUILTIN_MODULES = (
     "aural.systems.noisereduce",
     "aural.systems.rnnoise",
     "aural.systems.deepfilternet",
+    "aural.systems.sinc",
 )
 
 SYSTEMS: Registry[type[System]] = Registry(

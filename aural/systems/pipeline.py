@@ -100,6 +100,12 @@ class StageSystem(PipelineSystem):
             from aural.config import parse_pipeline
             from aural.pipeline import Pipeline
 
+            from aural.stages import get_stage
+
             entry = {"stage": self.stage_name, **({"weights": self.weights} if self.weights else {})}
-            spec = parse_pipeline({"aural": 1, "name": self.name, "stages": [entry]}, source=self.name)
+            document: dict[str, Any] = {"aural": 1, "name": self.name, "stages": [entry]}
+            contract = get_stage(self.stage_name).contract
+            if contract.output_at_native_rate and contract.sample_rate:
+                document["sample_rate"] = contract.sample_rate  # a bandwidth extender's output
+            spec = parse_pipeline(document, source=self.name)
             self._pipeline = Pipeline.from_spec(spec)

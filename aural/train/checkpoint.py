@@ -28,6 +28,7 @@ class TrainingState:
 
     step: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
+    aux_tensors: dict[str, torch.Tensor] = field(default_factory=dict)
 
 
 def _jsonable(value: Any) -> Any:
@@ -83,11 +84,14 @@ def unflatten_optimizer(tensors: dict[str, torch.Tensor], info: dict[str, Any]) 
 
 
 def save_checkpoint(path: Path, *, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
-                    scheduler: Any, step: int, extra: dict[str, Any] | None = None) -> Path:
-    """Write a checkpoint atomically; ``extra`` must be JSON-able."""
+                    scheduler: Any, step: int, extra: dict[str, Any] | None = None,
+                    aux_tensors: dict[str, torch.Tensor] | None = None) -> Path:
+    """Write a checkpoint atomically; ``extra`` must be JSON-able. ``aux_tensors`` (a task's
+    own state, e.g. discriminators and their optimizer) are stored under ``aux.``."""
     from safetensors.torch import save as save_bytes
 
     tensors = {f"model.{k}": v for k, v in model.state_dict().items()}
+    tensors.update({f"aux.{k}": v for k, v in (aux_tensors or {}).items()})
     optim_tensors, optim_info = flatten_optimizer(optimizer)
     tensors.update(optim_tensors)
     rng_tensors, rng_info = rng_state()
@@ -143,4 +147,5 @@ def load_checkpoint(path: Path, *, model: torch.nn.Module, optimizer: torch.opti
         scheduler.load_state_dict(saved)
     if restore_rng:
         set_rng_state(tensors, state["rng"])
-    return TrainingState(step=int(state["step"]), extra=state.get("extra", {}))
+    aux = {k[len("aux."):]: v for k, v in tensors.items() if k.startswith("aux.")}
+    return TrainingState(step=int(state["step"]), extra=state.get("extra", {}), aux_tensors=aux)

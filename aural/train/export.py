@@ -18,7 +18,7 @@ from aural.train.checkpoint import read_checkpoint
 from aural.train.logging import read_log
 from aural.train.trainer import BEST, LAST
 
-CARD_METRICS = ("snr/val", "snr_input/val", "snr_gain/val", "si_sdr/val", "si_sdr_input/val", "si_sdr_gain/val",
+CARD_METRICS = ("lsd/val", "lsd_input/val", "lsd_gain/val", "snr/val", "snr_input/val", "snr_gain/val", "si_sdr/val", "si_sdr_input/val", "si_sdr_gain/val",
                 "stoi_approx/val", "stoi_approx_input/val", "stoi_approx_gain/val", "loss/val")
 
 

@@ -23,7 +23,7 @@ from aural.train.trainer import TrainerConfig
 OPTIMIZER_KEYS = ("lr", "betas", "weight_decay")
 SCHEDULE_KEYS = ("warmup_steps", "decay", "min_lr_ratio")
 EARLY_STOPPING_KEYS = ("metric", "mode", "patience")
-TASK_KEYS = ("match_level",)
+TASK_KEYS = ("match_level", "front")
 
 
 @dataclass(frozen=True)
@@ -47,10 +47,18 @@ class Recipe:
     model: dict[str, Any] = field(default_factory=dict)
     data: dict[str, Any] = field(default_factory=dict)
     task: dict[str, Any] = field(default_factory=dict)
+    adversarial: dict[str, Any] | None = None
     source: str = "<recipe>"
 
     def replace(self, **changes: Any) -> "Recipe":
         return dataclasses.replace(self, **changes)
+
+    def adversarial_loss(self):
+        """The recipe's :class:`~aural.losses.adversarial.AdversarialLoss`, or None (no GAN phase)."""
+        if not self.adversarial:
+            return None
+        from aural.losses.adversarial import AdversarialConfig, AdversarialLoss
+        return AdversarialLoss(AdversarialConfig.from_dict(self.adversarial))
 
     def optimizer_config(self) -> OptimizerConfig:
         return OptimizerConfig(**self.optimizer, **self.schedule, total_steps=self.steps)
@@ -119,6 +127,16 @@ def recipe_from_mapping(data: Any, source: str = "<recipe>") -> Recipe:
         except (ValueError, KeyError) as exc:
             raise _fail(source, "losses", str(exc).strip('"')) from None
         values["losses"] = tuple(dict(x) for x in losses)
+    adversarial = values.get("adversarial")
+    if adversarial is not None:
+        if not isinstance(adversarial, Mapping):
+            raise _fail(source, "adversarial", f"expected a mapping, got {adversarial!r}")
+        from aural.losses.adversarial import AdversarialConfig
+        try:
+            AdversarialConfig.from_dict(adversarial)
+        except (TypeError, ValueError) as exc:
+            raise _fail(source, "adversarial", str(exc)) from None
+        values["adversarial"] = dict(adversarial)
     recipe = Recipe(**values, source=source)
     try:
         recipe.optimizer_config()

@@ -133,6 +133,8 @@ class EnhancementTask:
     optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
     model_config: dict[str, Any] = field(default_factory=dict)
     match_level: bool = False
+    adversarial: Any = None  # an AdversarialLoss: a GAN phase from its start_step on
+    step: int = 0
 
     def pair(self, batch: Any) -> tuple[torch.Tensor, torch.Tensor]:
         """``(degraded, target)``; with ``match_level`` the target takes the input's level."""
@@ -142,7 +144,13 @@ class EnhancementTask:
     def to(self, device: torch.device) -> "EnhancementTask":
         self.model.to(device)
         self.loss.to(device)
+        if self.adversarial is not None:
+            self.adversarial.to(device)
         return self
+
+    def set_step(self, step: int) -> None:
+        """The trainer's step before each ``training_step`` (switches the adversarial phase on)."""
+        self.step = step
 
     def forward(self, noisy: torch.Tensor) -> torch.Tensor:
         batch, channels, samples = noisy.shape
@@ -151,8 +159,27 @@ class EnhancementTask:
 
     def training_step(self, batch: Any) -> dict[str, torch.Tensor]:
         noisy, clean = self.pair(batch)
-        total, parts = self.loss(self.forward(noisy), clean)
+        estimate = self.forward(noisy)
+        total, parts = self.loss(estimate, clean)
+        if self.adversarial is not None and self.adversarial.active(self.step):
+            parts.update(self.adversarial.discriminator_step(estimate, clean))
+            generator = self.adversarial.generator_losses(estimate, clean)
+            total = total + self.adversarial.total(generator)
+            parts.update(generator)
         return {"loss": total, **parts}
+
+    def state_tensors(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+        """What a checkpoint keeps besides the model: the discriminators and their optimizer."""
+        if self.adversarial is None:
+            return {}, {}
+        tensors, info = self.adversarial.state_tensors()
+        return {f"adversarial.{k}": v for k, v in tensors.items()}, {"adversarial": info}
+
+    def load_state_tensors(self, tensors: Mapping[str, torch.Tensor], info: Mapping[str, Any]) -> None:
+        if self.adversarial is None or "adversarial" not in info:
+            return
+        own = {k[len("adversarial."):]: v for k, v in tensors.items() if k.startswith("adversarial.")}
+        self.adversarial.load_state_tensors(own, info["adversarial"])
 
     @torch.no_grad()
     def validation_step(self, batch: Any) -> dict[str, torch.Tensor]:

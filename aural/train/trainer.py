@@ -253,6 +253,8 @@ class Trainer:
             restored = load_checkpoint(last_path, model=raw_model, optimizer=optimizer, scheduler=scheduler)
             step = restored.step
             state.update(restored.extra.get("trainer_state", {}))
+            if hasattr(task, "load_state_tensors") and "task_state" in restored.extra:
+                task.load_state_tensors(restored.aux_tensors, restored.extra["task_state"])
             _keep_planned_total_steps(scheduler, planned)
             if info.rank:  # the checkpoint holds rank 0's RNG; other ranks need their own stream
                 torch.manual_seed(c.seed + info.rank + 104729 * step)
@@ -286,6 +288,8 @@ class Trainer:
             while step < c.steps and (stop_at is None or step < stop_at):
                 raw_model.train()
                 batch = _to_device(next(batches), device)
+                if hasattr(task, "set_step"):  # tasks with phases (an adversarial start step)
+                    task.set_step(step)
                 with self._autocast(device):
                     outputs = task.training_step(batch)
                 loss = outputs["loss"]
@@ -310,7 +314,8 @@ class Trainer:
                     scheduler.step()
                 step += 1
                 for key, value in outputs.items():
-                    sums[f"{key}/train"] = sums.get(f"{key}/train", 0.0) + float(value.detach().float().mean())
+                    name = key if key.startswith("grad_norm/") else f"{key}/train"
+                    sums[name] = sums.get(name, 0.0) + float(value.detach().float().mean())
                 for key, value in norms.items():
                     sums[key] = sums.get(key, 0.0) + value
                 count += 1
@@ -401,7 +406,11 @@ class Trainer:
                 extra["metrics"] = dict(metrics)
             if "weights_config" in self.run_info:
                 extra["weights_config"] = self.run_info["weights_config"]
-            save_checkpoint(path, model=model, optimizer=optimizer, scheduler=scheduler, step=step, extra=extra)
+            aux = None
+            if hasattr(self.task, "state_tensors"):
+                aux, extra["task_state"] = self.task.state_tensors()
+            save_checkpoint(path, model=model, optimizer=optimizer, scheduler=scheduler, step=step, extra=extra,
+                            aux_tensors=aux)
         if info.world_size > 1:
             dist.barrier()
 

@@ -21,6 +21,7 @@ if TYPE_CHECKING:  # the network loads with the stage: importing this module sta
     from torch import nn
 
 SAMPLE_RATE = 16000
+MAX_BATCH_CHUNKS = 16
 
 
 @dataclass(frozen=True)
@@ -42,11 +43,21 @@ class MelUNetStage(LearnedStage):
 
     def __init__(self, params: Any = None, *, weights: str | None = "default", model: nn.Module | None = None,
                  **param_values: Any):
-        from aural.stages.mel_unet.engine import build_engine
+        from aural.nn.spectral import hann_window
+        from aural.nn.streaming import ChunkedSpectralProcessor, StreamingFrameProcessor
 
         super().__init__(params, **param_values)
         self.model = self._resolve_model(weights, model)
-        self._engine, self._gains = build_engine(self.model, self.params.strength)
+        config = self.model.config
+        window = hann_window(config.n_fft)
+        self._gains = ChunkedSpectralProcessor(lambda spec: spec * self.model.gains(spec), n_fft=config.n_fft,
+                                               window=window, chunk_frames=config.chunk_frames,
+                                               context_frames=config.context_frames,
+                                               max_batch=MAX_BATCH_CHUNKS)
+        self._engine = StreamingFrameProcessor(
+            self._gains, frame_length=self.model.config.n_fft, hop_length=self.model.config.hop_length,
+            synthesis_window=window, analysis_window=window, max_held_frames=self._gains.max_held_frames,
+            strength=self.params.strength)
 
     @property
     def latency_samples(self) -> int:

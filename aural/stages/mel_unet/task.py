@@ -32,7 +32,8 @@ class MelUNetTask(EnhancementTask):
 def build_task(recipe: Recipe) -> MelUNetTask:
     config = MelUNetConfig.from_dict({**recipe.model, "sample_rate": SAMPLE_RATE})
     return MelUNetTask(MelUNet(config), build_loss(recipe.losses, sample_rate=SAMPLE_RATE),
-                       recipe.optimizer_config(), model_config=config.to_dict(), **recipe.task)
+                       recipe.optimizer_config(), model_config=config.to_dict(),
+                       adversarial=recipe.adversarial_loss(), **recipe.task)
 
 
 def weights_config(task: EnhancementTask) -> dict[str, Any]:

@@ -39,7 +39,8 @@ def build_task(recipe: Recipe) -> WindowedEnhancementTask:
     """The task for ``recipe`` (its ``model`` section overrides the default architecture)."""
     config = ConvAutoencoderConfig.from_dict({**recipe.model, "sample_rate": SAMPLE_RATE})
     return WindowedEnhancementTask(ConvAutoencoder(config), build_loss(recipe.losses, sample_rate=SAMPLE_RATE),
-                                   recipe.optimizer_config(), model_config=config.to_dict(), **recipe.task)
+                                   recipe.optimizer_config(), model_config=config.to_dict(),
+                                   adversarial=recipe.adversarial_loss(), **recipe.task)
 
 
 def weights_config(task: EnhancementTask) -> dict[str, Any]:

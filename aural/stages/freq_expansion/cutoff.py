@@ -1,0 +1,93 @@
+"""Effective bandwidth of audio: where the content of a (possibly upsampled) signal stops.
+
+A file's sample rate says little about its content: a phone call saved at 48 kHz still stops
+at 4 kHz, an MP3 at 16 kHz. :class:`CutoffTracker` follows the cutoff frame by frame from
+power spectra, causally, so the same code serves streaming, whole files and training batches.
+
+Per bin it keeps a peak-hold level in dB that decays by ``decay_db_per_s``; the cutoff is one
+bin above the highest bin whose held level is within ``range_db`` of the loudest held bin.
+Anti-alias filters, codecs and resamplers leave the stop band 60-100 dB or more below the
+pass band, while natural full-band recordings stay within that range up to their top octave.
+A cutoff below ``min_cutoff_hz`` (a pure tone, a low-passed hum) or at or above
+``max_cutoff_hz`` (already full band) means there is nothing to expand: the tracker reports
+the Nyquist bin. Digital silence has no peak and reports Nyquist too, and so do the first
+``warmup_frames`` frames (at the start of a stream a frame is partly zeros and its spectrum
+says little).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+POWER_FLOOR = 1e-14  # -140 dB: below 24-bit quantisation noise
+
+
+@dataclass(frozen=True)
+class CutoffConfig:
+    range_db: float = 60.0
+    decay_db_per_s: float = 20.0
+    min_cutoff_hz: float = 3500.0
+    max_cutoff_hz: float = 19500.0
+
+
+class CutoffTracker:
+    """Causal per-frame cutoff bins from ``(channels, frames, bins)`` power spectra.
+
+    Channels are tracked jointly (the loudest channel decides), so stereo stays linked.
+    """
+
+    def __init__(self, sample_rate: int, n_fft: int, hop_length: int, config: CutoffConfig = CutoffConfig()):
+        self.num_bins = n_fft // 2 + 1
+        self.bin_hz = sample_rate / n_fft
+        self.decay_db = config.decay_db_per_s * hop_length / sample_rate
+        self.range_db = config.range_db
+        self.warmup_frames = n_fft // hop_length
+        self.min_bin = int(round(config.min_cutoff_hz / self.bin_hz))
+        self.max_bin = int(round(config.max_cutoff_hz / self.bin_hz))
+        self.reset()
+
+    def reset(self) -> None:
+        self._held: torch.Tensor | None = None
+        self._frames_seen = 0
+
+    def __call__(self, power: torch.Tensor) -> torch.Tensor:
+        """``(..., frames, bins)`` power -> ``(frames,)`` cutoff bins (``num_bins``: none)."""
+        level = 10.0 * torch.log10(power.detach().float().clamp_min(POWER_FLOOR))
+        level = level.reshape(-1, *level.shape[-2:]).amax(dim=0)        # (frames, bins), channels linked
+        held = torch.empty_like(level)
+        previous = self._held if self._held is not None else torch.full_like(level[0], -1e9)
+        for t in range(level.shape[0]):  # a running max with decay: cheap, frames are few
+            previous = torch.maximum(level[t], previous - self.decay_db)
+            held[t] = previous
+        self._held = previous.clone() if level.shape[0] else self._held
+        cutoff = cutoff_bins(held, self.range_db, self.min_bin, self.max_bin, self.num_bins)
+        warming = (self._frames_seen + torch.arange(cutoff.shape[0])) < self.warmup_frames
+        self._frames_seen += cutoff.shape[0]
+        return torch.where(warming, torch.full_like(cutoff, self.num_bins), cutoff)
+
+
+def cutoff_bins(held_db: torch.Tensor, range_db: float, min_bin: int, max_bin: int, num_bins: int) -> torch.Tensor:
+    """``(frames, bins)`` held levels -> ``(frames,)`` cutoff bins (see the module docstring)."""
+    peak = held_db.amax(dim=-1, keepdim=True)
+    active = held_db > peak - range_db
+    index = torch.arange(held_db.shape[-1], device=held_db.device)
+    top = torch.where(active, index, torch.full_like(index, -1)).amax(dim=-1)
+    cutoff = top + 1
+    silent = peak.squeeze(-1) <= 10.0 * torch.log10(torch.tensor(POWER_FLOOR)) + 1e-3
+    none = (cutoff < min_bin) | (cutoff >= max_bin) | silent
+    return torch.where(none, torch.full_like(cutoff, num_bins), cutoff)
+
+
+def detect_cutoff_hz(audio: torch.Tensor, sample_rate: int, n_fft: int = 1024, hop_length: int = 256,
+                     config: CutoffConfig = CutoffConfig()) -> float:
+    """The cutoff in Hz at the end of ``(channels, samples)`` audio (``sample_rate / 2``: full band)."""
+    from aural.nn.spectral import hann_window, stft
+
+    spec = stft(audio.float(), n_fft, hop_length, hann_window(n_fft))
+    tracker = CutoffTracker(sample_rate, n_fft, hop_length, config)
+    bins = tracker(spec.real.pow(2) + spec.imag.pow(2))
+    if bins.numel() == 0:
+        return sample_rate / 2
+    return float(min(int(bins[-1]), n_fft // 2) * sample_rate / n_fft)

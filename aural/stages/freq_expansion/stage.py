@@ -1,0 +1,74 @@
+"""FreqExpansionStage: bandwidth extension to 48 kHz with :class:`BandwidthExtender`.
+
+The stage runs at 48 kHz (the pipeline resamples 8-44.1 kHz input up to it; soxr leaves the
+band above the old Nyquist empty, and the cutoff tracker finds that edge like any other).
+STFT frames (periodic Hann, ``n_fft`` 1024, hop 256) are computed as audio arrives; the
+causal cutoff tracker sees every frame once, in order, and the network expands chunks of
+``chunk_frames`` with ``context_frames`` of real context each side, so the output does not
+depend on how the input is split into blocks and memory stays bounded. Channels share one
+cutoff track. ``strength`` scales the generated band only (0: the input unchanged).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from aural.params import param
+from aural.stages import register_stage
+from aural.stages.base import IOContract, LearnedStage
+
+if TYPE_CHECKING:  # the network loads with the stage: importing this module stays cheap
+    import torch
+    from torch import nn
+
+SAMPLE_RATE = 48000
+
+
+@dataclass(frozen=True)
+class FreqExpansionParams:
+    strength: float = param(1.0, help="level of the generated band: 0 adds nothing, 1 the full prediction",
+                            min=0.0, max=1.0)
+
+
+@register_stage
+class FreqExpansionStage(LearnedStage):
+    """Generate the band a phone, codec or resampler removed, up to 24 kHz; keep the rest."""
+
+    name = "freq_expansion"
+    summary = "Learned bandwidth extension to 48 kHz: finds the content's cutoff, adds the missing band."
+    Params = FreqExpansionParams
+    contract = IOContract(sample_rate=SAMPLE_RATE, output_at_native_rate=True)
+    model_module = "aural.stages.freq_expansion.model"
+    task_module = "aural.stages.freq_expansion.task"
+
+    def __init__(self, params: Any = None, *, weights: str | None = "default", model: nn.Module | None = None,
+                 **param_values: Any):
+        from aural.nn.spectral import hann_window
+        from aural.nn.streaming import StreamingFrameProcessor
+        from aural.stages.freq_expansion.engine import ChunkedExpansion
+
+        super().__init__(params, **param_values)
+        self.model = self._resolve_model(weights, model)
+        self._expansion = ChunkedExpansion(self.model)
+        window = hann_window(self.model.config.n_fft)
+        self._engine = StreamingFrameProcessor(
+            self._expansion, frame_length=self.model.config.n_fft, hop_length=self.model.config.hop_length,
+            synthesis_window=window, analysis_window=window, max_held_frames=self._expansion.max_held_frames,
+            strength=self.params.strength)
+
+    @property
+    def latency_samples(self) -> int:
+        return self._engine.latency_samples
+
+    def reset(self) -> None:
+        self._engine.reset(self.num_channels or 1)
+        self._expansion.reset(self.num_channels or 1)
+
+    def process_block(self, audio: torch.Tensor) -> torch.Tensor:
+        if self.num_channels is None:
+            raise RuntimeError(f"{self.name}: call configure() before process_block()")
+        return self._engine.push(audio)
+
+    def describe(self) -> dict[str, Any]:
+        return {**super().describe(), **self.weights_info}

@@ -1,0 +1,114 @@
+"""SpectralRefiner: a complex residual on the compressed STFT, trained adversarially.
+
+What masking denoisers leave behind is small and structured: musical noise (isolated
+time-frequency peaks), harmonics pulled down with the noise around them, codec swirl. The
+refiner sees each frame's power-law compressed spectrum (magnitude ``|X|^c`` with the noisy
+phase, ``c`` = ``compression``) and predicts a complex correction in that domain:
+
+    Y_c = X_c + R(X_c),   Y = |Y_c|^(1/c) e^{j angle(Y_c)}
+
+so it can both remove (subtract a peak) and restore (add back a harmonic), which a bounded
+gain cannot. The correction starts at zero (an untrained refiner passes its input), and the
+network is a stack of dilated temporal convolutions over frames with bins as channels.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Any, Mapping
+
+import torch
+from torch import nn
+
+from aural.nn.spectral import hann_window, istft, stft
+
+MAGNITUDE_FLOOR = 1e-9
+
+
+@dataclass(frozen=True)
+class RefinerConfig:
+    sample_rate: int = 16000
+    n_fft: int = 512
+    hop_length: int = 128
+    channels: int = 128
+    dilations: tuple[int, ...] = (1, 2, 4, 8, 1, 2)
+    kernel_size: int = 3
+    compression: float = 0.3
+    chunk_frames: int = 48
+    context_frames: int = 20
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "dilations", tuple(int(d) for d in self.dilations))
+        if self.n_fft % self.hop_length:
+            raise ValueError("n_fft must be a multiple of hop_length")
+        if not 0.1 <= self.compression <= 1.0:
+            raise ValueError("compression must be in 0.1..1")
+        radius = sum(d * (self.kernel_size // 2) for d in self.dilations)
+        if radius > self.context_frames:
+            raise ValueError(f"context_frames ({self.context_frames}) must cover the receptive radius ({radius})")
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> "RefinerConfig":
+        unknown = set(values) - {f.name for f in fields(cls)}
+        if unknown:
+            raise ValueError(f"unknown SpectralRefiner options: {', '.join(sorted(unknown))}")
+        return cls(**values)
+
+    def to_dict(self) -> dict[str, Any]:
+        values = asdict(self)
+        values["dilations"] = list(self.dilations)
+        return values
+
+
+class _Block(nn.Module):
+    def __init__(self, channels: int, kernel_size: int, dilation: int):
+        super().__init__()
+        self.norm = nn.LayerNorm(channels)
+        self.conv = nn.Conv1d(channels, channels, kernel_size, dilation=dilation, padding=dilation * (kernel_size // 2))
+        self.project = nn.Conv1d(channels, channels, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        normed = self.norm(x.transpose(1, 2)).transpose(1, 2)
+        return x + self.project(nn.functional.gelu(self.conv(nn.functional.gelu(normed))))
+
+
+class SpectralRefiner(nn.Module):
+    """Waveform in and out for training (:meth:`forward`); :meth:`refine` on STFT frames."""
+
+    def __init__(self, config: RefinerConfig | None = None):
+        super().__init__()
+        self.config = config = config or RefinerConfig()
+        bins = config.n_fft // 2 + 1
+        self.register_buffer("window", hann_window(config.n_fft), persistent=False)
+        self.input = nn.Conv1d(3 * bins, config.channels, 1)
+        self.blocks = nn.Sequential(*(_Block(config.channels, config.kernel_size, d) for d in config.dilations))
+        self.output = nn.Conv1d(config.channels, 2 * bins, 1)
+        nn.init.zeros_(self.output.weight)
+        nn.init.zeros_(self.output.bias)
+
+    def refine(self, spec: torch.Tensor) -> torch.Tensor:
+        """Complex ``(B, T, bins)`` -> refined complex spectrum of the same shape."""
+        c = self.config.compression
+        magnitude = spec.abs().clamp_min(MAGNITUDE_FLOOR)
+        compressed = spec * (magnitude.pow(c) / magnitude)
+        level = magnitude.pow(c)
+        features = torch.cat([compressed.real, compressed.imag, level], dim=-1).transpose(1, 2)
+        residual = self.output(self.blocks(self.input(features))).transpose(1, 2)
+        real, imag = residual.chunk(2, dim=-1)
+        refined = torch.complex(compressed.real + real, compressed.imag + imag)
+        refined_magnitude = refined.abs().clamp_min(MAGNITUDE_FLOOR)
+        return refined * (refined_magnitude.pow(1.0 / c) / refined_magnitude)
+
+    def forward(self, audio: torch.Tensor) -> torch.Tensor:
+        shape = audio.shape
+        flat = audio.reshape(-1, shape[-1])
+        n_fft, hop = self.config.n_fft, self.config.hop_length
+        pre_roll = n_fft - hop
+        length = shape[-1]
+        padded = nn.functional.pad(flat, (pre_roll, pre_roll + (-length % hop)))
+        out = istft(self.refine(stft(padded, n_fft, hop, self.window)), n_fft, hop, self.window)
+        return out[:, pre_roll:pre_roll + length].reshape(shape)
+
+
+def build_model(config: Mapping[str, Any] | None = None) -> SpectralRefiner:
+    return SpectralRefiner(RefinerConfig.from_dict(config or {}))

@@ -1,0 +1,174 @@
+"""Train and evaluate the shipped ``freq_expansion`` weights (reproducible, offline).
+
+    python scripts/train_freq_expansion.py lists      # full-band file lists -> runs/freq_expansion/
+    python scripts/train_freq_expansion.py pairs      # held-out band-limited pairs (4 / 8 / 11 kHz)
+    python scripts/train_freq_expansion.py train [--steps N] [--resume]
+    python scripts/train_freq_expansion.py bench [--weights W]   # LSD tables vs soxr
+
+Material: every speech and music file of ``$AURAL_DATA`` (default ``../shared/data``) recorded
+at 44.1 kHz or more whose content really is full band (the stage's own cutoff tracker finds no
+cutoff below 19.5 kHz). Held out for evaluation, never trained on: RAVDESS actors 21-24, the
+VCTK speakers of ``pairs/seflow_*`` (p232, p257, s5; not in speech/), and the music files
+whose name hashes into a fixed 20 % (``split_of(name, 0.2) == "val"``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RUN = ROOT / "runs" / "freq_expansion"
+HELD_OUT_ACTORS = ("actor21", "actor22", "actor23", "actor24")
+EVAL_CUTOFFS_HZ = (4000, 8000, 11025)  # files at 8, 16 and 22.05 kHz
+
+
+def data_root() -> Path:
+    return Path(os.environ.get("AURAL_DATA", ROOT.parent / "shared" / "data")).resolve()
+
+
+def is_held_out(relative: str) -> bool:
+    from aural.train.datasets import split_of
+
+    parts = relative.split("/")
+    if parts[0] == "speech":
+        return any(actor in parts for actor in HELD_OUT_ACTORS)
+    return split_of(Path(relative).name, 0.2) == "val"
+
+
+def full_band(path: Path) -> bool:
+    import torch
+
+    from aural import io
+    from aural.dsp.resample import resample
+    from aural.stages.freq_expansion.cutoff import detect_cutoff_hz
+
+    signal = io.read(path)
+    audio = signal.audio[:, : signal.sample_rate * 30]
+    if signal.sample_rate != 48000:
+        audio = resample(audio, signal.sample_rate, 48000)
+    return detect_cutoff_hz(audio.mean(0, keepdim=True).to(torch.float32), 48000) >= 19500
+
+
+def make_lists() -> None:
+    root = data_root()
+    lists: dict[str, list[str]] = {"train": [], "eval_speech": [], "eval_music": []}
+    rejected = 0
+    with open(root / "MANIFEST.tsv", newline="") as handle:
+        for row in csv.DictReader(handle, delimiter="\t"):
+            kind = row["path"].split("/")[0]
+            if kind not in ("speech", "music") or int(row["sample_rate"]) < 44100:
+                continue
+            path = root / row["path"]
+            if not full_band(path):
+                rejected += 1
+                continue
+            name = "train" if not is_held_out(row["path"]) else f"eval_{kind}"
+            lists[name].append(str(path))
+    for pair in sorted((root / "pairs").glob("seflow_*/clean.flac")):
+        lists["eval_speech"].append(str(pair))
+    RUN.mkdir(parents=True, exist_ok=True)
+    for name, files in lists.items():
+        (RUN / f"{name}.txt").write_text("\n".join(sorted(files)) + "\n")
+        print(f"{name}: {len(files)} files")
+    print(f"not full band (skipped): {rejected}")
+
+
+def make_pairs() -> None:
+    """Per-pair folders ``<set>_<cutoff>/<name>/clean.flac`` (48 kHz) + ``degraded_lowpass.flac``:
+    the reference resampled (soxr) to twice the cutoff, as a file at that rate (8, 16, 22.05 kHz)."""
+    import numpy as np
+    import soundfile as sf
+    import soxr
+
+    for kind in ("speech", "music"):
+        files = [Path(line) for line in (RUN / f"eval_{kind}.txt").read_text().split() if line]
+        for cutoff in EVAL_CUTOFFS_HZ:
+            out = RUN / "pairs" / f"{kind}_{cutoff // 1000}k"
+            for path in files:
+                audio, rate = sf.read(path, dtype="float32", always_2d=True)
+                audio = audio.mean(axis=1)[: 48000 * 20]
+                if rate != 48000:
+                    audio = soxr.resample(audio, rate, 48000)
+                low = soxr.resample(audio, 48000, 2 * cutoff)
+                name = path.parent.name if path.name == "clean.flac" else path.stem
+                folder = out / name
+                folder.mkdir(parents=True, exist_ok=True)
+                sf.write(folder / "clean.flac", audio.astype(np.float32), 48000, subtype="PCM_24")
+                sf.write(folder / "degraded_lowpass.flac", low.astype(np.float32), 2 * cutoff, subtype="PCM_24")
+            print(f"{out}: {len(files)} pairs")
+
+
+def bench(weights: str) -> None:
+    """``aural bench`` (soxr, freq_expansion) on every held-out pair set, then one table with the
+    full-band LSD and the LSD above the input's cutoff (scored here from the saved outputs)."""
+    import numpy as np
+
+    from aural import io
+    from aural.bench import folder_names
+    from aural.metrics.spectral import log_spectral_distance
+
+    system = f"stage:freq_expansion@{weights}" if weights != "default" else "stage:freq_expansion"
+    rows = []
+    for pairs in sorted((RUN / "pairs").iterdir()):
+        out = RUN / "bench" / pairs.name
+        subprocess.run([sys.executable, "-m", "aural", "bench", "--pairs", str(pairs), "--systems",
+                        f"soxr,{system}", "--metrics", "lsd", "--save-audio", "--out", str(out)],
+                       check=True, cwd=ROOT)
+        cutoff_hz = float(pairs.name.split("_")[1].rstrip("k")) * 1000
+        cutoff_hz = 11025.0 if cutoff_hz == 11000 else cutoff_hz
+        scores: dict[str, list[list[float]]] = {}
+        folders = folder_names(["soxr", system])
+        for folder in sorted(p for p in pairs.iterdir() if p.is_dir()):
+            reference = io.read(folder / "clean.flac").audio[0].numpy()
+            for name in ("soxr", system):
+                match = sorted((out / "audio" / folders[name] / folder.name).glob("*.wav"))
+                if not match:
+                    continue
+                estimate = io.read(match[0]).audio[0].numpy()[: reference.shape[0]]
+                full = log_spectral_distance(reference, estimate, 48000)
+                high = log_spectral_distance(reference, estimate, 48000, cutoff_hz)
+                scores.setdefault(name, []).append([full, high])
+        for name, values in scores.items():
+            mean = np.mean(values, axis=0)
+            rows.append((pairs.name, name, len(values), mean[0], mean[1]))
+    lines = ["| pairs | system | files | LSD | LSD above the input's cutoff |", "|---|---|---:|---:|---:|"]
+    lines += [f"| {p} | `{s}` | {n} | {a:.3f} | {b:.3f} |" for p, s, n, a, b in rows]
+    table = "\n".join(lines) + "\n"
+    (RUN / "bench" / "lsd.md").write_text(table)
+    print(table)
+
+
+def train(steps: int | None, resume: bool) -> None:
+    command = [sys.executable, "-m", "aural", "train", "freq_expansion", "--data", str(RUN / "train.txt"),
+               "--out", str(RUN / "run"), "--threads", "1", "--no-progress"]
+    if steps:
+        command += ["--steps", str(steps)]
+    if resume:
+        command.append("--resume")
+    subprocess.run(command, check=True, cwd=ROOT)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("what", choices=("lists", "pairs", "train", "bench"))
+    parser.add_argument("--weights", default="default", help="bench: a preset or a .safetensors path")
+    parser.add_argument("--steps", type=int, default=None)
+    parser.add_argument("--resume", action="store_true")
+    args = parser.parse_args()
+    if args.what == "lists":
+        make_lists()
+    elif args.what == "pairs":
+        make_pairs()
+    elif args.what == "bench":
+        bench(args.weights)
+    else:
+        train(args.steps, args.resume)
+
+
+if __name__ == "__main__":
+    main()

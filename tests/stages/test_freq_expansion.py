@@ -1,0 +1,236 @@
+"""freq_expansion: cutoff tracking, the kept band, streaming, strength, bad input, training, weights."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import soxr
+import torch
+from torch import nn
+
+from aural.signal import Signal
+from aural.stages.freq_expansion.cutoff import detect_cutoff_hz
+from aural.stages.freq_expansion.data import FILTERS, band_limit
+from aural.stages.freq_expansion.model import BandwidthExtender, FreqExpansionConfig
+from aural.stages.freq_expansion.stage import FreqExpansionStage
+from helpers import speech_like, tone
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+RATE = 48000
+SMALL = FreqExpansionConfig(channels=16, dilations=(1, 2), chunk_frames=16, context_frames=8)
+
+
+def random_model(seed: int = 0, bias: float = -1.0) -> BandwidthExtender:
+    torch.manual_seed(seed)
+    model = BandwidthExtender(SMALL)
+    for p in model.parameters():
+        nn.init.normal_(p, std=0.1)
+    nn.init.constant_(model.output.bias, bias)
+    return model.eval()
+
+
+def full_band(duration_s: float = 2.0, num_channels: int = 1, seed: int = 1) -> torch.Tensor:
+    """Speech-like harmonics plus breath noise over the whole band, at -20 dBFS."""
+    return speech_like(duration_s, RATE, num_channels, seed=seed).audio
+
+
+def lowpass(audio: torch.Tensor, cutoff_hz: float) -> torch.Tensor:
+    low_rate = int(2 * cutoff_hz)
+    x = audio.numpy().T
+    y = soxr.resample(soxr.resample(x, RATE, low_rate), low_rate, RATE)[: x.shape[0]]
+    return torch.from_numpy(np.ascontiguousarray(y.T)).float().reshape(audio.shape)
+
+
+def band_power_db(audio: torch.Tensor, lo_hz: float, hi_hz: float) -> float:
+    """Mean power per bin between two frequencies, in dB."""
+    return float(10 * np.log10(np.mean(10 ** (band_db(audio, lo_hz, hi_hz) / 10))))
+
+
+def band_db(audio: torch.Tensor, lo_hz: float, hi_hz: float) -> np.ndarray:
+    """Per-bin level in dB (long-term, 4096-point Welch) between two frequencies."""
+    from scipy.signal import welch
+
+    freqs, power = welch(audio.numpy(), fs=RATE, nperseg=4096)
+    keep = (freqs >= lo_hz) & (freqs < hi_hz)
+    return 10 * np.log10(power[..., keep] + 1e-30)
+
+
+@pytest.mark.parametrize("cutoff_hz", [4000, 5500, 8000, 11000, 12000, 16000])
+def test_cutoff_is_detected_at_each_listed_band(cutoff_hz):
+    detected = detect_cutoff_hz(lowpass(full_band(), cutoff_hz), RATE)
+    assert 0.9 * cutoff_hz <= detected <= 1.02 * cutoff_hz
+
+
+@pytest.mark.parametrize("kind", FILTERS)
+def test_cutoff_is_detected_after_every_training_filter(kind):
+    audio = full_band()[0].numpy()
+    limited = band_limit(audio, 8000.0, kind, np.random.default_rng(0))
+    detected = detect_cutoff_hz(torch.from_numpy(limited)[None], RATE)
+    assert 7200 <= detected <= 10000, kind
+
+
+@pytest.mark.parametrize("make", [lambda: full_band(), lambda: torch.zeros(1, RATE),
+                                  lambda: tone(1000.0, 2.0).audio, lambda: 0.1 * torch.randn(1, 2 * RATE)])
+def test_full_band_silence_and_low_tones_have_no_cutoff(make):
+    assert detect_cutoff_hz(make(), RATE) == RATE / 2
+
+
+def test_cutoff_follows_a_codec_switch_halfway():
+    audio = full_band(8.0)
+    switched = torch.cat([lowpass(audio[:, :4 * RATE], 8000), lowpass(audio[:, 4 * RATE:], 4000)], dim=1)
+    assert 7200 <= detect_cutoff_hz(switched[:, :4 * RATE], RATE) <= 8200
+    assert 3600 <= detect_cutoff_hz(switched, RATE) <= 4200
+
+
+@pytest.mark.parametrize("cutoff_hz", [4000, 8000, 11000])
+def test_existing_band_is_kept_below_the_cutoff(cutoff_hz):
+    limited = lowpass(full_band() + tone(1000.0, 2.0, amplitude=0.05).audio, cutoff_hz)
+    out = FreqExpansionStage(model=random_model()).process(Signal(limited, RATE)).audio
+    difference = band_db(out, 100, 0.9 * cutoff_hz) - band_db(limited, 100, 0.9 * cutoff_hz)
+    assert np.abs(difference).max() < 0.1
+    added = band_db(out, 1.1 * cutoff_hz, 20000).mean() - band_db(limited, 1.1 * cutoff_hz, 20000).mean()
+    assert added > 20.0, "the missing band must be generated, not left empty"
+
+
+def test_full_band_input_passes_unchanged():
+    audio = full_band(num_channels=2)
+    out = FreqExpansionStage(model=random_model(bias=0.5)).process(Signal(audio, RATE)).audio
+    torch.testing.assert_close(out, audio, rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize("block", [100, 4093, 65536])
+def test_blockwise_streaming_equals_whole_signal(block):
+    audio = lowpass(full_band(1.5, num_channels=2), 8000)
+    stage = FreqExpansionStage(model=random_model())
+    whole = stage.process(Signal(audio, RATE)).audio
+    stage.configure(RATE, 2)
+    parts = [stage.process_block(audio[:, i:i + block]) for i in range(0, audio.shape[1], block)]
+    parts.append(stage.flush())
+    streamed = torch.cat(parts, dim=1)[:, stage.latency_samples:stage.latency_samples + audio.shape[1]]
+    torch.testing.assert_close(streamed, whole, rtol=0, atol=1e-6)
+
+
+def test_strength_scales_only_the_generated_band():
+    audio = lowpass(full_band(), 8000)
+    model = random_model()
+    full = FreqExpansionStage(model=model).process(Signal(audio, RATE)).audio
+    half = FreqExpansionStage(model=model, strength=0.5).process(Signal(audio, RATE)).audio
+    none = FreqExpansionStage(model=model, strength=0.0).process(Signal(audio, RATE)).audio
+    assert torch.equal(none, audio)
+    torch.testing.assert_close(half - audio, 0.5 * (full - audio), rtol=0, atol=1e-6)
+
+
+def test_predicted_level_is_bounded_relative_to_the_existing_band():
+    """However the network is driven, the new band stays near the level of the old one."""
+    audio = lowpass(full_band(), 4000)
+    out = FreqExpansionStage(model=random_model(bias=50.0)).process(Signal(audio, RATE)).audio
+    generated = band_power_db(out, 4400, 24000)
+    existing = band_power_db(audio, 200, 4000)
+    assert generated <= existing + SMALL.max_level_db + 1.0
+
+
+BAD_INPUTS = {
+    "silence": lambda: torch.zeros(1, RATE),
+    "dc": lambda: torch.full((1, RATE), 0.5),
+    "tone": lambda: tone(440.0, 1.0).audio,
+    "white_noise_band_limited": lambda: lowpass(0.1 * torch.randn(1, RATE), 8000),
+    "clipped": lambda: lowpass(full_band(1.0) * 30, 8000).clamp(-1, 1),
+    "switching_codec": lambda: torch.cat([lowpass(full_band(2.0)[:, :RATE], 8000),
+                                          lowpass(full_band(2.0)[:, RATE:], 4000)], dim=1),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BAD_INPUTS))
+def test_bad_input_gives_finite_output_without_bursts(name):
+    audio = BAD_INPUTS[name]()
+    out = FreqExpansionStage(model=random_model(bias=0.5)).process(Signal(audio, RATE)).audio
+    assert torch.isfinite(out).all()
+    input_rms = float(audio.pow(2).mean().sqrt())
+    assert float((out - audio).pow(2).mean().sqrt()) <= 3.2 * input_rms + 1e-9  # +10 dB at most
+    if name == "silence":
+        assert torch.equal(out, audio)
+
+
+def test_pipeline_expands_8_khz_mono_and_44_1_khz_stereo(tmp_path):
+    from aural.config import PipelineSpec, StageSpec
+    from aural.pipeline import Pipeline
+
+    for rate, channels in ((8000, 1), (44100, 2)):
+        audio = speech_like(1.0, rate, channels).audio
+        stage = FreqExpansionStage(model=random_model())
+        spec = PipelineSpec("expand", (StageSpec("freq_expansion", stage.params),), sample_rate=RATE)
+        pipeline = Pipeline(spec, [stage])
+        out = pipeline.process(Signal(audio, rate))
+        assert (out.sample_rate, out.num_channels) == (RATE, channels)
+        assert torch.isfinite(out.audio).all()
+
+
+def test_missing_band_loss_is_zero_at_the_target_and_ignores_the_kept_band():
+    from aural.stages.freq_expansion.model import LOG_FLOOR
+    from aural.stages.freq_expansion.task import missing_band_mse
+
+    power = torch.rand(2, 5, 513) + 0.1
+    cutoff = torch.full((2, 5), 200)
+    target = torch.log10(power + LOG_FLOOR)
+    assert float(missing_band_mse(target, power, cutoff)) == pytest.approx(0.0, abs=1e-10)
+    wrong_below = target.clone()
+    wrong_below[..., :200] += 3.0
+    assert float(missing_band_mse(wrong_below, power, cutoff)) == pytest.approx(0.0, abs=1e-10)
+    wrong_above = target.clone()
+    wrong_above[..., 200:] += 1.0
+    assert float(missing_band_mse(wrong_above, power, cutoff)) == pytest.approx(1.0, rel=1e-5)
+
+
+def test_two_step_smoke_training_then_save_and_load_give_identical_output(tmp_path):
+    from aural import weights
+    from aural.stages.freq_expansion.data import BandLimitDataset
+    from aural.stages.freq_expansion.task import build_task, weights_config
+    from aural.train.recipe import builtin_recipe
+    from aural.train.trainer import Trainer
+    from helpers import write_audio
+
+    for seed in range(3):
+        write_audio(tmp_path / "clean" / f"{seed}.flac", speech_like(1.5, RATE, 1, seed=seed))
+    files = sorted((tmp_path / "clean").glob("*.flac"))
+    recipe = builtin_recipe("freq_expansion").replace(steps=2, batch_size=2, segment_samples=12000,
+                                                      model=SMALL.to_dict(), val_every=2, num_workers=0)
+    task = build_task(recipe)
+    train = BandLimitDataset(files, segment_samples=12000, num_items=8)
+    val = BandLimitDataset(files, segment_samples=24000, num_items=2, damage=False)
+    result = Trainer(task, train, tmp_path / "run", recipe.trainer_config(progress=False), val_data=val,
+                     run_info={"weights_config": weights_config(task)}).fit()
+    assert result.step == 2 and math.isfinite(result.last_metrics["lsd/val"])
+    assert "lsd_input/val" in result.last_metrics
+
+    path = tmp_path / "fe.safetensors"
+    weights.save(path, task.model.state_dict(), weights_config(task))
+    audio = lowpass(full_band(1.0), 8000)
+    loaded = FreqExpansionStage(weights=str(path)).process(Signal(audio, RATE)).audio
+    direct = FreqExpansionStage(model=task.model).process(Signal(audio, RATE)).audio
+    assert torch.equal(loaded, direct)
+
+
+@pytest.mark.parametrize("kind", FILTERS)
+def test_training_filters_remove_the_band_above_the_cutoff(kind):
+    audio = (0.1 * torch.randn(2 * RATE, generator=torch.Generator().manual_seed(0))).numpy()
+    limited = torch.from_numpy(band_limit(audio, 8000.0, kind, np.random.default_rng(1)))[None]
+    passband = band_db(limited, 1000, 6000).mean()
+    stopband = band_db(limited, 12000, 20000).mean()
+    assert passband - stopband > 40.0, kind
+
+
+def test_shipped_weights_lower_lsd_of_a_band_limited_harmonic_signal():
+    from aural import weights
+    from aural.metrics.spectral import log_spectral_distance
+
+    if "default" not in weights.read_manifest()["models"].get("freq_expansion", {}):
+        pytest.skip("no shipped freq_expansion weights yet")
+    reference = full_band(3.0, seed=4)
+    limited = lowpass(reference, 8000)
+    out = FreqExpansionStage().process(Signal(limited, RATE)).audio
+    before = log_spectral_distance(reference[0].numpy(), limited[0].numpy(), RATE)
+    after = log_spectral_distance(reference[0].numpy(), out[0].numpy(), RATE)
+    assert after < before - 0.2, (before, after)
