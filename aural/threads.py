@@ -6,7 +6,7 @@ waits for the others), and audio streamed in blocks parallelises poorly: on the 
 development machine with other jobs running, ``aural run phone_to_studio`` on the 13.5 s
 example took 6.3-8.6 s with one thread and 13.8-21.9 s with torch's default of two. Run
 several files in parallel processes rather than several threads per file; process pools
-give each worker one thread (:func:`worker_initializer`).
+give each worker one thread (``set_threads(1)`` in their initializer).
 """
 
 from __future__ import annotations
@@ -79,11 +79,6 @@ def limit_threads(threads: int) -> Iterator[dict[str, Any]]:
         if blas_limits is not None:
             blas_limits.restore_original_limits()
         _restore(saved_torch, saved_configured, saved_env)
-
-
-def worker_initializer() -> None:
-    """Initializer of process-pool workers: one compute thread each."""
-    set_threads(1)
 
 
 def _apply(threads: int) -> tuple[dict[str, Any], Any]:

@@ -69,6 +69,7 @@ def _latency(specs: list[str]) -> None:
 
 
 @click.command(epilog=EXAMPLES, context_settings={"help_option_names": ["-h", "--help"]})
+@threads_option
 @click.option("--pairs", "pairs_dir", type=click.Path(path_type=Path),
               help="Folder with phone/ and studio/ (or degraded/ and reference/), matched by relative "
                    "path; or one folder per pair holding clean.* (or reference/studio) and "
@@ -86,7 +87,6 @@ def _latency(specs: list[str]) -> None:
 @click.option("--list-systems", is_flag=True, help="List the systems and whether they can run, and exit.")
 @click.option("--latency", is_flag=True,
               help="Measure each system's delay on a generated probe (no --pairs needed), and exit.")
-@threads_option
 def command(pairs_dir: Path | None, systems_text: str, metrics_text: str | None,
             out_dir: Path | None, max_files: int | None, save_audio: bool, list_systems: bool,
             latency: bool) -> None:

@@ -43,6 +43,7 @@ def _list_metrics() -> None:
 
 @click.command(epilog=EXAMPLES, context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("pipeline", required=False)
+@threads_option
 @click.option("--reference", "reference_dir", type=click.Path(path_type=Path),
               help="Folder of reference (clean) files.")
 @click.option("--degraded", "degraded_dir", type=click.Path(path_type=Path),
@@ -65,7 +66,6 @@ def _list_metrics() -> None:
 @click.option("--save-outputs", is_flag=True,
               help="With PIPELINE: also write the processed files to OUT/outputs/.")
 @click.option("--list-metrics", is_flag=True, help="List the metrics and exit.")
-@threads_option
 @click.pass_context
 def command(ctx: click.Context, pipeline: str | None, reference_dir: Path | None,
             degraded_dir: Path | None, pairs_dir: Path | None, out_dir: Path | None,

@@ -32,7 +32,7 @@ from aural.evaluate.rows import Row, columns, pipeline_row, score_row
 from aural.evaluate.scoring import resolve_metrics
 from aural.evaluate.summary import write_scores_csv
 from aural.signal import Signal
-from aural.threads import available_cpus, worker_initializer
+from aural.threads import available_cpus, set_threads
 
 Echo = Callable[[str], None]
 Progress = Callable[[int, int], None]
@@ -74,6 +74,10 @@ class Outcome:
 
 
 # -- workers --------------------------------------------------------------------------------
+def _init_worker() -> None:
+    set_threads(1)  # one thread per worker: torch, BLAS pools and OMP/MKL/... variables
+
+
 def _score_files(file: str, reference_path: str, degraded_path: str, metric_names: list[str],
                  max_lag_s: float) -> Row:
     return score_row(file, io.read(reference_path), io.read(degraded_path), metric_names,
@@ -113,7 +117,7 @@ def _executor(jobs: int) -> Executor:
     if jobs <= 1:
         return _InlineExecutor()
     return ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"),
-                               initializer=worker_initializer)
+                               initializer=_init_worker)
 
 
 def _one_line(file: str, exc: BaseException) -> str:
