@@ -14,8 +14,9 @@ by the metrics that need none (DNSMOS at -25 dBFS RMS, bandwidth, loudness, clip
 
 Timing: ``RTF = processing seconds / audio seconds`` (wall clock, summed over files; the CPU
 time of the process gives a second column, ``cpu rtf``, that a busy machine does not inflate), with
-one thread: ``torch.set_num_threads(1)``, ``OMP/MKL/OPENBLAS/... _NUM_THREADS=1`` and, where
-``threadpoolctl`` is installed, BLAS pools limited to 1. Timed: ``System.process`` only,
+one thread unless ``threads`` (``--threads``, ``$AURAL_THREADS``) says otherwise:
+:func:`aural.threads.limit_threads` sets torch, ``OMP/MKL/OPENBLAS/... _NUM_THREADS`` and, where
+``threadpoolctl`` is installed, BLAS pools. Timed: ``System.process`` only,
 including the system's own resampling to and from its native rate. Not timed: reading files,
 model loading (``load_s`` in the JSON), per-call state creation (``System.prepare``), a 0.5 s
 warm-up run per system, scoring.
@@ -38,10 +39,9 @@ import platform
 import re
 import statistics
 import time
-from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
@@ -56,50 +56,24 @@ from aural.metrics import package_versions
 from aural.signal import Signal
 from aural.systems import BASELINES, System, get_system_class, get_system
 from aural.systems.probe import voiced
+from aural.threads import configured_threads, limit_threads
 
 Echo = Callable[[str], None]
 
 DEFAULT_SYSTEMS = BASELINES
 MANIFEST = "manifest.jsonl"
-THREAD_ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS",
-              "VECLIB_MAXIMUM_THREADS", "NUMBA_NUM_THREADS")
 WARMUP_S = 0.5
 OUTPUT_FILES = ("bench.md", "bench.csv", "bench.json")
 TIMING = ("RTF = processing seconds / audio seconds (summed over files; rtf: wall clock, cpu rtf: "
-          "process CPU time, which other load on the machine does not inflate), one thread "
-          "(torch.set_num_threads(1), OMP/MKL/OpenBLAS threads 1); timed: System.process incl. "
+          "process CPU time, which other load on the machine does not inflate), {threads} "
+          "(torch.set_num_threads({count}), OMP/MKL/OpenBLAS threads {count}); timed: System.process incl. "
           "its resampling; not timed: file reading, model loading, per-call state creation, "
           f"a {WARMUP_S:g} s warm-up, scoring")
 
 
-# -- threads --------------------------------------------------------------------------------
-@contextmanager
-def single_thread() -> Iterator[dict[str, Any]]:
-    """Run the block with one compute thread; yields what was limited, for the report.
-
-    Environment variables only reach libraries that start their pools later (subprocesses,
-    lazily loaded ones); torch is set directly and BLAS pools through threadpoolctl.
-    """
-    saved_env = {name: os.environ.get(name) for name in THREAD_ENV}
-    saved_torch = torch.get_num_threads()
-    os.environ.update({name: "1" for name in THREAD_ENV})
-    torch.set_num_threads(1)
-    try:
-        from threadpoolctl import threadpool_limits
-        limiter, blas = threadpool_limits(limits=1), "threadpoolctl limits=1"
-    except ImportError:
-        limiter, blas = nullcontext(), "threadpoolctl not installed: BLAS pools as started"
-    try:
-        with limiter:
-            yield {"torch_threads": torch.get_num_threads(), "env": {name: "1" for name in THREAD_ENV},
-                   "blas": blas}
-    finally:
-        torch.set_num_threads(saved_torch)
-        for name, value in saved_env.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+def timing_note(threads: int) -> str:
+    """How the RTF columns were measured, with ``threads`` compute threads."""
+    return TIMING.format(threads="one thread" if threads == 1 else f"{threads} threads", count=threads)
 
 
 # -- inputs ---------------------------------------------------------------------------------
@@ -352,9 +326,14 @@ def folder_names(specs: Sequence[str]) -> dict[str, str]:
 def run_bench(pairs_dir: str | Path, system_specs: Sequence[str] = DEFAULT_SYSTEMS,
               metric_names: Sequence[str] | None = None, *, max_files: int | None = None,
               save_audio_dir: str | Path | None = None, echo: Echo = print,
-              progress: Callable[[int, int], None] | None = None, inputs: bool = False) -> BenchResult:
-    """Run ``system_specs`` on the inputs of ``pairs_dir`` and score them (see module doc);
-    ``inputs``: ``pairs_dir`` is a plain folder of recordings without references."""
+              progress: Callable[[int, int], None] | None = None, inputs: bool = False,
+              threads: int | None = None) -> BenchResult:
+    """Run ``system_specs`` on the inputs of ``pairs_dir`` and score them (see module doc).
+
+    ``inputs``: ``pairs_dir`` is a plain folder of recordings without references.
+    ``threads``: compute threads while timing (default: the process setting, see
+    :func:`aural.threads.configured_threads`: ``--threads``, ``$AURAL_THREADS``, else 1).
+    """
     from aural.metrics import reference_free_metric_names
 
     specs = check_systems(system_specs)
@@ -372,8 +351,8 @@ def run_bench(pairs_dir: str | Path, system_specs: Sequence[str] = DEFAULT_SYSTE
     if max_files is not None:
         pairs = sample_pairs(pairs, max_files)
     result = BenchResult(str(pairs_dir), names, pairs, [], reference_free=inputs)
-    with single_thread() as threads:
-        result.threads = threads
+    with limit_threads(threads or configured_threads()) as thread_info:
+        result.threads = thread_info
         systems: list[tuple[System | None, SystemRun]] = [_start(spec, echo) for spec in specs]
         result.runs = [run for _, run in systems]
         folders = folder_names(specs)
@@ -466,13 +445,17 @@ def tables_markdown(result: BenchResult) -> str:
     return "\n\n".join(parts)
 
 
+def _timed_threads(result: BenchResult) -> int:
+    return int(result.threads.get("torch_threads", 1))
+
+
 def bench_markdown(result: BenchResult) -> str:
     num_files = len(result.pairs) - len(result.skipped)
     lines = ["# aural bench", "",
              f"{num_files} {'recordings (no references)' if result.reference_free else 'file pairs'} from "
              f"`{result.pairs_dir}`; metric columns are means over files "
              "(`(n)`: fewer files had a value), ↑ higher is better, ↓ lower is better.",
-             f"{TIMING}.", "", markdown_table(result)]
+             f"{timing_note(_timed_threads(result))}.", "", markdown_table(result)]
     for profile in result.profiles:
         lines += ["", f"## Profile `{profile}` ({len(result.files(profile))} files)", "",
                   markdown_table(result, profile)]
@@ -530,7 +513,7 @@ def bench_json(result: BenchResult) -> dict[str, Any]:
         "num_files": len(result.pairs),
         "metrics": result.metric_names,
         "metric_info": _metric_meta(result.metric_names),
-        "timing": TIMING,
+        "timing": timing_note(_timed_threads(result)),
         "threads": result.threads,
         "machine": {"platform": platform.platform(), "processor": platform.processor(),
                     "python": platform.python_version(), "torch": torch.__version__,

@@ -31,11 +31,11 @@ import yaml
 from aural.errors import ConfigError, UsageError
 from aural.params import check_params
 from aural.registry import close_matches
+from aural.shipped import shipped_dir
 
 SCHEMA_VERSION = 1
 TOP_LEVEL_KEYS = ("aural", "name", "description", "sample_rate", "stages")
 STAGE_KEYS = ("stage", "params", "weights", "enabled")
-PIPELINES_DIR = Path(os.environ.get("AURAL_PIPELINES", Path(__file__).resolve().parent.parent / "pipelines"))
 
 
 @dataclass(frozen=True)
@@ -59,11 +59,18 @@ class PipelineSpec:
 
 
 # -- locating pipelines --------------------------------------------------------------------
+def pipelines_dir() -> Path:
+    """``$AURAL_PIPELINES``, else the shipped ``pipelines/`` (installed with aural, or the checkout's)."""
+    env = os.environ.get("AURAL_PIPELINES")
+    return Path(env) if env else shipped_dir("pipelines")
+
+
 def builtin_pipelines() -> dict[str, Path]:
-    """Built-in pipeline names -> files in ``pipelines/``."""
-    if not PIPELINES_DIR.is_dir():
+    """Built-in pipeline names -> their files in :func:`pipelines_dir`."""
+    folder = pipelines_dir()
+    if not folder.is_dir():
         return {}
-    return {p.stem: p for p in sorted(PIPELINES_DIR.glob("*.yaml"))}
+    return {p.stem: p for p in sorted(folder.glob("*.yaml"))}
 
 
 def resolve_pipeline_path(name_or_path: str | Path) -> Path:

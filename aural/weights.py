@@ -15,13 +15,16 @@ import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
-import torch
 import yaml
-from torch import nn
 
 from aural.errors import WeightsError
+from aural.shipped import shipped_dir
+
+if TYPE_CHECKING:  # checking presets (``aural validate``) needs no torch
+    import torch
+    from torch import nn
 
 MANIFEST_NAME = "manifest.yaml"
 WEIGHTS_FORMAT = "aural.weights/1"
@@ -29,9 +32,9 @@ CHECKPOINT_FORMAT = "aural.checkpoint/1"
 
 
 def models_dir() -> Path:
-    """``$AURAL_MODELS``, else ``models/`` at the repository root."""
+    """``$AURAL_MODELS``, else the shipped ``models/`` (installed with aural, or the checkout's)."""
     env = os.environ.get("AURAL_MODELS")
-    return Path(env) if env else Path(__file__).resolve().parent.parent / "models"
+    return Path(env) if env else shipped_dir("models")
 
 
 def is_path(value: str) -> bool:

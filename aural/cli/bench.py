@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from aural.cli.progress import file_progress
+from aural.cli.threads import threads_option
 from aural.errors import UsageError
 
 DEFAULT_SYSTEMS = "identity,noisereduce,rnnoise,deepfilternet3"
@@ -69,6 +70,7 @@ def _latency(specs: list[str]) -> None:
 
 
 @click.command(epilog=EXAMPLES, context_settings={"help_option_names": ["-h", "--help"]})
+@threads_option
 @click.option("--pairs", "pairs_dir", type=click.Path(path_type=Path),
               help="Folder with phone/ and studio/ (or degraded/ and reference/), matched by relative "
                    "path; or one folder per pair holding clean.* (or reference/studio) and "

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from aural.cli.progress import file_progress
+from aural.cli.threads import threads_option
 from aural.errors import UsageError
 
 EXAMPLES = """
@@ -43,6 +44,7 @@ def _list_metrics() -> None:
 
 @click.command(epilog=EXAMPLES, context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("pipeline", required=False)
+@threads_option
 @click.option("--reference", "reference_dir", type=click.Path(path_type=Path),
               help="Folder of reference (clean) files.")
 @click.option("--degraded", "degraded_dir", type=click.Path(path_type=Path),

@@ -16,6 +16,7 @@ from pathlib import Path
 import click
 
 from aural import io
+from aural.cli.threads import threads_option
 from aural.errors import AuralError, UsageError
 from aural.pipeline import PassInfo, Pipeline, load_pipeline
 from aural.progress import Progress
@@ -132,6 +133,7 @@ def _run_one(pipeline: Pipeline, job: Job, sample_rate: int | None, subtype: str
                    "(STAGE[INDEX].PARAM=VALUE when the stage appears twice; INDEX as in stages[INDEX]). "
                    "Repeatable.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
+@threads_option
 @click.pass_context
 def command(ctx: click.Context, pipeline: str, inputs: tuple[Path, ...], output: Path,
             sample_rate: int | None, fmt: str | None, subtype: str | None, overwrite: bool,

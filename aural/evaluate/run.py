@@ -17,7 +17,6 @@ the run completes and :attr:`Outcome.exit_code` is 1.
 from __future__ import annotations
 
 import multiprocessing
-import os
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +34,7 @@ from aural.evaluate.rows import Row, columns, pipeline_row, score_row, worst_fir
 from aural.evaluate.scoring import resolve_metrics
 from aural.evaluate.summary import write_scores_csv
 from aural.signal import Signal
+from aural.threads import available_cpus, set_threads
 
 Echo = Callable[[str], None]
 Progress = Callable[[int, int], None]
@@ -47,7 +47,8 @@ class PipelineLike(Protocol):
 
 
 def default_jobs() -> int:
-    return max(1, min(4, os.cpu_count() or 1))
+    """Metric workers: one per CPU this process may use, at most 4 (one thread each)."""
+    return min(4, available_cpus())
 
 
 @dataclass
@@ -76,7 +77,7 @@ class Outcome:
 
 # -- workers --------------------------------------------------------------------------------
 def _init_worker() -> None:
-    torch.set_num_threads(1)
+    set_threads(1)  # one thread per worker: torch, BLAS pools and OMP/MKL/... variables
 
 
 def _score_files(file: str, reference_path: str | None, degraded_path: str, metric_names: list[str],
