@@ -6,12 +6,17 @@ without extension; or one folder per pair, see :mod:`aural.evaluate.pairs`), sco
 output against its reference with :func:`aural.evaluate.score_signals` and collects one
 table: rows are systems, columns the mean of each metric over files and the real-time
 factor. When the folder comes from ``aural data simulate`` (a ``manifest.jsonl`` beside
-``phone/``), the same table is also made per degradation ``profile``.
+``phone/``), the same table is also made per degradation ``profile``. With ``inputs=True``
+the folder is a plain folder of recordings without references (:func:`find_inputs`), scored
+by the metrics that need none (DNSMOS at -25 dBFS RMS, bandwidth, loudness, clipping).
+``max_files`` samples across profiles, and evenly over the sorted names within each
+(:func:`sample_pairs`), rather than taking the first files alphabetically.
 
 Timing: ``RTF = processing seconds / audio seconds`` (wall clock, summed over files; the CPU
 time of the process gives a second column, ``cpu rtf``, that a busy machine does not inflate), with
-one thread: ``torch.set_num_threads(1)``, ``OMP/MKL/OPENBLAS/... _NUM_THREADS=1`` and, where
-``threadpoolctl`` is installed, BLAS pools limited to 1. Timed: ``System.process`` only,
+one thread unless ``threads`` (``--threads``, ``$AURAL_THREADS``) says otherwise:
+:func:`aural.threads.limit_threads` sets torch, ``OMP/MKL/OPENBLAS/... _NUM_THREADS`` and, where
+``threadpoolctl`` is installed, BLAS pools. Timed: ``System.process`` only,
 including the system's own resampling to and from its native rate. Not timed: reading files,
 model loading (``load_s`` in the JSON), per-call state creation (``System.prepare``), a 0.5 s
 warm-up run per system, scoring.
@@ -34,10 +39,9 @@ import platform
 import re
 import statistics
 import time
-from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
@@ -45,57 +49,31 @@ import torch
 from aural import __version__, io
 from aural.errors import AudioWriteError, AuralError, UsageError
 from aural.evaluate import Row, columns, score_row, write_outputs
-from aural.evaluate.pairs import match_pairs
+from aural.evaluate.pairs import match_pairs, stems
 from aural.evaluate.scoring import resolve_metrics
 from aural.evaluate.summary import direction, format_value, write_atomic
 from aural.metrics import package_versions
 from aural.signal import Signal
 from aural.systems import BASELINES, System, get_system_class, get_system
 from aural.systems.probe import voiced
+from aural.threads import configured_threads, limit_threads
 
 Echo = Callable[[str], None]
 
 DEFAULT_SYSTEMS = BASELINES
 MANIFEST = "manifest.jsonl"
-THREAD_ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS",
-              "VECLIB_MAXIMUM_THREADS", "NUMBA_NUM_THREADS")
 WARMUP_S = 0.5
 OUTPUT_FILES = ("bench.md", "bench.csv", "bench.json")
 TIMING = ("RTF = processing seconds / audio seconds (summed over files; rtf: wall clock, cpu rtf: "
-          "process CPU time, which other load on the machine does not inflate), one thread "
-          "(torch.set_num_threads(1), OMP/MKL/OpenBLAS threads 1); timed: System.process incl. "
+          "process CPU time, which other load on the machine does not inflate), {threads} "
+          "(torch.set_num_threads({count}), OMP/MKL/OpenBLAS threads {count}); timed: System.process incl. "
           "its resampling; not timed: file reading, model loading, per-call state creation, "
           f"a {WARMUP_S:g} s warm-up, scoring")
 
 
-# -- threads --------------------------------------------------------------------------------
-@contextmanager
-def single_thread() -> Iterator[dict[str, Any]]:
-    """Run the block with one compute thread; yields what was limited, for the report.
-
-    Environment variables only reach libraries that start their pools later (subprocesses,
-    lazily loaded ones); torch is set directly and BLAS pools through threadpoolctl.
-    """
-    saved_env = {name: os.environ.get(name) for name in THREAD_ENV}
-    saved_torch = torch.get_num_threads()
-    os.environ.update({name: "1" for name in THREAD_ENV})
-    torch.set_num_threads(1)
-    try:
-        from threadpoolctl import threadpool_limits
-        limiter, blas = threadpool_limits(limits=1), "threadpoolctl limits=1"
-    except ImportError:
-        limiter, blas = nullcontext(), "threadpoolctl not installed: BLAS pools as started"
-    try:
-        with limiter:
-            yield {"torch_threads": torch.get_num_threads(), "env": {name: "1" for name in THREAD_ENV},
-                   "blas": blas}
-    finally:
-        torch.set_num_threads(saved_torch)
-        for name, value in saved_env.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+def timing_note(threads: int) -> str:
+    """How the RTF columns were measured, with ``threads`` compute threads."""
+    return TIMING.format(threads="one thread" if threads == 1 else f"{threads} threads", count=threads)
 
 
 # -- inputs ---------------------------------------------------------------------------------
@@ -103,8 +81,38 @@ def single_thread() -> Iterator[dict[str, Any]]:
 class BenchPair:
     file: str                 # relative path without extension (the row name)
     degraded: Path
-    reference: Path
+    reference: Path | None    # None: a recording without a reference
     profile: str | None = None
+
+
+def find_inputs(folder: str | Path) -> list[BenchPair]:
+    """Every recording below ``folder`` (sorted), without references."""
+    files = stems(Path(folder), "inputs")
+    return [BenchPair(name, path, None) for name, path in sorted(files.items())]
+
+
+def sample_pairs(pairs: Sequence[BenchPair], max_files: int) -> list[BenchPair]:
+    """At most ``max_files`` pairs spread over the profiles (each gets its share of the budget,
+    largest remainders first, at least one while the budget lasts) and, within a profile,
+    evenly over the sorted names, so every name prefix (dataset, speaker) is represented.
+    Deterministic; returned in the original order."""
+    if max_files >= len(pairs):
+        return list(pairs)
+    groups: dict[str | None, list[BenchPair]] = {}
+    for pair in pairs:
+        groups.setdefault(pair.profile, []).append(pair)
+    shares = {key: max_files * len(members) / len(pairs) for key, members in groups.items()}
+    counts = {key: min(len(groups[key]), int(share)) for key, share in shares.items()}
+    by_need = sorted(groups, key=lambda key: (counts[key] > 0, -(shares[key] - int(shares[key])), str(key)))
+    while sum(counts.values()) < max_files:
+        for key in by_need:
+            if sum(counts.values()) < max_files and counts[key] < len(groups[key]):
+                counts[key] += 1
+    chosen = set()
+    for key, members in groups.items():
+        count = counts[key]
+        chosen.update(members[int((j + 0.5) * len(members) / count)].file for j in range(count))
+    return [pair for pair in pairs if pair.file in chosen]
 
 
 def find_pairs(pairs_dir: str | Path, *, echo: Echo = print) -> list[BenchPair]:
@@ -186,6 +194,7 @@ class BenchResult:
     runs: list[SystemRun]
     skipped: dict[str, str] = field(default_factory=dict)   # file -> why no system saw it
     threads: dict[str, Any] = field(default_factory=dict)
+    reference_free: bool = False                            # recordings without references
 
     @property
     def profiles(self) -> list[str]:
@@ -317,22 +326,40 @@ def folder_names(specs: Sequence[str]) -> dict[str, str]:
 def run_bench(pairs_dir: str | Path, system_specs: Sequence[str] = DEFAULT_SYSTEMS,
               metric_names: Sequence[str] | None = None, *, max_files: int | None = None,
               save_audio_dir: str | Path | None = None, echo: Echo = print,
-              progress: Callable[[int, int], None] | None = None) -> BenchResult:
-    """Run ``system_specs`` on the inputs of ``pairs_dir`` and score them (see module doc)."""
+              progress: Callable[[int, int], None] | None = None, inputs: bool = False,
+              threads: int | None = None) -> BenchResult:
+    """Run ``system_specs`` on the inputs of ``pairs_dir`` and score them (see module doc).
+
+    ``inputs``: ``pairs_dir`` is a plain folder of recordings without references.
+    ``threads``: compute threads while timing (default: the process setting, see
+    :func:`aural.threads.configured_threads`: ``--threads``, ``$AURAL_THREADS``, else 1).
+    """
+    from aural.metrics import reference_free_metric_names
+
     specs = check_systems(system_specs)
-    names = [metric.name for metric in resolve_metrics(metric_names)]
-    pairs = find_pairs(pairs_dir, echo=echo)
+    if inputs:
+        metrics = resolve_metrics(metric_names or reference_free_metric_names())
+        names = [metric.name for metric in metrics]
+        needing = [metric.name for metric in metrics if metric.intrusive]
+        if needing:
+            raise UsageError(f"--metrics {','.join(needing)}: need a reference, which --inputs folders lack; "
+                             f"use {','.join(reference_free_metric_names())}")
+        pairs = find_inputs(pairs_dir)
+    else:
+        names = [metric.name for metric in resolve_metrics(metric_names)]
+        pairs = find_pairs(pairs_dir, echo=echo)
     if max_files is not None:
-        pairs = pairs[:max_files]
-    result = BenchResult(str(pairs_dir), names, pairs, [])
-    with single_thread() as threads:
-        result.threads = threads
+        pairs = sample_pairs(pairs, max_files)
+    result = BenchResult(str(pairs_dir), names, pairs, [], reference_free=inputs)
+    with limit_threads(threads or configured_threads()) as thread_info:
+        result.threads = thread_info
         systems: list[tuple[System | None, SystemRun]] = [_start(spec, echo) for spec in specs]
         result.runs = [run for _, run in systems]
         folders = folder_names(specs)
         for index, pair in enumerate(pairs):
             try:
-                reference, source = io.read(pair.reference), io.read(pair.degraded)
+                reference = io.read(pair.reference) if pair.reference is not None else None
+                source = io.read(pair.degraded)
             except AuralError as exc:
                 result.skipped[pair.file] = _one_line(exc)
                 echo(result.skipped[pair.file])
@@ -349,7 +376,7 @@ def run_bench(pairs_dir: str | Path, system_specs: Sequence[str] = DEFAULT_SYSTE
     return result
 
 
-def _run_one(system: System, run: SystemRun, pair: BenchPair, source: Signal, reference: Signal,
+def _run_one(system: System, run: SystemRun, pair: BenchPair, source: Signal, reference: Signal | None,
              names: list[str], audio_dir: Path | None, echo: Echo) -> None:
     try:
         system.prepare(source.num_channels)
@@ -418,12 +445,17 @@ def tables_markdown(result: BenchResult) -> str:
     return "\n\n".join(parts)
 
 
+def _timed_threads(result: BenchResult) -> int:
+    return int(result.threads.get("torch_threads", 1))
+
+
 def bench_markdown(result: BenchResult) -> str:
     num_files = len(result.pairs) - len(result.skipped)
     lines = ["# aural bench", "",
-             f"{num_files} file pairs from `{result.pairs_dir}`; metric columns are means over files "
+             f"{num_files} {'recordings (no references)' if result.reference_free else 'file pairs'} from "
+             f"`{result.pairs_dir}`; metric columns are means over files "
              "(`(n)`: fewer files had a value), ↑ higher is better, ↓ lower is better.",
-             f"{TIMING}.", "", markdown_table(result)]
+             f"{timing_note(_timed_threads(result))}.", "", markdown_table(result)]
     for profile in result.profiles:
         lines += ["", f"## Profile `{profile}` ({len(result.files(profile))} files)", "",
                   markdown_table(result, profile)]
@@ -477,10 +509,11 @@ def bench_json(result: BenchResult) -> dict[str, Any]:
     return {
         "aural_version": __version__,
         "pairs_dir": result.pairs_dir,
+        "reference_free": result.reference_free,
         "num_files": len(result.pairs),
         "metrics": result.metric_names,
         "metric_info": _metric_meta(result.metric_names),
-        "timing": TIMING,
+        "timing": timing_note(_timed_threads(result)),
         "threads": result.threads,
         "machine": {"platform": platform.platform(), "processor": platform.processor(),
                     "python": platform.python_version(), "torch": torch.__version__,

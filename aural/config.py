@@ -12,9 +12,10 @@ Schema (``aural: 1``)::
         weights: default          # learned stages only: a preset name or a file path
         enabled: true             # optional
 
-Validation runs in phases and stops at the first error, before any weights are loaded:
-YAML syntax, keys, stage names, params (unknown keys, types, ranges), chain contracts,
-weights. Errors read ``phone_to_studio.yaml:9 stages[1].params.ratio: expected a number >= 1,
+Validation runs in phases before any weights are loaded: YAML syntax, keys, stage names,
+params (unknown keys, types, ranges), chain contracts, weights (checksums, and tensor names
+and shapes read from the file's header). Every error of a file is reported, one line each,
+in file order. Errors read ``phone_to_studio.yaml:9 stages[1].params.ratio: expected a number >= 1,
 got 'loud'``.
 """
 
@@ -23,19 +24,19 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import yaml
 
 from aural import safe_yaml
 from aural.errors import ConfigError, UsageError
-from aural.params import ParamError, build_params
+from aural.params import check_params
 from aural.registry import close_matches
+from aural.shipped import shipped_dir
 
 SCHEMA_VERSION = 1
 TOP_LEVEL_KEYS = ("aural", "name", "description", "sample_rate", "stages")
 STAGE_KEYS = ("stage", "params", "weights", "enabled")
-PIPELINES_DIR = Path(os.environ.get("AURAL_PIPELINES", Path(__file__).resolve().parent.parent / "pipelines"))
 
 
 @dataclass(frozen=True)
@@ -59,11 +60,18 @@ class PipelineSpec:
 
 
 # -- locating pipelines --------------------------------------------------------------------
+def pipelines_dir() -> Path:
+    """``$AURAL_PIPELINES``, else the shipped ``pipelines/`` (installed with aural, or the checkout's)."""
+    env = os.environ.get("AURAL_PIPELINES")
+    return Path(env) if env else shipped_dir("pipelines")
+
+
 def builtin_pipelines() -> dict[str, Path]:
-    """Built-in pipeline names -> files in ``pipelines/``."""
-    if not PIPELINES_DIR.is_dir():
+    """Built-in pipeline names -> their files in :func:`pipelines_dir`."""
+    folder = pipelines_dir()
+    if not folder.is_dir():
         return {}
-    return {p.stem: p for p in sorted(PIPELINES_DIR.glob("*.yaml"))}
+    return {p.stem: p for p in sorted(folder.glob("*.yaml"))}
 
 
 def resolve_pipeline_path(name_or_path: str | Path) -> Path:
@@ -130,107 +138,172 @@ def load_yaml(path: Path) -> tuple[Any, dict[tuple, int]]:
 
 
 # -- validation ----------------------------------------------------------------------------
-def parse_pipeline(data: Any, source: str = "<pipeline>", lines: Mapping[tuple, int] | None = None,
-                   base_dir: Path | None = None) -> PipelineSpec:
-    """Validate plain pipeline data (as loaded from YAML) into a PipelineSpec."""
-    from aural.stages import STAGES
+class _Problems:
+    """Every error of one file, each ``file:line key.path: message``; raised together."""
 
+    def __init__(self, check: _Checker, overrides: Mapping[tuple, str] | None = None):
+        self.check = check
+        self.overrides = overrides or {}  # key path -> the --set that gave its value
+        self.found: list[tuple[int, int, str]] = []  # (line, order found, message)
+
+    def add(self, path: tuple, message: str) -> None:
+        if path in self.overrides:
+            self.found.append((0, len(self.found), f"--set {self.overrides[path]}: {_format_path(path)}: {message}"))
+            return
+        text = str(self.check.fail(path, message))
+        probe = path
+        while probe and probe not in self.check.lines:
+            probe = probe[:-1]
+        self.found.append((self.check.lines.get(probe, 0), len(self.found), text))
+
+    def __bool__(self) -> bool:
+        return bool(self.found)
+
+    def raise_all(self) -> None:
+        """Raise one ConfigError holding every message, in file order."""
+        if self.found:
+            raise ConfigError(*(message for _, _, message in sorted(self.found)))
+
+
+def parse_pipeline(data: Any, source: str = "<pipeline>", lines: Mapping[tuple, int] | None = None,
+                   base_dir: Path | None = None, overrides: Mapping[tuple, str] | None = None) -> PipelineSpec:
+    """Validate plain pipeline data (as loaded from YAML) into a PipelineSpec.
+
+    Every error is collected (one line each, in file order) and raised together as one
+    :class:`ConfigError`; a phase that depends on an earlier one (contracts need valid stage
+    names) is skipped where that one failed. Weights are checked without loading them.
+    ``overrides``: key paths set by ``--set`` (their errors name the ``--set``, not a line).
+    """
     check = _Checker(source, lines or {})
     if not isinstance(data, dict):
         raise check.fail((), "expected a mapping with keys aural, stages, ...")
+    problems = _Problems(check, overrides)
+    header = _check_header(data, source, problems)
+    stages = data.get("stages")
+    if not isinstance(stages, list) or not stages:
+        problems.add(("stages",), "expected a non-empty list of stages")
+        problems.raise_all()
+    specs = _check_stages(stages, problems)
+    if not problems and not specs:
+        problems.add(("stages",), "every stage is disabled")
+    if specs and not problems:
+        _check_contracts(specs, problems)
+    checked = _check_all_weights(specs, base_dir, problems)
+    problems.raise_all()
+    return PipelineSpec(name=header["name"], stages=tuple(checked), sample_rate=header["sample_rate"],
+                        description=header["description"], source=Path(source), lines=dict(lines or {}))
+
+
+def _check_header(data: dict, source: str, problems: _Problems) -> dict[str, Any]:
+    """Top-level keys, schema version, name, description, sample rate."""
     for key in data:
         if key not in TOP_LEVEL_KEYS:
-            raise check.fail((key,), f"unknown key{close_matches(str(key), TOP_LEVEL_KEYS)}; "
-                                     f"allowed: {', '.join(TOP_LEVEL_KEYS)}")
+            problems.add((key,), f"unknown key{close_matches(str(key), TOP_LEVEL_KEYS)}; "
+                                 f"allowed: {', '.join(TOP_LEVEL_KEYS)}")
     if "aural" not in data:
-        raise check.fail((), f"missing 'aural: {SCHEMA_VERSION}' (the schema version)")
-    if data["aural"] != SCHEMA_VERSION:
-        raise check.fail(("aural",), f"unsupported schema version {data['aural']!r}; this aural reads {SCHEMA_VERSION}")
+        problems.add((), f"missing 'aural: {SCHEMA_VERSION}' (the schema version)")
+    elif data["aural"] != SCHEMA_VERSION:
+        problems.add(("aural",), f"unsupported schema version {data['aural']!r}; this aural reads {SCHEMA_VERSION}")
     name = data.get("name", Path(source).stem)
     if not isinstance(name, str) or not name:
-        raise check.fail(("name",), f"expected a non-empty string, got {name!r}")
+        problems.add(("name",), f"expected a non-empty string, got {name!r}")
     description = data.get("description", "")
     if not isinstance(description, str):
-        raise check.fail(("description",), f"expected a string, got {description!r}")
+        problems.add(("description",), f"expected a string, got {description!r}")
     sample_rate = data.get("sample_rate")
     if sample_rate is not None and (isinstance(sample_rate, bool) or not isinstance(sample_rate, int)
                                     or not 8000 <= sample_rate <= 192000):
-        raise check.fail(("sample_rate",), f"expected an integer rate in 8000..192000 Hz, got {sample_rate!r}")
-    stages = data.get("stages")
-    if not isinstance(stages, list) or not stages:
-        raise check.fail(("stages",), "expected a non-empty list of stages")
+        problems.add(("sample_rate",), f"expected an integer rate in 8000..192000 Hz, got {sample_rate!r}")
+    return {"name": name, "description": description, "sample_rate": sample_rate}
 
-    # phase: keys and stage names
-    for i, entry in enumerate(stages):
-        if not isinstance(entry, dict):
-            raise check.fail(("stages", i), f"expected a mapping with 'stage:', got {entry!r}")
-        for key in entry:
-            if key not in STAGE_KEYS:
-                raise check.fail(("stages", i, key), f"unknown key{close_matches(str(key), STAGE_KEYS)}; "
-                                                     f"allowed: {', '.join(STAGE_KEYS)}")
-        if "stage" not in entry:
-            raise check.fail(("stages", i), "missing 'stage:' (the stage name)")
-        if not isinstance(entry["stage"], str) or entry["stage"] not in STAGES:
-            names = STAGES.names()
-            raise check.fail(("stages", i, "stage"),
-                             f"unknown stage {entry['stage']!r}{close_matches(str(entry['stage']), names)}; "
-                             f"available: {', '.join(names)}")
-        enabled = entry.get("enabled", True)
-        if not isinstance(enabled, bool):
-            raise check.fail(("stages", i, "enabled"), f"expected true or false, got {enabled!r}")
 
-    # phase: params
+def _check_stages(stages: list, problems: _Problems) -> list[StageSpec]:
+    """Keys, stage names and params of every entry; the enabled entries that validate."""
+    from aural.stages import STAGES
+
     specs = []
     for i, entry in enumerate(stages):
-        cls = STAGES.get(entry["stage"])
-        values = entry.get("params") or {}
-        if not isinstance(values, dict):
-            raise check.fail(("stages", i, "params"), f"expected a mapping of parameters, got {values!r}")
-        try:
-            params = build_params(cls.Params, values)
-        except ParamError as exc:
-            raise check.fail(("stages", i, "params", exc.key), exc.message) from None
-        weights = entry.get("weights")
-        if weights is not None and not cls.learned:
-            raise check.fail(("stages", i, "weights"), f"stage {cls.name} is a DSP stage and takes no weights")
-        if weights is not None and not isinstance(weights, str):
-            raise check.fail(("stages", i, "weights"), f"expected a preset name or a file path, got {weights!r}")
-        if cls.learned and weights is None:
-            weights = "default"
-        if entry.get("enabled", True):
-            specs.append(StageSpec(cls.name, params, weights, i))
-    if not specs:
-        raise check.fail(("stages",), "every stage is disabled")
+        if not isinstance(entry, dict):
+            problems.add(("stages", i), f"expected a mapping with 'stage:', got {entry!r}")
+            continue
+        for key in entry:
+            if key not in STAGE_KEYS:
+                problems.add(("stages", i, key), f"unknown key{close_matches(str(key), STAGE_KEYS)}; "
+                                                 f"allowed: {', '.join(STAGE_KEYS)}")
+        enabled = entry.get("enabled", True)
+        if not isinstance(enabled, bool):
+            problems.add(("stages", i, "enabled"), f"expected true or false, got {enabled!r}")
+        if "stage" not in entry:
+            problems.add(("stages", i), "missing 'stage:' (the stage name)")
+            continue
+        if not isinstance(entry["stage"], str) or entry["stage"] not in STAGES:
+            names = STAGES.names()
+            problems.add(("stages", i, "stage"),
+                         f"unknown stage {entry['stage']!r}{close_matches(str(entry['stage']), names)}; "
+                         f"available: {', '.join(names)}")
+            continue
+        spec = _check_stage_entry(i, entry, STAGES.get(entry["stage"]), problems)
+        if spec is not None and enabled is not False:
+            specs.append(spec)
+    return specs
 
-    # phase: chain contracts
+
+def _check_stage_entry(i: int, entry: dict, cls: Any, problems: _Problems) -> StageSpec | None:
+    """Params and the weights reference of one entry whose stage name is known (params None
+    where they do not validate; the weights are still checked)."""
+    params = None
+    values = entry.get("params") or {}
+    if not isinstance(values, dict):
+        problems.add(("stages", i, "params"), f"expected a mapping of parameters, got {values!r}")
+    else:
+        params, errors = check_params(cls.Params, values)
+        for error in errors:
+            problems.add(("stages", i, "params", error.key), error.message)
+    weights = entry.get("weights")
+    if weights is not None and not cls.learned:
+        problems.add(("stages", i, "weights"), f"stage {cls.name} is a DSP stage and takes no weights")
+        weights = None
+    elif weights is not None and not isinstance(weights, str):
+        problems.add(("stages", i, "weights"), f"expected a preset name or a file path, got {weights!r}")
+        weights = None
+    elif cls.learned and weights is None:
+        weights = "default"
+    return StageSpec(cls.name, params, weights, i)
+
+
+def _check_contracts(specs: list[StageSpec], problems: _Problems) -> None:
+    """Each stage takes what the previous one gives; the chain ends with a signal."""
+    from aural.stages import STAGES
+
     kind = "signal"
     for spec in specs:
         contract = STAGES.get(spec.stage).contract
         if contract.input != kind:
-            raise check.fail(("stages", spec.index, "stage"),
-                             f"{spec.stage} takes {contract.input} but receives {kind}")
+            problems.add(("stages", spec.index, "stage"), f"{spec.stage} takes {contract.input} but receives {kind}")
         kind = contract.output
     if kind != "signal":
-        raise check.fail(("stages", specs[-1].index, "stage"),
-                         f"the last stage gives {kind}; a pipeline must end with a signal")
+        problems.add(("stages", specs[-1].index, "stage"),
+                     f"the last stage gives {kind}; a pipeline must end with a signal")
 
-    # phase: weights (existence and checksums), before anything is loaded
+
+def _check_all_weights(specs: list[StageSpec], base_dir: Path | None, problems: _Problems) -> list[StageSpec]:
+    """Weights of every stage that has them (files, checksums, header), before anything loads."""
     checked = []
     for spec in specs:
         if spec.weights is not None:
             try:
                 spec = replace(spec, weights=_check_weights(spec, base_dir))
             except UsageError as exc:
-                raise check.fail(("stages", spec.index, "weights"), str(exc)) from None
+                problems.add(("stages", spec.index, "weights"), str(exc))
         checked.append(spec)
-
-    return PipelineSpec(name=name, stages=tuple(checked), sample_rate=sample_rate,
-                        description=description, source=Path(source), lines=dict(lines or {}))
+    return checked
 
 
 def _check_weights(spec: StageSpec, base_dir: Path | None) -> str:
-    """The weights reference made absolute if it is a path; checked to exist and match."""
+    """The weights reference made absolute if it is a path; checked to exist, match its
+    checksums and fit the stage's model (tensor names and shapes from the file's header)."""
     from aural import weights as weights_module
+    from aural.stages import STAGES
 
     value = spec.weights
     if weights_module.is_path(value):
@@ -240,12 +313,16 @@ def _check_weights(spec: StageSpec, base_dir: Path | None) -> str:
         if not path.is_file():
             raise UsageError(f"weights file {value} does not exist")
         value = str(path.resolve())
-    weights_module.check(spec.stage, value)
+    weights_module.inspect(spec.stage, value, getattr(STAGES.get(spec.stage), "model_factory", None))
     return value
 
 
-def load_pipeline_spec(name_or_path: str | Path) -> PipelineSpec:
-    """Read and validate a pipeline file or a built-in pipeline name."""
+def load_pipeline_spec(name_or_path: str | Path, overrides: Sequence[str] = ()) -> PipelineSpec:
+    """Read and validate a pipeline file or a built-in pipeline name, with ``--set``
+    overrides (``STAGE.PARAM=VALUE``, see :mod:`aural.overrides`) applied before validation."""
+    from aural.overrides import apply_overrides
+
     path = resolve_pipeline_path(name_or_path)
     data, lines = load_yaml(path)
-    return parse_pipeline(data, source=str(path), lines=lines, base_dir=path.parent)
+    data, override_paths = apply_overrides(data, overrides)
+    return parse_pipeline(data, source=str(path), lines=lines, base_dir=path.parent, overrides=override_paths)

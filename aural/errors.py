@@ -19,7 +19,14 @@ class UsageError(AuralError):
 
 
 class ConfigError(UsageError):
-    """A pipeline file that does not validate; the message carries ``file:line key.path``."""
+    """A pipeline file that does not validate; each message carries ``file:line key.path``.
+
+    ``messages`` holds every problem found (one line each); ``str()`` joins them by newlines.
+    """
+
+    def __init__(self, *messages: str):
+        super().__init__("\n".join(messages))
+        self.messages = list(messages)
 
 
 class AudioReadError(AuralError):

@@ -129,22 +129,39 @@ def coerce(spec: ParamSpec, value: Any) -> Any:
 
 
 def build_params(params_cls: type, values: Mapping[str, Any] | None) -> Any:
-    """A validated ``params_cls`` instance from a plain mapping (unknown keys are errors)."""
+    """A validated ``params_cls`` instance from a plain mapping (unknown keys are errors);
+    raises the first :class:`ParamError`."""
+    params, errors = check_params(params_cls, values)
+    if errors:
+        raise errors[0]
+    return params
+
+
+def check_params(params_cls: type, values: Mapping[str, Any] | None) -> tuple[Any, list[ParamError]]:
+    """``(params, [])`` for valid ``values``, else ``(None, every error)``: each unknown key and
+    each bad value; cross-field checks (``__post_init__``) run once every value fits."""
     from aural.registry import close_matches
 
     values = dict(values or {})
     specs = {s.name: s for s in param_specs(params_cls)}
-    for key in values:
+    errors, kwargs = [], {}
+    for key, value in values.items():
         if key not in specs:
             hint = close_matches(str(key), specs)
-            raise ParamError(str(key), f"unknown parameter{hint}; known: {', '.join(specs)}")
-    kwargs = {key: coerce(specs[key], value) for key, value in values.items()}
+            errors.append(ParamError(str(key), f"unknown parameter{hint}; known: {', '.join(specs)}"))
+            continue
+        try:
+            kwargs[key] = coerce(specs[key], value)
+        except ParamError as exc:
+            errors.append(exc)
+    if errors:
+        return None, errors
     try:
-        return params_cls(**kwargs)
-    except ParamError:
-        raise
+        return params_cls(**kwargs), []
+    except ParamError as exc:
+        return None, [exc]
     except (TypeError, ValueError) as exc:  # cross-field checks in __post_init__
-        raise ParamError(next(iter(values), ""), str(exc)) from None
+        return None, [ParamError(next(iter(values), ""), str(exc))]
 
 
 def params_to_dict(params: Any) -> dict[str, Any]:

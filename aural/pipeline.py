@@ -17,7 +17,7 @@ from __future__ import annotations
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 import soundfile as sf
@@ -36,6 +36,26 @@ from aural.stages.base import BLOCK_SAMPLES, MAX_ANALYSIS_PASSES, iter_blocks
 
 MEMORY_SPOOL_BYTES = 64 << 20
 Progress = Callable[[int, int], None]  # (units done, units total)
+
+
+@dataclass(frozen=True)
+class PassInfo:
+    """One pass over the input, announced as it starts: stages that need the whole input
+    first (loudness normalisation) make a run read its input several times, and the pass
+    that runs the learned stages usually takes most of the time."""
+
+    index: int                # 1-based
+    num_passes: int           # as planned when this pass starts (an analysis may add one)
+    kind: str                 # "analysis" or "processing"
+    stages: tuple[str, ...]   # stages at work in this pass
+    num_samples: int          # input samples this pass reads
+
+    def describe(self) -> str:
+        what = "analysis for " if self.kind == "analysis" else ""
+        return f"pass {self.index} of {self.num_passes} ({what}{', '.join(self.stages) or 'resampling'})"
+
+
+PassCallback = Callable[[PassInfo], None]
 
 
 # -- steps: aligned stream processors ------------------------------------------------------
@@ -325,7 +345,8 @@ class Pipeline:
         return requested or self.sample_rate or input_sample_rate
 
     def _execute(self, steps: list[_Step], source: _Source, sink: Callable[[torch.Tensor], None],
-                 progress: Progress | None, temp_dir: str | None) -> list[dict[str, Any]]:
+                 progress: Progress | None, temp_dir: str | None,
+                 on_pass: PassCallback | None = None) -> list[dict[str, Any]]:
         segments: list[list[_Step]] = [[]]
         for step in steps:
             if isinstance(step, _StageStep) and step.stage.needs_analysis and segments[-1]:
@@ -335,6 +356,12 @@ class Pipeline:
             1 for seg in segments if isinstance(seg[0], _StageStep) and seg[0].stage.needs_analysis)
         done_passes = 0
         spools: list[_Spool] = []
+
+        def announce(kind: str, segment: list[_Step], num_samples: int) -> None:
+            if on_pass is not None:
+                names = (segment[0].stage.name,) if kind == "analysis" else \
+                    tuple(step.stage.name for step in segment if isinstance(step, _StageStep))
+                on_pass(PassInfo(done_passes + 1, num_passes, kind, names, num_samples))
 
         def counted(blocks: Iterator[torch.Tensor], total: int) -> Iterator[torch.Tensor]:
             done = 0
@@ -350,6 +377,7 @@ class Pipeline:
                 head = segment[0]
                 if isinstance(head, _StageStep) and head.stage.needs_analysis:
                     for _ in range(MAX_ANALYSIS_PASSES):
+                        announce("analysis", segment, current.num_samples)
                         for block in counted(current.blocks(), current.num_samples):
                             head.stage.analyze_block(block)
                         done_passes += 1
@@ -357,6 +385,7 @@ class Pipeline:
                             break
                         num_passes += 1
                     head.history.update(head.stage.describe())  # what the analysis settled
+                announce("processing", segment, current.num_samples)
                 if index == len(segments) - 1:
                     _run_steps(segment, counted(current.blocks(), current.num_samples), sink)
                 else:
@@ -374,15 +403,18 @@ class Pipeline:
         return [step.history for step in steps]
 
     def process(self, signal: Signal, *, output_sample_rate: int | None = None,
-                progress: Progress | None = None) -> Signal:
-        """Run a whole in-memory signal; returns the output with its history."""
+                progress: Progress | None = None, on_pass: PassCallback | None = None) -> Signal:
+        """Run a whole in-memory signal; returns the output with its history.
+
+        ``progress(done, total)`` counts samples over all passes; ``on_pass`` hears of each
+        pass as it starts (:class:`PassInfo`)."""
         if signal.num_samples == 0:
             raise StageError("cannot process an empty signal (0 samples)")
         parts: list[torch.Tensor] = []
         source = _Source(lambda: iter_blocks(signal.audio), signal.sample_rate,
                          signal.num_channels, signal.num_samples)
         steps = self.plan(signal.sample_rate, signal.num_channels, output_sample_rate)
-        history = self._execute(steps, source, parts.append, progress, None)
+        history = self._execute(steps, source, parts.append, progress, None, on_pass)
         rate = self.output_sample_rate(signal.sample_rate, output_sample_rate)
         audio = torch.cat(parts, dim=1) if parts else torch.zeros(signal.num_channels, 0)
         out = signal.replace(audio, rate)
@@ -393,9 +425,10 @@ class Pipeline:
     def run_file(self, input_path: str | Path, output_path: str | Path, *,
                  output_sample_rate: int | None = None, subtype: str | None = None,
                  progress: Progress | None = None, temp_dir: str | None = None,
-                 overwrite: bool = True) -> list[dict[str, Any]]:
+                 on_pass: PassCallback | None = None, overwrite: bool = True) -> list[dict[str, Any]]:
         """Stream a file through the pipeline into an atomically written output file
-        (``overwrite=False``: fail rather than replace a file that appeared meanwhile)."""
+        (``progress`` and ``on_pass`` as in :meth:`process`; ``overwrite=False``: fail rather
+        than replace a file that appeared meanwhile)."""
         facts = io.info(input_path)
         source = _Source(lambda: io.iter_blocks(input_path), facts.sample_rate,
                          facts.num_channels, facts.num_frames)
@@ -403,7 +436,7 @@ class Pipeline:
         out_rate = self.output_sample_rate(facts.sample_rate, output_sample_rate)
         out_channels = _steps_output_channels(steps, facts.num_channels)
         with io.AudioWriter(output_path, out_rate, out_channels, subtype=subtype, overwrite=overwrite) as writer:
-            history = self._execute(steps, source, writer.write, progress, temp_dir)
+            history = self._execute(steps, source, writer.write, progress, temp_dir, on_pass)
         return history
 
 
@@ -425,7 +458,8 @@ def _segment_output(segment: list[_Step], source: _Source) -> tuple[int, int]:
     return rate, channels
 
 
-def load_pipeline(name_or_path: str | Path) -> Pipeline:
-    """Validate a pipeline file (or built-in name) and build its stages (loading weights)."""
-    return Pipeline.from_spec(load_pipeline_spec(name_or_path))
+def load_pipeline(name_or_path: str | Path, overrides: Sequence[str] = ()) -> Pipeline:
+    """Validate a pipeline file (or built-in name), with ``--set`` ``overrides``
+    (``STAGE.PARAM=VALUE``), and build its stages (loading weights)."""
+    return Pipeline.from_spec(load_pipeline_spec(name_or_path, overrides))
 

@@ -15,13 +15,16 @@ import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
-import torch
 import yaml
-from torch import nn
 
 from aural.errors import WeightsError
+from aural.shipped import shipped_dir
+
+if TYPE_CHECKING:  # checking presets (``aural validate``) needs no torch
+    import torch
+    from torch import nn
 
 MANIFEST_NAME = "manifest.yaml"
 WEIGHTS_FORMAT = "aural.weights/1"
@@ -29,9 +32,9 @@ CHECKPOINT_FORMAT = "aural.checkpoint/1"
 
 
 def models_dir() -> Path:
-    """``$AURAL_MODELS``, else ``models/`` at the repository root."""
+    """``$AURAL_MODELS``, else the shipped ``models/`` (installed with aural, or the checkout's)."""
     env = os.environ.get("AURAL_MODELS")
-    return Path(env) if env else Path(__file__).resolve().parent.parent / "models"
+    return Path(env) if env else shipped_dir("models")
 
 
 def is_path(value: str) -> bool:
@@ -88,6 +91,7 @@ class WeightsRef:
     config_path: Path | None
     sha256: str | None
     preset: str | None = None
+    config_sha256: str | None = None
 
 
 def resolve(stage: str, value: str, directory: Path | None = None) -> WeightsRef:
@@ -107,22 +111,135 @@ def resolve(stage: str, value: str, directory: Path | None = None) -> WeightsRef
     entry = presets[value]
     weights_path = directory / entry.get("weights", f"{stage}/{value}.safetensors")
     config_path = directory / entry.get("config", f"{stage}/{value}.json")
-    return WeightsRef(stage, value, weights_path, config_path, entry.get("sha256"), preset=value)
+    return WeightsRef(stage, value, weights_path, config_path, entry.get("sha256"), preset=value,
+                      config_sha256=entry.get("config_sha256"))
 
 
 def check(stage: str, value: str, directory: Path | None = None) -> WeightsRef:
-    """Resolve and verify that the files exist and (for presets) match their sha256."""
+    """Resolve and verify that the files exist and (for presets) match the manifest's
+    ``sha256`` (weights) and ``config_sha256`` (config)."""
     ref = resolve(stage, value, directory)
     if not ref.weights_path.is_file():
         raise WeightsError(f"{ref.weights_path}: weights file for {stage} is missing")
     if ref.preset is not None:
         if ref.config_path is None or not ref.config_path.is_file():
             raise WeightsError(f"{ref.config_path}: config of {stage} preset {ref.preset!r} is missing")
-        actual = sha256_file(ref.weights_path)
-        if ref.sha256 and actual != ref.sha256:
-            raise WeightsError(f"{ref.weights_path}: sha256 mismatch (manifest {ref.sha256[:12]}..., "
-                               f"file {actual[:12]}...): the file is corrupt or was replaced")
+        _check_sha256(ref.weights_path, ref.sha256)
+        _check_sha256(ref.config_path, ref.config_sha256)
     return ref
+
+
+def _check_sha256(path: Path, expected: str | None) -> None:
+    if not expected:
+        return
+    actual = sha256_file(path)
+    if actual != expected:
+        raise WeightsError(f"{path}: sha256 mismatch (manifest {expected[:12]}..., file {actual[:12]}...): "
+                           "the file is corrupt or was changed after export")
+
+
+# -- inspecting without loading ---------------------------------------------------------------
+MAX_HEADER_BYTES = 100 * 1024 * 1024  # safetensors' own limit
+_PICKLE_HINTS = {b"\x80": "; it starts like a pickle, which aural never loads",
+                 b"P": "; it starts like a zip (torch.save), which aural never loads"}
+
+
+@dataclass(frozen=True)
+class Header:
+    """A safetensors file's header: tensor name -> shape, and its string metadata."""
+
+    shapes: dict[str, tuple[int, ...]]
+    metadata: dict[str, str]
+
+
+def read_header(path: Path) -> Header:
+    """Parse the JSON header of a safetensors file and check that the file holds every tensor's
+    bytes; no tensor is read and nothing is unpickled. Raises :class:`WeightsError`."""
+    def bad(reason: str) -> WeightsError:
+        return WeightsError(f"{path}: not a usable safetensors file: {reason}")
+
+    try:
+        file_size = path.stat().st_size
+        with open(path, "rb") as handle:
+            prefix = handle.read(8)
+            if len(prefix) < 8:
+                raise bad(f"{file_size} bytes, too short for a header")
+            header_size = int.from_bytes(prefix, "little")
+            if header_size > min(MAX_HEADER_BYTES, file_size - 8):
+                raise bad(f"header length {header_size} does not fit the file's {file_size} bytes"
+                          + _PICKLE_HINTS.get(prefix[:1], ""))
+            raw = handle.read(header_size)
+    except OSError as exc:
+        raise WeightsError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    try:
+        header = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise bad("the header is not JSON") from None
+    if not isinstance(header, dict):
+        raise bad("the header is not a JSON object")
+    metadata = header.pop("__metadata__", None) or {}
+    if not isinstance(metadata, dict) or not all(isinstance(v, str) for v in metadata.values()):
+        raise bad("__metadata__ is not a mapping of strings")
+    shapes, data_end = {}, 0
+    for name, entry in header.items():
+        try:
+            shape = tuple(int(n) for n in entry["shape"])
+            start, end = (int(n) for n in entry["data_offsets"])
+            entry["dtype"].upper()
+        except (TypeError, KeyError, ValueError, AttributeError):
+            raise bad(f"tensor {name!r} has no dtype, shape and data_offsets") from None
+        if not 0 <= start <= end:
+            raise bad(f"tensor {name!r} has data_offsets {start}..{end}")
+        shapes[name], data_end = shape, max(data_end, end)
+    available = file_size - 8 - header_size
+    if data_end > available:
+        raise bad(f"truncated: the tensors need {data_end} bytes after the header, the file holds {available}")
+    return Header(shapes, metadata)
+
+
+def inspect(stage: str, value: str, factory: Callable[[Mapping[str, Any]], nn.Module] | None = None,
+            directory: Path | None = None) -> WeightsRef:
+    """:func:`check`, then the header: the config names ``stage`` and, with ``factory``, every
+    tensor name and shape fits the model the config describes (built on the meta device, so
+    no memory is allocated). A preset whose sha256 matched the manifest is the very file
+    ``aural export`` wrote from such a model, so its model is not rebuilt (checking shipped
+    pipelines needs no torch). Nothing is loaded or unpickled. Raises :class:`WeightsError`."""
+    ref = check(stage, value, directory)
+    header = read_header(ref.weights_path)
+    shapes = header.shapes
+    if header.metadata.get("format") == CHECKPOINT_FORMAT:
+        shapes = {key[len("model."):]: shape for key, shape in shapes.items() if key.startswith("model.")}
+    config = _read_config(ref, header.metadata)
+    if config.get("stage") != stage:
+        raise WeightsError(f"{ref.weights_path}: weights are for stage {config.get('stage')!r}, not {stage!r}")
+    if factory is not None and not (ref.preset and ref.sha256):
+        expected = _expected_shapes(ref, factory, config)
+        problems = [f"missing {name}" for name in expected if name not in shapes]
+        problems += [f"unexpected {name}" for name in shapes if name not in expected]
+        problems += [f"{name} is {list(shapes[name])}, the model needs {list(shape)}"
+                     for name, shape in expected.items() if name in shapes and shapes[name] != shape]
+        if problems:
+            more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
+            raise WeightsError(f"{ref.weights_path}: weights do not fit the {stage} model: "
+                               + "; ".join(problems[:3]) + more)
+    return ref
+
+
+def _expected_shapes(ref: WeightsRef, factory: Callable[[Mapping[str, Any]], nn.Module],
+                     config: Mapping[str, Any]) -> dict[str, tuple[int, ...]]:
+    import torch
+
+    try:
+        try:
+            with torch.device("meta"):
+                model = factory(config.get("model") or {})
+        except (RuntimeError, NotImplementedError):  # a factory that computes values: build it for real
+            model = factory(config.get("model") or {})
+    except (ValueError, TypeError, KeyError, RuntimeError, NotImplementedError) as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise WeightsError(f"{ref.config_path or ref.weights_path}: config does not describe a {ref.stage} "
+                           f"model ({reason})") from None
+    return {name: tuple(tensor.shape) for name, tensor in model.state_dict().items()}
 
 
 # -- reading and writing ----------------------------------------------------------------------
@@ -177,10 +294,26 @@ def save(weights_path: Path, tensors: Mapping[str, torch.Tensor], config: Mappin
     weights_path = Path(weights_path)
     contiguous = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
     config_text = json.dumps(dict(config), indent=2, sort_keys=True)
-    payload = save_bytes(contiguous, metadata={"format": WEIGHTS_FORMAT, "config": config_text})
+    payload = canonical_safetensors(save_bytes(contiguous, metadata={"format": WEIGHTS_FORMAT,
+                                                                     "config": config_text}))
     atomic_write_bytes(weights_path, payload)
     atomic_write_bytes(weights_path.with_suffix(".json"), (config_text + "\n").encode())
     return hashlib.sha256(payload).hexdigest()
+
+
+def canonical_safetensors(payload: bytes) -> bytes:
+    """``payload`` with its header's metadata keys sorted, so equal contents give equal bytes.
+
+    safetensors writes ``__metadata__`` in hash-map order, which changes from process to
+    process; tensor entries are already in a fixed order (by dtype, then name) and are kept.
+    """
+    header_size = int.from_bytes(payload[:8], "little")
+    header = json.loads(payload[8:8 + header_size])
+    if "__metadata__" in header:
+        header["__metadata__"] = dict(sorted(header["__metadata__"].items()))
+    text = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode()
+    text += b" " * (-len(text) % 8)  # safetensors aligns the data to 8 bytes
+    return len(text).to_bytes(8, "little") + text + payload[8 + header_size:]
 
 
 def load_model(stage: str, value: str, factory: Callable[[Mapping[str, Any]], nn.Module],
@@ -219,5 +352,6 @@ def atomic_write_bytes(path: Path, payload: bytes) -> None:
         raise
 
 
-__all__ = ["LoadedWeights", "atomic_write_bytes", "WeightsRef", "check", "is_path", "load", "load_model", "models_dir", "read_manifest",
-           "record_preset", "resolve", "save", "sha256_file", "write_manifest"]
+__all__ = ["atomic_write_bytes", "canonical_safetensors", "check", "Header", "inspect", "is_path", "load",
+           "load_model", "LoadedWeights", "models_dir", "read_header", "read_manifest", "record_preset",
+           "resolve", "save", "sha256_file", "WeightsRef", "write_manifest"]

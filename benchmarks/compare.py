@@ -21,9 +21,9 @@ from __future__ import annotations
 import os
 import sys
 
-THREAD_ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS",
-              "VECLIB_MAXIMUM_THREADS", "NUMBA_NUM_THREADS")
-for _name in THREAD_ENV:
+from aural.threads import POOL_ENV  # light: imports no numpy or torch
+
+for _name in POOL_ENV:
     os.environ[_name] = "1"
 
 import json  # noqa: E402

@@ -3,6 +3,7 @@
     python scripts/train_freq_expansion.py lists      # full-band file lists -> runs/freq_expansion/
     python scripts/train_freq_expansion.py pairs      # held-out band-limited pairs (4 / 8 / 11 kHz)
     python scripts/train_freq_expansion.py train [--steps N] [--resume]
+    python scripts/train_freq_expansion.py bench [--weights W]   # LSD tables vs soxr
 
 Material: every speech and music file of ``$AURAL_DATA`` (default ``../shared/data``) recorded
 at 44.1 kHz or more whose content really is full band (the stage's own cutoff tracker finds no
@@ -102,6 +103,46 @@ def make_pairs() -> None:
             print(f"{out}: {len(files)} pairs")
 
 
+def bench(weights: str) -> None:
+    """``aural bench`` (soxr, freq_expansion) on every held-out pair set, then one table with the
+    full-band LSD and the LSD above the input's cutoff (scored here from the saved outputs)."""
+    import numpy as np
+
+    from aural import io
+    from aural.bench import folder_names
+    from aural.metrics.spectral import log_spectral_distance
+
+    system = f"stage:freq_expansion@{weights}" if weights != "default" else "stage:freq_expansion"
+    rows = []
+    for pairs in sorted((RUN / "pairs").iterdir()):
+        out = RUN / "bench" / pairs.name
+        subprocess.run([sys.executable, "-m", "aural", "bench", "--pairs", str(pairs), "--systems",
+                        f"soxr,{system}", "--metrics", "lsd", "--save-audio", "--out", str(out)],
+                       check=True, cwd=ROOT)
+        cutoff_hz = float(pairs.name.split("_")[1].rstrip("k")) * 1000
+        cutoff_hz = 11025.0 if cutoff_hz == 11000 else cutoff_hz
+        scores: dict[str, list[list[float]]] = {}
+        folders = folder_names(["soxr", system])
+        for folder in sorted(p for p in pairs.iterdir() if p.is_dir()):
+            reference = io.read(folder / "clean.flac").audio[0].numpy()
+            for name in ("soxr", system):
+                match = sorted((out / "audio" / folders[name] / folder.name).glob("*.wav"))
+                if not match:
+                    continue
+                estimate = io.read(match[0]).audio[0].numpy()[: reference.shape[0]]
+                full = log_spectral_distance(reference, estimate, 48000)
+                high = log_spectral_distance(reference, estimate, 48000, cutoff_hz)
+                scores.setdefault(name, []).append([full, high])
+        for name, values in scores.items():
+            mean = np.mean(values, axis=0)
+            rows.append((pairs.name, name, len(values), mean[0], mean[1]))
+    lines = ["| pairs | system | files | LSD | LSD above the input's cutoff |", "|---|---|---:|---:|---:|"]
+    lines += [f"| {p} | `{s}` | {n} | {a:.3f} | {b:.3f} |" for p, s, n, a, b in rows]
+    table = "\n".join(lines) + "\n"
+    (RUN / "bench" / "lsd.md").write_text(table)
+    print(table)
+
+
 def train(steps: int | None, resume: bool) -> None:
     command = [sys.executable, "-m", "aural", "train", "freq_expansion", "--data", str(RUN / "train.txt"),
                "--out", str(RUN / "run"), "--threads", "1", "--no-progress"]
@@ -114,7 +155,8 @@ def train(steps: int | None, resume: bool) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("what", choices=("lists", "pairs", "train"))
+    parser.add_argument("what", choices=("lists", "pairs", "train", "bench"))
+    parser.add_argument("--weights", default="default", help="bench: a preset or a .safetensors path")
     parser.add_argument("--steps", type=int, default=None)
     parser.add_argument("--resume", action="store_true")
     args = parser.parse_args()
@@ -122,6 +164,8 @@ def main() -> None:
         make_lists()
     elif args.what == "pairs":
         make_pairs()
+    elif args.what == "bench":
+        bench(args.weights)
     else:
         train(args.steps, args.resume)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 from pathlib import Path
 
 import numpy as np
@@ -38,6 +39,30 @@ def speech_like(duration_s: float = 3.0, sample_rate: int = 16000, num_channels:
     audio *= 10 ** (level_db / 20) / (np.sqrt(np.mean(audio ** 2)) + 1e-12)
     audio = np.stack([np.roll(audio, 7 * c) for c in range(num_channels)])
     return Signal(torch.from_numpy(audio.astype(np.float32)), sample_rate)
+
+
+#: Real recordings (read only, never copied into the repository): ``$AURAL_DATA``, else
+#: ``../shared/data`` beside the repository.
+DATA_ROOT = Path(os.environ.get("AURAL_DATA", Path(__file__).resolve().parents[1].parent / "shared" / "data"))
+
+
+def _missing_data_reason(path: Path) -> str:
+    return (f"{path} not found: these tests read real recordings from $AURAL_DATA (default ../shared/data "
+            f"beside the repository); run them with AURAL_DATA=/path/to/shared/data python -m pytest ...")
+
+
+def shared_data(relative: str = "") -> Path:
+    """``DATA_ROOT / relative``; skips the test, saying how to set AURAL_DATA, when it is missing."""
+    path = DATA_ROOT / relative
+    if not path.exists():
+        pytest.skip(_missing_data_reason(path))
+    return path
+
+
+def requires_shared_data(relative: str = ""):
+    """A skipif mark for tests that need ``DATA_ROOT / relative`` (same message as :func:`shared_data`)."""
+    path = DATA_ROOT / relative
+    return pytest.mark.skipif(not path.exists(), reason=_missing_data_reason(path))
 
 
 def write_audio(path: Path, signal: Signal, subtype: str = "PCM_24") -> Path:

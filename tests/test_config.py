@@ -127,3 +127,47 @@ def test_every_shipped_pipeline_validates():
     assert {"phone_to_studio", "podcast_master"} <= set(pipelines)
     for path in pipelines.values():
         assert load_pipeline_spec(path).stages
+
+
+MANY_ERRORS = """\
+aural: 1
+sample_rate: 5
+colour: blue
+stages:
+  - stage: dynamics
+    params:
+      threshold_db: loud
+      ratio: 0.2
+      atack_ms: 5
+  - stage: mix_mastr
+  - stage: mix_master
+    params: {target_lufs: -99}
+    enabled: maybe
+"""
+
+
+def test_every_error_of_a_file_is_reported_in_file_order(tmp_path):
+    path = write(tmp_path, MANY_ERRORS)
+    with pytest.raises(ConfigError) as info:
+        load_pipeline_spec(path)
+    messages = info.value.messages
+    assert str(info.value).splitlines() == messages
+    assert [m.split(" ", 1)[0] for m in messages] == [f"{path}:{n}" for n in (2, 3, 7, 8, 9, 10, 12, 13)]
+    assert [m.split(" ", 2)[1] for m in messages] == [
+        "sample_rate:", "colour:", "stages[0].params.threshold_db:", "stages[0].params.ratio:",
+        "stages[0].params.atack_ms:", "stages[1].stage:", "stages[2].params.target_lufs:", "stages[2].enabled:"]
+    assert "did you mean 'attack_ms'" in messages[4] and "did you mean 'mix_master'" in messages[5]
+
+
+def test_cli_validate_prints_one_line_per_error_and_exits_2(tmp_path, capsys):
+    from helpers import run_cli
+
+    bad = write(tmp_path, MANY_ERRORS, "bad.yaml")
+    good = write(tmp_path, GOOD, "good.yaml")
+    status, out, err = run_cli(["validate", str(bad), str(good)], capsys)
+    assert status == 2
+    lines = err.splitlines()
+    assert len(lines) == 8 and all(line.startswith(f"aural: {bad}:") for line in lines)
+    assert out.startswith(f"ok: {good}")
+    status, _, err = run_cli(["run", str(bad), str(tmp_path / "in.wav"), "-o", str(tmp_path / "o.wav")], capsys)
+    assert status == 2 and len(err.splitlines()) == 8  # `aural run` reports them all too

@@ -77,6 +77,23 @@ def test_two_pass_stage_sees_all_input_first(stages):
     assert torch.allclose(out.audio, sig.audio * (0.5 / sig.audio.abs().max()), atol=1e-7)
 
 
+def test_passes_are_announced_with_their_stages_and_progress_within_them(stages):
+    from aural.pipeline import PassInfo
+
+    sig = speech_like(3.0, 16000)
+    passes, ticks = [], []
+    build([{"stage": "test_delay"}, {"stage": "test_peak_normalize"}]).process(
+        sig, on_pass=passes.append, progress=lambda done, total: ticks.append((len(passes), done, total)))
+    assert passes == [PassInfo(1, 3, "processing", ("test_delay",), sig.num_samples),
+                      PassInfo(2, 3, "analysis", ("test_peak_normalize",), sig.num_samples),
+                      PassInfo(3, 3, "processing", ("test_peak_normalize",), sig.num_samples)]
+    assert passes[1].describe() == "pass 2 of 3 (analysis for test_peak_normalize)"
+    for index, done, total in ticks:  # progress counts every pass; each pass's own share is exact
+        within = done - (index - 1) * passes[index - 1].num_samples
+        assert 0 < within <= sig.num_samples and total == 3 * sig.num_samples
+    assert ticks[-1][1:] == (3 * sig.num_samples, 3 * sig.num_samples)
+
+
 def test_file_spool_gives_the_same_result(stages, monkeypatch, tmp_path):
     sig = speech_like(3.0, 16000, num_channels=2)
     chain = [{"stage": "test_delay"}, {"stage": "test_peak_normalize"}]

@@ -62,6 +62,29 @@ def test_checksum_mismatch_and_missing_files_are_one_line_errors(tmp_path):
         weights.check("noise_reduction", str(tmp_path / "nowhere.safetensors"))
 
 
+def test_tampered_config_is_refused_by_its_manifest_checksum(tmp_path):
+    make_preset(tmp_path)
+    config_path = tmp_path / "noise_reduction" / "default.json"
+    manifest = weights.read_manifest(tmp_path)
+    manifest["models"]["noise_reduction"]["default"]["config_sha256"] = weights.sha256_file(config_path)
+    weights.write_manifest(manifest, tmp_path)
+    weights.load("noise_reduction", "default", tmp_path)  # untouched: loads
+    config = json.loads(config_path.read_text())
+    config["max_gain"] = 50
+    config_path.write_text(json.dumps(config))
+    with pytest.raises(WeightsError, match="default.json: sha256 mismatch") as info:
+        weights.load("noise_reduction", "default", tmp_path)
+    assert "\n" not in str(info.value)
+
+
+def test_shipped_configs_match_their_manifest_checksums():
+    manifest = weights.read_manifest()
+    for stage, presets in manifest["models"].items():
+        for preset, entry in presets.items():
+            assert entry.get("config_sha256"), f"{stage}/{preset} has no config_sha256"
+            weights.check(stage, preset)
+
+
 def test_wrong_stage_bad_file_and_mismatched_architecture(tmp_path):
     make_preset(tmp_path)
     with pytest.raises(WeightsError, match="for stage 'noise_reduction', not 'mel_unet'"):
@@ -186,3 +209,59 @@ def test_cli_train_on_the_fly_from_clean_speech(tmp_path, capsys):
                               str(tmp_path / "models")], capsys)
     assert status == 0, err
     assert "Fine-tuned: the run started from the weights" in (tmp_path / "models" / "mel_unet" / "tuned.md").read_text()
+
+
+def unusable_weights(tmp_path):
+    """Weights files that `aural run` cannot use, by what is wrong with them."""
+    import pickle
+    from pathlib import Path
+
+    good = tmp_path / "good.safetensors"
+    model = make_preset(tmp_path)
+    weights.save(good, model.state_dict(), {"stage": "noise_reduction", "model": SMALL.to_dict()})
+    files = {}
+    files["pickle"] = tmp_path / "pickle.safetensors"
+    files["pickle"].write_bytes(pickle.dumps({"encoder.weight": [1.0, 2.0]}))
+    files["torch_save"] = tmp_path / "torch_save.safetensors"
+    torch.save(model.state_dict(), files["torch_save"])
+    files["truncated"] = tmp_path / "truncated.safetensors"
+    files["truncated"].write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    files["wrong_shapes"] = tmp_path / "wrong_shapes.safetensors"
+    wide = ConvAutoencoder(ConvAutoencoderConfig(channels=(8, 16), bottleneck_layers=1))
+    weights.save(files["wrong_shapes"], wide.state_dict(), {"stage": "noise_reduction", "model": SMALL.to_dict()})
+    files["passwd"] = Path("/etc/passwd")
+    return good, files
+
+
+def test_inspect_reads_headers_and_never_unpickles(tmp_path, monkeypatch):
+    import pickle
+
+    good, files = unusable_weights(tmp_path)
+    monkeypatch.setattr(pickle, "loads", lambda *a, **k: pytest.fail("unpickled"))
+    monkeypatch.setattr(torch, "load", lambda *a, **k: pytest.fail("torch.load"))
+    assert weights.inspect("noise_reduction", str(good), build_model).weights_path == good
+    header = weights.read_header(good)
+    assert header.shapes and set(header.metadata) == {"format", "config"}
+    expected = {"pickle": "header length", "torch_save": "header length", "truncated": "truncated",
+                "wrong_shapes": "do not fit the noise_reduction model", "passwd": "header length"}
+    for kind, path in files.items():
+        if not path.exists():
+            continue
+        with pytest.raises(WeightsError, match=expected[kind]) as info:
+            weights.inspect("noise_reduction", str(path), build_model)
+        assert str(info.value).startswith(str(path)) and "\n" not in str(info.value), kind
+
+
+def test_cli_validate_rejects_unusable_weights_in_one_run(tmp_path, capsys):
+    _, files = unusable_weights(tmp_path)
+    files = {k: v for k, v in files.items() if v.exists()}
+    stages = "".join(f"  - stage: noise_reduction\n    weights: {path}\n" for path in files.values())
+    pipeline = tmp_path / "p.yaml"
+    pipeline.write_text("aural: 1\nstages:\n" + stages)
+    status, out, err = run_cli(["validate", str(pipeline)], capsys)
+    assert status == 2 and out == ""
+    lines = err.splitlines()
+    assert len(lines) == len(files)
+    for i, (line, path) in enumerate(zip(lines, files.values())):
+        assert line.startswith(f"aural: {pipeline}:{4 + 2 * i} stages[{i}].weights: {path}: ")
+    assert "weights do not fit" in err and "truncated" in err and "Traceback" not in err

@@ -82,7 +82,8 @@ def main(argv: list[str] | None = None) -> None:
     except AuralError as exc:
         if debug:
             raise
-        click.echo(f"aural: {exc}", err=True)
+        for line in str(exc).splitlines() or [type(exc).__name__]:  # a config error: one line per problem
+            click.echo(f"aural: {line}", err=True)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         click.echo("aural: interrupted", err=True)

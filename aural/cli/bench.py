@@ -7,7 +7,8 @@ from pathlib import Path
 
 import click
 
-from aural.cli.progress import file_progress_bar
+from aural.cli.progress import file_progress
+from aural.cli.threads import threads_option
 from aural.errors import UsageError
 
 DEFAULT_SYSTEMS = "identity,noisereduce,rnnoise,deepfilternet3"
@@ -20,6 +21,7 @@ Examples:
   aural bench --pairs pairs/ --systems identity,stage:mel_unet,stage:noise_reduction
   aural bench --pairs pairs/ --systems stage:mel_unet,stage:mel_unet@runs/mel/best.safetensors
   aural bench --pairs pairs/ --metrics pesq_wb,stoi,si_sdr --max-files 20 --out bench/
+  aural bench --inputs recordings/ --systems identity,rnnoise,stage:mel_unet   # no references
   aural bench --list-systems
   aural bench --latency --systems rnnoise,deepfilternet3
 """
@@ -68,10 +70,14 @@ def _latency(specs: list[str]) -> None:
 
 
 @click.command(epilog=EXAMPLES, context_settings={"help_option_names": ["-h", "--help"]})
+@threads_option
 @click.option("--pairs", "pairs_dir", type=click.Path(path_type=Path),
               help="Folder with phone/ and studio/ (or degraded/ and reference/), matched by relative "
                    "path; or one folder per pair holding clean.* (or reference/studio) and "
                    "noisy*/degraded* files.")
+@click.option("--inputs", "inputs_dir", type=click.Path(path_type=Path),
+              help="Instead of --pairs: a plain folder of recordings without references, scored by the "
+                   "metrics that need none (DNSMOS at -25 dBFS RMS, bandwidth, loudness, clipping).")
 @click.option("--systems", "systems_text", default=DEFAULT_SYSTEMS, show_default=True, metavar="A,B,C",
               help="Systems separated by commas; pipeline:<name or path> runs an aural pipeline, "
                    "stage:<name> one stage with its defaults, stage:<name>@<weights> with other "
@@ -80,12 +86,13 @@ def _latency(specs: list[str]) -> None:
               help="Metric names separated by commas (default: all; see aural evaluate --list-metrics).")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=None,
               help="Folder for bench.md, bench.csv, bench.json and systems/<name>/ details.")
-@click.option("--max-files", type=click.IntRange(min=1), default=None, help="Use only the first N pairs.")
+@click.option("--max-files", type=click.IntRange(min=1), default=None,
+              help="Use N files, sampled across the simulator's profiles and evenly over the sorted names.")
 @click.option("--save-audio", is_flag=True, help="Also write every output to OUT/audio/<system>/.")
 @click.option("--list-systems", is_flag=True, help="List the systems and whether they can run, and exit.")
 @click.option("--latency", is_flag=True,
               help="Measure each system's delay on a generated probe (no --pairs needed), and exit.")
-def command(pairs_dir: Path | None, systems_text: str, metrics_text: str | None,
+def command(pairs_dir: Path | None, inputs_dir: Path | None, systems_text: str, metrics_text: str | None,
             out_dir: Path | None, max_files: int | None, save_audio: bool, list_systems: bool,
             latency: bool) -> None:
     """Run systems on paired files and print one table: a row per system, a column per
@@ -104,9 +111,12 @@ def command(pairs_dir: Path | None, systems_text: str, metrics_text: str | None,
     if latency:
         _latency(specs)
         return
-    if pairs_dir is None:
+    if pairs_dir is not None and inputs_dir is not None:
+        raise UsageError("give --pairs DIR (with references) or --inputs DIR (recordings without), not both")
+    if pairs_dir is None and inputs_dir is None:
         raise UsageError("--pairs DIR is required: a folder with phone/ and studio/ (or degraded/ and "
-                         "reference/), or one folder per pair with clean.* and noisy*/degraded* files")
+                         "reference/), or one folder per pair with clean.* and noisy*/degraded* files; "
+                         "or --inputs DIR: recordings without references")
     if save_audio and out_dir is None:
         raise UsageError("--save-audio needs --out DIR")
     from aural.bench import run_bench, tables_markdown, write_reports
@@ -118,9 +128,10 @@ def command(pairs_dir: Path | None, systems_text: str, metrics_text: str | None,
     def echo_problem(message: str) -> None:
         click.echo(f"aural: {message}", err=True)
 
-    result = run_bench(pairs_dir, specs, metric_names, max_files=max_files,
-                       save_audio_dir=out_dir / "audio" if save_audio else None,
-                       echo=echo_problem, progress=file_progress_bar() if sys.stderr.isatty() else None)
+    with file_progress("bench") as progress:
+        result = run_bench(pairs_dir or inputs_dir, specs, metric_names, max_files=max_files,
+                           save_audio_dir=out_dir / "audio" if save_audio else None,
+                           echo=echo_problem, progress=progress, inputs=inputs_dir is not None)
     click.echo(tables_markdown(result))
     if out_dir is not None:
         written = write_reports(result, out_dir)

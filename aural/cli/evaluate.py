@@ -7,13 +7,15 @@ from pathlib import Path
 
 import click
 
-from aural.cli.progress import file_progress_bar
+from aural.cli.progress import file_progress
+from aural.cli.threads import threads_option
 from aural.errors import UsageError
 
 EXAMPLES = """
 \b
 Examples:
   aural evaluate --reference studio/ --degraded phone/ --out eval/
+  aural evaluate --degraded recordings/ --out eval/          # no references: DNSMOS, bandwidth, loudness, clipping
   aural evaluate --reference studio/ --degraded out/ --out eval/ --metrics pesq_wb,stoi,si_sdr
   aural evaluate phone_to_studio --pairs pairs/ --out eval/ --jobs 4
   aural evaluate --list-metrics
@@ -42,10 +44,12 @@ def _list_metrics() -> None:
 
 @click.command(epilog=EXAMPLES, context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("pipeline", required=False)
+@threads_option
 @click.option("--reference", "reference_dir", type=click.Path(path_type=Path),
               help="Folder of reference (clean) files.")
 @click.option("--degraded", "degraded_dir", type=click.Path(path_type=Path),
-              help="Folder of files to score, matched to references by relative path without extension.")
+              help="Folder of files to score, matched to references by relative path without extension; "
+                   "without --reference, scored by metrics that need none.")
 @click.option("--pairs", "pairs_dir", type=click.Path(path_type=Path),
               help="With PIPELINE: folder holding phone/ and studio/ (or degraded/ and reference/), "
                    "or one folder per pair with clean.* (or reference/studio) and noisy*/degraded* files.")
@@ -63,22 +67,28 @@ def _list_metrics() -> None:
               help="Seconds of each file embedded in report.html.")
 @click.option("--save-outputs", is_flag=True,
               help="With PIPELINE: also write the processed files to OUT/outputs/.")
+@click.option("--set", "overrides", multiple=True, metavar="STAGE.PARAM=VALUE",
+              help="With PIPELINE: change a param of it, validated like the YAML: STAGE.PARAM=VALUE "
+                   "(STAGE[INDEX].PARAM=VALUE when the stage appears twice; INDEX as in stages[INDEX]). "
+                   "Repeatable.")
 @click.option("--list-metrics", is_flag=True, help="List the metrics and exit.")
 @click.pass_context
 def command(ctx: click.Context, pipeline: str | None, reference_dir: Path | None,
             degraded_dir: Path | None, pairs_dir: Path | None, out_dir: Path | None,
             metrics_text: str | None, jobs: int | None, max_lag_s: float, report_files: int,
-            report_seconds: float, save_outputs: bool, list_metrics: bool) -> None:
+            report_seconds: float, save_outputs: bool, overrides: tuple[str, ...], list_metrics: bool) -> None:
     """Score audio with quality metrics and write a table, a summary and an HTML report.
 
-    Without PIPELINE, scores existing --degraded files against --reference files. With
-    PIPELINE (a built-in name or a YAML file), runs it on the inputs in --pairs and scores
-    input, output and their delta (output - input).
+    Without PIPELINE, scores existing --degraded files against --reference files, or, with
+    --degraded alone, every recording in it with the metrics that need no reference (DNSMOS
+    at -25 dBFS RMS, effective bandwidth, loudness, true peak, clipping). With PIPELINE (a
+    built-in name or a YAML file), runs it on the inputs in --pairs and scores input, output
+    and their delta (output - input).
     """
     if list_metrics:
         _list_metrics()
         return
-    from aural.evaluate.run import Options, evaluate_folders, evaluate_pipeline
+    from aural.evaluate.run import Options, evaluate_folders, evaluate_pipeline, evaluate_recordings
     from aural.evaluate.scoring import resolve_metrics
 
     if out_dir is None:
@@ -87,8 +97,10 @@ def command(ctx: click.Context, pipeline: str | None, reference_dir: Path | None
         if pairs_dir is not None:
             raise UsageError("--pairs needs a PIPELINE to run; to score existing files use "
                              "--reference DIR --degraded DIR")
-        if reference_dir is None or degraded_dir is None:
-            raise UsageError("give --reference DIR and --degraded DIR, or PIPELINE --pairs DIR")
+        if overrides:
+            raise UsageError("--set changes a PIPELINE's params; give a PIPELINE and --pairs DIR")
+        if degraded_dir is None:
+            raise UsageError("give --degraded DIR (with --reference DIR to compare), or PIPELINE --pairs DIR")
     else:
         if reference_dir is not None or degraded_dir is not None:
             raise UsageError("PIPELINE mode takes --pairs DIR, not --reference/--degraded")
@@ -104,15 +116,19 @@ def command(ctx: click.Context, pipeline: str | None, reference_dir: Path | None
     def echo_problem(message: str) -> None:
         click.echo(f"aural: {message}", err=True)
 
-    progress = file_progress_bar() if sys.stderr.isatty() else None
-    if pipeline is None:
-        outcome = evaluate_folders(reference_dir, degraded_dir, out_dir, options,
-                                   echo=echo_problem, progress=progress)
+    if pipeline is None and reference_dir is None:
+        with file_progress("evaluate") as progress:
+            outcome = evaluate_recordings(degraded_dir, out_dir, options, echo=echo_problem, progress=progress)
+    elif pipeline is None:
+        with file_progress("evaluate") as progress:
+            outcome = evaluate_folders(reference_dir, degraded_dir, out_dir, options,
+                                       echo=echo_problem, progress=progress)
     else:
         from aural.pipeline import load_pipeline
 
-        outcome = evaluate_pipeline(load_pipeline(pipeline), pairs_dir, out_dir, options,
-                                    echo=echo_problem, progress=progress)
+        loaded = load_pipeline(pipeline, overrides)
+        with file_progress("evaluate") as progress:
+            outcome = evaluate_pipeline(loaded, pairs_dir, out_dir, options, echo=echo_problem, progress=progress)
     summary = outcome.summary
     click.echo(f"scored {summary['num_files']} files ({len(outcome.failed)} failed) -> {out_dir}/: "
                f"scores.csv summary.json summary.md report.html")

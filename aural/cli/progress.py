@@ -1,24 +1,12 @@
-"""Progress bars shared by the subcommands (on stderr, gone when done)."""
+"""Progress of the subcommands on stderr: a bar on a terminal, a plain line every few
+seconds in a log (see :mod:`aural.progress`)."""
 
 from __future__ import annotations
 
-import sys
-from typing import Callable
+from aural.progress import Progress
 
 
-def file_progress_bar() -> Callable[[int, int], None]:
-    """A ``(done, total)`` callback that draws a files bar, created on first call."""
-    from tqdm import tqdm
-
-    bar = None
-
-    def update(done: int, total: int) -> None:
-        nonlocal bar
-        if bar is None:
-            bar = tqdm(total=total, unit="file", file=sys.stderr, leave=False)
-        bar.n = done
-        bar.refresh()
-        if done >= total:
-            bar.close()
-
-    return update
+def file_progress(command: str, desc: str = "", *, enabled: bool = True) -> Progress:
+    """Files done of the files to do, for ``aural COMMAND``; also a ``(done, total)`` callback.
+    In a log, a task shorter than a few seconds prints nothing."""
+    return Progress(desc, unit="file", prefix=f"aural {command}: ", enabled=enabled, quiet_start=True)

@@ -17,16 +17,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
-from tqdm import tqdm
 
 from aural import io
 from aural.atomic_files import remove_stale_spools, remove_stale_temporaries
-from aural.errors import AuralError, UsageError
+from aural.cli.threads import threads_option
 from aural.config import load_pipeline_spec
+from aural.errors import AuralError, UsageError
 from aural.interrupts import raise_if_terminated
+from aural.progress import Progress
 
 if TYPE_CHECKING:
-    from aural.pipeline import Pipeline
+    from aural.pipeline import PassInfo, Pipeline
 
 
 @dataclass(frozen=True)
@@ -139,25 +140,38 @@ def _make_folder(path: Path) -> None:
 
 
 def _run_one(pipeline: Pipeline, job: Job, sample_rate: int | None, subtype: str | None,
-             show_progress: bool, overwrite: bool) -> None:
-    bar = tqdm(total=100, desc=job.input.name, unit="%", leave=False, disable=not show_progress,
-               bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed}<{remaining}")
+             show_progress: bool, overwrite: bool) -> list[str]:
+    """One file, with a bar per pass: a stage that needs the whole input first (loudness
+    normalisation) adds passes, and they take very different times, so each pass is shown
+    on its own (``memo.wav: pass 1 of 3 (mel_unet, dynamics)``) rather than as a share of one bar.
+    In a log, only files that take longer than a few seconds report. Returns the warnings
+    about the input (a truncated file)."""
+    bar = Progress(job.input.name, total=100, unit="%", prefix="aural run: ", enabled=show_progress,
+                   quiet_start=True)
+    current: list[PassInfo] = []
+
+    def on_pass(info: PassInfo) -> None:
+        current[:] = [info]
+        if info.num_passes > 1:
+            bar.set_description(f"{job.input.name}: {info.describe()}")
+        bar.set(0, 100)
 
     def progress(done: int, total: int) -> None:
         raise_if_terminated()  # called every block
-        bar.n = round(100 * done / total, 1)
-        bar.refresh()
+        info = current[0] if current else None
+        if info is not None and info.num_samples:
+            within = (done - (info.index - 1) * info.num_samples) / info.num_samples
+            bar.set(round(100 * min(max(within, 0.0), 1.0), 1), 100)
 
     try:
         _make_folder(job.output.parent)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", io.AudioWarning)
             pipeline.run_file(job.input, job.output, output_sample_rate=sample_rate, subtype=subtype,
-                              progress=progress, overwrite=overwrite)
+                              progress=progress, on_pass=on_pass, overwrite=overwrite)
     finally:
         bar.close()
-    for warning in caught:
-        tqdm.write(f"aural: warning: {warning.message}", file=sys.stderr)
+    return [str(warning.message) for warning in caught]
 
 
 @click.command("run")
@@ -172,14 +186,22 @@ def _run_one(pipeline: Pipeline, job: Job, sample_rate: int | None, subtype: str
 @click.option("--subtype", type=click.Choice(list(io.SUBTYPES)), default=None,
               help=f"Sample format (default {io.DEFAULT_SUBTYPE}; PCM_16 is TPDF-dithered).")
 @click.option("--overwrite", is_flag=True, help="Replace existing output files.")
+@click.option("--set", "overrides", multiple=True, metavar="STAGE.PARAM=VALUE",
+              help="Change a param of the pipeline, validated like the YAML: STAGE.PARAM=VALUE "
+                   "(STAGE[INDEX].PARAM=VALUE when the stage appears twice; INDEX as in stages[INDEX]). "
+                   "Repeatable.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
+@threads_option
 @click.pass_context
 def command(ctx: click.Context, pipeline: str, inputs: tuple[Path, ...], output: Path,
             sample_rate: int | None, fmt: str | None, subtype: str | None, overwrite: bool,
-            quiet: bool) -> None:
-    """Run PIPELINE (a .yaml path or a built-in name) on INPUT files or folders."""
+            overrides: tuple[str, ...], quiet: bool) -> None:
+    """Run PIPELINE (a .yaml path or a built-in name) on INPUT files or folders.
+
+    Example: aural run phone_to_studio memo.wav -o memo_studio.wav --set mel_unet.strength=0.7
+    """
     debug = bool(ctx.obj and ctx.obj.get("debug"))
-    spec = load_pipeline_spec(pipeline)  # a hostile YAML fails here, before torch loads
+    spec = load_pipeline_spec(pipeline, overrides)  # a hostile YAML fails here, before torch loads
 
     from aural.pipeline import Pipeline
 
@@ -204,23 +226,26 @@ def command(ctx: click.Context, pipeline: str, inputs: tuple[Path, ...], output:
     todo = [job for job in jobs if id(job) not in refused_jobs]
     _remove_leftovers(todo)
     show_progress = not quiet
-    files_bar = tqdm(todo, desc="files", unit="file", disable=quiet or len(todo) < 2)
+    files_bar = Progress("files", total=len(todo), unit="file", prefix="aural run: ",
+                         enabled=show_progress and len(todo) >= 2, quiet_start=True)
     done = 0
-    for job in files_bar:
+    for job in todo:
         try:
-            _run_one(loaded, job, sample_rate, subtype, show_progress, overwrite)
+            for warning in _run_one(loaded, job, sample_rate, subtype, show_progress, overwrite):
+                files_bar.write(f"aural: warning: {warning}")
             done += 1
         except AuralError as exc:
             names_its_file = str(exc).startswith((str(job.input), str(job.output)))
             message = str(exc) if names_its_file else f"{job.input}: {exc}"  # e.g. a full $TMPDIR
             failures.append(message)
-            tqdm.write(f"aural: {message}", file=sys.stderr)
+            files_bar.write(f"aural: {message}")
         except Exception as exc:  # a bug in a stage: report, go on with the batch
             if debug:
                 raise
             message = f"{job.input}: internal error: {type(exc).__name__}: {exc} (rerun with --debug)"
             failures.append(message)
-            tqdm.write(f"aural: {message}", file=sys.stderr)
+            files_bar.write(f"aural: {message}")
+        files_bar.update()
     files_bar.close()
     if len(jobs) > 1 or failures:
         click.echo(f"aural: {done} of {len(jobs) + len(plan.refused)} files written to {output}"

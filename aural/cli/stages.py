@@ -25,6 +25,32 @@ def _param_lines(cls: type[Stage]) -> list[str]:
     return lines
 
 
+def _preset_lines(cls: type[Stage]) -> list[str]:
+    """The weight presets of a learned stage, from the models manifest."""
+    from aural import weights
+    from aural.errors import WeightsError
+
+    try:
+        presets = weights.read_manifest()["models"].get(cls.name, {})
+    except WeightsError as exc:
+        return [f"  weights: cannot read the manifest ({exc})"]
+    folder = weights.models_dir()
+    if not presets:
+        return [f"  weights: no presets in {folder / weights.MANIFEST_NAME}; train with `aural train {cls.name}` "
+                "and `aural export`"]
+    lines = [f"  weights presets (weights: NAME, or a path to a .safetensors file; in {folder}):"]
+    for name, entry in sorted(presets.items(), key=lambda item: (item[0] != "default", item[0])):
+        facts = [entry.get("architecture"), f"{entry['num_parameters']:,} parameters" if entry.get("num_parameters")
+                 else None, f"{entry['sample_rate']} Hz" if entry.get("sample_rate") else None,
+                 f"{entry['steps']} steps" if entry.get("steps") else None]
+        gains = ", ".join(f"{key} {value:+.2f}" for key, value in (entry.get("metrics") or {}).items()
+                          if key.endswith("_gain/val"))
+        card = f"; card {entry['card']}" if entry.get("card") else ""
+        lines.append(f"    {name}: {', '.join(f for f in facts if f)}"
+                     + (f"; validation {gains}" if gains else "") + card)
+    return lines
+
+
 def describe(cls: type[Stage], *, full: bool) -> str:
     kind = "learned" if cls.learned else "DSP"
     lines = [f"{cls.name} ({kind}): {_summary(cls)}", f"  io: {cls.contract.describe()}"]
@@ -36,6 +62,8 @@ def describe(cls: type[Stage], *, full: bool) -> str:
     params = _param_lines(cls)
     lines.append("  params:" if params else "  params: none")
     lines += params
+    if full and cls.learned:
+        lines += _preset_lines(cls)
     return "\n".join(lines)
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 import click
 
+from aural.cli.threads import threads_option
 from aural.errors import UsageError
 
 RUN_FILE = "run.json"
@@ -42,16 +43,16 @@ RUN_FILE = "run.json"
 @click.option("--profile", "profiles", multiple=True, default=("all",), show_default=True,
               help="On-the-fly degradation profiles (repeat for several).")
 @click.option("--workers", type=click.IntRange(min=0), default=None, help="DataLoader worker processes.")
-@click.option("--threads", type=click.IntRange(min=1), default=None, help="torch CPU threads.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
 @click.option("--tensorboard", is_flag=True, help="Also write TensorBoard logs (needs `pip install tensorboard`).")
 @click.option("--data-info", type=click.Path(path_type=Path, dir_okay=False), default=None,
               help="JSON describing the data (sources, licences, held-out lists) for the model card.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
+@threads_option
 def command(stage: str, data: Path | None, val_data: Path | None, out_dir: Path, recipe: Path | None,
             init: str | None, steps: int | None, resume: bool, batch_size: int | None, lr: float | None,
             noise_dir: Path | None, rir_dir: Path | None, profiles: tuple[str, ...], workers: int | None,
-            threads: int | None, device: str, tensorboard: bool, data_info: Path | None, no_progress: bool) -> None:
+            device: str, tensorboard: bool, data_info: Path | None, no_progress: bool) -> None:
     """Train STAGE (a learned stage) into the run folder --out.
 
     Examples:
@@ -78,8 +79,6 @@ def command(stage: str, data: Path | None, val_data: Path | None, out_dir: Path,
     if not task_module_name:
         raise UsageError(f"{stage} declares no training task (task_module)")
     task_module = importlib.import_module(task_module_name)
-    if threads:
-        torch.set_num_threads(threads)
 
     run_file = out_dir / RUN_FILE
     previous: dict[str, Any] = {}

@@ -18,13 +18,14 @@ def write_outputs(rows: Sequence[Row], out_dir: str | Path, columns: Sequence[st
                   unmatched: Mapping[str, list[str]] | None = None,
                   context: Mapping[str, Any] | None = None, title: str | None = None,
                   report_max_files: int = 12, report_seconds: float = 10.0,
-                  report_sample_rate: int = 16000) -> dict[str, Any]:
+                  report_sample_rate: int | None = None) -> dict[str, Any]:
     """Write ``scores.csv``, ``summary.json``, ``summary.md`` and ``report.html`` into ``out_dir``.
 
     - ``rows``: :class:`~aural.evaluate.rows.Row` per scored file (any order; written sorted).
       Rows with ``media`` (label -> Signal, e.g. input/output/reference) get spectrograms,
       a waveform and players in the report, at most ``report_max_files`` of them, each cut
-      to its first ``report_seconds`` and played at ``report_sample_rate`` (16-bit mono).
+      to its first ``report_seconds`` and played (mono MP3) at its own rate, or at
+      ``report_sample_rate`` when given.
     - ``columns``: metric columns after ``file`` (see :func:`~aural.evaluate.rows.columns`).
     - ``failed``: file -> one-line error, for files that could not be scored.
     - ``unmatched``: e.g. ``{"only in reference": [...], "only in degraded": [...]}``.

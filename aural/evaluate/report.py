@@ -1,15 +1,19 @@
 """``report.html``: one self-contained page that opens offline.
 
-It holds the summary table, and per file (up to ``max_files``) the file's scores,
-log-magnitude spectrograms (inline PNG), a waveform overview (inline SVG) and audio
-players (inline WAV). Nothing is fetched from anywhere: images and audio are data URIs,
-styling is inline. The PNG encoder and colour map are here (numpy + zlib), so the report
-needs no plotting library.
+It holds the summary table, a level-matched view of the level-dependent metrics, and per
+file (up to ``max_files``, worst first) the file's scores, log-magnitude spectrograms
+(inline PNG), a waveform overview (inline SVG) and audio players. Nothing is fetched from
+anywhere: images and audio are data URIs, styling is inline. The PNG encoder and colour map
+are here (numpy + zlib), so the report needs no plotting library.
 
-Media are excerpts: the first ``seconds`` of each signal. Audio is embedded as mono
-16-bit WAV at ``audio_sample_rate`` (16 kHz by default) to keep the page small; the page
-says so. Spectrograms are drawn at each signal's own rate, on a shared frequency axis and
-a shared dB scale per file, so a missing high band shows as a dark top.
+Media are excerpts: the first ``seconds`` of each signal. Audio is embedded as mono MP3
+(VBR, about 60 kbps for speech) at each file's own rate, so a 48 kHz output is heard at
+48 kHz; ``audio_sample_rate`` resamples every player to one rate instead. Where MP3 cannot be
+written, FLAC is used. Spectrograms are drawn at each signal's own rate, on a frequency axis
+shared per file and fitted to the content (the widest effective bandwidth among the
+signals, see :func:`aural.metrics.recording.bandwidth_hz`), and a shared dB scale, so a
+missing high band shows as a dark top. A 10-file report of three 10 s signals each is
+about 4 MB.
 """
 
 from __future__ import annotations
@@ -17,26 +21,29 @@ from __future__ import annotations
 import base64
 import html
 import io
+import math
 import struct
-import wave
 import zlib
 from typing import Any, Mapping, Sequence
 
 import numpy as np
 
 from aural.dsp.resample import resample
-from aural.evaluate.rows import PREFIXES, Row
+from aural.evaluate.rows import PREFIXES, Row, ranking_column, worst_first
 from aural.evaluate.summary import (direction, format_delta, format_value, metric_of, negligible,
                                    summary_table)
+from aural.metrics.dnsmos import NORM_LEVEL_DBFS
 from aural.signal import Signal
 
 SPECTROGRAM_WIDTH = 800
 SPECTROGRAM_HEIGHT = 160
 DYNAMIC_RANGE_DB = 80.0
+NUM_COLOUR_LEVELS = 64     # spectrogram colours: fewer levels compress far better, look the same
+MP3_COMPRESSION_LEVEL = 0.6  # libsndfile's 0 (best quality) .. 1 (smallest); VBR, ~60 kbps for speech
 WAVEFORM_WIDTH = 800
 WAVEFORM_LANE = 56
 ROLE_COLOURS = {"input": "#d9480f", "degraded": "#d9480f", "output": "#1971c2",
-                "reference": "#2b8a3e", "estimate": "#1971c2"}
+                "reference": "#2b8a3e", "estimate": "#1971c2", "recording": "#d9480f"}
 # magma, sampled at 9 points (matplotlib's perceptually uniform colour map)
 _MAGMA = np.array([
     (0, 0, 4), (28, 16, 68), (79, 18, 123), (129, 37, 129), (181, 54, 122),
@@ -111,18 +118,38 @@ def spectrogram_db(audio: np.ndarray, sample_rate: int, max_frequency_hz: float,
     return image
 
 
+def content_bandwidth_hz(signal: Signal) -> float:
+    """Effective bandwidth of ``signal`` (its Nyquist frequency when it is silent)."""
+    from aural.metrics import MetricError
+    from aural.metrics.recording import bandwidth_hz
+
+    try:
+        return bandwidth_hz(None, _mono(signal), signal.sample_rate)
+    except MetricError:
+        return signal.sample_rate / 2
+
+
+def axis_top_hz(bandwidths_hz: Sequence[float], nyquist_hz: float) -> float:
+    """The top of a frequency axis that shows every signal's content: the widest bandwidth
+    plus 10 %, rounded up to a whole kHz, at most ``nyquist_hz``."""
+    return float(min(nyquist_hz, 1000.0 * math.ceil(1.1 * max(bandwidths_hz) / 1000.0)))
+
+
 def spectrogram_pngs(signals: Mapping[str, Signal]) -> tuple[dict[str, bytes], float, float]:
-    """PNGs of ``signals`` on one frequency axis and one dB scale; (pngs, max Hz, top dB)."""
-    max_frequency_hz = max(s.sample_rate for s in signals.values()) / 2
+    """PNGs of ``signals`` on one frequency axis fitted to their content and one dB scale;
+    (pngs, max Hz, top dB)."""
+    nyquist_hz = max(s.sample_rate for s in signals.values()) / 2
+    max_frequency_hz = axis_top_hz([content_bandwidth_hz(s) for s in signals.values()], nyquist_hz)
     images = {label: spectrogram_db(_mono(s), s.sample_rate, max_frequency_hz)
               for label, s in signals.items()}
     finite = [im[np.isfinite(im)].max() for im in images.values() if np.isfinite(im).any()]
     top_db = float(max(finite)) if finite else 0.0
-    palette = colour_map()
+    palette = colour_map(NUM_COLOUR_LEVELS)
     pngs = {}
     for label, image in images.items():
         scaled = (np.nan_to_num(image, neginf=-1e9) - (top_db - DYNAMIC_RANGE_DB)) / DYNAMIC_RANGE_DB
-        pngs[label] = png_indexed(np.clip(scaled * 255.0, 0, 255).astype(np.uint8), palette)
+        levels = np.round(np.clip(scaled, 0.0, 1.0) * (NUM_COLOUR_LEVELS - 1)).astype(np.uint8)
+        pngs[label] = png_indexed(levels, palette)
     return pngs, max_frequency_hz, top_db
 
 
@@ -178,18 +205,27 @@ def _tick_step(duration_s: float, max_ticks: int = 10) -> float:
 
 
 # -- audio --------------------------------------------------------------------------------
-def wav_bytes(signal: Signal, sample_rate: int, seconds: float) -> bytes:
-    """Mono 16-bit PCM WAV of the first ``seconds`` of ``signal`` at ``sample_rate``."""
+def audio_bytes(signal: Signal, seconds: float, sample_rate: int | None = None) -> tuple[str, bytes]:
+    """``(mime type, file bytes)``: the first ``seconds`` of ``signal`` as mono MP3 at its own
+    rate (or ``sample_rate``); FLAC where MP3 cannot be written (a rate MP3 lacks)."""
+    import soundfile
+
     audio = signal.audio[:, :int(round(seconds * signal.sample_rate))].mean(dim=0, keepdim=True)
-    audio = resample(audio, signal.sample_rate, sample_rate)[0].numpy()
-    pcm = np.clip(np.round(audio.astype(np.float64) * 32767.0), -32768, 32767).astype("<i2")
-    buffer = io.BytesIO()
-    with wave.open(buffer, "wb") as handle:
-        handle.setnchannels(1)
-        handle.setsampwidth(2)
-        handle.setframerate(sample_rate)
-        handle.writeframes(pcm.tobytes())
-    return buffer.getvalue()
+    rate = sample_rate or signal.sample_rate
+    if rate != signal.sample_rate:
+        audio = resample(audio, signal.sample_rate, rate)
+    samples = np.clip(audio[0].numpy(), -1.0, 1.0)
+    encodings = (("audio/mpeg", dict(format="MP3", subtype="MPEG_LAYER_III", bitrate_mode="VARIABLE",
+                                     compression_level=MP3_COMPRESSION_LEVEL)),
+                 ("audio/flac", dict(format="FLAC", subtype="PCM_16")))
+    for mime, options in encodings:
+        buffer = io.BytesIO()
+        try:
+            soundfile.write(buffer, samples, rate, **options)
+        except (soundfile.LibsndfileError, ValueError, TypeError, RuntimeError):
+            continue
+        return mime, buffer.getvalue()
+    raise ValueError(f"cannot encode audio at {rate} Hz for the report")
 
 
 # -- page ---------------------------------------------------------------------------------
@@ -299,8 +335,14 @@ def _kilohertz(hz: float) -> str:
     return f"{hz / 1000:g} kHz"
 
 
+def _player(label: str, signal: Signal, seconds: float, audio_sample_rate: int | None) -> str:
+    mime, payload = audio_bytes(signal, seconds, audio_sample_rate)
+    return (f'<div class="player"><span style="color:{ROLE_COLOURS.get(label, "#495057")}">{_e(label)}</span>'
+            f'<audio controls preload="metadata" src="{data_uri(mime, payload)}"></audio></div>')
+
+
 def _file_section(row: Row, metric_names: Sequence[str], pipeline: bool,
-                  metrics: Mapping[str, Any], seconds: float, audio_sample_rate: int) -> str:
+                  metrics: Mapping[str, Any], seconds: float, audio_sample_rate: int | None) -> str:
     media = {label: signal.slice(0, int(round(seconds * signal.sample_rate)))
              for label, signal in (row.media or {}).items()}
     parts = [f'<section class="file" id="{_e(row.file)}"><h3>{_e(row.file)}</h3><div class="grid">']
@@ -315,10 +357,7 @@ def _file_section(row: Row, metric_names: Sequence[str], pipeline: bool,
         parts.append('<ul class="notes">' + "".join(f"<li>{_e(n)}</li>" for n in row.notes) + "</ul>")
     parts.append("</div><div>")
     if media:
-        players = "".join(
-            f'<div class="player"><span style="color:{ROLE_COLOURS.get(label, "#495057")}">{_e(label)}</span>'
-            f'<audio controls preload="metadata" src="{data_uri("audio/wav", wav_bytes(signal, audio_sample_rate, seconds))}">'
-            f"</audio></div>" for label, signal in media.items())
+        players = "".join(_player(label, signal, seconds, audio_sample_rate) for label, signal in media.items())
         parts.append(f'<div class="players">{players}</div>')
         duration_s = max(signal.duration_s for signal in media.values())
         pngs, max_hz, top_db = spectrogram_pngs(media)
@@ -329,20 +368,47 @@ def _file_section(row: Row, metric_names: Sequence[str], pipeline: bool,
                 f"<span>{_e(_kilohertz(max_hz))}</span><span>{_e(_kilohertz(max_hz / 2))}</span>"
                 f'<span>0</span></div><img alt="{_e(label)} spectrogram" '
                 f'src="{data_uri("image/png", png)}"></div><figcaption>{_e(label)}: '
-                f"{signal.sample_rate} Hz, {signal.duration_s:.1f} s</figcaption></figure>")
+                f"{signal.sample_rate} Hz, {signal.duration_s:.1f} s, content up to "
+                f"{_kilohertz(round(content_bandwidth_hz(signal), -2))}</figcaption></figure>")
         parts.append(f'<div class="wave-box">{waveform_svg(media, duration_s)}</div>')
     parts.append("</div></div></section>")
     return "".join(parts)
 
 
+def _level_matched_html(summary: Mapping[str, Any]) -> str:
+    """Level-dependent metrics beside their level-matched twins (``x`` and ``x_norm``), with
+    loudness: a louder signal scores lower DNSMOS for its level alone."""
+    metrics = summary["metrics"]
+    twins = [name for name in metrics if f"{name}_norm" in metrics]
+    if not twins:
+        return ""
+    columns = summary["columns"]
+    pipeline = any(column.startswith("delta_") for column in columns)
+
+    def cells(name: str) -> str:
+        return format_value(columns.get(f"delta_{name}" if pipeline else name, {}).get("mean"))
+
+    rows = "".join(f"<tr><td>{_e(name)}</td><td>{_e(cells(name))}</td><td>{_e(cells(name + '_norm'))}</td></tr>"
+                   for name in twins)
+    loudness = ""
+    if "lufs" in metrics:
+        loudness = f" Mean loudness{' change' if pipeline else ''}: {_e(cells('lufs'))} LU{'' if pipeline else 'FS'}."
+    what = "means of output − input" if pipeline else "means over files"
+    return (f"<h2>Level-matched view</h2><p class=\"lead\">DNSMOS marks louder playback down; the level-matched "
+            f"columns score every signal scaled to {NORM_LEVEL_DBFS:g} dBFS RMS first, so they compare "
+            f"sound, not level; {what}.{loudness}</p><table><thead><tr><th>metric</th><th>as played</th>"
+            f"<th>at {NORM_LEVEL_DBFS:g} dBFS</th></tr></thead><tbody>{rows}</tbody></table>")
+
+
 def report_html(summary: Mapping[str, Any], rows: Sequence[Row], *, title: str = "aural evaluate",
-                max_files: int = 12, seconds: float = 10.0, audio_sample_rate: int = 16000) -> str:
+                max_files: int = 12, seconds: float = 10.0, audio_sample_rate: int | None = None) -> str:
     """The whole page as a string (see the module docstring)."""
     columns = list(summary["columns"])
     pipeline = any(c.startswith("delta_") for c in columns)
     metric_names = list(dict.fromkeys(metric_of(c) for c in columns))
     metrics = summary["metrics"]
-    shown = [row for row in sorted(rows, key=lambda r: r.file) if row.media][:max_files]
+    shown = [row for row in worst_first(rows, columns) if row.media][:max_files]
+    ranking = ranking_column(columns)
     body = [f"<h1>{_e(title)}</h1>"]
     lead = f"{summary['num_files']} files scored, {summary['num_failed']} failed."
     if summary.get("pipeline"):
@@ -352,6 +418,7 @@ def report_html(summary: Mapping[str, Any], rows: Sequence[Row], *, title: str =
         lead = _e(lead)
     body.append(f'<p class="lead">{lead} ↑ higher is better, ↓ lower is better.</p>')
     body.append("<h2>Summary</h2>" + _summary_html(summary))
+    body.append(_level_matched_html(summary))
     missing = [(column, reason, len(files)) for column, cell in summary["columns"].items()
                for reason, files in cell["reasons"].items() if not column.startswith("delta_")]
     if missing:
@@ -367,12 +434,14 @@ def report_html(summary: Mapping[str, Any], rows: Sequence[Row], *, title: str =
                         for side, names in summary["unmatched"].items() if names)
         body.append(f'<h2>Files without a partner</h2><ul class="plain">{items}</ul>')
     body.append("<h2>Files</h2>")
+    rate_words = f"resampled to {audio_sample_rate / 1000:g} kHz" if audio_sample_rate else "at each file's own rate"
+    order = f"worst first by <code>{_e(ranking)}</code>" if ranking else "by name"
     body.append(
-        f'<p class="lead">Players hold the first {seconds:g} s of each file as mono '
-        f"{audio_sample_rate / 1000:g} kHz 16-bit audio (so anything above "
-        f"{audio_sample_rate / 2000:g} kHz is not heard here). Spectrograms show the same "
-        f"excerpt at each file's own rate on a shared frequency axis, {DYNAMIC_RANGE_DB:g} dB "
-        f"range per file. {len(shown)} of {summary['num_files']} files shown.</p>")
+        f'<p class="lead">{len(shown)} of {summary["num_files"]} files shown, {order}. Players hold the first '
+        f"{seconds:g} s of each file as mono MP3 {rate_words} (compressed to keep the page small: fine "
+        f"for judging noise and tone, not for the finest artefacts). Spectrograms show the same excerpt "
+        f"at each file's own rate, on a frequency axis shared per file and fitted to the widest content "
+        f"(rounded up to a kHz), {DYNAMIC_RANGE_DB:g} dB range per file.</p>")
     body += [_file_section(row, metric_names, pipeline, metrics, seconds, audio_sample_rate)
              for row in shown]
     rate_items = "".join(f"<li><code>{_e(n)}</code>: {_e(m['rate_handling'])}</li>"

@@ -43,6 +43,42 @@ def columns(metric_names: Sequence[str], pipeline: bool) -> list[str]:
     return [prefix + name for name in metric_names for prefix in PREFIXES]
 
 
+#: Metrics that rank files worst-first, in order of preference (the first one scored is used).
+RANKING_ORDER = ("pesq_wb", "stoi", "si_sdr", "dnsmos_ovrl_norm", "dnsmos_ovrl", "snr")
+
+
+def ranking_column(columns: Sequence[str]) -> str | None:
+    """The column that orders files worst-first: with a pipeline its ``delta_`` (least
+    improved first), else the metric itself; a preferred metric, else the first with a
+    direction."""
+    from aural.metrics import get_metric
+
+    pipeline = any(column.startswith("delta_") for column in columns)
+    names = [column[len("delta_"):] for column in columns if column.startswith("delta_")] if pipeline \
+        else list(columns)
+    ranked = [name for name in RANKING_ORDER if name in names]
+    ranked += [name for name in names if name not in ranked and get_metric(name).higher_is_better is not None]
+    if not ranked:
+        return None
+    return f"delta_{ranked[0]}" if pipeline else ranked[0]
+
+
+def worst_first(rows: Sequence[Row], columns: Sequence[str]) -> list[Row]:
+    """``rows`` worst first by :func:`ranking_column`; rows without that value last, then by name."""
+    from aural.metrics import get_metric
+
+    column = ranking_column(columns)
+    if column is None:
+        return sorted(rows, key=lambda row: row.file)
+    sign = 1.0 if get_metric(column.removeprefix("delta_")).higher_is_better else -1.0
+
+    def key(row: Row) -> tuple:
+        value = row.values.get(column)
+        return (value is None, sign * value if value is not None else 0.0, row.file)
+
+    return sorted(rows, key=key)
+
+
 def _add(row: Row, result: ScoreResult, prefix: str = "") -> None:
     for name, value in result.values.items():
         row.values[prefix + name] = value

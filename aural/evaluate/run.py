@@ -1,6 +1,8 @@
 """Run evaluations over folders: metrics in a process pool, partial results kept.
 
 - :func:`evaluate_folders`: score existing degraded files against references.
+- :func:`evaluate_recordings`: score the recordings of a folder without references
+  (DNSMOS at -25 dBFS, effective bandwidth, loudness, true peak, clipping).
 - :func:`evaluate_pipeline`: run a pipeline on the inputs of a pairs folder (``phone/`` +
   ``studio/``, ``degraded/`` + ``reference/``, or one folder per pair: see
   :mod:`aural.evaluate.pairs`) and score input and output against the references.
@@ -15,7 +17,6 @@ the run completes and :attr:`Outcome.exit_code` is 1.
 from __future__ import annotations
 
 import multiprocessing
-import os
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,14 +26,15 @@ import numpy as np
 import torch
 
 from aural import io
-from aural.errors import AudioWriteError, AuralError, StageError
+from aural.errors import AudioWriteError, AuralError, StageError, UsageError
 from aural.evaluate.align import MAX_LAG_S
 from aural.evaluate.outputs import write_outputs
-from aural.evaluate.pairs import Matching, match_folders, match_pairs
-from aural.evaluate.rows import Row, columns, pipeline_row, score_row
+from aural.evaluate.pairs import Matching, match_folders, match_pairs, stems
+from aural.evaluate.rows import Row, columns, pipeline_row, score_row, worst_first
 from aural.evaluate.scoring import resolve_metrics
 from aural.evaluate.summary import write_scores_csv
 from aural.signal import Signal
+from aural.threads import available_cpus, set_threads
 
 Echo = Callable[[str], None]
 Progress = Callable[[int, int], None]
@@ -45,7 +47,8 @@ class PipelineLike(Protocol):
 
 
 def default_jobs() -> int:
-    return max(1, min(4, os.cpu_count() or 1))
+    """Metric workers: one per CPU this process may use, at most 4 (one thread each)."""
+    return min(4, available_cpus())
 
 
 @dataclass
@@ -57,7 +60,7 @@ class Options:
     max_lag_s: float = MAX_LAG_S
     report_max_files: int = 12
     report_seconds: float = 10.0
-    report_sample_rate: int = 16000
+    report_sample_rate: int | None = None      # None: players at each file's own rate
     save_outputs: bool = False                 # pipeline mode: write OUT/outputs/<file>.wav
 
 
@@ -74,13 +77,14 @@ class Outcome:
 
 # -- workers --------------------------------------------------------------------------------
 def _init_worker() -> None:
-    torch.set_num_threads(1)
+    set_threads(1)  # one thread per worker: torch, BLAS pools and OMP/MKL/... variables
 
 
-def _score_files(file: str, reference_path: str, degraded_path: str, metric_names: list[str],
+def _score_files(file: str, reference_path: str | None, degraded_path: str, metric_names: list[str],
                  max_lag_s: float) -> Row:
-    return score_row(file, io.read(reference_path), io.read(degraded_path), metric_names,
-                     max_lag_s=max_lag_s)
+    reference = io.read(reference_path) if reference_path is not None else None
+    return score_row(file, reference, io.read(degraded_path), metric_names, max_lag_s=max_lag_s,
+                     estimate_label="degraded" if reference is not None else "recording")
 
 
 Packed = tuple[np.ndarray, int]
@@ -197,15 +201,9 @@ def evaluate_folders(reference_dir: str | Path, degraded_dir: str | Path, out_di
     metric_columns = columns(names, pipeline=False)
     collector = _Collector(out_dir, metric_columns, len(matching.pairs), echo, progress)
     by_file = {pair.file: pair for pair in matching.pairs}
-    with _executor(options.jobs or default_jobs()) as executor:
-        futures = {executor.submit(_score_files, pair.file, str(pair.reference), str(pair.degraded),
-                                   names, options.max_lag_s): pair.file for pair in matching.pairs}
-        pending = set(futures)
-        while pending:
-            done, pending = wait(pending, return_when=FIRST_COMPLETED)
-            for future in sorted(done, key=lambda f: futures[f]):
-                collector.collect(futures[future], future)
-    for row in sorted(collector.rows, key=lambda r: r.file)[:options.report_max_files]:
+    _score_in_pool([(pair.file, str(pair.reference), str(pair.degraded)) for pair in matching.pairs],
+                   names, options, collector)
+    for row in worst_first(collector.rows, metric_columns)[:options.report_max_files]:
         pair = by_file[row.file]
         try:
             row.media = {"degraded": _excerpt(pair.degraded, options.report_seconds),
@@ -219,6 +217,49 @@ def evaluate_folders(reference_dir: str | Path, degraded_dir: str | Path, out_di
                             report_seconds=options.report_seconds,
                             report_sample_rate=options.report_sample_rate)
     return Outcome(summary, collector.failed, matching.num_unmatched)
+
+
+def evaluate_recordings(folder: str | Path, out_dir: str | Path, options: Options | None = None, *,
+                        echo: Echo = print, progress: Progress | None = None) -> Outcome:
+    """Score every recording below ``folder`` with metrics that need no reference (by
+    default all of them: :func:`aural.metrics.reference_free_metric_names`)."""
+    from aural.metrics import get_metric, reference_free_metric_names
+
+    options = options or Options()
+    names = [metric.name for metric in resolve_metrics(options.metric_names or reference_free_metric_names())]
+    intrusive = [name for name in names if get_metric(name).intrusive]
+    if intrusive:
+        raise UsageError(f"{', '.join(intrusive)}: need{'s' if len(intrusive) == 1 else ''} a reference; "
+                         f"without --reference use {', '.join(reference_free_metric_names())}")
+    folder = Path(folder)
+    files = stems(folder, "recordings")
+    out_dir = _prepare_out(out_dir)
+    collector = _Collector(out_dir, names, len(files), echo, progress)
+    _score_in_pool([(file, None, str(path)) for file, path in files.items()], names, options, collector)
+    for row in worst_first(collector.rows, names)[:options.report_max_files]:
+        try:
+            row.media = {"recording": _excerpt(files[row.file], options.report_seconds)}
+        except AuralError:
+            row.media = None
+    context = {"mode": "recordings", "degraded_dir": str(folder)}
+    summary = write_outputs(collector.rows, out_dir, names, failed=collector.failed, context=context,
+                            title="aural evaluate: recordings without references",
+                            report_max_files=options.report_max_files, report_seconds=options.report_seconds,
+                            report_sample_rate=options.report_sample_rate)
+    return Outcome(summary, collector.failed)
+
+
+def _score_in_pool(tasks: list[tuple[str, str | None, str]], names: list[str], options: Options,
+                   collector: _Collector) -> None:
+    """Score ``(file, reference path or None, degraded path)`` tasks in the worker pool."""
+    with _executor(options.jobs or default_jobs()) as executor:
+        futures = {executor.submit(_score_files, file, reference, degraded, names, options.max_lag_s): file
+                   for file, reference, degraded in tasks}
+        pending = set(futures)
+        while pending:
+            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for future in sorted(done, key=lambda f: futures[f]):
+                collector.collect(futures[future], future)
 
 
 def evaluate_pipeline(pipeline: PipelineLike, pairs_dir: str | Path, out_dir: str | Path,
@@ -258,11 +299,12 @@ def evaluate_pipeline(pipeline: PipelineLike, pairs_dir: str | Path, out_dir: st
             except Exception as exc:
                 collector.fail(pair.file, exc)
                 continue
-            if len(media) < options.report_max_files:
+            if options.report_max_files:
                 samples = lambda s: int(round(options.report_seconds * s.sample_rate))  # noqa: E731
                 media[pair.file] = {"input": source.slice(0, samples(source)),
                                     "output": output.slice(0, samples(output)),
                                     "reference": reference.slice(0, samples(reference))}
+                _keep_worst_media(media, collector.rows, metric_columns, options.report_max_files)
             future = executor.submit(_score_pipeline, pair.file, _pack(reference), _pack(source),
                                      _pack(output), names, options.max_lag_s)
             pending[future] = pair.file
@@ -281,6 +323,15 @@ def evaluate_pipeline(pipeline: PipelineLike, pairs_dir: str | Path, out_dir: st
                             report_seconds=options.report_seconds,
                             report_sample_rate=options.report_sample_rate)
     return Outcome(summary, collector.failed, matching.num_unmatched)
+
+
+def _keep_worst_media(media: dict[str, Any], rows: list[Row], metric_columns: list[str], keep: int) -> None:
+    """Drop the excerpts of scored files that will not be among the ``keep`` worst in the
+    report; files not yet scored keep theirs (memory stays bounded by ``keep`` plus the
+    files waiting for their scores)."""
+    scored = [row for row in worst_first(rows, metric_columns) if row.file in media]
+    for row in scored[keep:]:
+        del media[row.file]
 
 
 def _drain(pending: dict[Future, str], collector: _Collector, when: str) -> None:

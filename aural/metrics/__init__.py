@@ -18,6 +18,10 @@ true_peak_db   no         own rate x8, all channels   aural (aural.dsp.true_peak
 dnsmos_sig,    no         16 kHz                      speechmos (DNSMOS P.835, ONNX)
 dnsmos_bak,
 dnsmos_ovrl
+dnsmos_*_norm  no         16 kHz, at -25 dBFS RMS     speechmos (the same, level-matched)
+bandwidth_hz   no         own rate                    aural (see :mod:`.recording`)
+clipping_      no         own rate, all channels      aural (see :mod:`.recording`)
+percent
 =============  =========  ==========================  ================================
 
 Metric functions take float64 numpy arrays that the caller has already mixed down,
@@ -46,8 +50,17 @@ def names() -> list[str]:
 
 
 DEFAULT_ORDER = ("pesq_wb", "pesq_nb", "stoi", "estoi", "si_sdr", "snr", "lsd", "lsd_hf",
-                 "dnsmos_sig", "dnsmos_bak", "dnsmos_ovrl", "lufs", "true_peak_db",
+                 "dnsmos_sig", "dnsmos_bak", "dnsmos_ovrl", "dnsmos_sig_norm", "dnsmos_bak_norm",
+                 "dnsmos_ovrl_norm", "bandwidth_hz", "lufs", "true_peak_db", "clipping_percent",
                  "mse", "mae", "rmse", "pearson")
+
+
+def reference_free_metric_names() -> list[str]:
+    """The metrics that need no reference, in reading order; where a level-matched variant
+    exists (``dnsmos_ovrl_norm``) it stands in for the raw one, so loudness alone does not
+    move the scores."""
+    names = [name for name in default_metric_names() if not get_metric(name).intrusive]
+    return [name for name in names if f"{name}_norm" not in names]
 
 
 def default_metric_names() -> list[str]:
@@ -80,4 +93,4 @@ def package_versions(metric_names: list[str] | None = None) -> dict[str, str]:
 
 
 __all__ = ["METRICS", "Metric", "MetricError", "default_metric_names", "get_metric", "names",
-           "package_versions", "register_metric"]
+           "package_versions", "reference_free_metric_names", "register_metric"]

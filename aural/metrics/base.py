@@ -16,6 +16,7 @@ BUILTIN_MODULES = (
     "aural.metrics.perceptual",
     "aural.metrics.loudness",
     "aural.metrics.dnsmos",
+    "aural.metrics.recording",
 )
 
 #: Below this RMS a signal counts as silent and ratio metrics are undefined (-90 dBFS).

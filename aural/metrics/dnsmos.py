@@ -10,6 +10,11 @@ The estimate is mixed to mono, resampled to 16 kHz and clipped to [-1, 1] (as a 
 would be). DNSMOS scores 9 s windows every second and averages them; speechmos repeats
 shorter clips to 9 s, so clips under 1 s are refused. One model run gives all three
 scores (signal, background, overall, each 1 .. 5); they are cached per clip.
+
+DNSMOS does not normalise its input, and louder playback scores lower
+(``benchmarks/dnsmos_level.py``). The ``*_norm`` variants first scale the clip to
+:data:`NORM_LEVEL_DBFS` RMS (as the DNS Challenge prepared its test clips), so recordings
+and systems at different levels are compared on what they sound like, not how loud.
 """
 
 from __future__ import annotations
@@ -20,10 +25,11 @@ from collections import OrderedDict
 
 import numpy as np
 
-from aural.metrics.base import MetricError, register_metric
+from aural.metrics.base import SILENCE_RMS_DB, MetricError, register_metric, rms_db
 
 SAMPLE_RATE = 16000
 MIN_DURATION_S = 1.0
+NORM_LEVEL_DBFS = -25.0
 _REQUIRES = ("speechmos", "onnxruntime", "librosa", "requests")  # speechmos declares none of them
 _model = None
 _cache: OrderedDict[str, dict[str, float]] = OrderedDict()
@@ -79,16 +85,28 @@ def dnsmos_scores(audio: np.ndarray) -> dict[str, float]:
     return scores
 
 
-def _register(name: str, key: str, label: str) -> None:
-    def compute(reference: np.ndarray | None, estimate: np.ndarray, sample_rate: int) -> float:
-        return dnsmos_scores(estimate)[key]
+def at_level(audio: np.ndarray, level_dbfs: float = NORM_LEVEL_DBFS) -> np.ndarray:
+    """``audio`` scaled to ``level_dbfs`` RMS (a silent clip is an error)."""
+    level = rms_db(audio)
+    if level < SILENCE_RMS_DB:
+        raise MetricError(f"undefined: silent (below {SILENCE_RMS_DB:g} dBFS RMS)")
+    return np.asarray(audio) * 10.0 ** ((level_dbfs - level) / 20.0)
 
-    compute.__doc__ = f"DNSMOS P.835 {label} quality (1 .. 5), non-intrusive, at 16 kHz."
+
+def _register(name: str, key: str, label: str, normalise: bool) -> None:
+    def compute(reference: np.ndarray | None, estimate: np.ndarray, sample_rate: int) -> float:
+        return dnsmos_scores(at_level(estimate) if normalise else estimate)[key]
+
+    level = f", scaled to {NORM_LEVEL_DBFS:g} dBFS RMS first" if normalise else ""
+    compute.__doc__ = f"DNSMOS P.835 {label} quality (1 .. 5), non-intrusive, at 16 kHz{level}."
     register_metric(name, intrusive=False, higher_is_better=True, package="speechmos",
                     sample_rate=SAMPLE_RATE, unit="MOS", min_duration_s=MIN_DURATION_S,
-                    requires=_REQUIRES, extra="dnsmos")(compute)
+                    requires=_REQUIRES, extra="dnsmos",
+                    rate_note=f"level-matched: {NORM_LEVEL_DBFS:g} dBFS RMS" if normalise else "")(compute)
 
 
-_register("dnsmos_sig", "sig", "speech signal")
-_register("dnsmos_bak", "bak", "background")
-_register("dnsmos_ovrl", "ovrl", "overall")
+for _normalise in (False, True):
+    _suffix = "_norm" if _normalise else ""
+    _register(f"dnsmos_sig{_suffix}", "sig", "speech signal", _normalise)
+    _register(f"dnsmos_bak{_suffix}", "bak", "background", _normalise)
+    _register(f"dnsmos_ovrl{_suffix}", "ovrl", "overall", _normalise)

@@ -4,7 +4,7 @@ Definition (the only one aural uses; log10 of power, as in the bandwidth-extensi
 so values are a tenth of the same distance in dB)::
 
     g       = sqrt( sum(ref^2) / sum(est^2) )                one gain: the reference's energy
-    P(t, f) = |rfft(w * x_t)|^2 / sum(w^2)                 power spectrum of frame t
+    P(t, f) = |rfft(w * x_t)|^2                           power spectrum of frame t (unnormalised)
     LSD     = mean_t sqrt( mean_f ( log10( (P_ref(t, f) + eps) / (P_est(t, f) + eps) ) )^2 )
 
 with ``P_est`` taken of ``g * est``, so loudness is not counted as spectrum.
@@ -12,8 +12,9 @@ with ``P_est`` taken of ``g * est``, so loudness is not counted as spectrum.
 - ``x_t``: frames of ``n_fft = 2048`` samples every ``hop_length = 512`` samples, periodic Hann
   window ``w``, no padding (only whole frames inside the signal), at the rate the two signals
   are compared at (the reference's rate).
-- ``eps = 1e-8`` (-80 dB for white noise of unit variance), so silent bins of both signals
-  agree and a bin missing from only one side costs at most about 8.
+- ``eps = 1e-8``, on the unnormalised power as AP-BWE, NVSR and the other bandwidth-extension
+  papers compute it (``torch.stft`` magnitudes squared), so values compare with theirs: silent
+  bins of both signals agree and a bin missing from only one side costs at most about 8.
 - ``lsd`` averages over every bin ``0 .. sample_rate / 2``; ``lsd_hf`` only over bins above
   4 kHz (the band a phone loses), and has no value below 8 kHz sample rate.
 
@@ -38,7 +39,7 @@ _FRAMES_PER_CHUNK = 256
 def _power_frames(audio: np.ndarray, start: int, stop: int, window: np.ndarray) -> np.ndarray:
     index = np.arange(start, stop)[:, None] * HOP_LENGTH + np.arange(N_FFT)[None, :]
     spectrum = np.fft.rfft(audio[index] * window, axis=-1)
-    return (spectrum.real ** 2 + spectrum.imag ** 2) / float(np.sum(window ** 2))
+    return spectrum.real ** 2 + spectrum.imag ** 2
 
 
 def log_spectral_distance(reference: np.ndarray, estimate: np.ndarray, sample_rate: int,

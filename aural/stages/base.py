@@ -10,18 +10,27 @@ set ``needs_analysis``: the pipeline first feeds every block to ``analyze_block`
 ``finish_analysis``, which may ask for another analysis pass (at most
 ``MAX_ANALYSIS_PASSES``) by returning True; then the same input streams again through
 ``process_block``.
+
+Importing a stage module must stay cheap (``aural stages`` and ``aural validate`` read
+every stage's name, ``Params`` and ``contract`` without running anything): stages import
+torch and their DSP or model code where they first need it, in ``__init__`` or
+``configure``; ``tests/cli/test_startup.py`` checks that.
 """
 
 from __future__ import annotations
 
+import importlib
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Any, ClassVar, Iterator, Literal
-
-import torch
+from typing import TYPE_CHECKING, Any, ClassVar, Iterator, Literal
 
 from aural.params import build_params, params_to_dict
-from aural.signal import Signal
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
+
+    from aural.signal import Signal
 
 BLOCK_SAMPLES = 1 << 16  # 65 536 samples: about 1.4 s at 48 kHz
 MAX_ANALYSIS_PASSES = 4
@@ -104,6 +113,8 @@ class Stage(ABC):
 
     def flush(self) -> torch.Tensor:
         """The last ``latency_samples`` of output after the final block."""
+        import torch
+
         return self.process_block(torch.zeros(self.num_channels or 1, self.latency_samples))
 
     def analyze_block(self, audio: torch.Tensor) -> None:
@@ -120,6 +131,8 @@ class Stage(ABC):
     # -- whole signals ---------------------------------------------------------------------
     def process(self, signal: Signal) -> Signal:
         """Process a whole signal in blocks; output is aligned with the input and as long."""
+        import torch
+
         self.configure(signal.sample_rate, signal.num_channels)
         if self.needs_analysis:
             for _ in range(MAX_ANALYSIS_PASSES):
@@ -140,10 +153,20 @@ def iter_blocks(audio: torch.Tensor, block_samples: int = BLOCK_SAMPLES) -> Iter
 
 
 class LearnedStage(Stage):
-    """A stage around a network: ``model_factory(config) -> nn.Module`` and its weights."""
+    """A stage around a network: ``model_factory(config) -> nn.Module`` and its weights.
+
+    ``model_module`` names the module whose ``build_model(config)`` makes the network, and
+    ``task_module`` the one whose ``build_task(recipe)`` trains it; both load on first use.
+    """
 
     learned = True
-    model_factory: ClassVar[Any]
+    model_module: ClassVar[str]
+    task_module: ClassVar[str]
+
+    @classmethod
+    def model_factory(cls, config: Any) -> nn.Module:
+        """A new network of this stage from its ``model`` config (``{}``: the defaults)."""
+        return importlib.import_module(cls.model_module).build_model(config)
 
     def _resolve_model(self, weights: str | None, model: Any) -> Any:
         """``model`` as given, else the network loaded from ``weights`` (checked rate), in eval mode."""
@@ -156,7 +179,7 @@ class LearnedStage(Stage):
             raise WeightsError(f"{self.name}: needs weights (a preset name or a file path)")
         from aural.weights import load_model
 
-        model, config, self.weights_info = load_model(self.name, weights, type(self).model_factory)
+        model, config, self.weights_info = load_model(self.name, weights, self.model_factory)
         rate = config.get("sample_rate", self.contract.sample_rate)
         if rate != self.contract.sample_rate:
             raise WeightsError(f"{weights}: weights run at {rate} Hz, {self.name} at {self.contract.sample_rate} Hz")

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
 
-import numpy as np
-import torch
-
-from aural.dsp.dynamics import DynamicsConfig, DynamicsProcessor
 from aural.params import param
 from aural.stages import register_stage
 from aural.stages.base import IOContract, Stage
+
+if TYPE_CHECKING:  # loaded in configure(): importing a stage module stays cheap
+    import torch
+
+    from aural.dsp.dynamics import DynamicsConfig
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,8 @@ class DynamicsParams:
                                      help="most attenuation the expander applies")
 
     def config(self) -> DynamicsConfig:
+        from aural.dsp.dynamics import DynamicsConfig
+
         return DynamicsConfig(**asdict(self))
 
 
@@ -70,6 +74,8 @@ class DynamicsStage(Stage):
     contract = IOContract()
 
     def configure(self, sample_rate: int, num_channels: int) -> None:
+        from aural.dsp.dynamics import DynamicsProcessor
+
         self._processor = DynamicsProcessor(self.params.config(), sample_rate, num_channels)
         super().configure(sample_rate, num_channels)
 
@@ -84,8 +90,10 @@ class DynamicsStage(Stage):
         return processor.latency_samples if processor is not None else 0
 
     def process_block(self, audio: torch.Tensor) -> torch.Tensor:
+        import torch
+
         if getattr(self, "_processor", None) is None:
             raise RuntimeError("dynamics: call configure(sample_rate, num_channels) first")
-        block = audio.detach().cpu().numpy().astype(np.float64)
+        block = audio.detach().cpu().numpy().astype("float64")
         out = self._processor.process(block)
-        return torch.from_numpy(out.astype(np.float32))
+        return torch.from_numpy(out.astype("float32"))

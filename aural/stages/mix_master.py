@@ -4,18 +4,16 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import numpy as np
-import torch
-
-from aural.dsp.dynamics import Deesser
-from aural.dsp.filters import SosFilter, high_shelf, highpass, low_shelf, peaking
-from aural.dsp.loudness import LimitedLoudnessMeter
-from aural.dsp.true_peak import TruePeakLimiter
 from aural.errors import StageError
 from aural.params import param
 from aural.stages import register_stage
 from aural.stages.base import IOContract, Stage
+
+if TYPE_CHECKING:  # DSP loads in configure(): importing a stage module stays cheap
+    import numpy as np
+    import torch
 
 # preset -> (target_lufs, true_peak_db)
 PRESETS: dict[str, tuple[float, float]] = {
@@ -87,6 +85,11 @@ class _PreGainChain:
     """High-pass, EQ and de-esser: everything before the loudness gain."""
 
     def __init__(self, params: MixMasterParams, sample_rate: int, num_channels: int):
+        import numpy as np
+
+        from aural.dsp.dynamics import Deesser
+        from aural.dsp.filters import SosFilter, high_shelf, highpass, low_shelf, peaking
+
         limit = NYQUIST_FRACTION * sample_rate / 2
         sections = []
         if 0 < params.highpass_hz < limit:
@@ -141,6 +144,9 @@ class MixMasterStage(Stage):
     needs_analysis = True
 
     def configure(self, sample_rate: int, num_channels: int) -> None:
+        from aural.dsp.loudness import LimitedLoudnessMeter
+        from aural.dsp.true_peak import TruePeakLimiter
+
         target_lufs, true_peak_db = self.params.target
         self._analysis_chain = _PreGainChain(self.params, sample_rate, num_channels)
         self._chain = _PreGainChain(self.params, sample_rate, num_channels)
@@ -192,11 +198,13 @@ class MixMasterStage(Stage):
         return 0.5 * (low + high)
 
     def process_block(self, audio: torch.Tensor) -> torch.Tensor:
+        import torch
+
         if getattr(self, "gain_db", None) is None:
             raise StageError("mix_master: process_block before finish_analysis; the stage "
                              "needs its analysis pass (analyze_block ... finish_analysis)")
         out = self._chain.process(_to_numpy(audio)) * 10.0 ** (self.gain_db / 20.0)
-        return torch.from_numpy(self._limiter.process(out).astype(np.float32))
+        return torch.from_numpy(self._limiter.process(out).astype("float32"))
 
     def describe(self) -> dict:
         target_lufs, true_peak_db = self.params.target
@@ -207,4 +215,4 @@ class MixMasterStage(Stage):
 
 
 def _to_numpy(audio: torch.Tensor) -> np.ndarray:
-    return audio.detach().cpu().numpy().astype(np.float64)
+    return audio.detach().cpu().numpy().astype("float64")

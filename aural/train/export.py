@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import os
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -18,7 +19,9 @@ from aural.train.checkpoint import read_checkpoint
 from aural.train.logging import read_log
 from aural.train.trainer import BEST, LAST
 
-CARD_METRICS = ("snr/val", "snr_input/val", "snr_gain/val", "si_sdr/val", "si_sdr_input/val", "si_sdr_gain/val",
+PRESET_HINT = "use letters, digits, '-' and '_' only"
+CARD_METRICS = ("lsd/val", "lsd_input/val", "lsd_gain/val", "snr/val", "snr_input/val", "snr_gain/val",
+                "si_sdr/val", "si_sdr_input/val", "si_sdr_gain/val",
                 "stoi_approx/val", "stoi_approx_input/val", "stoi_approx_gain/val", "loss/val")
 
 
@@ -33,24 +36,62 @@ def pick_checkpoint(run_dir: Path, which: str = "best") -> Path:
     raise UsageError(f"{run_dir}: no checkpoint ({' or '.join(names)}); train first with `aural train`")
 
 
+def _is_plain_name(name: str) -> bool:
+    return bool(name) and name.isascii() and name.replace("_", "").replace("-", "").isalnum()
+
+
+def learned_stage_of(checkpoint: Path, config: Mapping[str, Any] | None) -> str:
+    """The registered learned stage a checkpoint's config names (never a path)."""
+    from aural.stages import STAGES
+
+    if not config or "stage" not in config:
+        raise UsageError(f"{checkpoint}: the checkpoint records no stage config; it was not written by `aural train`")
+    stage = config["stage"]
+    if not isinstance(stage, str) or stage not in STAGES or not _is_plain_name(stage):
+        raise UsageError(f"{checkpoint}: the checkpoint names stage {stage!r}, which is not a registered stage "
+                         f"({', '.join(STAGES.names())}); refusing to export it")
+    if not STAGES.get(stage).learned:
+        raise UsageError(f"{checkpoint}: stage {stage!r} is a DSP stage and has no weights to export")
+    return stage
+
+
+def negative_gains(metrics: Mapping[str, float]) -> dict[str, float]:
+    """The validation gains (output minus input, ``*_gain/val``) below zero."""
+    return {key: float(value) for key, value in metrics.items()
+            if key.endswith("_gain/val") and isinstance(value, (int, float)) and value < 0}
+
+
+def existing_preset_files(stage: str, preset: str, directory: Path) -> list[Path]:
+    """Files of ``stage``/``preset`` already in ``directory`` (the manifest entry counts as one)."""
+    stem = directory / stage / preset
+    found = [path for path in (stem.with_suffix(s) for s in (".safetensors", ".json", ".md")) if path.exists()]
+    if not found and preset in weights.read_manifest(directory)["models"].get(stage, {}):
+        found.append(directory / weights.MANIFEST_NAME)
+    return found
+
+
 def export_run(run_dir: Path, *, preset: str = "default", which: str = "best",
                directory: Path | None = None, notes: tuple[str, ...] = (),
-               evaluation: str | None = None) -> dict[str, Any]:
+               evaluation: str | None = None, force: bool = False) -> dict[str, Any]:
     """Export ``run_dir``'s best (or last) checkpoint; returns the manifest entry.
 
     ``evaluation``: Markdown (measured results, with the commands that measured them) for the
-    card's Evaluation section."""
+    card's Evaluation section. An existing preset is replaced only with ``force``. The same
+    checkpoint exported twice gives byte-identical weights and config (the card's date is
+    ``$SOURCE_DATE_EPOCH`` when set, else today)."""
     directory = Path(directory) if directory else weights.models_dir()
+    if not _is_plain_name(preset):
+        raise UsageError(f"preset name {preset!r}: {PRESET_HINT}")
     checkpoint = pick_checkpoint(run_dir, which)
     tensors, state = read_checkpoint(checkpoint)
     extra = state.get("extra", {})
     run = extra.get("run", {})
     config = extra.get("weights_config") or run.get("weights_config")
-    if not config or "stage" not in config:
-        raise UsageError(f"{checkpoint}: the checkpoint records no stage config; it was not written by `aural train`")
-    stage = config["stage"]
-    if not preset.replace("_", "").replace("-", "").isalnum():
-        raise UsageError(f"preset name {preset!r}: use letters, digits, '-' and '_' only")
+    stage = learned_stage_of(checkpoint, config)
+    existing = existing_preset_files(stage, preset, directory)
+    if existing and not force:
+        raise UsageError(f"{existing[0]}: {stage} preset {preset!r} exists; choose another --preset, "
+                         "or --force to replace it")
     model = {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}
     num_parameters = int(sum(t.numel() for t in model.values()))
     step = int(state["step"])
@@ -85,6 +126,14 @@ def _latest_metrics(run_dir: Path) -> dict[str, Any]:
     return rows[-1] if rows else {}
 
 
+def _export_date() -> str:
+    """``$SOURCE_DATE_EPOCH`` as a date when set (reproducible builds), else today."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH", "")
+    if epoch.isdigit():
+        return _dt.datetime.fromtimestamp(int(epoch), _dt.timezone.utc).date().isoformat()
+    return _dt.date.today().isoformat()
+
+
 def _fmt(value: Any) -> str:
     return f"{value:.3f}" if isinstance(value, float) else str(value)
 
@@ -95,7 +144,7 @@ def model_card(stage: str, preset: str, config: Mapping[str, Any], run: Mapping[
                evaluation: str | None = None) -> str:
     recipe = run.get("recipe", {})
     data = run.get("data", {})
-    today = _dt.date.today().isoformat()
+    today = _export_date()
     lines = [
         f"# {stage} / {preset}",
         "",

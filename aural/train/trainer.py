@@ -38,6 +38,7 @@ from aural.train.logging import RunLogger, read_log
 LAST = "last.safetensors"
 BEST = "best.safetensors"
 MAX_NONFINITE_STEPS = 20
+LOG_PROGRESS_S = 10.0  # progress lines in a log (not a terminal): at most one per this many seconds
 
 
 @dataclass(frozen=True)
@@ -278,7 +279,7 @@ class Trainer:
         groups = task.grad_norm_groups() if hasattr(task, "grad_norm_groups") else {"model": list(raw_model.parameters())}
         parameters = [p for p in raw_model.parameters() if p.requires_grad]
 
-        progress = _progress(total=c.steps, initial=step, enabled=c.progress and info.is_main)
+        progress = _progress("steps", c.steps, "step", c.progress and info.is_main, initial=step)
         for note in logger.notes:
             progress.write(f"aural train: {note}")
         sums: dict[str, float] = {}
@@ -368,6 +369,8 @@ class Trainer:
                             shuffle=False, num_workers=self.config.num_workers, collate_fn=self.collate_fn,
                             generator=torch.Generator().manual_seed(0))
         sums: dict[str, torch.Tensor] = {}
+        progress = _progress("validation", len(loader), "batch", self.config.progress and info.is_main,
+                             quiet_start=True)
         for batch in loader:
             batch = _to_device(batch, device)
             with self._autocast(device):
@@ -376,6 +379,8 @@ class Trainer:
                 value = torch.as_tensor(value, device=device).detach().double().flatten()
                 pair = torch.stack([value.sum(), torch.tensor(float(value.numel()), device=device, dtype=torch.float64)])
                 sums[key] = sums.get(key, torch.zeros(2, device=device, dtype=torch.float64)) + pair
+            progress.update()
+        progress.close()
         keys = sorted(sums)
         if info.world_size > 1:
             keys_all: list[Any] = [None] * info.world_size
@@ -449,14 +454,12 @@ def _truncate_log(run_dir: Path, step: int) -> None:
         path.write_text("".join(json.dumps(row) + "\n" for row in kept))
 
 
-def _progress(total: int, initial: int, enabled: bool):
-    import sys
+def _progress(desc: str, total: int, unit: str, enabled: bool, initial: int = 0, quiet_start: bool = False):
+    """A bar on a terminal; in a log a plain line every ``LOG_PROGRESS_S`` (see aural.progress)."""
+    from aural.progress import Progress
 
-    from tqdm import tqdm
-
-    interactive = sys.stderr.isatty()
-    return tqdm(total=total, initial=initial, disable=not enabled, dynamic_ncols=True, unit="step",
-                mininterval=0.5 if interactive else 30.0, desc="train")
+    return Progress(desc, total=total, unit=unit, prefix="aural train: ", enabled=enabled, initial=initial,
+                    interval_s=LOG_PROGRESS_S, quiet_start=quiet_start)
 
 
 def checkpoint_summary(path: Path) -> dict[str, Any]:

@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,7 +13,7 @@ import torch
 
 from aural import io
 from aural.degrade import codecs, reproduce
-from helpers import run_cli, speech_like, write_audio
+from helpers import DATA_ROOT, requires_shared_data, run_cli, speech_like, write_audio
 
 PROFILES = ["archival", "cellular", "laptop_mic", "voice_memo", "voip"]
 
@@ -170,14 +168,10 @@ def test_long_files_are_chunked_and_reproduced(folders, capsys):
     assert torch.equal(studio.audio, io.read(folders / "out" / entry["studio"]).audio)
 
 
-def _data_root() -> Path:
-    return Path(os.environ.get("AURAL_DATA", Path(__file__).resolve().parents[2] / ".." / "shared" / "data"))
-
-
 @pytest.mark.slow
-@pytest.mark.skipif(not (_data_root() / "speech").is_dir(), reason="shared data not available")
+@requires_shared_data("speech")
 def test_real_recordings_through_every_profile(tmp_path, capsys):
-    root = _data_root()
+    root = DATA_ROOT
     clean = tmp_path / "clean"
     clean.mkdir()
     names = ["librispeech_198-209-0000.flac", "librivox_flatland_excerpt.flac", "freesound_davidbain_xmas.flac"]

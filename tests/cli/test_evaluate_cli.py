@@ -11,7 +11,7 @@ import torch
 
 from aural.evaluate import OUTPUT_FILES
 from aural.signal import Signal
-from helpers import run_cli, speech_like, write_audio
+from helpers import run_cli, shared_data, speech_like, write_audio
 
 FAST = "snr,si_sdr,pesq_wb,stoi,lsd,lufs"
 
@@ -162,7 +162,7 @@ class StandIn:
 def test_pipeline_mode_scores_input_output_and_delta(pairs, tmp_path, capsys, monkeypatch):
     import aural.pipeline
 
-    monkeypatch.setattr(aural.pipeline, "load_pipeline", lambda name: StandIn())
+    monkeypatch.setattr(aural.pipeline, "load_pipeline", lambda name, overrides=(): StandIn())
     code, out, err = run_cli(["evaluate", "stand_in", "--pairs", str(pairs), "--out", str(tmp_path / "out"),
                               "--metrics", "snr,lufs", "--jobs", "1", "--save-outputs"], capsys)
     assert code == 0, err
@@ -181,7 +181,7 @@ def test_pipeline_mode_scores_input_output_and_delta(pairs, tmp_path, capsys, mo
 def test_pipeline_failure_on_one_file(pairs, tmp_path, capsys, monkeypatch):
     import aural.pipeline
 
-    monkeypatch.setattr(aural.pipeline, "load_pipeline", lambda name: StandIn(fail_on="b.wav"))
+    monkeypatch.setattr(aural.pipeline, "load_pipeline", lambda name, overrides=(): StandIn(fail_on="b.wav"))
     code, _, err = run_cli(["evaluate", "x", "--pairs", str(pairs), "--out", str(tmp_path / "out"),
                             "--metrics", "snr", "--jobs", "1"], capsys)
     assert code == 1
@@ -202,7 +202,7 @@ def test_pipeline_mode_on_one_folder_per_pair(tmp_path, capsys, monkeypatch):
     write_audio(root / "bad" / "clean.wav", speech_like(1.0, 16000))
     write_audio(root / "bad" / "studio.wav", speech_like(1.0, 16000))
     write_audio(root / "bad" / "noisy.wav", speech_like(1.0, 16000))
-    monkeypatch.setattr(aural.pipeline, "load_pipeline", lambda name: StandIn())
+    monkeypatch.setattr(aural.pipeline, "load_pipeline", lambda name, overrides=(): StandIn())
     code, _, err = run_cli(["evaluate", "stand_in", "--pairs", str(root), "--out", str(tmp_path / "out"),
                             "--metrics", "snr,lufs", "--jobs", "1"], capsys)
     assert code == 1  # a skipped folder counts as unmatched
@@ -229,6 +229,17 @@ def test_real_pipeline_file(pairs, tmp_path, capsys):
     assert code == 0, err
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert summary["pipeline"] == "gentle" and summary["columns"]["delta_lufs"]["count"] == 3
+    gentle = summary["columns"]["delta_lufs"]["mean"]
+    code, _, err = run_cli(["evaluate", str(yaml_path), "--pairs", str(pairs), "--out", str(tmp_path / "set"),
+                            "--metrics", "lufs", "--jobs", "1", "--set", "dynamics.makeup_db=6"], capsys)
+    assert code == 0, err
+    raised = json.loads((tmp_path / "set" / "summary.json").read_text())["columns"]["delta_lufs"]["mean"]
+    assert raised == pytest.approx(gentle + 6.0, abs=0.5)
+    code, _, err = run_cli(["evaluate", str(yaml_path), "--pairs", str(pairs), "--out", str(tmp_path / "bad"),
+                            "--set", "dynamics.makeup_db=99"], capsys)
+    assert code == 2 and err.startswith("aural: --set dynamics.makeup_db=99: stages[0].params.makeup_db: expected")
+    code, _, err = evaluate(pairs, tmp_path / "bad", capsys, "--set", "dynamics.ratio=2")
+    assert code == 2 and "--set changes a PIPELINE's params" in err
 
 
 def test_rows_are_written_as_they_complete(pairs, tmp_path, capsys, monkeypatch):
@@ -242,9 +253,94 @@ def test_rows_are_written_as_they_complete(pairs, tmp_path, capsys, monkeypatch)
             seen.append(read_csv(tmp_path / "out" / "scores.csv"))
             return super().process(signal)
 
-    monkeypatch.setattr(aural.pipeline, "load_pipeline", lambda name: Watching())
+    monkeypatch.setattr(aural.pipeline, "load_pipeline", lambda name, overrides=(): Watching())
     code, _, err = run_cli(["evaluate", "w", "--pairs", str(pairs), "--out", str(tmp_path / "out"),
                             "--metrics", "snr", "--jobs", "1"], capsys)
     assert code == 0, err
     assert [[row[0] for row in table[1:]] for table in seen] == [[], ["a"], ["a", "b"]]
     assert seen[0][0] == ["file", "input_snr", "output_snr", "delta_snr"]
+
+
+def test_progress_in_a_log_is_plain_lines(pairs, tmp_path, capsys, monkeypatch):
+    import aural.progress
+
+    code, _, err = evaluate(pairs, tmp_path / "quick", capsys)
+    assert code == 0 and err == ""  # a run of a few seconds prints no progress in a log
+    monkeypatch.setattr(aural.progress, "PLAIN_INTERVAL_S", 0.0)
+    code, _, err = evaluate(pairs, tmp_path / "out", capsys)
+    assert code == 0
+    assert err.splitlines()[-1].startswith("aural evaluate: 3 of 3 files (100%), ")
+    assert "\r" not in err and "\x1b" not in err
+
+
+def recordings(folder):
+    """A clean wideband clip, a clipped one and one limited to the 4 kHz phone band."""
+    clean = speech_like(2.0, 16000, seed=3, level_db=-20.0)
+    write_audio(folder / "clean.wav", clean)
+    write_audio(folder / "loud" / "clipped.wav", clean.replace((clean.audio * 30).clamp(-1, 1)))
+    write_audio(folder / "phone.flac", clean.resample(8000).resample(16000))
+    return folder
+
+
+def test_recordings_without_references_are_scored_reference_free(tmp_path, capsys):
+    folder = recordings(tmp_path / "rec")
+    code, out, err = run_cli(["evaluate", "--degraded", str(folder), "--out", str(tmp_path / "out"), "--jobs", "1",
+                              "--metrics", "bandwidth_hz,clipping_percent,lufs,true_peak_db"], capsys)
+    assert code == 0, err
+    rows = {row[0]: row for row in read_csv(tmp_path / "out" / "scores.csv")}
+    assert rows["file"] == ["file", "bandwidth_hz", "clipping_percent", "lufs", "true_peak_db"]
+    bandwidth = {name: float(rows[name][1]) for name in ("clean", "loud/clipped", "phone")}
+    assert bandwidth["phone"] < 4200 < 7000 < bandwidth["clean"]
+    assert float(rows["loud/clipped"][2]) > 5.0 and float(rows["clean"][2]) == 0.0
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["mode"] == "recordings" and summary["num_files"] == 3
+    page = (tmp_path / "out" / "report.html").read_text()
+    assert page.count("<audio controls") == 3 and "worst first by <code>bandwidth_hz</code>" in page
+    assert page.index('id="phone"') < page.index('id="clean"')  # the narrowest band first
+
+
+def test_recordings_mode_refuses_metrics_that_need_a_reference(tmp_path, capsys):
+    folder = recordings(tmp_path / "rec")
+    code, _, err = run_cli(["evaluate", "--degraded", str(folder), "--out", str(tmp_path / "out"),
+                            "--metrics", "snr,lufs"], capsys)
+    assert code == 2 and "snr: needs a reference" in err and err.count("\n") == 1
+
+
+def test_real_recordings_without_references(tmp_path, capsys):
+    from aural.metrics import get_metric, reference_free_metric_names
+
+    folder = shared_data("degraded")
+    if get_metric("dnsmos_ovrl_norm").unavailable_reason():
+        pytest.skip(get_metric("dnsmos_ovrl_norm").unavailable_reason())
+    code, _, err = run_cli(["evaluate", "--degraded", str(folder), "--out", str(tmp_path / "out"), "--jobs", "1"],
+                           capsys)
+    assert code == 0, err
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert list(summary["metrics"]) == reference_free_metric_names()
+    assert {"dnsmos_ovrl_norm", "bandwidth_hz", "lufs", "clipping_percent"} <= set(summary["metrics"])
+    assert "dnsmos_ovrl" not in summary["metrics"]  # the level-matched one stands in for it
+    for name in ("dnsmos_ovrl_norm", "bandwidth_hz", "lufs", "clipping_percent"):
+        assert summary["columns"][name]["count"] == summary["num_files"] == 6, name
+    assert 1.0 < summary["columns"]["dnsmos_ovrl_norm"]["mean"] < 5.0
+
+
+class Spoiler(StandIn):
+    """Leaves every file alone but one, which it buries in noise."""
+
+    def process(self, signal: Signal) -> Signal:
+        if "sub" in str(signal.meta.get("source")):
+            noise = torch.from_numpy(np.random.default_rng(0).standard_normal(tuple(signal.audio.shape)))
+            return signal.replace(signal.audio + 0.3 * noise.float())
+        return signal
+
+
+def test_report_shows_the_worst_files_first(pairs, tmp_path, capsys, monkeypatch):
+    import aural.pipeline
+
+    monkeypatch.setattr(aural.pipeline, "load_pipeline", lambda name, overrides=(): Spoiler())
+    code, _, err = run_cli(["evaluate", "spoiler", "--pairs", str(pairs), "--out", str(tmp_path / "out"),
+                            "--metrics", "snr", "--jobs", "1", "--report-files", "1"], capsys)
+    assert code == 0, err
+    page = (tmp_path / "out" / "report.html").read_text()
+    assert page.count('<section class="file"') == 1 and 'id="sub/c"' in page  # processed last, shown
+    assert "worst first by <code>delta_snr</code>" in page

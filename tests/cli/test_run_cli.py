@@ -173,3 +173,38 @@ def test_validate_and_stages_commands(tmp_path, pipeline, capsys):
     assert code == 0 and "target_lufs" in out
     code, _, err = run_cli(["stages", "show", "dynamic"], capsys)
     assert code == 2 and "did you mean 'dynamics'" in err
+
+
+def test_set_changes_a_param_and_bad_values_are_exit_2(tmp_path, pipeline, capsys):
+    from aural.metrics.loudness import lufs
+
+    source = write_audio(tmp_path / "in.wav", speech_like(4.0, 16000))
+    code, _, err = run_cli(["run", pipeline, str(source), "-o", str(tmp_path / "loud.wav"), "-q",
+                            "--set", "mix_master.target_lufs=-20"], capsys)
+    assert code == 0, err
+    quiet = io.read(tmp_path / "loud.wav")
+    assert abs(lufs(None, quiet.audio.double().numpy(), quiet.sample_rate) + 20.0) < 0.5  # the preset gives -16
+    code, _, err = run_cli(["run", pipeline, str(source), "-o", str(tmp_path / "x.wav"), "-q",
+                            "--set", "dynamics.ratio=loud"], capsys)
+    assert code == 2 and not (tmp_path / "x.wav").exists()
+    assert err == "aural: --set dynamics.ratio=loud: stages[0].params.ratio: expected a number in 1..1000, got 'loud'\n"
+    code, _, err = run_cli(["run", pipeline, str(source), "-o", str(tmp_path / "x.wav"), "--set", "ratio=2"], capsys)
+    assert code == 2 and "expected STAGE.PARAM=VALUE" in err and err.count("\n") == 1
+
+
+def test_progress_in_a_log_is_plain_lines_per_pass(tmp_path, pipeline, capsys, monkeypatch):
+    import aural.progress
+
+    monkeypatch.setattr(aural.progress, "PLAIN_INTERVAL_S", 0.0)  # a line at every update
+    for name in ("a", "b"):
+        write_audio(tmp_path / "in" / f"{name}.wav", speech_like(1.0, 16000))
+    code, _, err = run_cli(["run", pipeline, str(tmp_path / "in"), "-o", str(tmp_path / "out")], capsys)
+    assert code == 0, err
+    assert "\r" not in err and "\x1b" not in err
+    lines = err.splitlines()
+    # dynamics streams into a spool, mix_master measures loudness, then normalises: three passes
+    for step in ("pass 1 of 3 (dynamics)", "pass 2 of 3 (analysis for mix_master)", "pass 3 of 3 (mix_master)"):
+        assert any(line.startswith(f"aural run: a.wav: {step}: ") for line in lines), step
+    assert any(line.startswith("aural run: files: 2 of 2 files (100%)") for line in lines)
+    code, _, err = run_cli(["run", pipeline, str(tmp_path / "in"), "-o", str(tmp_path / "q"), "-q"], capsys)
+    assert code == 0 and "%" not in err

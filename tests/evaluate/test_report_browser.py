@@ -64,6 +64,6 @@ def test_dom_has_players_images_and_waveforms(report, tmp_path):
     done = chromium(["--dump-dom", report.as_uri()], tmp_path / "profile")
     dom = done.stdout
     assert "<h1>aural evaluate: browser_check</h1>" in dom, done.stderr[-2000:]
-    assert dom.count("<audio controls") == 6 and dom.count('src="data:audio/wav;base64,') == 6
+    assert dom.count("<audio controls") == 6 and dom.count('src="data:audio/mpeg;base64,') == 6
     assert dom.count('<img alt="') == 6 and dom.count('src="data:image/png;base64,') == 6
     assert dom.count('<svg class="wave"') == 2

@@ -1,6 +1,5 @@
 """The shipped pipelines end to end, measured with meters independent of aural's own."""
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -10,9 +9,8 @@ import soxr
 
 from aural import io
 from aural.config import builtin_pipelines
-from helpers import run_cli, speech_like, write_audio
+from helpers import run_cli, shared_data, speech_like, write_audio
 
-DATA = Path(os.environ.get("AURAL_DATA", Path(__file__).resolve().parents[2].parent / "shared" / "data"))
 REAL_SPEECH = [  # CC BY 4.0 / public-domain clean speech at different rates and levels
     "speech/librivox_john_clare_poem.flac",
     "speech/librispeech_198-209-0000.flac",
@@ -55,9 +53,7 @@ def test_podcast_master_hits_loudness_and_true_peak(tmp_path, capsys, level_db, 
 
 @pytest.mark.parametrize("relative", REAL_SPEECH)
 def test_podcast_master_on_real_speech(tmp_path, capsys, relative):
-    src = DATA / relative
-    if not src.exists():
-        pytest.skip(f"{src} not available (set AURAL_DATA)")
+    src = shared_data(relative)
     out = tmp_path / "mastered.wav"
     code, _, err = run_cli(["run", "pipelines/podcast_master.yaml", str(src), "-o", str(out), "-q"], capsys)
     assert code == 0, err

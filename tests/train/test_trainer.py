@@ -344,3 +344,16 @@ def test_ddp_two_processes_agree(tmp_path):
 
 if __name__ == "__main__":
     _ddp_worker(sys.argv[1])
+
+
+def test_progress_in_a_log_covers_steps_and_validation(tmp_path, capsys, monkeypatch):
+    import aural.train.trainer as trainer_module
+
+    monkeypatch.setattr(trainer_module, "LOG_PROGRESS_S", 0.0)
+    Trainer(make_task(), make_data(), tmp_path / "run", config(steps=2, progress=True),
+            val_data=make_data(6, seed=1)).fit()
+    err = capsys.readouterr().err
+    lines = err.splitlines()
+    assert any(line.startswith("aural train: steps: 2 of 2 steps (100%)") for line in lines)
+    assert any(line.startswith("aural train: validation: 2 of 2 batches (100%)") for line in lines)
+    assert "\r" not in err and "\x1b" not in err

@@ -9,17 +9,15 @@ whole-signal processing. ``strength`` is the dry/wet control.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
-from torch import nn
-
-from aural.nn.spectral import hann_window
-from aural.nn.streaming import ChunkedSpectralProcessor, StreamingFrameProcessor
 from aural.params import param
 from aural.stages import register_stage
 from aural.stages.base import IOContract, LearnedStage
-from aural.stages.gan_refiner.model import build_model
+
+if TYPE_CHECKING:  # the network loads with the stage: importing this module stays cheap
+    import torch
+    from torch import nn
 
 SAMPLE_RATE = 16000
 
@@ -38,11 +36,14 @@ class GanRefinerStage(LearnedStage):
     summary = "Learned GAN-trained complex residual on the compressed STFT: natural texture after denoising."
     Params = GanRefinerParams
     contract = IOContract(sample_rate=SAMPLE_RATE, keep_high_band=True)
-    model_factory = staticmethod(build_model)
+    model_module = "aural.stages.gan_refiner.model"
     task_module = "aural.stages.gan_refiner.task"
 
     def __init__(self, params: Any = None, *, weights: str | None = "default", model: nn.Module | None = None,
                  **param_values: Any):
+        from aural.nn.spectral import hann_window
+        from aural.nn.streaming import ChunkedSpectralProcessor, StreamingFrameProcessor
+
         super().__init__(params, **param_values)
         self.model = self._resolve_model(weights, model)
         config = self.model.config

@@ -10,17 +10,15 @@ normalised by the summed squared window. Latency: ``n_fft - 1 + (chunk + context
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
-from torch import nn
-
-from aural.nn.spectral import hann_window
-from aural.nn.streaming import ChunkedSpectralProcessor, StreamingFrameProcessor
 from aural.params import param
 from aural.stages import register_stage
 from aural.stages.base import IOContract, LearnedStage
-from aural.stages.mel_unet.model import build_model
+
+if TYPE_CHECKING:  # the network loads with the stage: importing this module stays cheap
+    import torch
+    from torch import nn
 
 SAMPLE_RATE = 16000
 MAX_BATCH_CHUNKS = 16
@@ -40,11 +38,14 @@ class MelUNetStage(LearnedStage):
     summary = "Learned two-pass (denoise, enhance) mel U-Net gains on the STFT, noisy phase kept."
     Params = MelUNetParams
     contract = IOContract(sample_rate=SAMPLE_RATE, keep_high_band=True)
-    model_factory = staticmethod(build_model)
+    model_module = "aural.stages.mel_unet.model"
     task_module = "aural.stages.mel_unet.task"
 
     def __init__(self, params: Any = None, *, weights: str | None = "default", model: nn.Module | None = None,
                  **param_values: Any):
+        from aural.nn.spectral import hann_window
+        from aural.nn.streaming import ChunkedSpectralProcessor, StreamingFrameProcessor
+
         super().__init__(params, **param_values)
         self.model = self._resolve_model(weights, model)
         config = self.model.config

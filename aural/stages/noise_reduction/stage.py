@@ -9,20 +9,17 @@ Channels run independently as one batch. Latency is ``window_samples - 1`` sampl
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
-from torch import nn
-
-from aural.nn.spectral import hann_window
-from aural.nn.streaming import StreamingFrameProcessor
 from aural.params import param
 from aural.stages import register_stage
 from aural.stages.base import IOContract, LearnedStage
-from aural.stages.noise_reduction.model import build_model
+
+if TYPE_CHECKING:  # the network loads with the stage: importing this module stays cheap
+    import torch
+    from torch import nn
 
 SAMPLE_RATE = 16000
-MAX_BATCH_WINDOWS = 64  # windows per forward pass: bounds memory for any block size
 
 
 @dataclass(frozen=True)
@@ -39,18 +36,17 @@ class NoiseReductionStage(LearnedStage):
     summary = "Learned noise removal: 1-D conv autoencoder on 2048-sample windows, Hann overlap-add."
     Params = NoiseReductionParams
     contract = IOContract(sample_rate=SAMPLE_RATE, keep_high_band=True)
-    model_factory = staticmethod(build_model)
+    model_module = "aural.stages.noise_reduction.model"
     task_module = "aural.stages.noise_reduction.task"
 
     def __init__(self, params: Any = None, *, weights: str | None = "default", model: nn.Module | None = None,
                  **param_values: Any):
+        from aural.stages.noise_reduction.engine import build_engine
+
         super().__init__(params, **param_values)
         self.model = self._resolve_model(weights, model)
-        config = getattr(model, "config", None)
-        self.window_samples = int(getattr(config, "window_samples", 2048))
-        self._engine = StreamingFrameProcessor(
-            self._denoise_frames, frame_length=self.window_samples, hop_length=self.window_samples // 2,
-            synthesis_window=hann_window(self.window_samples), strength=self.params.strength)
+        self._engine = build_engine(self.model, self.params.strength)
+        self.window_samples = self._engine.frame_length
 
     @property
     def latency_samples(self) -> int:
@@ -66,12 +62,3 @@ class NoiseReductionStage(LearnedStage):
 
     def describe(self) -> dict[str, Any]:
         return {**super().describe(), **self.weights_info}
-
-    @torch.inference_mode()
-    def _denoise_frames(self, frames: torch.Tensor) -> torch.Tensor:
-        channels, count, length = frames.shape
-        flat = frames.reshape(channels * count, 1, length)
-        out = torch.empty_like(flat)
-        for start in range(0, flat.shape[0], MAX_BATCH_WINDOWS):
-            out[start:start + MAX_BATCH_WINDOWS] = self.model(flat[start:start + MAX_BATCH_WINDOWS])
-        return out.reshape(channels, count, length)
