@@ -21,7 +21,7 @@ import click
 from aural import io
 from aural.atomic_files import remove_stale_spools, remove_stale_temporaries
 from aural.cli.threads import threads_option
-from aural.config import load_pipeline_spec
+from aural.config import load_pipeline_spec, load_yaml, resolve_pipeline_path
 from aural.errors import AuralError, UsageError
 from aural.interrupts import raise_if_terminated
 from aural.progress import Progress
@@ -174,8 +174,17 @@ def _run_one(pipeline: Pipeline, job: Job, sample_rate: int | None, subtype: str
     return [str(warning.message) for warning in caught]
 
 
+def _check_pipeline_yaml(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    """Read the pipeline file as YAML while the command line is parsed: click applies PIPELINE
+    (given first) before the options it was not given, so a hostile file (an alias bomb) fails
+    before ``--threads`` loads torch. The command validates it in full."""
+    if not ctx.resilient_parsing:
+        load_yaml(resolve_pipeline_path(value))
+    return value
+
+
 @click.command("run")
-@click.argument("pipeline")
+@click.argument("pipeline", callback=_check_pipeline_yaml)
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("-o", "--output", required=True, type=click.Path(path_type=Path),
               help="Output file (one input) or folder.")
@@ -201,7 +210,7 @@ def command(ctx: click.Context, pipeline: str, inputs: tuple[Path, ...], output:
     Example: aural run phone_to_studio memo.wav -o memo_studio.wav --set mel_unet.strength=0.7
     """
     debug = bool(ctx.obj and ctx.obj.get("debug"))
-    spec = load_pipeline_spec(pipeline, overrides)  # a hostile YAML fails here, before torch loads
+    spec = load_pipeline_spec(pipeline, overrides)
 
     from aural.pipeline import Pipeline
 

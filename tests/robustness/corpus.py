@@ -116,14 +116,22 @@ def _fifo_pipeline(root: Path) -> Case:
     return Case(["validate", str(fifo)], 2, r"pipe\.yaml: not a regular file; not a pipeline file")
 
 
-def _weights_case(root: Path, name: str, data: bytes, problem: str) -> Case:
+def _weights_case(root: Path, name: str, data: bytes, problem: str, command: str = "run") -> Case:
     weights = root / name
     weights.write_bytes(data)
     pipeline = root / "p.yaml"
     pipeline.write_text(f"aural: 1\nstages:\n  - stage: noise_reduction\n    weights: {weights}\n")
+    line = rf"p\.yaml:4 stages\[0\]\.weights: .*{re.escape(name)}: {problem}"
+    if command == "validate":
+        return Case(["validate", str(pipeline)], 2, line, [weights, pipeline])
     src = _wav(root / "in" / "a.wav", _speech(1.0, 16000))
-    return Case(["run", str(pipeline), str(src), "-o", str(root / "out"), "-q"], 2,
-                rf"{re.escape(name)}: {problem}", [weights, pipeline, src], root / "out")
+    return Case(["run", str(pipeline), str(src), "-o", str(root / "out"), "-q"], 2, line, [weights, pipeline, src],
+                root / "out")
+
+
+def _shipped_weights_start(num_bytes: int) -> bytes:
+    path = Path(__file__).resolve().parents[2] / "models" / "noise_reduction" / "default.safetensors"
+    return path.read_bytes()[:num_bytes]
 
 
 def _fifo_alone(root: Path) -> Case:
@@ -278,11 +286,14 @@ CASES: dict[str, Callable[[Path], Case]] = {
     "pipeline_is_a_fifo": _fifo_pipeline,
     "pipeline_is_a_device": lambda r: Case(["validate", "/dev/zero"], 2, r"/dev/zero: not a regular file"),
     "pipeline_is_a_list": lambda r: _pipeline_case(r, "list.yaml", "- a\n- b\n", "expected a mapping"),
-    # weights files that aural run must refuse without unpickling anything
+    # weights files that aural run and aural validate must refuse without unpickling anything
     "pickle_as_weights": lambda r: _weights_case(r, "evil.safetensors", pickle.dumps({"w": [1.0] * 10}),
-                                                 "not a readable safetensors file"),
-    "truncated_weights": lambda r: _weights_case(
-        r, "cut.safetensors",
-        (Path(__file__).resolve().parents[2] / "models" / "noise_reduction" / "default.safetensors").read_bytes()[:5000],
-        "not a readable safetensors file"),
+                                                 "not a usable safetensors file: .*it starts like a pickle"),
+    "pickle_as_weights_validate": lambda r: _weights_case(
+        r, "evil.safetensors", pickle.dumps({"w": [1.0] * 10}),
+        "not a usable safetensors file: .*it starts like a pickle", "validate"),
+    "truncated_weights": lambda r: _weights_case(r, "cut.safetensors", _shipped_weights_start(5000),
+                                                 "not a usable safetensors file: truncated"),
+    "truncated_weights_validate": lambda r: _weights_case(r, "cut.safetensors", _shipped_weights_start(5000),
+                                                          "not a usable safetensors file: truncated", "validate"),
 }
