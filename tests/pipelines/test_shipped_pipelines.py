@@ -60,3 +60,23 @@ def test_podcast_master_on_real_speech(tmp_path, capsys, relative):
     lufs, peak = measure(out)
     assert lufs == pytest.approx(-16.0, abs=0.5)
     assert peak <= -1.0
+
+
+def test_bandwidth_extend_restores_the_band_an_8_khz_recording_lost(tmp_path, capsys):
+    """A full-band voice-like signal saved at 8 kHz comes out at 48 kHz with a high band again."""
+    from scipy.signal import welch
+
+    full = speech_like(4.0, 48000, level_db=-20.0)
+    low = soxr.resample(full.audio[0].numpy(), 48000, 8000)
+    src = tmp_path / "call.wav"
+    import soundfile as sf
+    sf.write(src, low, 8000, subtype="FLOAT")
+    code, _, err = run_cli(["run", "bandwidth_extend", str(src), "-o", str(tmp_path / "out.wav"), "-q"], capsys)
+    assert code == 0, err
+    out = io.read(tmp_path / "out.wav")
+    assert out.sample_rate == 48000
+    freqs, power = welch(out.audio[0].numpy(), fs=48000, nperseg=4096)
+    in_band = 10 * np.log10(np.mean(power[(freqs > 300) & (freqs < 3500)]))
+    new_band = 10 * np.log10(np.mean(power[(freqs > 4500) & (freqs < 12000)]) + 1e-30)
+    # the original's high band is 28 dB below its voice band; soxr upsampling alone leaves it 136 dB down
+    assert in_band - 50.0 < new_band < in_band - 10.0, (in_band, new_band)
