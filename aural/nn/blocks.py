@@ -53,3 +53,22 @@ class ConvBlock2d(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = self.act1(self.conv1(x))
         return self.act2(self.conv2(y) + self.skip(x))
+
+
+class DilatedResidualBlock(nn.Module):
+    """Pre-norm dilated temporal convolution, GELU, pointwise projection, skip: ``(B, C, T)``.
+
+    The norm is per frame over channels, so a block's output at a frame depends only on its
+    receptive field (chunked streaming gives the same numbers as a whole signal).
+    """
+
+    def __init__(self, channels: int, kernel_size: int, dilation: int):
+        super().__init__()
+        self.norm = nn.LayerNorm(channels)
+        self.conv = nn.Conv1d(channels, channels, kernel_size, dilation=dilation,
+                              padding=dilation * (kernel_size // 2))
+        self.project = nn.Conv1d(channels, channels, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        normed = self.norm(x.transpose(1, 2)).transpose(1, 2)
+        return x + self.project(nn.functional.gelu(self.conv(nn.functional.gelu(normed))))

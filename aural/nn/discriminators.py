@@ -25,6 +25,17 @@ Judgement = tuple[torch.Tensor, list[torch.Tensor]]
 LEAK = 0.1
 
 
+def _judge(layers: nn.ModuleList, head: nn.Module, x: torch.Tensor) -> Judgement:
+    """Leaky-ReLU conv stack then a 1-channel head: ``(logits, every feature map)``."""
+    features = []
+    for layer in layers:
+        x = nn.functional.leaky_relu(layer(x), LEAK)
+        features.append(x)
+    logits = head(x)
+    features.append(logits)
+    return logits.flatten(1), features
+
+
 class PeriodDiscriminator(nn.Module):
     def __init__(self, period: int, channels: Sequence[int] = (16, 32, 64, 64)):
         super().__init__()
@@ -42,14 +53,7 @@ class PeriodDiscriminator(nn.Module):
         pad = -length % self.period
         if pad:
             audio = nn.functional.pad(audio, (0, pad), mode="reflect" if length > pad else "constant")
-        x = audio.reshape(batch, channels, -1, self.period)
-        features = []
-        for layer in self.layers:
-            x = nn.functional.leaky_relu(layer(x), LEAK)
-            features.append(x)
-        logits = self.head(x)
-        features.append(logits)
-        return logits.flatten(1), features
+        return _judge(self.layers, self.head, audio.reshape(batch, channels, -1, self.period))
 
 
 class MultiPeriodDiscriminator(nn.Module):
@@ -78,14 +82,7 @@ class SpectrogramDiscriminator(nn.Module):
         if flat.shape[-1] < self.n_fft:
             flat = nn.functional.pad(flat, (0, self.n_fft - flat.shape[-1]))
         spec = stft(flat.float(), self.n_fft, self.hop_length, self.window)
-        x = torch.log10(spec.real.pow(2) + spec.imag.pow(2) + 1e-8).unsqueeze(1)   # (B, 1, T, F)
-        features = []
-        for layer in self.layers:
-            x = nn.functional.leaky_relu(layer(x), LEAK)
-            features.append(x)
-        logits = self.head(x)
-        features.append(logits)
-        return logits.flatten(1), features
+        return _judge(self.layers, self.head, torch.log10(spec.real.pow(2) + spec.imag.pow(2) + 1e-8).unsqueeze(1))
 
 
 class MultiResolutionSTFTDiscriminator(nn.Module):

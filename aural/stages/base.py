@@ -157,11 +157,36 @@ class LearnedStage(Stage):
 
     ``model_module`` names the module whose ``build_model(config)`` makes the network, and
     ``task_module`` the one whose ``build_task(recipe)`` trains it; both load on first use.
+
+    The built-in learned stages stream through ``self._engine`` (a
+    :class:`~aural.nn.streaming.StreamingFrameProcessor`) around a frame transform
+    ``self._transform`` (``None`` when it keeps no state); the streaming methods below serve
+    them all, and a stage that streams otherwise overrides them.
     """
 
     learned = True
     model_module: ClassVar[str]
     task_module: ClassVar[str]
+    _engine: Any
+    _transform: Any = None
+
+    @property
+    def latency_samples(self) -> int:
+        return self._engine.latency_samples
+
+    def reset(self) -> None:
+        channels = self.num_channels or 1
+        self._engine.reset(channels)
+        if self._transform is not None:
+            self._transform.reset(channels)
+
+    def process_block(self, audio: torch.Tensor) -> torch.Tensor:
+        if self.num_channels is None:
+            raise RuntimeError(f"{self.name}: call configure() before process_block()")
+        return self._engine.push(audio)
+
+    def describe(self) -> dict[str, Any]:
+        return {**super().describe(), **self.weights_info}
 
     @classmethod
     def model_factory(cls, config: Any) -> nn.Module:

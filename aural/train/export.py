@@ -176,10 +176,16 @@ def model_card(stage: str, preset: str, config: Mapping[str, Any], run: Mapping[
         lines += ["", f"Latest validation (step {latest.get('step')}): "
                   + ", ".join(f"{k} {_fmt(latest[k])}" for k in CARD_METRICS if k in latest) + "."]
     if trainer_state.get("best_step") is not None:
-        lines += ["", f"Best validation so far at step {trainer_state['best_step']}."]
-    lines += ["", "Metrics are means over the validation items (dB): `snr` and `si_sdr` (scale-invariant SDR) "
-              "of the output against the clean reference, `*_input` the same for the degraded input, "
-              "`*_gain` their difference; each item's value is capped at 40 dB.", "", "## Training data", ""]
+        lines += ["", f"Best validation when this checkpoint was written: step {trainer_state['best_step']}."]
+    if "lsd/val" in metrics:
+        lines += ["", "Metrics are means over the validation items: `lsd` (log-spectral distance, lower is better) "
+                  "of the output against the full-band reference, `lsd_input` the same for the band-limited "
+                  "input, `lsd_gain` input minus output."]
+    else:
+        lines += ["", "Metrics are means over the validation items (dB): `snr` and `si_sdr` (scale-invariant SDR) "
+                  "of the output against the clean reference, `*_input` the same for the degraded input, "
+                  "`*_gain` their difference; each item's value is capped at 40 dB."]
+    lines += ["", "## Training data", ""]
     if data:
         for key, value in data.items():
             if isinstance(value, list):

@@ -27,6 +27,7 @@ from typing import Any, Mapping
 import torch
 from torch import nn
 
+from aural.nn.blocks import DilatedResidualBlock
 from aural.nn.spectral import hann_window, istft, stft
 from aural.stages.freq_expansion.cutoff import CutoffConfig, CutoffTracker
 
@@ -87,21 +88,6 @@ class FreqExpansionConfig:
         return values
 
 
-class ResidualBlock(nn.Module):
-    """Pre-norm dilated temporal convolution with a pointwise projection and a skip."""
-
-    def __init__(self, channels: int, kernel_size: int, dilation: int):
-        super().__init__()
-        self.norm = nn.LayerNorm(channels)  # per frame, over channels: streaming-safe
-        self.conv = nn.Conv1d(channels, channels, kernel_size, dilation=dilation,
-                              padding=dilation * (kernel_size // 2))
-        self.project = nn.Conv1d(channels, channels, 1)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        normed = self.norm(x.transpose(1, 2)).transpose(1, 2)
-        return x + self.project(nn.functional.gelu(self.conv(nn.functional.gelu(normed))))
-
-
 class BandwidthExtender(nn.Module):
     """Waveform in, waveform out for training (:meth:`forward`); :meth:`expand` on STFT frames."""
 
@@ -112,7 +98,7 @@ class BandwidthExtender(nn.Module):
         self.num_bins = num_bins
         self.register_buffer("window", hann_window(config.n_fft), persistent=False)
         self.input = nn.Conv1d(2 * num_bins + 1, config.channels, 1)
-        self.blocks = nn.Sequential(*(ResidualBlock(config.channels, config.kernel_size, d) for d in config.dilations))
+        self.blocks = nn.Sequential(*(DilatedResidualBlock(config.channels, config.kernel_size, d) for d in config.dilations))
         self.output = nn.Conv1d(config.channels, num_bins, 1)
         nn.init.zeros_(self.output.weight)
         nn.init.constant_(self.output.bias, -3.0)  # an untrained model adds a faint band

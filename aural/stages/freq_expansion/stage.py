@@ -19,7 +19,6 @@ from aural.stages import register_stage
 from aural.stages.base import IOContract, LearnedStage
 
 if TYPE_CHECKING:  # the network loads with the stage: importing this module stays cheap
-    import torch
     from torch import nn
 
 SAMPLE_RATE = 48000
@@ -50,25 +49,9 @@ class FreqExpansionStage(LearnedStage):
 
         super().__init__(params, **param_values)
         self.model = self._resolve_model(weights, model)
-        self._expansion = ChunkedExpansion(self.model)
+        self._transform = ChunkedExpansion(self.model)
         window = hann_window(self.model.config.n_fft)
         self._engine = StreamingFrameProcessor(
-            self._expansion, frame_length=self.model.config.n_fft, hop_length=self.model.config.hop_length,
-            synthesis_window=window, analysis_window=window, max_held_frames=self._expansion.max_held_frames,
+            self._transform, frame_length=self.model.config.n_fft, hop_length=self.model.config.hop_length,
+            synthesis_window=window, analysis_window=window, max_held_frames=self._transform.max_held_frames,
             strength=self.params.strength)
-
-    @property
-    def latency_samples(self) -> int:
-        return self._engine.latency_samples
-
-    def reset(self) -> None:
-        self._engine.reset(self.num_channels or 1)
-        self._expansion.reset(self.num_channels or 1)
-
-    def process_block(self, audio: torch.Tensor) -> torch.Tensor:
-        if self.num_channels is None:
-            raise RuntimeError(f"{self.name}: call configure() before process_block()")
-        return self._engine.push(audio)
-
-    def describe(self) -> dict[str, Any]:
-        return {**super().describe(), **self.weights_info}

@@ -20,6 +20,7 @@ from typing import Any, Mapping
 import torch
 from torch import nn
 
+from aural.nn.blocks import DilatedResidualBlock
 from aural.nn.spectral import hann_window, istft, stft
 
 MAGNITUDE_FLOOR = 1e-9
@@ -60,18 +61,6 @@ class RefinerConfig:
         return values
 
 
-class _Block(nn.Module):
-    def __init__(self, channels: int, kernel_size: int, dilation: int):
-        super().__init__()
-        self.norm = nn.LayerNorm(channels)
-        self.conv = nn.Conv1d(channels, channels, kernel_size, dilation=dilation, padding=dilation * (kernel_size // 2))
-        self.project = nn.Conv1d(channels, channels, 1)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        normed = self.norm(x.transpose(1, 2)).transpose(1, 2)
-        return x + self.project(nn.functional.gelu(self.conv(nn.functional.gelu(normed))))
-
-
 class SpectralRefiner(nn.Module):
     """Waveform in and out for training (:meth:`forward`); :meth:`refine` on STFT frames."""
 
@@ -81,7 +70,7 @@ class SpectralRefiner(nn.Module):
         bins = config.n_fft // 2 + 1
         self.register_buffer("window", hann_window(config.n_fft), persistent=False)
         self.input = nn.Conv1d(3 * bins, config.channels, 1)
-        self.blocks = nn.Sequential(*(_Block(config.channels, config.kernel_size, d) for d in config.dilations))
+        self.blocks = nn.Sequential(*(DilatedResidualBlock(config.channels, config.kernel_size, d) for d in config.dilations))
         self.output = nn.Conv1d(config.channels, 2 * bins, 1)
         nn.init.zeros_(self.output.weight)
         nn.init.zeros_(self.output.bias)

@@ -16,7 +16,6 @@ from aural.stages import register_stage
 from aural.stages.base import IOContract, LearnedStage
 
 if TYPE_CHECKING:  # the network loads with the stage: importing this module stays cheap
-    import torch
     from torch import nn
 
 SAMPLE_RATE = 16000
@@ -48,25 +47,9 @@ class GanRefinerStage(LearnedStage):
         self.model = self._resolve_model(weights, model)
         config = self.model.config
         window = hann_window(config.n_fft)
-        self._spectral = ChunkedSpectralProcessor(self.model.refine, n_fft=config.n_fft, window=window,
+        self._transform = ChunkedSpectralProcessor(self.model.refine, n_fft=config.n_fft, window=window,
                                                   chunk_frames=config.chunk_frames,
                                                   context_frames=config.context_frames)
         self._engine = StreamingFrameProcessor(
-            self._spectral, frame_length=config.n_fft, hop_length=config.hop_length, synthesis_window=window,
-            analysis_window=window, max_held_frames=self._spectral.max_held_frames, strength=self.params.strength)
-
-    @property
-    def latency_samples(self) -> int:
-        return self._engine.latency_samples
-
-    def reset(self) -> None:
-        self._engine.reset(self.num_channels or 1)
-        self._spectral.reset(self.num_channels or 1)
-
-    def process_block(self, audio: torch.Tensor) -> torch.Tensor:
-        if self.num_channels is None:
-            raise RuntimeError(f"{self.name}: call configure() before process_block()")
-        return self._engine.push(audio)
-
-    def describe(self) -> dict[str, Any]:
-        return {**super().describe(), **self.weights_info}
+            self._transform, frame_length=config.n_fft, hop_length=config.hop_length, synthesis_window=window,
+            analysis_window=window, max_held_frames=self._transform.max_held_frames, strength=self.params.strength)

@@ -16,7 +16,6 @@ from aural.stages import register_stage
 from aural.stages.base import IOContract, LearnedStage
 
 if TYPE_CHECKING:  # the network loads with the stage: importing this module stays cheap
-    import torch
     from torch import nn
 
 SAMPLE_RATE = 16000
@@ -47,18 +46,3 @@ class NoiseReductionStage(LearnedStage):
         self.model = self._resolve_model(weights, model)
         self._engine = build_engine(self.model, self.params.strength)
         self.window_samples = self._engine.frame_length
-
-    @property
-    def latency_samples(self) -> int:
-        return self._engine.latency_samples
-
-    def reset(self) -> None:
-        self._engine.reset(self.num_channels or 1)
-
-    def process_block(self, audio: torch.Tensor) -> torch.Tensor:
-        if self.num_channels is None:
-            raise RuntimeError(f"{self.name}: call configure() before process_block()")
-        return self._engine.push(audio)
-
-    def describe(self) -> dict[str, Any]:
-        return {**super().describe(), **self.weights_info}
