@@ -202,12 +202,14 @@ def model_card(stage: str, preset: str, config: Mapping[str, Any], run: Mapping[
         lines += ["## Reproduce", "", "```", str(run["command"]), "```", ""]
     lines += ["## Versions", ""]
     lines += [f"- {k}: {v}" for k, v in sorted((run.get("versions") or {}).items())]
+    rate = int(config.get("sample_rate", 16000))
     lines += ["", "## Limitations", "",
               "- Trained on a small corpus (see above) on CPU for a limited number of steps; expect it to "
-              "underperform models trained on large corpora.",
-              f"- Works at {int(config.get('sample_rate', 16000))} Hz: in a faster pipeline the band above "
-              f"{int(config.get('sample_rate', 16000)) // 2} Hz bypasses the network (scaled by the gain it applied "
-              "to its own top octave); it is neither restored nor denoised in detail.",
-              *(f"- {note}" for note in notes), ""]
+              "underperform models trained on large corpora."]
+    if rate < 48000:
+        lines.append(f"- Works at {rate} Hz: in a faster pipeline the band above {rate // 2} Hz bypasses the "
+                     "network (scaled by the gain it applied to its own top octave); it is neither restored nor "
+                     "denoised in detail.")
+    lines += [*(f"- {note}" for note in notes), ""]
     return "\n".join(lines)
 
