@@ -122,3 +122,46 @@ def test_recipes_validate_the_adversarial_section():
                          ({"discriminators": {"periodz": [2]}}, "discriminators"), ("on", "mapping")):
         with pytest.raises(ConfigError, match=message):
             recipe_from_mapping({"stage": "gan_refiner", "adversarial": bad})
+
+
+# -- DDP: two CPU processes under torchrun keep generator and discriminators identical ------------
+def _ddp_worker(out_dir: str) -> None:
+    import os
+    from pathlib import Path
+
+    from safetensors.torch import save_file
+
+    rank = int(os.environ["RANK"])
+    task = make_task(start_step=1)
+    Trainer(task, make_data(16), Path(out_dir) / "run", config(steps=4, batch_size=2, val_every=2)).fit()
+    tensors = {f"generator.{k}": v for k, v in state(task.model).items()}
+    tensors.update({f"discriminator.{k}": v for k, v in state(task.adversarial.discriminator).items()})
+    save_file({k: v.contiguous() for k, v in tensors.items()}, str(Path(out_dir) / f"rank{rank}.safetensors"))
+
+
+@pytest.mark.slow
+def test_ddp_ranks_agree_on_generator_and_discriminators(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from safetensors.torch import load_file
+
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path(__file__).parent.parent)}
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2",
+               __file__, str(tmp_path)]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    rank0 = load_file(str(tmp_path / "rank0.safetensors"))
+    rank1 = load_file(str(tmp_path / "rank1.safetensors"))
+    initial = state(make_task().adversarial.discriminator)
+    assert any(not torch.equal(initial[k], rank0[f"discriminator.{k}"]) for k in initial)
+    for key in rank0:
+        assert torch.equal(rank0[key], rank1[key]), key
+
+
+if __name__ == "__main__":
+    import sys
+
+    _ddp_worker(sys.argv[1])
