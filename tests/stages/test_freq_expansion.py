@@ -78,6 +78,20 @@ def test_full_band_silence_and_low_tones_have_no_cutoff(make):
     assert detect_cutoff_hz(make(), RATE) == RATE / 2
 
 
+def test_cutoff_is_found_at_once_when_a_stream_starts_mid_signal():
+    """A crop that starts on loud samples: the partial first frames must not blind the tracker."""
+    from aural.stages.freq_expansion.model import BandwidthExtender
+
+    t = torch.arange(2 * RATE) / RATE
+    tone_stack = sum(torch.sin(2 * math.pi * 200 * k * t + k) / k for k in range(1, 60))
+    audio = lowpass(0.1 * tone_stack[None] + 0.01 * torch.randn(1, 2 * RATE), 8000)[:, 1000:]  # starts at full level
+    model = BandwidthExtender(SMALL)
+    spec, _, _ = model.analyse(audio)
+    cutoff_hz = model.track_cutoff(spec)[0].float() * RATE / SMALL.n_fft
+    settled = cutoff_hz[3:-4]   # the first whole frame on; the last frames reach past the end
+    assert float(settled.max()) <= 8200 and float(settled.min()) >= 7000, cutoff_hz[:40].tolist()
+
+
 def test_cutoff_follows_a_codec_switch_halfway():
     audio = full_band(8.0)
     switched = torch.cat([lowpass(audio[:, :4 * RATE], 8000), lowpass(audio[:, 4 * RATE:], 4000)], dim=1)

@@ -10,9 +10,10 @@ Anti-alias filters, codecs and resamplers leave the stop band 60-100 dB or more 
 pass band, while natural full-band recordings stay within that range up to their top octave.
 A cutoff below ``min_cutoff_hz`` (a pure tone, a low-passed hum) or at or above
 ``max_cutoff_hz`` (already full band) means there is nothing to expand: the tracker reports
-the Nyquist bin. Digital silence has no peak and reports Nyquist too, and so do the first
-``warmup_frames`` frames (at the start of a stream a frame is partly zeros and its spectrum
-says little).
+the Nyquist bin. Digital silence has no peak and reports Nyquist too. The first
+``warmup_frames`` frames of a stream (``n_fft / hop_length - 1``) reach back before its start:
+cut off sharply by the zeros there, their spectra spread over the whole band, so they report
+Nyquist and stay out of the peak hold.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ class CutoffTracker:
         self.bin_hz = sample_rate / n_fft
         self.decay_db = config.decay_db_per_s * hop_length / sample_rate
         self.range_db = config.range_db
-        self.warmup_frames = n_fft // hop_length
+        self.warmup_frames = n_fft // hop_length - 1
         self.min_bin = int(round(config.min_cutoff_hz / self.bin_hz))
         self.max_bin = int(round(config.max_cutoff_hz / self.bin_hz))
         self.reset()
@@ -56,6 +57,8 @@ class CutoffTracker:
         """``(..., frames, bins)`` power -> ``(frames,)`` cutoff bins (``num_bins``: none)."""
         level = 10.0 * torch.log10(power.detach().float().clamp_min(POWER_FLOOR))
         level = level.reshape(-1, *level.shape[-2:]).amax(dim=0)        # (frames, bins), channels linked
+        warming = (self._frames_seen + torch.arange(level.shape[0])) < self.warmup_frames
+        level = torch.where(warming.unsqueeze(-1), torch.full_like(level, -1e9), level)
         held = torch.empty_like(level)
         previous = self._held if self._held is not None else torch.full_like(level[0], -1e9)
         for t in range(level.shape[0]):  # a running max with decay: cheap, frames are few
@@ -63,7 +66,6 @@ class CutoffTracker:
             held[t] = previous
         self._held = previous.clone() if level.shape[0] else self._held
         cutoff = cutoff_bins(held, self.range_db, self.min_bin, self.max_bin, self.num_bins)
-        warming = (self._frames_seen + torch.arange(cutoff.shape[0])) < self.warmup_frames
         self._frames_seen += cutoff.shape[0]
         return torch.where(warming, torch.full_like(cutoff, self.num_bins), cutoff)
 
