@@ -35,7 +35,7 @@ LOSS_KINDS = ("hinge", "lsgan")
 class AdversarialConfig:
     """Recipe section ``adversarial:``."""
 
-    start_step: int = 0
+    start_step: int = 1000
     weight: float = 1.0
     feature_matching_weight: float = 2.0
     loss: str = "hinge"
@@ -47,8 +47,10 @@ class AdversarialConfig:
     def __post_init__(self) -> None:
         if self.loss not in LOSS_KINDS:
             raise ValueError(f"adversarial.loss must be one of {', '.join(LOSS_KINDS)}, got {self.loss!r}")
-        if self.start_step < 0 or self.weight < 0 or self.feature_matching_weight < 0 or self.lr <= 0:
-            raise ValueError("adversarial: start_step, weight and feature_matching_weight must be >= 0, lr > 0")
+        if self.start_step < 1:
+            raise ValueError("adversarial.start_step must be >= 1: the GAN phase follows a regression phase")
+        if self.weight < 0 or self.feature_matching_weight < 0 or self.lr <= 0:
+            raise ValueError("adversarial: weight and feature_matching_weight must be >= 0, lr > 0")
         object.__setattr__(self, "betas", tuple(float(b) for b in self.betas))
 
     @classmethod

@@ -44,7 +44,10 @@ def _power_frames(audio: np.ndarray, start: int, stop: int, window: np.ndarray) 
 
 def log_spectral_distance(reference: np.ndarray, estimate: np.ndarray, sample_rate: int,
                           min_frequency_hz: float = 0.0) -> float:
-    """LSD in dB over bins above ``min_frequency_hz`` (see the module docstring)."""
+    """LSD (log10 units) over bins above ``min_frequency_hz`` (see the module docstring)."""
+    if np.ndim(reference) != 1 or np.shape(reference) != np.shape(estimate):
+        raise MetricError(f"needs two mono signals of one length, got shapes {np.shape(reference)} "
+                          f"and {np.shape(estimate)}")
     if reference.shape[-1] < N_FFT:
         raise MetricError(f"needs at least {N_FFT} samples ({N_FFT / sample_rate:.3f} s)")
     frequencies = np.fft.rfftfreq(N_FFT, 1.0 / sample_rate)
@@ -70,13 +73,13 @@ def log_spectral_distance(reference: np.ndarray, estimate: np.ndarray, sample_ra
 
 @register_metric("lsd", intrusive=True, higher_is_better=False, package="numpy", unit="")
 def lsd(reference: np.ndarray, estimate: np.ndarray, sample_rate: int) -> float:
-    """Log-spectral distance over the full band (dB)."""
+    """Log-spectral distance over the full band (log10 units)."""
     require_not_silent(reference)
     return log_spectral_distance(reference, estimate, sample_rate)
 
 
 @register_metric("lsd_hf", intrusive=True, higher_is_better=False, package="numpy", unit="")
 def lsd_hf(reference: np.ndarray, estimate: np.ndarray, sample_rate: int) -> float:
-    """Log-spectral distance above 4 kHz (dB)."""
+    """Log-spectral distance above 4 kHz (log10 units)."""
     require_not_silent(reference)
     return log_spectral_distance(reference, estimate, sample_rate, HIGH_BAND_HZ)

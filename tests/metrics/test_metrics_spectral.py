@@ -64,3 +64,10 @@ def test_too_short_and_silent():
         get_metric("lsd").compute(noise(1000), noise(1000, 1), 16000)
     with pytest.raises(MetricError, match="silent"):
         get_metric("lsd").compute(np.zeros(4096), noise(4096), 16000)
+
+
+def test_signals_of_different_shapes_are_a_metric_error():
+    with pytest.raises(MetricError, match="one length"):
+        log_spectral_distance(noise(48000), noise(40000), 48000)
+    with pytest.raises(MetricError, match="mono"):
+        log_spectral_distance(np.stack([noise(), noise()]), np.stack([noise(), noise()]), 48000)

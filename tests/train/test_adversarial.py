@@ -118,7 +118,7 @@ def test_recipes_validate_the_adversarial_section():
     assert recipe.adversarial["start_step"] > 0
     assert isinstance(recipe.adversarial_loss(), AdversarialLoss)
     assert builtin_recipe("mel_unet").adversarial_loss() is None
-    for bad, message in (({"loss": "wasserstein"}, "loss"), ({"start": 3}, "unknown"),
+    for bad, message in (({"loss": "wasserstein"}, "loss"), ({"start": 3}, "unknown"), ({"start_step": 0}, "start_step"),
                          ({"discriminators": {"periodz": [2]}}, "discriminators"), ("on", "mapping")):
         with pytest.raises(ConfigError, match=message):
             recipe_from_mapping({"stage": "gan_refiner", "adversarial": bad})
@@ -132,7 +132,7 @@ def _ddp_worker(out_dir: str) -> None:
     from safetensors.torch import save_file
 
     rank = int(os.environ["RANK"])
-    task = make_task(start_step=1)
+    task = make_task(seed=rank, start_step=1)  # different initial weights: rank 0's must win
     Trainer(task, make_data(16), Path(out_dir) / "run", config(steps=4, batch_size=2, val_every=2)).fit()
     tensors = {f"generator.{k}": v for k, v in state(task.model).items()}
     tensors.update({f"discriminator.{k}": v for k, v in state(task.adversarial.discriminator).items()})
@@ -155,7 +155,7 @@ def test_ddp_ranks_agree_on_generator_and_discriminators(tmp_path):
     assert done.returncode == 0, done.stderr[-3000:]
     rank0 = load_file(str(tmp_path / "rank0.safetensors"))
     rank1 = load_file(str(tmp_path / "rank1.safetensors"))
-    initial = state(make_task().adversarial.discriminator)
+    initial = state(make_task(seed=0).adversarial.discriminator)
     assert any(not torch.equal(initial[k], rank0[f"discriminator.{k}"]) for k in initial)
     for key in rank0:
         assert torch.equal(rank0[key], rank1[key]), key

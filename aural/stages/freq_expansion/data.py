@@ -79,7 +79,7 @@ def band_limit(audio: np.ndarray, cutoff_hz: float, kind: str, rng: np.random.Ge
     return scipy_signal.sosfilt(sos, audio).astype(np.float32)
 
 
-def _damage(audio: np.ndarray, cutoff_hz: float, rng: np.random.Generator) -> np.ndarray:
+def _damage(audio: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Noise, companding or codec damage at the input's level (or nothing), before the band limit."""
     from aural.degrade.codecs import g711, spectral_lossy
 
@@ -156,7 +156,7 @@ class BandLimitDataset(Dataset):
         clean = self._crop(path, rng)
         cutoff_hz = float(self.cutoffs_hz[int(rng.integers(len(self.cutoffs_hz)))]) * rng.uniform(0.95, 1.03)
         kind = str(self.filters[int(rng.integers(len(self.filters)))])
-        degraded = _damage(clean, cutoff_hz, rng) if self.damage else clean
+        degraded = _damage(clean, rng) if self.damage else clean
         limited = band_limit(degraded, cutoff_hz, kind, rng)
         record = {"source": str(path), "cutoff_hz": cutoff_hz, "filter": kind}
         return torch.from_numpy(limited).unsqueeze(0), torch.from_numpy(clean).unsqueeze(0), record

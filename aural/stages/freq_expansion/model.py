@@ -7,7 +7,7 @@ band is then *added* to the input spectrum:
 
     Y = X + w * sqrt(max(P_hat - |X|^2, 0)) * e^{j phase}
 
-- ``w`` is 0 below the cutoff (the existing band passes bit-exact) and ramps to 1 over
+- ``w`` is 0 below the cutoff (the existing band's STFT bins pass unchanged) and ramps to 1 over
   ``crossfade_hz`` above it; ``P_hat - |X|^2`` adds only the power that is missing, so content
   that is already there (a filter's transition band, a misjudged cutoff) is not doubled.
 - the phase comes from the band below, translated upwards by a whole number of 4-bin steps
@@ -152,8 +152,15 @@ class BandwidthExtender(nn.Module):
         added = weight * missing_power.sqrt() * replicated_phase(spec, cutoff)
         return spec + added, predicted
 
-    def forward(self, audio: torch.Tensor) -> torch.Tensor:
-        """``(..., samples)`` at 48 kHz -> the same shape, expanded (whole signal, one cutoff track)."""
+    def forward(self, audio: torch.Tensor | None = None, *, log_power: torch.Tensor | None = None,
+                cutoff: torch.Tensor | None = None) -> torch.Tensor:
+        """``(..., samples)`` at 48 kHz -> the same shape, expanded (each row tracked on its own).
+
+        Given ``log_power`` and ``cutoff`` instead, the predicted log power
+        (:meth:`predict_log_power`): training calls it so, through the module's own forward,
+        which DistributedDataParallel needs to synchronise gradients."""
+        if log_power is not None:
+            return self.predict_log_power(log_power, cutoff)
         spec, length, pre_roll = self.analyse(audio)
         cutoff = self.track_cutoff(spec)
         expanded, _ = self.expand(spec, cutoff)

@@ -60,7 +60,7 @@ class FreqExpansionTask:
         return missing_band_mse(predicted, reference_power, cutoff)
 
     def model_predict(self, log_power: torch.Tensor, cutoff: torch.Tensor) -> torch.Tensor:
-        return self.network.predict_log_power(log_power, cutoff)
+        return self.model(log_power=log_power, cutoff=cutoff)  # the wrapper's forward: DDP syncs
 
     def training_step(self, batch: Any) -> dict[str, torch.Tensor]:
         limited, reference = unpack_pair(batch)
