@@ -34,6 +34,7 @@ SAMPLE_RATE = 48000
 CUTOFFS_HZ = (4000.0, 5500.0, 8000.0, 11025.0, 12000.0, 16000.0)
 FILTERS = ("resample", "butterworth", "chebyshev", "elliptic", "fir")
 LEVEL_DBFS = (-40.0, -14.0)
+MAX_GAIN_DB = 40.0
 
 
 def list_files(source: str | os.PathLike) -> list[Path]:
@@ -143,7 +144,7 @@ class BandLimitDataset(Dataset):
                 best, best_level = crop, level
             if level >= -60.0:
                 break
-        gain_db = rng.uniform(*LEVEL_DBFS) - best_level
+        gain_db = min(rng.uniform(*LEVEL_DBFS) - best_level, MAX_GAIN_DB)  # a near-silent crop stays quiet
         return (best * 10.0 ** (gain_db / 20.0)).astype(np.float32)
 
     def item(self, index: int) -> tuple[torch.Tensor, torch.Tensor, dict[str, Any]]:
@@ -151,7 +152,7 @@ class BandLimitDataset(Dataset):
             raise IndexError(index)
         rng = np.random.default_rng([self.seed, self.epoch, index])
         n = len(self.files)
-        order = np.random.default_rng([self.seed, self.epoch + index // n, 1]).permutation(n)
+        order = np.random.default_rng([self.seed, self.epoch, index // n, 1]).permutation(n)
         path = self.files[int(order[index % n])]
         clean = self._crop(path, rng)
         cutoff_hz = float(self.cutoffs_hz[int(rng.integers(len(self.cutoffs_hz)))]) * rng.uniform(0.95, 1.03)
