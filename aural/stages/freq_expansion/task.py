@@ -37,6 +37,9 @@ def missing_band_mse(predicted: torch.Tensor, reference_power: torch.Tensor, cut
 
 @dataclass
 class FreqExpansionTask:
+    """The trainer's view of :class:`BandwidthExtender`: batches of ``(band-limited, full band)``
+    crops, the missing-band loss, LSD in validation, Adam with the recipe's schedule."""
+
     model: BandwidthExtender
     optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
     model_config: dict[str, Any] = field(default_factory=dict)
