@@ -14,7 +14,7 @@ input by ``strength`` (0: the input exactly, without running the transform).
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, Protocol
 
 import torch
 
@@ -106,7 +106,18 @@ class StreamingFrameProcessor:
         return finished
 
 
-SpectralTransform = Callable[[torch.Tensor], torch.Tensor]
+SpectralTransform = Callable[..., torch.Tensor]
+
+
+class FrameTrack(Protocol):
+    """Per-frame side information computed causally as frames arrive (e.g. a cutoff)."""
+
+    pad_value: int
+
+    def reset(self) -> None: ...
+
+    def __call__(self, power: torch.Tensor) -> torch.Tensor:
+        """``(channels, frames, bins)`` power -> ``(frames,)`` integer values."""
 
 
 class ChunkedSpectralProcessor:
@@ -116,11 +127,13 @@ class ChunkedSpectralProcessor:
     complex ``(batch, frames, bins)`` windows to spectra of the same shape runs on chunks of
     ``chunk_frames`` with ``context_frames`` of real context each side (zeros before the
     start), batched at most ``max_batch`` windows at a time; the chunk centres are inverse
-    transformed. The output does not depend on how the input is split into blocks.
+    transformed. The output does not depend on how the input is split into blocks. With a
+    ``track``, every frame also gets a causal side value (channels linked; ``pad_value`` before
+    the start), queued alongside, and the network is called as ``transform(windows, values)``.
     """
 
     def __init__(self, transform: SpectralTransform, *, n_fft: int, window: torch.Tensor, chunk_frames: int,
-                 context_frames: int, max_batch: int = 16):
+                 context_frames: int, max_batch: int = 16, track: FrameTrack | None = None):
         from aural.nn.spectral import stft_frames
 
         self._analyse = stft_frames
@@ -130,6 +143,7 @@ class ChunkedSpectralProcessor:
         self.chunk = chunk_frames
         self.context = context_frames
         self.max_batch = max_batch
+        self.track = track
 
     @property
     def max_held_frames(self) -> int:
@@ -139,10 +153,17 @@ class ChunkedSpectralProcessor:
         bins = self.n_fft // 2 + 1
         self._history = torch.zeros(num_channels, self.context, bins, dtype=torch.complex64)
         self._queue = torch.zeros(num_channels, 0, bins, dtype=torch.complex64)
+        if self.track is not None:
+            self.track.reset()
+            self._history_track = torch.full((self.context,), self.track.pad_value, dtype=torch.long)
+            self._queue_track = torch.zeros(0, dtype=torch.long)
 
     @torch.inference_mode()
     def __call__(self, frames: torch.Tensor) -> torch.Tensor:
-        self._queue = torch.cat([self._queue, self._analyse(frames, self.window)], dim=1)
+        spec = self._analyse(frames, self.window)
+        self._queue = torch.cat([self._queue, spec], dim=1)
+        if self.track is not None and spec.shape[1]:
+            self._queue_track = torch.cat([self._queue_track, self.track(spec.real.pow(2) + spec.imag.pow(2))])
         channels, queued, bins = self._queue.shape
         num_chunks = max(0, (queued - self.context) // self.chunk)
         if num_chunks == 0:
@@ -151,10 +172,18 @@ class ChunkedSpectralProcessor:
         span = self.chunk + 2 * self.context
         windows = full.unfold(1, span, self.chunk)[:, :num_chunks]          # (C, N, bins, span)
         windows = windows.permute(0, 1, 3, 2).reshape(channels * num_chunks, span, bins)
-        out = torch.cat([self.transform(part) for part in windows.split(self.max_batch)])
+        done = num_chunks * self.chunk
+        if self.track is None:
+            out = torch.cat([self.transform(part) for part in windows.split(self.max_batch)])
+        else:
+            full_track = torch.cat([self._history_track, self._queue_track])
+            values = full_track.unfold(0, span, self.chunk)[:num_chunks].repeat(channels, 1)
+            out = torch.cat([self.transform(part, value) for part, value in
+                             zip(windows.split(self.max_batch), values.split(self.max_batch))])
+            self._history_track = full_track[done:done + self.context].clone()
+            self._queue_track = self._queue_track[done:].clone()
         centre = slice(self.context, self.context + self.chunk)
         out = out[:, centre].reshape(channels, num_chunks * self.chunk, bins)
-        done = num_chunks * self.chunk
         self._history = full[:, done:done + self.context].clone()
         self._queue = self._queue[:, done:].clone()
         return torch.fft.irfft(out, n=self.n_fft, dim=-1)

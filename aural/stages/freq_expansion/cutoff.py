@@ -49,6 +49,11 @@ class CutoffTracker:
         self.max_bin = int(round(config.max_cutoff_hz / self.bin_hz))
         self.reset()
 
+    @property
+    def pad_value(self) -> int:
+        """The value of frames before a stream's start: no cutoff."""
+        return self.num_bins
+
     def reset(self) -> None:
         self._held: torch.Tensor | None = None
         self._frames_seen = 0

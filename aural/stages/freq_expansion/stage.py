@@ -45,11 +45,11 @@ class FreqExpansionStage(LearnedStage):
                  **param_values: Any):
         from aural.nn.spectral import hann_window
         from aural.nn.streaming import StreamingFrameProcessor
-        from aural.stages.freq_expansion.engine import ChunkedExpansion
+        from aural.stages.freq_expansion.engine import chunked_expansion
 
         super().__init__(params, **param_values)
         self.model = self._resolve_model(weights, model)
-        self._transform = ChunkedExpansion(self.model)
+        self._transform = chunked_expansion(self.model)
         window = hann_window(self.model.config.n_fft)
         self._engine = StreamingFrameProcessor(
             self._transform, frame_length=self.model.config.n_fft, hop_length=self.model.config.hop_length,
