@@ -14,7 +14,7 @@ input by ``strength`` (0: the input exactly, without running the transform).
 
 from __future__ import annotations
 
-from typing import Callable, Protocol
+from typing import Any, Callable, Protocol
 
 import torch
 
@@ -187,3 +187,19 @@ class ChunkedSpectralProcessor:
         self._history = full[:, done:done + self.context].clone()
         self._queue = self._queue[:, done:].clone()
         return torch.fft.irfft(out, n=self.n_fft, dim=-1)
+
+
+def spectral_stream(transform: SpectralTransform, config: Any, *, strength: float, max_batch: int = 16,
+                    track: FrameTrack | None = None) -> tuple[ChunkedSpectralProcessor, StreamingFrameProcessor]:
+    """A spectral network's streaming pair: its :class:`ChunkedSpectralProcessor` inside a
+    :class:`StreamingFrameProcessor`, both on periodic Hann windows. ``config`` gives
+    ``n_fft``, ``hop_length``, ``chunk_frames`` and ``context_frames``."""
+    from aural.nn.spectral import hann_window
+
+    window = hann_window(config.n_fft)
+    chunked = ChunkedSpectralProcessor(transform, n_fft=config.n_fft, window=window, chunk_frames=config.chunk_frames,
+                                       context_frames=config.context_frames, max_batch=max_batch, track=track)
+    engine = StreamingFrameProcessor(chunked, frame_length=config.n_fft, hop_length=config.hop_length,
+                                     synthesis_window=window, analysis_window=window,
+                                     max_held_frames=chunked.max_held_frames, strength=strength)
+    return chunked, engine

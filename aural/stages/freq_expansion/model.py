@@ -21,13 +21,14 @@ A mask could not do this: there is nothing in an empty band to scale.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
-from typing import Any, Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar, Mapping
 
 import torch
 from torch import nn
 
 from aural.nn.blocks import DilatedResidualBlock
+from aural.nn.config import ModelConfig
 from aural.nn.spectral import hann_window, istft, stft
 from aural.stages.freq_expansion.cutoff import CutoffConfig, CutoffTracker
 
@@ -37,8 +38,10 @@ REFERENCE_LOW_HZ = 200.0
 
 
 @dataclass(frozen=True)
-class FreqExpansionConfig:
+class FreqExpansionConfig(ModelConfig):
     """Architecture, framing and cutoff tracking of :class:`BandwidthExtender` (JSON beside the weights)."""
+
+    architecture: ClassVar[str] = "BandwidthExtender"
 
     sample_rate: int = 48000
     n_fft: int = 1024
@@ -75,17 +78,6 @@ class FreqExpansionConfig:
         return CutoffConfig(range_db=self.range_db, decay_db_per_s=self.decay_db_per_s,
                             min_cutoff_hz=self.min_cutoff_hz, max_cutoff_hz=self.max_cutoff_hz)
 
-    @classmethod
-    def from_dict(cls, values: Mapping[str, Any]) -> "FreqExpansionConfig":
-        unknown = set(values) - {f.name for f in fields(cls)}
-        if unknown:
-            raise ValueError(f"unknown BandwidthExtender options: {', '.join(sorted(unknown))}")
-        return cls(**values)
-
-    def to_dict(self) -> dict[str, Any]:
-        values = asdict(self)
-        values["dilations"] = list(self.dilations)
-        return values
 
 
 class BandwidthExtender(nn.Module):
@@ -98,7 +90,8 @@ class BandwidthExtender(nn.Module):
         self.num_bins = num_bins
         self.register_buffer("window", hann_window(config.n_fft), persistent=False)
         self.input = nn.Conv1d(2 * num_bins + 1, config.channels, 1)
-        self.blocks = nn.Sequential(*(DilatedResidualBlock(config.channels, config.kernel_size, d) for d in config.dilations))
+        self.blocks = nn.Sequential(*(DilatedResidualBlock(config.channels, config.kernel_size, d)
+                                      for d in config.dilations))
         self.output = nn.Conv1d(config.channels, num_bins, 1)
         nn.init.zeros_(self.output.weight)
         nn.init.constant_(self.output.bias, -3.0)  # an untrained model adds a faint band

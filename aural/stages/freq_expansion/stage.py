@@ -43,15 +43,10 @@ class FreqExpansionStage(LearnedStage):
 
     def __init__(self, params: Any = None, *, weights: str | None = "default", model: nn.Module | None = None,
                  **param_values: Any):
-        from aural.nn.spectral import hann_window
-        from aural.nn.streaming import StreamingFrameProcessor
-        from aural.stages.freq_expansion.engine import chunked_expansion
+        from aural.nn.streaming import spectral_stream
 
         super().__init__(params, **param_values)
         self.model = self._resolve_model(weights, model)
-        self._transform = chunked_expansion(self.model)
-        window = hann_window(self.model.config.n_fft)
-        self._engine = StreamingFrameProcessor(
-            self._transform, frame_length=self.model.config.n_fft, hop_length=self.model.config.hop_length,
-            synthesis_window=window, analysis_window=window, max_held_frames=self._transform.max_held_frames,
-            strength=self.params.strength)
+        self._transform, self._engine = spectral_stream(lambda spec, cutoff: self.model.expand(spec, cutoff)[0],
+                                                        self.model.config, strength=self.params.strength,
+                                                        track=self.model.cutoff_tracker())

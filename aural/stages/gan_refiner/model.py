@@ -14,20 +14,25 @@ network is a stack of dilated temporal convolutions over frames with bins as cha
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
-from typing import Any, Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar, Mapping
 
 import torch
 from torch import nn
 
 from aural.nn.blocks import DilatedResidualBlock
+from aural.nn.config import ModelConfig
 from aural.nn.spectral import hann_window, istft, stft
 
 MAGNITUDE_FLOOR = 1e-9
 
 
 @dataclass(frozen=True)
-class RefinerConfig:
+class RefinerConfig(ModelConfig):
+    """Architecture and framing of :class:`SpectralRefiner` (JSON beside the weights)."""
+
+    architecture: ClassVar[str] = "SpectralRefiner"
+
     sample_rate: int = 16000
     n_fft: int = 512
     hop_length: int = 128
@@ -48,17 +53,6 @@ class RefinerConfig:
         if radius > self.context_frames:
             raise ValueError(f"context_frames ({self.context_frames}) must cover the receptive radius ({radius})")
 
-    @classmethod
-    def from_dict(cls, values: Mapping[str, Any]) -> "RefinerConfig":
-        unknown = set(values) - {f.name for f in fields(cls)}
-        if unknown:
-            raise ValueError(f"unknown SpectralRefiner options: {', '.join(sorted(unknown))}")
-        return cls(**values)
-
-    def to_dict(self) -> dict[str, Any]:
-        values = asdict(self)
-        values["dilations"] = list(self.dilations)
-        return values
 
 
 class SpectralRefiner(nn.Module):
@@ -70,7 +64,8 @@ class SpectralRefiner(nn.Module):
         bins = config.n_fft // 2 + 1
         self.register_buffer("window", hann_window(config.n_fft), persistent=False)
         self.input = nn.Conv1d(3 * bins, config.channels, 1)
-        self.blocks = nn.Sequential(*(DilatedResidualBlock(config.channels, config.kernel_size, d) for d in config.dilations))
+        self.blocks = nn.Sequential(*(DilatedResidualBlock(config.channels, config.kernel_size, d)
+                                      for d in config.dilations))
         self.output = nn.Conv1d(config.channels, 2 * bins, 1)
         nn.init.zeros_(self.output.weight)
         nn.init.zeros_(self.output.bias)

@@ -40,16 +40,9 @@ class GanRefinerStage(LearnedStage):
 
     def __init__(self, params: Any = None, *, weights: str | None = "default", model: nn.Module | None = None,
                  **param_values: Any):
-        from aural.nn.spectral import hann_window
-        from aural.nn.streaming import ChunkedSpectralProcessor, StreamingFrameProcessor
+        from aural.nn.streaming import spectral_stream
 
         super().__init__(params, **param_values)
         self.model = self._resolve_model(weights, model)
-        config = self.model.config
-        window = hann_window(config.n_fft)
-        self._transform = ChunkedSpectralProcessor(self.model.refine, n_fft=config.n_fft, window=window,
-                                                  chunk_frames=config.chunk_frames,
-                                                  context_frames=config.context_frames)
-        self._engine = StreamingFrameProcessor(
-            self._transform, frame_length=config.n_fft, hop_length=config.hop_length, synthesis_window=window,
-            analysis_window=window, max_held_frames=self._transform.max_held_frames, strength=self.params.strength)
+        self._transform, self._engine = spectral_stream(self.model.refine, self.model.config,
+                                                        strength=self.params.strength)

@@ -14,13 +14,14 @@ of the model, so training sees it and the network learns around it.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
-from typing import Any, Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar, Mapping
 
 import torch
 from torch import nn
 
 from aural.nn.blocks import ACTIVATIONS
+from aural.nn.config import ModelConfig
 from aural.nn.spectral import hann_window, istft, mel_filterbank, mel_to_linear_weights, stft
 from aural.nn.unet import UNet2d
 
@@ -29,8 +30,10 @@ DENOISE_BIAS = 2.0  # an untrained first pass passes ~88 % of every band
 
 
 @dataclass(frozen=True)
-class MelUNetConfig:
+class MelUNetConfig(ModelConfig):
     """Architecture and framing of :class:`MelUNet` (stored as JSON next to the weights)."""
+
+    architecture: ClassVar[str] = "MelUNet"
 
     sample_rate: int = 16000
     n_fft: int = 512
@@ -56,17 +59,6 @@ class MelUNetConfig:
         if self.post_filter_beta < 0.0:
             raise ValueError("post_filter_beta must be >= 0")
 
-    @classmethod
-    def from_dict(cls, values: Mapping[str, Any]) -> "MelUNetConfig":
-        unknown = set(values) - {f.name for f in fields(cls)}
-        if unknown:
-            raise ValueError(f"unknown MelUNet options: {', '.join(sorted(unknown))}")
-        return cls(**values)
-
-    def to_dict(self) -> dict[str, Any]:
-        values = asdict(self)
-        values["channels"] = list(self.channels)
-        return values
 
 
 class MelUNet(nn.Module):

@@ -20,7 +20,6 @@ if TYPE_CHECKING:  # the network loads with the stage: importing this module sta
     from torch import nn
 
 SAMPLE_RATE = 16000
-MAX_BATCH_CHUNKS = 16
 
 
 @dataclass(frozen=True)
@@ -42,18 +41,9 @@ class MelUNetStage(LearnedStage):
 
     def __init__(self, params: Any = None, *, weights: str | None = "default", model: nn.Module | None = None,
                  **param_values: Any):
-        from aural.nn.spectral import hann_window
-        from aural.nn.streaming import ChunkedSpectralProcessor, StreamingFrameProcessor
+        from aural.nn.streaming import spectral_stream
 
         super().__init__(params, **param_values)
         self.model = self._resolve_model(weights, model)
-        config = self.model.config
-        window = hann_window(config.n_fft)
-        self._transform = ChunkedSpectralProcessor(lambda spec: spec * self.model.gains(spec), n_fft=config.n_fft,
-                                               window=window, chunk_frames=config.chunk_frames,
-                                               context_frames=config.context_frames,
-                                               max_batch=MAX_BATCH_CHUNKS)
-        self._engine = StreamingFrameProcessor(
-            self._transform, frame_length=self.model.config.n_fft, hop_length=self.model.config.hop_length,
-            synthesis_window=window, analysis_window=window, max_held_frames=self._transform.max_held_frames,
-            strength=self.params.strength)
+        self._transform, self._engine = spectral_stream(lambda spec: spec * self.model.gains(spec), self.model.config,
+                                                        strength=self.params.strength)

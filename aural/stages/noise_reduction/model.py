@@ -10,18 +10,21 @@ filterbank) turns the masked frames back into samples (Conv-TasNet's encoder/dec
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
-from typing import Any, Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar, Mapping
 
 import torch
 from torch import nn
 
 from aural.nn.blocks import ACTIVATIONS, ConvBlock1d, make_activation
+from aural.nn.config import ModelConfig
 
 
 @dataclass(frozen=True)
-class ConvAutoencoderConfig:
+class ConvAutoencoderConfig(ModelConfig):
     """Architecture of :class:`ConvAutoencoder` (stored as JSON next to the weights)."""
+
+    architecture: ClassVar[str] = "ConvAutoencoder"
 
     channels: tuple[int, ...] = (32, 64, 128, 256)
     kernel_size: int = 8
@@ -54,18 +57,6 @@ class ConvAutoencoderConfig:
         hop = self.basis_kernel // 2 if self.output == "mask" else 1
         return hop * self.stride ** len(self.channels)
 
-    @classmethod
-    def from_dict(cls, values: Mapping[str, Any]) -> "ConvAutoencoderConfig":
-        known = {f.name for f in fields(cls)}
-        unknown = set(values) - known
-        if unknown:
-            raise ValueError(f"unknown ConvAutoencoder options: {', '.join(sorted(unknown))}")
-        return cls(**values)
-
-    def to_dict(self) -> dict[str, Any]:
-        values = asdict(self)
-        values["channels"] = list(self.channels)
-        return values
 
 
 class _ResidualDilated(nn.Module):
