@@ -97,3 +97,23 @@ class DelayStage(Stage):
         joined = torch.cat([self._line, audio], dim=1)
         self._line = joined[:, joined.shape[1] - self.params.latency:]
         return getattr(self.params, "gain", 1.0) * joined[:, : audio.shape[1]]
+
+
+def stream_blocks(stage: Stage, audio: torch.Tensor, sample_rate: int, block: int) -> torch.Tensor:
+    """``audio`` through ``stage.process_block`` in blocks of ``block`` samples, flushed and aligned."""
+    stage.configure(sample_rate, audio.shape[0])
+    parts = [stage.process_block(audio[:, i:i + block]) for i in range(0, audio.shape[1], block)]
+    parts.append(stage.flush())
+    return torch.cat(parts, dim=1)[:, stage.latency_samples:stage.latency_samples + audio.shape[1]]
+
+
+def run_torchrun(script: str, out_dir: Path, num_processes: int = 2) -> None:
+    """``script OUT_DIR`` under ``torch.distributed.run`` on CPU (one thread per process); asserts it succeeded."""
+    import subprocess
+    import sys
+
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path(__file__).parent)}
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={num_processes}",
+               script, str(out_dir)]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]

@@ -15,7 +15,7 @@ from aural.stages.freq_expansion.cutoff import detect_cutoff_hz
 from aural.stages.freq_expansion.data import FILTERS, band_limit
 from aural.stages.freq_expansion.model import BandwidthExtender, FreqExpansionConfig
 from aural.stages.freq_expansion.stage import FreqExpansionStage
-from helpers import speech_like, tone
+from helpers import speech_like, stream_blocks, tone
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -120,11 +120,7 @@ def test_blockwise_streaming_equals_whole_signal(block):
     audio = lowpass(full_band(1.5, num_channels=2), 8000)
     stage = FreqExpansionStage(model=random_model())
     whole = stage.process(Signal(audio, RATE)).audio
-    stage.configure(RATE, 2)
-    parts = [stage.process_block(audio[:, i:i + block]) for i in range(0, audio.shape[1], block)]
-    parts.append(stage.flush())
-    streamed = torch.cat(parts, dim=1)[:, stage.latency_samples:stage.latency_samples + audio.shape[1]]
-    torch.testing.assert_close(streamed, whole, rtol=0, atol=1e-6)
+    torch.testing.assert_close(stream_blocks(stage, audio, RATE, block), whole, rtol=0, atol=1e-6)
 
 
 def test_strength_scales_only_the_generated_band():

@@ -11,7 +11,7 @@ from torch import nn
 from aural.signal import Signal
 from aural.stages.gan_refiner.model import RefinerConfig, SpectralRefiner
 from aural.stages.gan_refiner.stage import GanRefinerStage
-from helpers import speech_like
+from helpers import speech_like, stream_blocks
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -45,11 +45,7 @@ def test_blockwise_streaming_equals_whole_signal(block):
     audio = noisy(num_channels=2)
     stage = GanRefinerStage(model=random_model())
     whole = stage.process(Signal(audio, RATE)).audio
-    stage.configure(RATE, 2)
-    parts = [stage.process_block(audio[:, i:i + block]) for i in range(0, audio.shape[1], block)]
-    parts.append(stage.flush())
-    streamed = torch.cat(parts, dim=1)[:, stage.latency_samples:stage.latency_samples + audio.shape[1]]
-    torch.testing.assert_close(streamed, whole, rtol=0, atol=1e-5)
+    torch.testing.assert_close(stream_blocks(stage, audio, RATE, block), whole, rtol=0, atol=1e-5)
     assert not torch.allclose(whole, audio, atol=1e-4), "a random refiner must change something"
 
 

@@ -141,18 +141,11 @@ def _ddp_worker(out_dir: str) -> None:
 
 @pytest.mark.slow
 def test_ddp_ranks_agree_on_generator_and_discriminators(tmp_path):
-    import os
-    import subprocess
-    import sys
-    from pathlib import Path
-
     from safetensors.torch import load_file
 
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path(__file__).parent.parent)}
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2",
-               __file__, str(tmp_path)]
-    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr[-3000:]
+    from helpers import run_torchrun
+
+    run_torchrun(__file__, tmp_path)
     rank0 = load_file(str(tmp_path / "rank0.safetensors"))
     rank1 = load_file(str(tmp_path / "rank1.safetensors"))
     initial = state(make_task(seed=0).adversarial.discriminator)

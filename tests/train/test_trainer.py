@@ -324,11 +324,9 @@ def _ddp_worker(out_dir: str) -> None:
 
 @pytest.mark.slow
 def test_ddp_two_processes_agree(tmp_path):
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path(__file__).parent.parent)}
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2",
-               __file__, str(tmp_path)]
-    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr[-3000:]
+    from helpers import run_torchrun
+
+    run_torchrun(__file__, tmp_path)
     from safetensors.torch import load_file
     rank0 = load_file(str(tmp_path / "rank0.safetensors"))
     rank1 = load_file(str(tmp_path / "rank1.safetensors"))
