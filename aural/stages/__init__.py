@@ -19,6 +19,7 @@ BUILTIN_MODULES = (
     "aural.stages.mel_unet",
     "aural.stages.freq_expansion",
     "aural.stages.gan_refiner",
+    "aural.stages.separation",
 )
 
 STAGES: Registry[type[Stage]] = Registry(

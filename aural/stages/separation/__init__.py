@@ -1,0 +1,7 @@
+"""The ``separation`` stage: split a speech recording into ``voice`` and ``background``."""
+
+from __future__ import annotations
+
+from aural.stages.separation.stage import SeparationParams, SeparationStage
+
+__all__ = ["SeparationParams", "SeparationStage"]

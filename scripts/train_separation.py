@@ -1,0 +1,130 @@
+"""Train the shipped ``separation`` weights (voice / background), reproducibly and offline.
+
+    python scripts/train_separation.py lists       # voice and background lists -> runs/separation/data/
+    python scripts/train_separation.py init        # mel_unet's shipped weights as the starting point
+    python scripts/train_separation.py train [--steps N] [--resume]
+
+Material (``$AURAL_DATA``, default ``../shared/data``):
+
+- voices: the speech of ``scripts/train_default_weights.py``'s split (CC0 / CC-BY / public
+  domain sources only; its held-out speakers validate), read through its symlink folders
+  ``runs/default_weights/data/{train,val}/speech`` (run its ``--phase split`` first);
+- backgrounds: its noise split (held-out noises validate) plus instrumental music under
+  CC0 / CC-BY / public domain (no singing: a sung line is a voice). ``HELD_OUT_MUSIC`` and the
+  TRIOS mixes (no licence stated: evaluation only, never trained on) validate.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RUN = ROOT / "runs" / "separation"
+DATA = RUN / "data"
+DEFAULT_SPLIT = ROOT / "runs" / "default_weights" / "data"
+TRAIN_MUSIC = (
+    "castanets_dry_ebu_sqam.flac", "librosa_admiralbob77_choice_drum_bass.flac",
+    "librosa_fats_waller_aint_misbehavin_piano.flac", "librosa_hungarian_dance_number_5_allegro_in_f_sharp_minor_.flac",
+    "librosa_kevin_macleod_p_i_tchaikovsky_dance_of_the_sugar_p.flac", "librosa_sorohanro_solo_trumpet_06.flac",
+    "smstools/bendir.flac", "smstools/cello-double.flac", "smstools/cello-double-2.flac", "smstools/cello-phrase.flac",
+    "smstools/mridangam.flac", "smstools/piano.flac", "smstools/sax-phrase.flac", "smstools/flute-A4.flac",
+    "smstools/oboe-A4.flac", "smstools/trumpet-A4.flac", "smstools/violin-B3.flac", "smstools/vibraphone-C6.flac",
+    "smstools/256480__timorozendal__cello-phrase.flac", "smstools/328734__upasnarayan__clarinet-phrase.flac",
+    "smstools/609221__combustibleplatypus__sneaky-cello-phrase.flac",
+    "smstools/331071__dshoot85__sounds_of_j-simple_orchestra-mono.flac",
+    "flac_testbench/11_partition_order_8.flac", "flac_testbench/12_qlp_precision_15_bit.flac",
+    "flac_testbench/13_qlp_precision_2_bit.flac", "flac_testbench/14_wasted_bits.flac",
+    "flac_testbench/24_variable_blocksize_file_created_with_flake_revision_264.flac",
+    "mirdata/tinysol_flute_c4.flac", "mirdata/tinysol_contrabass_a2.flac", "mirdata/medley_solos_db_validation_3.flac",
+)
+HELD_OUT_MUSIC = (
+    "librosa_kevin_macleod_vibe_ace.flac", "smstools/orchestra.flac",
+    "smstools/330955__lawrier__mono_copy_toam_oriental_touch_orchestra.flac",
+    "flac_testbench/26_variable_blocksize_file_created_with_cuetools_flake_2_1_6.flac",
+    "trios/brahms/mix.flac", "trios/lussier/mix.flac", "trios/mozart/mix.flac", "trios/take_five/mix.flac",
+)
+
+
+def data_root() -> Path:
+    return Path(os.environ.get("AURAL_DATA", ROOT.parent / "shared" / "data")).resolve()
+
+
+def _audio_under(folder: Path) -> list[str]:
+    from aural import io
+
+    if not folder.is_dir():
+        sys.exit(f"{folder}: missing; run `python scripts/train_default_weights.py --phase split` first")
+    return sorted(str(path.resolve()) for path in io.find_audio(folder))
+
+
+def make_lists() -> None:
+    music = data_root() / "music"
+    for part, names in (("train", TRAIN_MUSIC), ("val", HELD_OUT_MUSIC)):
+        voices = _audio_under(DEFAULT_SPLIT / part / "speech")
+        backgrounds = _audio_under(DEFAULT_SPLIT / part / "noise") + [str(music / name) for name in names]
+        missing = [b for b in backgrounds if not Path(b).is_file()]
+        if missing:
+            sys.exit(f"missing background files (first: {missing[0]})")
+        (DATA / part).mkdir(parents=True, exist_ok=True)
+        (DATA / part / "voice.txt").write_text("\n".join(voices) + "\n")
+        (DATA / part / "background.txt").write_text("\n".join(backgrounds) + "\n")
+        print(f"{part}: {len(voices)} voices, {len(backgrounds)} backgrounds ({len(names)} music)")
+
+
+def make_init() -> Path:
+    """mel_unet's shipped weights re-labelled for separation (same architecture, mask config)."""
+    import json
+
+    from aural import weights
+    from aural.stages.separation.model import DEFAULT_CONFIG
+    from aural.stages.separation.task import SAMPLE_RATE, STAGE
+
+    loaded = weights.load("mel_unet", "default")
+    model = {**loaded.config["model"], **DEFAULT_CONFIG}
+    config = {"stage": STAGE, "architecture": "MelUNet", "sample_rate": SAMPLE_RATE, "model": model,
+              "init_from": "mel_unet default (models/mel_unet/default.safetensors)"}
+    from safetensors.torch import save_file
+
+    RUN.mkdir(parents=True, exist_ok=True)
+    target = RUN / "init.safetensors"
+    save_file({k: v.contiguous() for k, v in loaded.tensors.items()}, str(target),
+              metadata={"config": json.dumps(config)})
+    target.with_suffix(".json").write_text(json.dumps(config, indent=2) + "\n")
+    print(f"wrote {target}")
+    return target
+
+
+def train(steps: int | None, resume: bool) -> None:
+    out = RUN / "run"
+    command = [sys.executable, "-m", "aural", "train", "separation", "--out", str(out), "--no-progress"]
+    if resume:
+        command.append("--resume")
+    else:
+        command += ["--data", str(DATA / "train"), "--val-data", str(DATA / "val"),
+                    "--init", str(RUN / "init.safetensors")]
+    if steps:
+        command += ["--steps", str(steps)]
+    print(" ".join(command), flush=True)
+    subprocess.run(command, check=True, cwd=ROOT)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("phase", choices=("lists", "init", "train"))
+    parser.add_argument("--steps", type=int, default=None)
+    parser.add_argument("--resume", action="store_true")
+    args = parser.parse_args()
+    if args.phase == "lists":
+        make_lists()
+    elif args.phase == "init":
+        make_init()
+    else:
+        train(args.steps, args.resume)
+
+
+if __name__ == "__main__":
+    main()
