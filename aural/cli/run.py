@@ -14,7 +14,7 @@ import sys
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Iterable
 
 import click
 
@@ -139,14 +139,58 @@ def _make_folder(path: Path) -> None:
         raise UsageError(f"{path}: cannot create the output folder ({exc.strerror or exc})") from None
 
 
-def _run_one(pipeline: Pipeline, job: Job, sample_rate: int | None, subtype: str | None,
-             show_progress: bool, overwrite: bool) -> list[str]:
+@dataclass(frozen=True)
+class RunOptions:
+    """How every file of a run is written (the same for the local and the Ray engine)."""
+
+    sample_rate: int | None = None
+    subtype: str | None = None
+    overwrite: bool = False
+    show_progress: bool = False
+    debug: bool = False  # a bug in a stage raises (local) or reports its traceback (Ray)
+
+
+@dataclass(frozen=True)
+class JobOutcome:
+    """What became of one job: ``failure`` is the one-line report of a file that failed."""
+
+    job: Job
+    failure: str | None = None
+    warnings: tuple[str, ...] = ()
+
+
+def run_job(pipeline: Pipeline, job: Job, options: RunOptions, *, reraise: bool | None = None) -> JobOutcome:
+    """One file through ``pipeline`` into its output, failures caught and worded for the user.
+
+    Both engines call this for every file (the Ray workers with the pipeline they built once),
+    so a file comes out byte for byte the same whichever ran it. A bug in a stage raises when
+    ``reraise`` (default: ``options.debug``); otherwise it is reported like any failure, with
+    its traceback appended under ``--debug``."""
+    reraise = options.debug if reraise is None else reraise
+    try:
+        warned = _run_one(pipeline, job, options)
+    except AuralError as exc:
+        names_its_file = str(exc).startswith((str(job.input), str(job.output)))
+        return JobOutcome(job, str(exc) if names_its_file else f"{job.input}: {exc}")  # e.g. a full $TMPDIR
+    except Exception as exc:  # a bug in a stage: report, go on with the batch
+        if reraise:
+            raise
+        message = f"{job.input}: internal error: {type(exc).__name__}: {exc}"
+        if options.debug:
+            import traceback
+
+            return JobOutcome(job, message + "\n" + traceback.format_exc().rstrip())
+        return JobOutcome(job, message + " (rerun with --debug)")
+    return JobOutcome(job, warnings=tuple(warned))
+
+
+def _run_one(pipeline: Pipeline, job: Job, options: RunOptions) -> list[str]:
     """One file, with a bar per pass: a stage that needs the whole input first (loudness
     normalisation) adds passes, and they take very different times, so each pass is shown
     on its own (``memo.wav: pass 1 of 3 (mel_unet, dynamics)``) rather than as a share of one bar.
     In a log, only files that take longer than a few seconds report. Returns the warnings
     about the input (a truncated file)."""
-    bar = Progress(job.input.name, total=100, unit="%", prefix="aural run: ", enabled=show_progress,
+    bar = Progress(job.input.name, total=100, unit="%", prefix="aural run: ", enabled=options.show_progress,
                    quiet_start=True)
     current: list[PassInfo] = []
 
@@ -167,8 +211,9 @@ def _run_one(pipeline: Pipeline, job: Job, sample_rate: int | None, subtype: str
         _make_folder(job.output.parent)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", io.AudioWarning)
-            pipeline.run_file(job.input, job.output, output_sample_rate=sample_rate, subtype=subtype,
-                              progress=progress, on_pass=on_pass, overwrite=overwrite)
+            pipeline.run_file(job.input, job.output, output_sample_rate=options.sample_rate,
+                              subtype=options.subtype, progress=progress, on_pass=on_pass,
+                              overwrite=options.overwrite)
     finally:
         bar.close()
     return [str(warning.message) for warning in caught]
@@ -200,21 +245,46 @@ def _check_pipeline_yaml(ctx: click.Context, param: click.Parameter, value: str)
                    "(STAGE[INDEX].PARAM=VALUE when the stage appears twice; INDEX as in stages[INDEX]). "
                    "Repeatable.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
+@click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+              help="local: this process, file after file. ray: files spread over Ray workers, each loading "
+                   "the pipeline once (needs `pip install 'aural[ray]'`; inputs and outputs on storage "
+                   "every node sees).")
+@click.option("--address", default=None, metavar="auto|HOST:PORT",
+              help="--engine ray: the Ray cluster to join (auto: the one running on this machine; "
+                   "default: a local Ray started for this run).")
+@click.option("--num-workers", type=click.IntRange(min=1), default=None, metavar="N",
+              help="--engine ray: worker processes (default: as many as the CPUs allow).")
+@click.option("--cpus-per-worker", type=click.IntRange(min=1), default=None, metavar="N",
+              help="--engine ray: CPUs reserved by each worker, also its compute threads (default 1).")
 @threads_option
 @click.pass_context
 def command(ctx: click.Context, pipeline: str, inputs: tuple[Path, ...], output: Path,
             sample_rate: int | None, fmt: str | None, subtype: str | None, overwrite: bool,
-            overrides: tuple[str, ...], quiet: bool) -> None:
+            overrides: tuple[str, ...], quiet: bool, engine: str, address: str | None,
+            num_workers: int | None, cpus_per_worker: int | None) -> None:
     """Run PIPELINE (a .yaml path or a built-in name) on INPUT files or folders.
 
     Example: aural run phone_to_studio memo.wav -o memo_studio.wav --set mel_unet.strength=0.7
+
+    On a Ray cluster: aural run phone_to_studio /shared/in -o /shared/out --engine ray --address auto
     """
     debug = bool(ctx.obj and ctx.obj.get("debug"))
+    ray_options = {"--address": address, "--num-workers": num_workers, "--cpus-per-worker": cpus_per_worker}
+    if engine != "ray":
+        given = [name for name, value in ray_options.items() if value is not None]
+        if given:
+            raise UsageError(f"{', '.join(given)}: only with --engine ray")
     spec = load_pipeline_spec(pipeline, overrides)
 
-    from aural.pipeline import Pipeline
+    loaded = None
+    if engine == "local":
+        from aural.pipeline import Pipeline
 
-    loaded = Pipeline.from_spec(spec)
+        loaded = Pipeline.from_spec(spec)
+    else:
+        from aural.ray_engine import RayOptions, require_ray
+
+        require_ray()  # before planning: a missing extra is the first thing to say
     plan = plan_jobs(list(inputs), output, fmt)
     for note in plan.notes:
         click.echo(f"aural: {note}", err=True)
@@ -234,30 +304,40 @@ def command(ctx: click.Context, pipeline: str, inputs: tuple[Path, ...], output:
 
     todo = [job for job in jobs if id(job) not in refused_jobs]
     _remove_leftovers(todo)
-    show_progress = not quiet
-    files_bar = Progress("files", total=len(todo), unit="file", prefix="aural run: ",
-                         enabled=show_progress and len(todo) >= 2, quiet_start=True)
-    done = 0
-    for job in todo:
-        try:
-            for warning in _run_one(loaded, job, sample_rate, subtype, show_progress, overwrite):
-                files_bar.write(f"aural: warning: {warning}")
-            done += 1
-        except AuralError as exc:
-            names_its_file = str(exc).startswith((str(job.input), str(job.output)))
-            message = str(exc) if names_its_file else f"{job.input}: {exc}"  # e.g. a full $TMPDIR
-            failures.append(message)
-            files_bar.write(f"aural: {message}")
-        except Exception as exc:  # a bug in a stage: report, go on with the batch
-            if debug:
-                raise
-            message = f"{job.input}: internal error: {type(exc).__name__}: {exc} (rerun with --debug)"
-            failures.append(message)
-            files_bar.write(f"aural: {message}")
-        files_bar.update()
-    files_bar.close()
+    options = RunOptions(sample_rate, subtype, overwrite, show_progress=not quiet and engine == "local",
+                         debug=debug)
+    if loaded is not None:
+        outcomes: Iterable[JobOutcome] = (run_job(loaded, job, options) for job in todo)
+        done = _report(outcomes, len(todo), failures, quiet)
+    else:
+        from aural.ray_engine import run_on_ray
+
+        ray = RayOptions(address, num_workers, cpus_per_worker or 1)
+        with run_on_ray(spec, todo, options, ray) as outcomes:
+            done = _report(outcomes, len(todo), failures, quiet)
     if len(jobs) > 1 or failures:
         click.echo(f"aural: {done} of {len(jobs) + len(plan.refused)} files written to {output}"
                    + (f", {len(failures)} failed" if failures else ""), err=True)
     if failures:
         sys.exit(1)
+
+
+def _report(outcomes: Iterable[JobOutcome], num_jobs: int, failures: list[str], quiet: bool) -> int:
+    """Print warnings and failures as files finish, under a files bar; returns the files written
+    (``failures`` gets the failed files' messages)."""
+    files_bar = Progress("files", total=num_jobs, unit="file", prefix="aural run: ",
+                         enabled=not quiet and num_jobs >= 2, quiet_start=True)
+    done = 0
+    try:
+        for outcome in outcomes:
+            for warning in outcome.warnings:
+                files_bar.write(f"aural: warning: {warning}")
+            if outcome.failure is None:
+                done += 1
+            else:
+                failures.append(outcome.failure)
+                files_bar.write(f"aural: {outcome.failure}")
+            files_bar.update()
+    finally:
+        files_bar.close()
+    return done
