@@ -107,13 +107,20 @@ def stream_blocks(stage: Stage, audio: torch.Tensor, sample_rate: int, block: in
     return torch.cat(parts, dim=1)[:, stage.latency_samples:stage.latency_samples + audio.shape[1]]
 
 
-def run_torchrun(script: str, out_dir: Path, num_processes: int = 2) -> None:
-    """``script OUT_DIR`` under ``torch.distributed.run`` on CPU (one thread per process); asserts it succeeded."""
+def torchrun(args: list[str], num_processes: int = 2, timeout_s: float = 300):
+    """``torchrun --standalone --nproc-per-node N ARGS...`` on CPU (one thread per process, this
+    checkout's aural and the test helpers importable); returns the finished process."""
     import subprocess
     import sys
 
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path(__file__).parent)}
+    tests, root = Path(__file__).parent, Path(__file__).parent.parent
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join([str(root), str(tests)])}
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={num_processes}",
-               script, str(out_dir)]
-    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+               *args]
+    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout_s)
+
+
+def run_torchrun(script: str, out_dir: Path, num_processes: int = 2) -> None:
+    """``script OUT_DIR`` under ``torch.distributed.run`` on CPU (one thread per process); asserts it succeeded."""
+    done = torchrun([script, str(out_dir)], num_processes)
     assert done.returncode == 0, done.stderr[-3000:]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 import platform
 import shlex
 import sys
@@ -155,19 +156,23 @@ def command(stage: str, data: Path | None, val_data: Path | None, out_dir: Path,
         "init": init, "command": "aural " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv else None,
         "versions": {"aural": _version(), "torch": torch.__version__, "python": platform.python_version()},
     }
-    out_dir.mkdir(parents=True, exist_ok=True)
-    from aural.weights import atomic_write_bytes
-    atomic_write_bytes(run_file, (json.dumps(run_info, indent=2) + "\n").encode())
+    is_main = int(os.environ.get("RANK", "0")) == 0  # under torchrun, rank 0 writes and speaks
+    if is_main:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        from aural.weights import atomic_write_bytes
+        atomic_write_bytes(run_file, (json.dumps(run_info, indent=2) + "\n").encode())
 
     trainer = Trainer(task, train_set, out_dir, chosen.trainer_config(device=device, progress=not no_progress),
                       val_data=val_set, run_info=run_info)
-    click.echo(f"training {stage}: {len(train_set)} training items, {len(val_set)} validation items, "
-               f"{sum(p.numel() for p in task.model.parameters()):,} parameters -> {out_dir}", err=True)
+    if is_main:
+        click.echo(f"training {stage}: {len(train_set)} training items, {len(val_set)} validation items, "
+                   f"{sum(p.numel() for p in task.model.parameters()):,} parameters -> {out_dir}", err=True)
     result = trainer.fit(resume=resume)
     best = f", best {chosen.trainer_config().best_metric} {result.best_value:.2f} at step {result.best_step}" \
         if result.best_value is not None else ""
-    click.echo(f"stopped at step {result.step}{' (early stop)' if result.stopped_early else ''}{best}; "
-               f"export with: aural export {out_dir}", err=True)
+    if is_main:
+        click.echo(f"stopped at step {result.step}{' (early stop)' if result.stopped_early else ''}{best}; "
+                   f"export with: aural export {out_dir}", err=True)
 
 
 def _version() -> str:

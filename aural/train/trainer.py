@@ -344,6 +344,8 @@ class Trainer:
                     progress.write(f"aural train: early stop at step {step}: {c.best_metric} has not improved "
                                    f"in {c.patience} validations")
                     break
+            if info.world_size > 1:
+                logger.log(step, _check_ranks_agree(raw_model, info, device))
         except BaseException as exc:  # Ctrl-C, SIGTERM, unreadable data, ...: keep what was trained
             if info.world_size == 1 or isinstance(exc, KeyboardInterrupt):
                 self._save_before_stopping(last_path, raw_model, optimizer, scheduler, step, state, info, progress)
@@ -434,6 +436,20 @@ class Trainer:
                             aux_tensors=aux)
         if info.world_size > 1:
             dist.barrier()
+
+
+def _check_ranks_agree(model: nn.Module, info: DistInfo, device: torch.device) -> dict[str, float]:
+    """After DDP training every rank must hold rank 0's weights: compare them (one broadcast),
+    raise if they differ, and return the log row (``ddp/world_size``, ``ddp/max_weight_diff``)."""
+    flat = torch.cat([p.detach().float().flatten() for p in model.parameters()]).to(device)
+    reference = flat.clone()
+    dist.broadcast(reference, src=0)
+    difference = (flat - reference).abs().max().reshape(1)
+    dist.all_reduce(difference, op=dist.ReduceOp.MAX)
+    if difference.item() != 0.0:
+        raise StageError(f"DDP ranks ended with different weights (max difference {difference.item():.3g}): "
+                         "a layer or a step outside DistributedDataParallel's gradient averaging")
+    return {"ddp/world_size": float(info.world_size), "ddp/max_weight_diff": difference.item()}
 
 
 def _grad_norm(parameters: list[nn.Parameter]) -> float:
