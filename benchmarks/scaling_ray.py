@@ -11,7 +11,8 @@ compute thread per worker:
 - ``aural run ... --engine ray --num-workers 1`` and ``--num-workers 2`` (a local Ray started for
   the run, one CPU per worker; Ray's start-up and shutdown are inside the wall time).
 
-It reports wall time, files per second, peak resident memory per worker (the local process;
+It reports wall time, files per second (overall, and from the first output to the last, which
+leaves Ray's start-up and the pipeline's loading out), peak resident memory per worker (the local process;
 each Ray worker's ``VmHWM`` read from ``/proc`` while it runs, so Linux only) and the driver's,
 Ray's overhead against the local run, and checks that every Ray output is byte-identical to
 the local one. Prints a Markdown table; ``--json`` writes the rows.
@@ -54,23 +55,41 @@ def _worker_peaks(stop: threading.Event, peaks: dict[int, float]) -> None:
         stop.wait(0.5)
 
 
+def _output_times(stop: threading.Event, out_dir: Path, start: float, times: dict[str, float]) -> None:
+    """When the first output appeared and when the output count last grew (seconds from start)."""
+    count = 0
+    while not stop.is_set():
+        now = sum(1 for p in out_dir.rglob("*") if p.is_file() and not p.name.startswith("."))
+        if now > count:
+            times.setdefault("first_s", time.perf_counter() - start)
+            times["last_s"], times["count_at_first"] = time.perf_counter() - start, times.get("count_at_first", now)
+            count = now
+        stop.wait(0.2)
+
+
 def run_aural(args: list[str], temp_dir: Path) -> dict:
-    """``aural ARGS`` in a child: exit status, stderr, wall time, the child's peak RSS, and the
-    peak RSS of every Ray worker seen meanwhile."""
+    """``aural ARGS`` in a child: exit status, stderr, wall time, the child's peak RSS, the peak
+    RSS of every Ray worker seen meanwhile, and when outputs started and stopped appearing."""
     env = {**os.environ, "TMPDIR": str(temp_dir), "OMP_NUM_THREADS": "1", "RAY_USAGE_STATS_ENABLED": "0"}
     peaks: dict[int, float] = {}
+    times: dict[str, float] = {}
     stop = threading.Event()
-    watcher = threading.Thread(target=_worker_peaks, args=(stop, peaks), daemon=True)
-    watcher.start()
     start = time.perf_counter()
+    watchers = [threading.Thread(target=_worker_peaks, args=(stop, peaks), daemon=True),
+                threading.Thread(target=_output_times, args=(stop, Path(args[args.index("-o") + 1]), start, times),
+                                 daemon=True)]
+    for watcher in watchers:
+        watcher.start()
     process = subprocess.Popen([sys.executable, "-m", "aural", *args], env=env, stderr=subprocess.PIPE, text=True)
     stderr = process.stderr.read()
     _, status, usage = os.wait4(process.pid, 0)
     wall_s = time.perf_counter() - start
+    time.sleep(0.3)  # one more look at the outputs
     stop.set()
-    watcher.join()
+    for watcher in watchers:
+        watcher.join()
     return {"code": os.waitstatus_to_exitcode(status), "stderr": stderr, "wall_s": wall_s,
-            "driver_rss_mb": usage.ru_maxrss / 1024, "worker_rss_mb": sorted(peaks.values())}
+            "driver_rss_mb": usage.ru_maxrss / 1024, "worker_rss_mb": sorted(peaks.values()), **times}
 
 
 def outputs(folder: Path) -> dict[Path, bytes]:
@@ -118,6 +137,9 @@ def main() -> None:
                    "files_per_s": round(len(good) / result["wall_s"], 2),
                    "worker_rss_mb": [round(w) for w in workers], "driver_rss_mb": round(result["driver_rss_mb"]),
                    "vs_local": round(result["wall_s"] / local_wall, 2), "identical": identical,
+                   "first_output_s": round(result["first_s"], 1),
+                   "steady_files_per_s": round((len(good) - result["count_at_first"])
+                                               / max(result["last_s"] - result["first_s"], 1e-9), 2),
                    "load_average_after": load_average()}
             rows.append(row)
             print(json.dumps(row), file=sys.stderr, flush=True)
@@ -125,12 +147,14 @@ def main() -> None:
                 shutil.rmtree(out_dir)
         shutil.rmtree(local_out)
 
-    print(f"| pipeline | run | wall s | files/s | peak RSS per worker MB | driver peak RSS MB | "
-          f"wall vs local | outputs identical to local | load avg after |")
-    print("|---|---|---:|---:|---|---:|---:|---|---|")
+    print(f"| pipeline | run | wall s | files/s | first output s | files/s after first | "
+          f"peak RSS per worker MB | driver peak RSS MB | wall vs local | outputs identical to local | "
+          f"load avg after |")
+    print("|---|---|---:|---:|---:|---:|---|---:|---:|---|---|")
     for row in rows:
         driver = "(same process)" if row["run"].startswith("local") else row["driver_rss_mb"]
         print(f"| {row['pipeline']} | {row['run']} | {row['wall_s']} | {row['files_per_s']} | "
+              f"{row['first_output_s']} | {row['steady_files_per_s']} | "
               f"{', '.join(map(str, row['worker_rss_mb']))} | {driver} | {row['vs_local']}x | {row['identical']} | "
               f"{row['load_average_after']} |")
     if args.json:

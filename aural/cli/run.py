@@ -312,8 +312,8 @@ def command(ctx: click.Context, pipeline: str, inputs: tuple[Path, ...], output:
     else:
         from aural.ray_engine import run_on_ray
 
-        ray = RayOptions(address, num_workers, cpus_per_worker or 1)
-        with run_on_ray(spec, todo, options, ray) as outcomes:
+        cluster = RayOptions(address, num_workers, cpus_per_worker or 1)
+        with run_on_ray(spec, todo, options, cluster) as outcomes:
             done = _report(outcomes, len(todo), failures, quiet)
     if len(jobs) > 1 or failures:
         click.echo(f"aural: {done} of {len(jobs) + len(plan.refused)} files written to {output}"
