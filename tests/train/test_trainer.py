@@ -355,3 +355,19 @@ def test_progress_in_a_log_covers_steps_and_validation(tmp_path, capsys, monkeyp
     assert any(line.startswith("aural train: steps: 2 of 2 steps (100%)") for line in lines)
     assert any(line.startswith("aural train: validation: 2 of 2 batches (100%)") for line in lines)
     assert "\r" not in err and "\x1b" not in err
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("nudge", [False, True])
+def test_ddp_end_of_run_check_catches_ranks_that_differ(tmp_path, nudge):
+    from helpers import torchrun
+
+    done = torchrun([str(Path(__file__).with_name("ddp_diverged_worker.py")), str(tmp_path),
+                     "nudge" if nudge else "keep"])
+    assert done.returncode == 0, done.stderr[-3000:]
+    said = [(tmp_path / f"rank{rank}.txt").read_text() for rank in (0, 1)]
+    if nudge:
+        assert all(text.startswith("StageError: DDP ranks ended with different weights (max difference 0.25)")
+                   for text in said), said
+    else:
+        assert said == ["{'ddp/world_size': 2.0, 'ddp/max_weight_diff': 0.0}"] * 2
