@@ -264,7 +264,8 @@ class _StemsRateStep(_Step):
 
     def _add(self, **parts: torch.Tensor) -> None:
         for name, audio in parts.items():
-            self._queues[name] = torch.cat([self._queues[name], audio], dim=1)
+            if audio.shape[1]:  # (an empty block may come back with the rows it went in with)
+                self._queues[name] = torch.cat([self._queues[name], audio], dim=1)
 
     def _emit(self, last: bool) -> torch.Tensor:
         ready = min(queue.shape[1] for queue in self._queues.values())
