@@ -114,7 +114,8 @@ class _StageStep(_Step):
         self._skip = stage.latency_samples
 
     def _trim(self, audio: torch.Tensor) -> torch.Tensor:
-        audio = audio.reshape(-1, audio.shape[-1])
+        if audio.dim() == 3:  # stems
+            audio = audio.reshape(audio.shape[0] * audio.shape[1], audio.shape[2])
         if self._skip:
             drop = min(self._skip, audio.shape[1])
             self._skip -= drop

@@ -172,7 +172,10 @@ class Stage(ABC):
             signal = signal[stems[0]]
         else:
             audio = signal.audio
-        self.configure(signal.sample_rate, signal.num_channels, stems=stems)
+        if stems:
+            self.configure(signal.sample_rate, signal.num_channels, stems=stems)
+        else:  # stages that take no stems may override configure(sample_rate, num_channels)
+            self.configure(signal.sample_rate, signal.num_channels)
         if self.needs_analysis:
             for _ in range(MAX_ANALYSIS_PASSES):
                 for block in iter_blocks(audio):
