@@ -68,7 +68,8 @@ class IOContract:
     def describe(self) -> str:
         rate = f"{self.sample_rate} Hz" if self.sample_rate else "any rate"
         if self.sample_rate and self.keep_high_band:
-            rate += " (higher bands bypass it)"
+            rate += f" (higher bands go to {self.stems[0]}, scaled)" if self.output == "stems" else \
+                " (higher bands bypass it)"
         channels = f"{self.channels} ch" if self.channels else "any channels"
         given = "signal or stems" if self.input == "any" else self.input
         made = f"stems ({', '.join(self.stems)})" if self.output == "stems" else self.output

@@ -205,7 +205,7 @@ class MixMasterStage(Stage):
     """
 
     name = "mix_master"
-    summary = "EQ, de-esser, loudness normalisation (BS.1770) and true-peak limiting."
+    summary = "Stems mixed (gains, ducking), EQ, de-esser, loudness normalisation (BS.1770), true-peak limiting."
     Params = MixMasterParams
     contract = IOContract(input="any")
     needs_analysis = True
