@@ -4,6 +4,8 @@ Output layout: a single input file with an output path ending in .wav/.flac is w
 there; otherwise OUTPUT is a folder. One folder input keeps its relative layout in OUTPUT;
 several inputs go to ``OUTPUT/<file name>`` and ``OUTPUT/<folder name>/<relative path>``;
 an OUTPUT inside an input folder is not searched for input.
+With ``--stems`` (a pipeline that ends with stems) every input gets a folder in place of its
+output file, holding a file per stem: ``OUTPUT/<name>/voice.wav``, ``.../background.wav``.
 Nothing is written outside OUTPUT or over an input file; an existing output is kept unless
 ``--overwrite``. A file that fails is reported in one line and the batch goes on.
 """
@@ -32,8 +34,20 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Job:
+    """One input and its output: a file, or with ``stems`` a folder (``output`` without its
+    extension) of a file per stem."""
+
     input: Path
     output: Path
+    stems: tuple[str, ...] | None = None
+
+    @property
+    def outputs(self) -> dict[str, Path]:
+        """Stem name (``""`` without stems) -> the file written."""
+        if not self.stems:
+            return {"": self.output}
+        folder = self.output.with_suffix("")
+        return {name: folder / (name + self.output.suffix) for name in self.stems}
 
 
 def _output_suffix(path: Path, fmt: str | None) -> str:
@@ -52,8 +66,16 @@ class Plan:
     notes: list[str] = field(default_factory=list)
 
 
-def plan_jobs(inputs: list[Path], output: Path, fmt: str | None) -> Plan:
-    """Map every input file to its output path (usage errors for impossible requests)."""
+def plan_jobs(inputs: list[Path], output: Path, fmt: str | None, stems: tuple[str, ...] | None = None) -> Plan:
+    """Map every input file to its output path (usage errors for impossible requests); with
+    ``stems``, OUTPUT is always a folder and each job writes a folder of stems."""
+    plan = _plan_files(inputs, output, fmt, stems)
+    if stems:
+        plan.jobs = [Job(job.input, job.output, stems) for job in plan.jobs]
+    return plan
+
+
+def _plan_files(inputs: list[Path], output: Path, fmt: str | None, stems: tuple[str, ...] | None) -> Plan:
     kinds = {path: io.file_kind(path) for path in inputs}
     for path, kind in kinds.items():
         if kind == "missing":
@@ -64,6 +86,9 @@ def plan_jobs(inputs: list[Path], output: Path, fmt: str | None) -> Plan:
                          f"{' or '.join(io.WRITE_FORMATS)}, or name an output folder")
     if len(inputs) == 1 and kinds[inputs[0]] not in ("file", "folder"):
         raise UsageError(f"{inputs[0]}: is a {kinds[inputs[0]]}, not an audio file or folder")
+    if stems and suffix in io.WRITE_FORMATS and not output.is_dir():
+        raise UsageError(f"{output}: stems are written to a folder per input ({output.with_suffix('')}/"
+                         f"{stems[0]}.wav, ...); -o must name a folder, not a {suffix} file")
     if len(inputs) == 1 and kinds[inputs[0]] == "file" and suffix in io.WRITE_FORMATS:
         if fmt and suffix != "." + fmt:
             raise UsageError(f"{output}: --format {fmt} does not match the output's extension")
@@ -103,14 +128,21 @@ def check_jobs(jobs: list[Job], overwrite: bool) -> list[tuple[Job, str]]:
     seen: dict[Path, Job] = {}
     refused = []
     for job in jobs:
-        target = job.output.resolve()
-        if target in inputs or (job.output.exists() and _file_id(job.output) in input_ids):
-            refused.append((job, f"{job.output}: output path equals an input file; choose another output"))
-        elif target in seen:
-            refused.append((job, f"{job.output}: would be written twice (also from {seen[target].input})"))
-        elif job.output.exists() and not overwrite:
-            refused.append((job, f"{job.output}: exists; use --overwrite to replace it"))
-        seen.setdefault(target, job)
+        reason = None
+        for output in job.outputs.values():
+            target = output.resolve()
+            if target in inputs or (output.exists() and _file_id(output) in input_ids):
+                reason = f"{output}: output path equals an input file; choose another output"
+            elif target in seen:
+                reason = f"{output}: would be written twice (also from {seen[target].input})"
+            elif output.exists() and not overwrite:
+                reason = f"{output}: exists; use --overwrite to replace it"
+            if reason:
+                break
+        if reason:
+            refused.append((job, reason))
+        for output in job.outputs.values():
+            seen.setdefault(output.resolve(), job)
     return refused
 
 
@@ -125,7 +157,7 @@ def _file_id(path: Path) -> tuple[int, int] | None:
 def _remove_leftovers(jobs: list[Job]) -> None:
     """Remove what killed runs left: partial outputs in the output folders, spools in $TMPDIR."""
     removed = list(remove_stale_spools())
-    for folder in sorted({job.output.parent for job in jobs}):
+    for folder in sorted({output.parent for job in jobs for output in job.outputs.values()}):
         removed += remove_stale_temporaries(folder)
     if removed:
         click.echo(f"aural: removed {len(removed)} temporary files left by an interrupted run "
@@ -140,13 +172,13 @@ def _make_folder(path: Path) -> None:
 
 
 def _run_one(pipeline: Pipeline, job: Job, sample_rate: int | None, subtype: str | None,
-             show_progress: bool, overwrite: bool) -> list[str]:
+             show_progress: bool, overwrite: bool, prefix: str) -> list[str]:
     """One file, with a bar per pass: a stage that needs the whole input first (loudness
     normalisation) adds passes, and they take very different times, so each pass is shown
     on its own (``memo.wav: pass 1 of 3 (mel_unet, dynamics)``) rather than as a share of one bar.
     In a log, only files that take longer than a few seconds report. Returns the warnings
     about the input (a truncated file)."""
-    bar = Progress(job.input.name, total=100, unit="%", prefix="aural run: ", enabled=show_progress,
+    bar = Progress(job.input.name, total=100, unit="%", prefix=prefix, enabled=show_progress,
                    quiet_start=True)
     current: list[PassInfo] = []
 
@@ -163,12 +195,24 @@ def _run_one(pipeline: Pipeline, job: Job, sample_rate: int | None, subtype: str
             within = (done - (info.index - 1) * info.num_samples) / info.num_samples
             bar.set(round(100 * min(max(within, 0.0), 1.0), 1), 100)
 
+    outputs = job.outputs
+    made = [folder for folder in sorted({path.parent for path in outputs.values()}) if not folder.exists()]
     try:
-        _make_folder(job.output.parent)
+        for folder in made:
+            _make_folder(folder)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", io.AudioWarning)
-            pipeline.run_file(job.input, job.output, output_sample_rate=sample_rate, subtype=subtype,
-                              progress=progress, on_pass=on_pass, overwrite=overwrite)
+            options = {"output_sample_rate": sample_rate, "subtype": subtype, "progress": progress,
+                       "on_pass": on_pass, "overwrite": overwrite}
+            if job.stems:
+                pipeline.run_stems_file(job.input, outputs, **options)
+            else:
+                pipeline.run_file(job.input, job.output, **options)
+    except BaseException:
+        for folder in reversed(made):  # a stem folder made for a file that failed
+            if folder.is_dir() and not any(folder.iterdir()):
+                folder.rmdir()
+        raise
     finally:
         bar.close()
     return [str(warning.message) for warning in caught]
@@ -199,12 +243,15 @@ def _check_pipeline_yaml(ctx: click.Context, param: click.Parameter, value: str)
               help="Change a param of the pipeline, validated like the YAML: STAGE.PARAM=VALUE "
                    "(STAGE[INDEX].PARAM=VALUE when the stage appears twice; INDEX as in stages[INDEX]). "
                    "Repeatable.")
+@click.option("--stems", is_flag=True,
+              help="The pipeline ends with stems: write a folder per input, a file per stem "
+                   "(OUTPUT/<name>/voice.wav, ...).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
 @threads_option
 @click.pass_context
 def command(ctx: click.Context, pipeline: str, inputs: tuple[Path, ...], output: Path,
             sample_rate: int | None, fmt: str | None, subtype: str | None, overwrite: bool,
-            overrides: tuple[str, ...], quiet: bool) -> None:
+            overrides: tuple[str, ...], stems: bool, quiet: bool) -> None:
     """Run PIPELINE (a .yaml path or a built-in name) on INPUT files or folders.
 
     Example: aural run phone_to_studio memo.wav -o memo_studio.wav --set mel_unet.strength=0.7
@@ -215,7 +262,23 @@ def command(ctx: click.Context, pipeline: str, inputs: tuple[Path, ...], output:
     from aural.pipeline import Pipeline
 
     loaded = Pipeline.from_spec(spec)
-    plan = plan_jobs(list(inputs), output, fmt)
+    ends_with = loaded.output_stems
+    if ends_with and not stems:
+        raise UsageError(f"pipeline {spec.name} ends with stems ({', '.join(ends_with)}): add --stems to write "
+                         "a file per stem, or end it with mix_master to mix them")
+    if stems and not ends_with:
+        raise UsageError(f"--stems: pipeline {spec.name} ends with a signal, not stems")
+    run_batch(loaded, list(inputs), output, fmt=fmt, subtype=subtype, overwrite=overwrite, quiet=quiet,
+              sample_rate=sample_rate, debug=debug, command_name="run")
+
+
+def run_batch(loaded: Pipeline, inputs: list[Path], output: Path, *, fmt: str | None, subtype: str | None,
+              overwrite: bool, quiet: bool, sample_rate: int | None, debug: bool, command_name: str) -> None:
+    """Run ``loaded`` on every input (a file per stem when it ends with stems): plan the
+    outputs, refuse what must not run, go on past a file that fails, report, and exit 1 when
+    any failed (2 when none could run)."""
+    prefix = f"aural {command_name}: "
+    plan = plan_jobs(inputs, output, fmt, loaded.output_stems)
     for note in plan.notes:
         click.echo(f"aural: {note}", err=True)
     jobs = plan.jobs
@@ -235,16 +298,16 @@ def command(ctx: click.Context, pipeline: str, inputs: tuple[Path, ...], output:
     todo = [job for job in jobs if id(job) not in refused_jobs]
     _remove_leftovers(todo)
     show_progress = not quiet
-    files_bar = Progress("files", total=len(todo), unit="file", prefix="aural run: ",
+    files_bar = Progress("files", total=len(todo), unit="file", prefix=prefix,
                          enabled=show_progress and len(todo) >= 2, quiet_start=True)
     done = 0
     for job in todo:
         try:
-            for warning in _run_one(loaded, job, sample_rate, subtype, show_progress, overwrite):
+            for warning in _run_one(loaded, job, sample_rate, subtype, show_progress, overwrite, prefix):
                 files_bar.write(f"aural: warning: {warning}")
             done += 1
         except AuralError as exc:
-            names_its_file = str(exc).startswith((str(job.input), str(job.output)))
+            names_its_file = str(exc).startswith((str(job.input), *map(str, job.outputs.values())))
             message = str(exc) if names_its_file else f"{job.input}: {exc}"  # e.g. a full $TMPDIR
             failures.append(message)
             files_bar.write(f"aural: {message}")
