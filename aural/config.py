@@ -10,7 +10,14 @@ Schema (``aural: 1``)::
       - stage: dynamics           # a registered stage name
         params: {ratio: 3.0}      # optional, checked against the stage's Params
         weights: default          # learned stages only: a preset name or a file path
+        apply_to: voice           # optional: run the stage on this stem only (after a stage
+                                  # that outputs stems; the other stems pass unchanged)
         enabled: true             # optional
+
+Stems: after a stage whose contract outputs stems (``separation``: ``voice``, ``background``)
+the stream carries every stem. A signal stage must then say ``apply_to: STEM``; one without it
+is refused (mix the stems first with ``mix_master``, which takes stems); a pipeline may end
+with stems (``aural run --stems`` writes a file per stem).
 
 Validation runs in phases before any weights are loaded: YAML syntax, keys, stage names,
 params (unknown keys, types, ranges), chain contracts, weights (checksums, and tensor names
@@ -36,7 +43,7 @@ from aural.shipped import shipped_dir
 
 SCHEMA_VERSION = 1
 TOP_LEVEL_KEYS = ("aural", "name", "description", "sample_rate", "stages")
-STAGE_KEYS = ("stage", "params", "weights", "enabled")
+STAGE_KEYS = ("stage", "params", "weights", "apply_to", "enabled")
 
 
 @dataclass(frozen=True)
@@ -47,6 +54,7 @@ class StageSpec:
     params: Any
     weights: str | None = None
     index: int = 0
+    apply_to: str | None = None
 
 
 @dataclass(frozen=True)
@@ -57,6 +65,15 @@ class PipelineSpec:
     description: str = ""
     source: Path | None = None
     lines: Mapping[tuple, int] = field(default_factory=dict, repr=False)
+
+    @property
+    def output_stems(self) -> tuple[str, ...] | None:
+        """The stems the pipeline ends with (as :attr:`aural.pipeline.Pipeline.output_stems`),
+        known from the stages' contracts without building them (no weights loaded)."""
+        from aural.stages import STAGES
+        from aural.stages.base import final_stems
+
+        return final_stems((STAGES.get(entry.stage).contract, entry.apply_to) for entry in self.stages)
 
 
 # -- locating pipelines --------------------------------------------------------------------
@@ -268,22 +285,56 @@ def _check_stage_entry(i: int, entry: dict, cls: Any, problems: _Problems) -> St
         weights = None
     elif cls.learned and weights is None:
         weights = "default"
-    return StageSpec(cls.name, params, weights, i)
+    apply_to = entry.get("apply_to")
+    if apply_to is not None and (not isinstance(apply_to, str) or not apply_to):
+        problems.add(("stages", i, "apply_to"), f"expected a stem name, got {apply_to!r}")
+        apply_to = None
+    return StageSpec(cls.name, params, weights, i, apply_to)
 
 
 def _check_contracts(specs: list[StageSpec], problems: _Problems) -> None:
-    """Each stage takes what the previous one gives; the chain ends with a signal."""
+    """Each stage takes what the previous one gives: a signal stage after stems runs on one
+    stem (``apply_to``, a stem that exists); a stage that takes stems gets them; its params fit
+    the stems it gets (``Stage.check_stems``). A pipeline may end with stems."""
     from aural.stages import STAGES
 
-    kind = "signal"
+    stems: tuple[str, ...] | None = None  # the stem names while the stream carries stems
+    source = None  # the entry that made them
     for spec in specs:
-        contract = STAGES.get(spec.stage).contract
-        if contract.input != kind:
-            problems.add(("stages", spec.index, "stage"), f"{spec.stage} takes {contract.input} but receives {kind}")
-        kind = contract.output
-    if kind != "signal":
-        problems.add(("stages", specs[-1].index, "stage"),
-                     f"the last stage gives {kind}; a pipeline must end with a signal")
+        cls = STAGES.get(spec.stage)
+        contract = cls.contract
+        at = ("stages", spec.index)
+        if spec.apply_to is not None:
+            if stems is None:
+                problems.add(at + ("apply_to",), f"no stems to apply {spec.stage} to: the stage before gives a "
+                                                  "signal (apply_to follows a stage that outputs stems)")
+            elif spec.apply_to not in stems:
+                problems.add(at + ("apply_to",), f"no stem {spec.apply_to!r}"
+                                                  f"{close_matches(spec.apply_to, stems)}; stages[{source.index}] "
+                                                  f"({source.stage}) gives {', '.join(stems)}")
+            elif contract.output == "stems" or not contract.takes("signal"):
+                problems.add(at + ("apply_to",), f"{spec.stage} takes {contract.input} and gives {contract.output}; "
+                                                  "apply_to runs a stage that takes and gives a signal on one stem")
+            elif spec.params is not None:
+                for key, message in cls.check_stems(spec.params, None):
+                    problems.add(at + ("params", key), message)
+            continue
+        kind = "stems" if stems is not None else "signal"
+        if not contract.takes(kind):
+            if stems is not None:
+                problems.add(at + ("stage",), f"{spec.stage} takes a signal but receives stems "
+                                              f"({', '.join(stems)}) from stages[{source.index}] ({source.stage}): "
+                                              f"add apply_to: STEM to run it on one stem, or mix the stems first "
+                                              f"with mix_master")
+            else:
+                problems.add(at + ("stage",), f"{spec.stage} takes {contract.input} but receives a signal")
+        elif spec.params is not None:
+            for key, message in cls.check_stems(spec.params, stems):
+                problems.add(at + ("params", key), message)
+        if contract.output == "stems":
+            stems, source = contract.stems, spec
+        else:
+            stems, source = None, None
 
 
 def _check_all_weights(specs: list[StageSpec], base_dir: Path | None, problems: _Problems) -> list[StageSpec]:

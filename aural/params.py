@@ -63,7 +63,11 @@ def _base_type(annotation: Any) -> tuple[type, bool]:
         args = [a for a in typing.get_args(annotation) if a is not type(None)]
         if len(args) != 1:
             raise TypeError(f"unsupported parameter annotation {annotation!r}")
-        return args[0], True
+        return _base_type(args[0])[0], True
+    if origin is dict:  # dict[str, float]: names -> numbers (per-stem gains); the range bounds the numbers
+        if typing.get_args(annotation) != (str, float):
+            raise TypeError(f"unsupported parameter annotation {annotation!r}")
+        return dict, False
     return annotation, False
 
 
@@ -82,7 +86,8 @@ def param_specs(params_cls: type) -> list[ParamSpec]:
 
 
 def _expected(spec: ParamSpec) -> str:
-    names = {float: "a number", int: "an integer", bool: "true or false", str: "a string"}
+    names = {float: "a number", int: "an integer", bool: "true or false", str: "a string",
+             dict: "a mapping of names to numbers"}
     text = names.get(spec.kind, spec.kind.__name__)
     if spec.choices:
         text = "one of " + ", ".join(repr(c) for c in spec.choices)
@@ -110,6 +115,19 @@ def coerce(spec: ParamSpec, value: Any) -> Any:
         if not isinstance(value, bool):
             raise fail()
         return value
+    if spec.kind is dict:
+        if not isinstance(value, dict):
+            raise fail()
+        number = dataclasses.replace(spec, kind=float, optional=False)
+        checked = {}
+        for key, item in value.items():
+            if not isinstance(key, str) or not key:
+                raise ParamError(spec.name, f"expected names (strings) as keys, got {key!r}")
+            try:
+                checked[key] = coerce(number, item)
+            except ParamError:
+                raise ParamError(spec.name, f"{key}: expected {_expected(number)}, got {item!r}") from None
+        return checked
     if spec.kind in (int, float):
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise fail()

@@ -10,11 +10,23 @@ first (``needs_analysis``, e.g. loudness normalisation) splits the chain: what c
 it is written to a spool (memory for short input, a temporary file otherwise), the stage
 analyses the spool in a first pass and processes it in a second. Memory therefore depends
 on the block size, not on the length of the input.
+
+Stems flow through the same steps: after a stage whose contract outputs stems (``separation``)
+each block holds every stem, ``(stems * channels, n)``, stem after stem, so resampling and
+spools work unchanged (channel conversion converts each stem). A signal stage runs on one
+stem with ``apply_to: STEM`` (the other stems wait for it, so all stay aligned); without it a
+signal stage cannot follow stems (the pipeline refuses it: mix them first with ``mix_master``,
+which takes stems and sums them with gains). A stems stage at another rate than the stream
+runs at its own rate and its last stem is recomputed as the input minus the others at the
+stream's rate, so the stems add up to the input exactly (see :class:`_StemsRateStep`). A
+pipeline may end with stems: :meth:`Pipeline.process` then returns
+:class:`~aural.stems.Stems` and :meth:`Pipeline.run_stems_file` writes a file per stem.
 """
 
 from __future__ import annotations
 
 import tempfile
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Sequence
@@ -32,7 +44,8 @@ from aural.atomic_files import spool_prefix
 from aural.errors import AudioWriteError, StageError
 from aural.signal import Signal
 from aural.stages import STAGES, Stage
-from aural.stages.base import BLOCK_SAMPLES, MAX_ANALYSIS_PASSES, iter_blocks
+from aural.stages.base import BLOCK_SAMPLES, MAX_ANALYSIS_PASSES, final_stems, iter_blocks
+from aural.stems import Stems
 
 MEMORY_SPOOL_BYTES = 64 << 20
 Progress = Callable[[int, int], None]  # (units done, units total)
@@ -64,6 +77,12 @@ class _Step:
 
     label: str
     history: dict[str, Any]
+    out_rows: int | None = None  # rows of the output blocks, where the step changes them
+    analysis_stage: Stage | None = None  # a stage that must see all its input first (its own pass)
+
+    def analyze(self, audio: torch.Tensor) -> None:
+        """A block of the analysis pass of ``analysis_stage``."""
+        raise NotImplementedError
 
     def push(self, audio: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
@@ -73,25 +92,45 @@ class _Step:
 
 
 class _StageStep(_Step):
-    """A stage with its latency removed, so output sample n lines up with input sample n."""
+    """A stage with its latency removed, so output sample n lines up with input sample n.
 
-    def __init__(self, stage: Stage, sample_rate: int, num_channels: int):
+    ``stems``: the names of the stems the stream carries (blocks of ``stems * channels``
+    rows), for a stage that takes stems; it gets them as ``(stems, channels, n)``. A stage
+    that outputs stems gives ``(stems, channels, n)``, passed on as ``stems * channels`` rows."""
+
+    def __init__(self, stage: Stage, sample_rate: int, num_channels: int, stems: tuple[str, ...] | None = None):
         self.stage = stage
         self.label = stage.name
         self.num_channels = num_channels
-        stage.configure(sample_rate, num_channels)
+        self.stems = stems
+        if stems:
+            stage.configure(sample_rate, num_channels, stems=stems)
+        else:
+            stage.configure(sample_rate, num_channels)
+        made = len(stage.contract.stems) if stage.contract.output == "stems" else 1
+        self.out_rows = made * num_channels
+        self.analysis_stage = stage if stage.needs_analysis else None
         self.history = {"step": stage.name, "sample_rate": sample_rate, **stage.describe()}
         self._skip = stage.latency_samples
 
     def _trim(self, audio: torch.Tensor) -> torch.Tensor:
+        if audio.dim() == 3:  # stems
+            audio = audio.reshape(audio.shape[0] * audio.shape[1], audio.shape[2])
         if self._skip:
             drop = min(self._skip, audio.shape[1])
             self._skip -= drop
             audio = audio[:, drop:]
         return audio
 
+    def to_stage(self, audio: torch.Tensor) -> torch.Tensor:
+        """A block of the stream as the stage takes it."""
+        return audio.reshape(len(self.stems), self.num_channels, -1) if self.stems else audio
+
+    def analyze(self, audio: torch.Tensor) -> None:
+        self.stage.analyze_block(self.to_stage(audio))
+
     def push(self, audio: torch.Tensor) -> torch.Tensor:
-        return self._trim(self.stage.process_block(audio))
+        return self._trim(self.stage.process_block(self.to_stage(audio)))
 
     def finish(self) -> torch.Tensor:
         return self._trim(self.stage.flush())
@@ -112,17 +151,23 @@ class _ResampleStep(_Step):
 
 
 class _ChannelStep(_Step):
-    def __init__(self, from_channels: int, to_channels: int):
+    """Channel conversion; with ``groups`` stems in the stream, of each stem."""
+
+    def __init__(self, from_channels: int, to_channels: int, groups: int = 1):
         self.label = f"channels {from_channels}->{to_channels}"
         self.history = {"step": "channels", "from_channels": from_channels, "to_channels": to_channels}
         self.to_channels = to_channels
         self.from_channels = from_channels
+        self.groups = groups
+        self.out_rows = to_channels * groups
 
     def push(self, audio: torch.Tensor) -> torch.Tensor:
-        return convert_channels(audio, self.to_channels)
+        if self.groups == 1:
+            return convert_channels(audio, self.to_channels)
+        return torch.cat([convert_channels(part, self.to_channels) for part in audio.split(self.from_channels)])
 
     def finish(self) -> torch.Tensor:
-        return torch.zeros(self.to_channels, 0)
+        return torch.zeros(self.out_rows, 0)
 
 
 def _through(steps: list[_Step], audio: torch.Tensor) -> torch.Tensor:
@@ -184,6 +229,117 @@ class _BandSplitStep(_Step):
             queue = self._queues[name][:, :length]
             self._queues[name] = torch.nn.functional.pad(queue, (0, length - queue.shape[1]))
         return self._emit(last=True)
+
+
+class _StemsRateStep(_Step):
+    """A stage that outputs stems, at its native rate in a stream at another rate.
+
+    The stage runs on the input resampled to its rate and its stems come back to the
+    stream's rate. In a faster stream the band above the stage's Nyquist goes to the first
+    stem, scaled by that stem's gain on the stage's top octave (as in :class:`_BandSplitStep`).
+    The last stem is then the input minus the others, at the stream's rate, so the stems add
+    up to the input exactly (a resampling round trip alone would not)."""
+
+    def __init__(self, stage: Stage, sample_rate: int, stage_sample_rate: int, num_channels: int):
+        self.num_channels = num_channels
+        self.num_stems = len(stage.contract.stems)
+        self.out_rows = self.num_stems * num_channels
+        inner = _StageStep(stage, stage_sample_rate, num_channels)
+        self._wet = [_ResampleStep(sample_rate, stage_sample_rate, num_channels), inner,
+                     _ResampleStep(stage_sample_rate, sample_rate, self.out_rows)]
+        self._low: list[_Step] | None = None
+        self._follower: HighBandFollower | None = None
+        self._queues = {"dry": torch.zeros(num_channels, 0), "wet": torch.zeros(self.out_rows, 0)}
+        self.label = f"{stage.name} at {stage_sample_rate} Hz"
+        self.history = {**inner.history, "stream_sample_rate": sample_rate,
+                        "remainder": f"{stage.contract.stems[-1]} = input - other stems at {sample_rate} Hz"}
+        if stage_sample_rate < sample_rate and stage.contract.keep_high_band:
+            nyquist_hz = stage_sample_rate // 2
+            self._low = [_ResampleStep(sample_rate, stage_sample_rate, num_channels),
+                         _ResampleStep(stage_sample_rate, sample_rate, num_channels)]
+            self._follower = HighBandFollower(sample_rate, num_channels, top_band_low_hz(stage_sample_rate))
+            self._queues["low"] = torch.zeros(num_channels, 0)
+            self.label += f" (above {nyquist_hz} Hz: to {stage.contract.stems[0]}, scaled)"
+            self.history["high_band"] = (f"above {nyquist_hz} Hz goes to {stage.contract.stems[0]}, scaled by its "
+                                         f"gain in {top_band_low_hz(stage_sample_rate):g}-{nyquist_hz} Hz")
+
+    def _add(self, **parts: torch.Tensor) -> None:
+        for name, audio in parts.items():
+            if audio.shape[1]:  # (an empty block may come back with the rows it went in with)
+                self._queues[name] = torch.cat([self._queues[name], audio], dim=1)
+
+    def _emit(self, last: bool) -> torch.Tensor:
+        ready = min(queue.shape[1] for queue in self._queues.values())
+        if not last and self._follower is not None:
+            ready -= ready % self._follower.frame
+        taken = {name: queue[:, :ready] for name, queue in self._queues.items()}
+        self._queues = {name: queue[:, ready:] for name, queue in self._queues.items()}
+        stems = taken["wet"].reshape(self.num_stems, self.num_channels, ready).clone()
+        dry = taken["dry"]
+        if self._follower is not None:
+            low = taken["low"]
+            gains = self._follower.gains(stems[0].numpy(), low.numpy()).astype(np.float32)
+            stems[0] += torch.from_numpy(gains) * (dry - low)
+        stems[-1] = dry - stems[:-1].sum(dim=0)
+        return stems.reshape(self.out_rows, ready)
+
+    def push(self, audio: torch.Tensor) -> torch.Tensor:
+        parts = {"dry": audio, "wet": _through(self._wet, audio)}
+        if self._low is not None:
+            parts["low"] = _through(self._low, audio)
+        self._add(**parts)
+        return self._emit(last=False)
+
+    def finish(self) -> torch.Tensor:
+        parts = {"dry": torch.zeros(self.num_channels, 0), "wet": _finish_all(self._wet, self.out_rows)}
+        if self._low is not None:
+            parts["low"] = _finish_all(self._low, self.num_channels)
+        self._add(**parts)
+        length = self._queues["dry"].shape[1]
+        for name in self._queues:  # a rate round trip may end a sample short or long
+            queue = self._queues[name][:, :length]
+            self._queues[name] = torch.nn.functional.pad(queue, (0, length - queue.shape[1]))
+        return self._emit(last=True)
+
+
+class _StemStep(_Step):
+    """Steps run on one stem (``apply_to``); the other stems wait for it, so all stay aligned."""
+
+    def __init__(self, stage: Stage, steps: list[_Step], stems: tuple[str, ...], stem: str, num_channels: int):
+        self.stage = stage
+        self.steps = steps
+        self.num_channels = num_channels
+        self.rows = slice(stems.index(stem) * num_channels, (stems.index(stem) + 1) * num_channels)
+        self.label = f"{', '.join(step.label for step in steps)} on {stem}"
+        main = next(step for step in steps if step.label.startswith(stage.name))
+        self.history = {**main.history, "apply_to": stem}
+        if stage.needs_analysis:
+            if len(steps) != 1:
+                raise StageError(f"{stage.name} needs its whole input first and another rate or channel "
+                                 f"count than the stems: it cannot run on the stem {stem}")
+            self.analysis_stage = stage
+        self._all = torch.zeros(len(stems) * num_channels, 0)
+        self._done = torch.zeros(num_channels, 0)
+
+    def _emit(self) -> torch.Tensor:
+        ready = min(self._all.shape[1], self._done.shape[1])
+        out = self._all[:, :ready].clone()
+        out[self.rows] = self._done[:, :ready]
+        self._all, self._done = self._all[:, ready:], self._done[:, ready:]
+        return out
+
+    def analyze(self, audio: torch.Tensor) -> None:
+        self.steps[0].analyze(audio[self.rows])
+
+    def push(self, audio: torch.Tensor) -> torch.Tensor:
+        self._all = torch.cat([self._all, audio], dim=1)
+        self._done = torch.cat([self._done, _through(self.steps, audio[self.rows])], dim=1)
+        return self._emit()
+
+    def finish(self) -> torch.Tensor:
+        done = torch.cat([self._done, _finish_all(self.steps, self.num_channels)], dim=1)[:, :self._all.shape[1]]
+        self._done = torch.nn.functional.pad(done, (0, self._all.shape[1] - done.shape[1]))
+        return self._emit()
 
 
 def _run_steps(steps: list[_Step], blocks: Iterable[torch.Tensor], sink: Callable[[torch.Tensor], None]) -> None:
@@ -283,6 +439,14 @@ class Pipeline:
     def __init__(self, spec: PipelineSpec, stages: list[Stage]):
         self.spec = spec
         self.stages = stages
+        entries = spec.stages if len(spec.stages) == len(stages) else ()
+        self.apply_to: list[str | None] = [entry.apply_to for entry in entries] or [None] * len(stages)
+
+    @property
+    def output_stems(self) -> tuple[str, ...] | None:
+        """The stems the pipeline ends with (its last stage that is not ``apply_to`` one stem
+        outputs stems), else ``None``: it ends with a signal."""
+        return final_stems((stage.contract, apply_to) for stage, apply_to in zip(self.stages, self.apply_to))
 
     @property
     def name(self) -> str:
@@ -311,33 +475,63 @@ class Pipeline:
              output_sample_rate: int | None = None) -> list[_Step]:
         """Fresh, configured steps for input at ``sample_rate`` with ``num_channels``."""
         steps: list[_Step] = []
-        rate, channels = sample_rate, num_channels
-        working_rate = self.sample_rate
-        for stage in self.stages:
-            want_rate = stage.contract.sample_rate or working_rate or rate
-            want_channels = stage.contract.channels or channels
-            if want_channels != channels and channels != 1 and want_channels != 1:
-                raise StageError(f"{stage.name} needs {want_channels} channels; the input has {channels}")
-            if want_channels < channels:  # mix down before resampling: less work
-                steps.append(_ChannelStep(channels, want_channels))
-                channels = want_channels
-            if (want_rate < rate and stage.contract.keep_high_band and want_channels == channels
-                    and not stage.needs_analysis):
-                steps.append(_BandSplitStep(stage, rate, want_rate, channels))
+        rate, channels, stems = sample_rate, num_channels, None
+        for stage, apply_to in zip(self.stages, self.apply_to):
+            if apply_to is not None:
+                if stems is None or apply_to not in stems:
+                    have = f"the stems here are {', '.join(stems)}" if stems else "the stream is a signal, not stems"
+                    raise StageError(f"{stage.name}: apply_to {apply_to!r}, but {have}")
+                inner, inner_rate, inner_channels, _ = self._plan_stage(stage, rate, channels, None, rate)
+                if inner_channels != channels:
+                    inner.append(_ChannelStep(inner_channels, channels))
+                if inner_rate != rate:
+                    inner.append(_ResampleStep(inner_rate, rate, channels))
+                steps.append(_StemStep(stage, inner, stems, apply_to, channels))
                 continue
-            if want_rate != rate:
-                steps.append(_ResampleStep(rate, want_rate, channels))
-                rate = want_rate
-            if want_channels != channels:
-                steps.append(_ChannelStep(channels, want_channels))
-                channels = want_channels
-            steps.append(_StageStep(stage, rate, channels))
+            if stems is not None and not stage.contract.takes("stems"):
+                raise StageError(f"{stage.name} takes a signal but receives stems ({', '.join(stems)}): run it on "
+                                 "one stem with apply_to, or mix the stems first with mix_master")
+            added, rate, channels, stems = self._plan_stage(stage, rate, channels, stems, self.sample_rate)
+            steps += added
+        groups = len(stems) if stems else 1
         final_rate = self.output_sample_rate(sample_rate, output_sample_rate)
         if final_rate != rate:
-            steps.append(_ResampleStep(rate, final_rate, channels))
+            steps.append(_ResampleStep(rate, final_rate, channels * groups))
         if channels != num_channels and (channels == 1 or num_channels == 1):
-            steps.append(_ChannelStep(channels, num_channels))
+            steps.append(_ChannelStep(channels, num_channels, groups))
         return steps
+
+    @staticmethod
+    def _plan_stage(stage: Stage, rate: int, channels: int, stems: tuple[str, ...] | None,
+                    working_rate: int | None) -> tuple[list[_Step], int, int, tuple[str, ...] | None]:
+        """Steps that run ``stage`` on a stream at ``rate`` with ``channels`` (and ``stems``);
+        the stream's rate, channels and stems after them."""
+        steps: list[_Step] = []
+        groups = len(stems) if stems else 1
+        want_rate = stage.contract.sample_rate or working_rate or rate
+        want_channels = stage.contract.channels or channels
+        if want_channels != channels and channels != 1 and want_channels != 1:
+            raise StageError(f"{stage.name} needs {want_channels} channels; the input has {channels}")
+        if want_channels < channels:  # mix down before resampling: less work
+            steps.append(_ChannelStep(channels, want_channels, groups))
+            channels = want_channels
+        makes_stems = stage.contract.output == "stems"
+        out_stems = stage.contract.stems if makes_stems else None
+        simple = want_channels == channels and not stage.needs_analysis and stems is None
+        if want_rate != rate and makes_stems and simple:
+            steps.append(_StemsRateStep(stage, rate, want_rate, channels))
+            return steps, rate, channels, out_stems
+        if want_rate < rate and stage.contract.keep_high_band and simple:
+            steps.append(_BandSplitStep(stage, rate, want_rate, channels))
+            return steps, rate, channels, out_stems
+        if want_rate != rate:
+            steps.append(_ResampleStep(rate, want_rate, channels * groups))
+            rate = want_rate
+        if want_channels != channels:
+            steps.append(_ChannelStep(channels, want_channels, groups))
+            channels = want_channels
+        steps.append(_StageStep(stage, rate, channels, stems))
+        return steps, rate, channels, out_stems
 
     # -- running -------------------------------------------------------------------------
     def output_sample_rate(self, input_sample_rate: int, requested: int | None = None) -> int:
@@ -349,18 +543,17 @@ class Pipeline:
                  on_pass: PassCallback | None = None) -> list[dict[str, Any]]:
         segments: list[list[_Step]] = [[]]
         for step in steps:
-            if isinstance(step, _StageStep) and step.stage.needs_analysis and segments[-1]:
+            if step.analysis_stage is not None and segments[-1]:
                 segments.append([])
             segments[-1].append(step)
-        num_passes = len(segments) + sum(
-            1 for seg in segments if isinstance(seg[0], _StageStep) and seg[0].stage.needs_analysis)
+        num_passes = len(segments) + sum(1 for seg in segments if seg[0].analysis_stage is not None)
         done_passes = 0
         spools: list[_Spool] = []
 
         def announce(kind: str, segment: list[_Step], num_samples: int) -> None:
             if on_pass is not None:
-                names = (segment[0].stage.name,) if kind == "analysis" else \
-                    tuple(step.stage.name for step in segment if isinstance(step, _StageStep))
+                names = (segment[0].analysis_stage.name,) if kind == "analysis" else \
+                    tuple(step.stage.name for step in segment if isinstance(step, (_StageStep, _StemStep)))
                 on_pass(PassInfo(done_passes + 1, num_passes, kind, names, num_samples))
 
         def counted(blocks: Iterator[torch.Tensor], total: int) -> Iterator[torch.Tensor]:
@@ -375,16 +568,16 @@ class Pipeline:
             current = source
             for index, segment in enumerate(segments):
                 head = segment[0]
-                if isinstance(head, _StageStep) and head.stage.needs_analysis:
+                if head.analysis_stage is not None:
                     for _ in range(MAX_ANALYSIS_PASSES):
                         announce("analysis", segment, current.num_samples)
                         for block in counted(current.blocks(), current.num_samples):
-                            head.stage.analyze_block(block)
+                            head.analyze(block)
                         done_passes += 1
-                        if not head.stage.finish_analysis():
+                        if not head.analysis_stage.finish_analysis():
                             break
                         num_passes += 1
-                    head.history.update(head.stage.describe())  # what the analysis settled
+                    head.history.update(head.analysis_stage.describe())  # what the analysis settled
                 announce("processing", segment, current.num_samples)
                 if index == len(segments) - 1:
                     _run_steps(segment, counted(current.blocks(), current.num_samples), sink)
@@ -403,8 +596,9 @@ class Pipeline:
         return [step.history for step in steps]
 
     def process(self, signal: Signal, *, output_sample_rate: int | None = None,
-                progress: Progress | None = None, on_pass: PassCallback | None = None) -> Signal:
-        """Run a whole in-memory signal; returns the output with its history.
+                progress: Progress | None = None, on_pass: PassCallback | None = None) -> Signal | Stems:
+        """Run a whole in-memory signal; returns the output with its history (Stems, each
+        with the history, when the pipeline ends with stems: :attr:`output_stems`).
 
         ``progress(done, total)`` counts samples over all passes; ``on_pass`` hears of each
         pass as it starts (:class:`PassInfo`)."""
@@ -417,10 +611,15 @@ class Pipeline:
         history = self._execute(steps, source, parts.append, progress, None, on_pass)
         rate = self.output_sample_rate(signal.sample_rate, output_sample_rate)
         audio = torch.cat(parts, dim=1) if parts else torch.zeros(signal.num_channels, 0)
-        out = signal.replace(audio, rate)
-        for entry in history:
-            out = out.with_history(**entry)
-        return out.with_history("pipeline", name=self.name)
+        stems = self.output_stems
+        outputs = audio.chunk(len(stems)) if stems else (audio,)
+        results = []
+        for part in outputs:
+            out = signal.replace(part.contiguous(), rate)
+            for entry in history:
+                out = out.with_history(**entry)
+            results.append(out.with_history("pipeline", name=self.name))
+        return Stems(dict(zip(stems, results))) if stems else results[0]
 
     def run_file(self, input_path: str | Path, output_path: str | Path, *,
                  output_sample_rate: int | None = None, subtype: str | None = None,
@@ -429,33 +628,62 @@ class Pipeline:
         """Stream a file through the pipeline into an atomically written output file
         (``progress`` and ``on_pass`` as in :meth:`process`; ``overwrite=False``: fail rather
         than replace a file that appeared meanwhile)."""
+        if self.output_stems:
+            raise StageError(f"pipeline {self.name} ends with stems ({', '.join(self.output_stems)}); "
+                             "write them with run_stems_file (aural run --stems)")
+        return self._run_file_into(input_path, {"": Path(output_path)}, output_sample_rate, subtype, progress,
+                                   temp_dir, on_pass, overwrite)
+
+    def run_stems_file(self, input_path: str | Path, outputs: dict[str, str | Path], *,
+                       output_sample_rate: int | None = None, subtype: str | None = None,
+                       progress: Progress | None = None, temp_dir: str | None = None,
+                       on_pass: PassCallback | None = None, overwrite: bool = True) -> list[dict[str, Any]]:
+        """Like :meth:`run_file` for a pipeline that ends with stems: ``outputs`` maps each
+        stem name (:attr:`output_stems`) to its file, each written atomically."""
+        stems = self.output_stems
+        if not stems:
+            raise StageError(f"pipeline {self.name} ends with a signal, not stems")
+        if set(outputs) != set(stems):
+            raise ValueError(f"outputs must name the stems {', '.join(stems)}, got {', '.join(outputs)}")
+        return self._run_file_into(input_path, {name: Path(outputs[name]) for name in stems}, output_sample_rate,
+                                   subtype, progress, temp_dir, on_pass, overwrite)
+
+    def _run_file_into(self, input_path: str | Path, outputs: dict[str, Path], output_sample_rate: int | None,
+                       subtype: str | None, progress: Progress | None, temp_dir: str | None,
+                       on_pass: PassCallback | None, overwrite: bool) -> list[dict[str, Any]]:
         facts = io.info(input_path)
         source = _Source(lambda: io.iter_blocks(input_path), facts.sample_rate,
                          facts.num_channels, facts.num_frames)
         steps = self.plan(facts.sample_rate, facts.num_channels, output_sample_rate)
         out_rate = self.output_sample_rate(facts.sample_rate, output_sample_rate)
-        out_channels = _steps_output_channels(steps, facts.num_channels)
-        with io.AudioWriter(output_path, out_rate, out_channels, subtype=subtype, overwrite=overwrite) as writer:
-            history = self._execute(steps, source, writer.write, progress, temp_dir, on_pass)
+        out_channels = _steps_output_rows(steps, facts.num_channels) // len(outputs)
+        with ExitStack() as stack:
+            writers = [stack.enter_context(io.AudioWriter(path, out_rate, out_channels, subtype=subtype, seed=seed,
+                                                          overwrite=overwrite))
+                       for seed, path in enumerate(outputs.values())]  # stems get independent dither
+
+            def sink(audio: torch.Tensor) -> None:
+                for writer, part in zip(writers, audio.split(out_channels)):
+                    writer.write(part)
+
+            history = self._execute(steps, source, sink, progress, temp_dir, on_pass)
         return history
 
 
-def _steps_output_channels(steps: list[_Step], num_channels: int) -> int:
-    channels = num_channels
+def _steps_output_rows(steps: list[_Step], num_channels: int) -> int:
+    rows = num_channels
     for step in steps:
-        if isinstance(step, _ChannelStep):
-            channels = step.to_channels
-    return channels
+        rows = step.out_rows or rows
+    return rows
 
 
 def _segment_output(segment: list[_Step], source: _Source) -> tuple[int, int]:
-    rate, channels = source.sample_rate, source.num_channels
+    rate, rows = source.sample_rate, source.num_channels
     for step in segment:
         if isinstance(step, _ResampleStep):
             rate = step._resampler.to_sample_rate
-        elif isinstance(step, _ChannelStep):
-            channels = step.to_channels
-    return rate, channels
+        rows = step.out_rows or rows
+    return rate, rows
 
 
 def load_pipeline(name_or_path: str | Path, overrides: Sequence[str] = ()) -> Pipeline:

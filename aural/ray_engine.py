@@ -1,8 +1,8 @@
 """``aural run --engine ray``: the files of a run spread over Ray workers.
 
 Each worker is a Ray actor that builds the pipeline once (weights loaded once) and then
-processes file after file with :func:`aural.cli.run.run_job`, the function the local engine
-calls, so outputs are byte for byte those of a local run. Only paths and one-line outcomes
+processes file after file (a file per stem for ``--stems``) with :func:`aural.cli.run.run_job`,
+the function the local engine calls, so outputs are byte for byte those of a local run. Only paths and one-line outcomes
 travel through Ray, never audio: workers read their input and write their output themselves,
 streamed in blocks as locally, so inputs and outputs must be on storage every node sees (a
 shared file system mounted at the same path). Every worker takes the next file as soon as it

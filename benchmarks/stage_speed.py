@@ -3,13 +3,15 @@
     python benchmarks/stage_speed.py                          # every stage, 10 s and 10 min
     python benchmarks/stage_speed.py --stages noise_reduction --seconds 10 600
     python benchmarks/stage_speed.py --random-init            # learned stages without shipped weights
+    python benchmarks/stage_speed.py --stages separation --random-init --sample-rate 48000 --channels 2
 
 Each measurement runs in a fresh child process: it builds the stage (weights loaded before
 the clock starts), streams a generated file of the given length at the stage's native rate
-through it block by block (``Pipeline.run_file``: read, process, write), and reports the wall
-time over the audio duration (RTF) and the child's peak resident memory. Peak memory that does
-not grow from the short to the long input is what bounded streaming means. Nothing here is a
-test; the JSON lines on stdout are the result.
+through it block by block (``Pipeline.run_file``: read, process, write; a file per stem for a
+stage that outputs stems), and reports the wall time over the audio duration (RTF), the CPU
+time over it (CPU RTF, which other jobs on the machine do not inflate) and the child's peak
+resident memory. Peak memory that does not grow from the short to the long input is what
+bounded streaming means. Nothing here is a test; the JSON lines on stdout are the result.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from aural.pipeline import Pipeline
 from aural.stages import STAGES
 
 name, seconds, random_init, folder = sys.argv[1], float(sys.argv[2]), sys.argv[3] == "1", sys.argv[4]
+rate_arg, channels = int(sys.argv[5]), int(sys.argv[6])
 cls = STAGES.get(name)
 if cls.learned and random_init:
     stage = cls(model=cls.model_factory({}))
@@ -39,23 +42,30 @@ elif cls.learned:
     stage = cls(weights="default")
 else:
     stage = cls()
-rate = stage.contract.sample_rate or 48000
+rate = rate_arg or stage.contract.sample_rate or 48000
 src, out = f"{folder}/in.wav", f"{folder}/out.wav"
 rng = np.random.default_rng(0)
-with sf.SoundFile(src, "w", samplerate=rate, channels=1, subtype="FLOAT") as f:
+with sf.SoundFile(src, "w", samplerate=rate, channels=channels, subtype="FLOAT") as f:
     for start in range(0, int(seconds * rate), 10 * rate):
         n = min(10 * rate, int(seconds * rate) - start)
         t = (start + np.arange(n)) / rate
         voice = np.sin(2 * np.pi * 150 * t) * np.clip(np.sin(2 * np.pi * 3 * t), 0, None)
-        f.write((0.3 * voice + 0.05 * rng.standard_normal(n)).astype(np.float32))
+        mono = 0.3 * voice + 0.05 * rng.standard_normal(n)
+        f.write(np.stack([mono] * channels, axis=1).astype(np.float32))
 pipeline = Pipeline(PipelineSpec(name=name, stages=(StageSpec(name, stage.params),)), [stage])
-pipeline.run_file(src, out, subtype="FLOAT")  # warm-up (JIT, allocator)
-started = time.perf_counter()
-pipeline.run_file(src, out, subtype="FLOAT")
-wall = time.perf_counter() - started
+if pipeline.output_stems:
+    outputs = {stem: f"{folder}/{stem}.wav" for stem in pipeline.output_stems}
+    run = lambda: pipeline.run_stems_file(src, outputs, subtype="FLOAT")
+else:
+    run = lambda: pipeline.run_file(src, out, subtype="FLOAT")
+run()  # warm-up (JIT, allocator)
+started, cpu_started = time.perf_counter(), time.process_time()
+run()
+wall, cpu = time.perf_counter() - started, time.process_time() - cpu_started
 peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-print(json.dumps({"stage": name, "seconds": seconds, "sample_rate": rate, "threads": 1,
+print(json.dumps({"stage": name, "seconds": seconds, "sample_rate": rate, "channels": channels, "threads": 1,
                   "wall_s": round(wall, 3), "real_time_factor": round(wall / seconds, 4),
+                  "cpu_real_time_factor": round(cpu / seconds, 4),
                   "peak_rss_mb": round(peak_mb, 1), "random_init": random_init and cls.learned}))
 """
 
@@ -64,6 +74,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--stages", nargs="*", default=None, help="stage names (default: every stage)")
     parser.add_argument("--seconds", nargs="*", type=float, default=[10.0, 600.0])
+    parser.add_argument("--sample-rate", type=int, default=0, help="input rate (default: the stage's, else 48000)")
+    parser.add_argument("--channels", type=int, default=1)
     parser.add_argument("--random-init", action="store_true",
                         help="learned stages with untrained weights (speed and memory only)")
     args = parser.parse_args()
@@ -77,7 +89,8 @@ def main() -> None:
         for seconds in args.seconds:
             with tempfile.TemporaryDirectory(prefix="aural-speed-") as folder:
                 result = subprocess.run([sys.executable, "-c", CHILD, name, str(seconds),
-                                         "1" if args.random_init else "0", folder],
+                                         "1" if args.random_init else "0", folder, str(args.sample_rate),
+                                         str(args.channels)],
                                         env=env, capture_output=True, text=True)
             if result.returncode:
                 print(json.dumps({"stage": name, "seconds": seconds,

@@ -124,3 +124,36 @@ def run_torchrun(script: str, out_dir: Path, num_processes: int = 2) -> None:
     """``script OUT_DIR`` under ``torch.distributed.run`` on CPU (one thread per process); asserts it succeeded."""
     done = torchrun([script, str(out_dir)], num_processes)
     assert done.returncode == 0, done.stderr[-3000:]
+
+
+def separation_weights(folder: Path, seed: int = 0) -> Path:
+    """An untrained ``separation`` network saved as a weights file in ``folder``: pipelines that
+    use ``separation`` run with it while no trained preset is shipped."""
+    from aural import weights
+    from aural.stages.separation.model import build_model
+
+    torch.manual_seed(seed)
+    path = Path(folder) / "separation_test.safetensors"
+    weights.save(path, build_model().state_dict(), {"stage": "separation", "sample_rate": 16000, "model": {}})
+    return path
+
+
+def with_separation_weights(pipeline: Path, folder: Path) -> Path:
+    """A copy of ``pipeline`` in ``folder`` whose ``separation`` stages use :func:`separation_weights`."""
+    import yaml
+
+    data = yaml.safe_load(Path(pipeline).read_text())
+    path = separation_weights(folder)
+    for entry in data["stages"]:
+        if entry["stage"] == "separation":
+            entry["weights"] = str(path)
+    out = Path(folder) / Path(pipeline).name
+    out.write_text(yaml.safe_dump(data, sort_keys=False))
+    return out
+
+
+def separation_preset_shipped() -> bool:
+    """Whether ``models/`` has the ``separation`` ``default`` preset (exported by training)."""
+    from aural import weights
+
+    return "default" in weights.read_manifest()["models"].get("separation", {})

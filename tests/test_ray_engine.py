@@ -1,4 +1,4 @@
-"""``aural run --engine ray``: the same outputs, reports and exit status as a local run."""
+"""``aural run --engine ray``: the same outputs (stems included), reports and exit status as a local run."""
 
 import sys
 
@@ -80,3 +80,37 @@ def test_a_local_ray_writes_what_a_local_run_writes(tmp_path, pipeline, capsys):
     assert lines[-1] == f"aural: 18 of 20 files written to {tmp_path / 'ray'}, 2 failed"
     assert len(lines) == 3 and "Traceback" not in ray_err, ray_err
     assert {p: p.read_bytes() for p in src.rglob("*") if p.is_file()} == before  # inputs untouched
+
+
+@pytest.mark.slow
+def test_a_local_ray_writes_the_stems_a_local_run_writes(tmp_path, capsys):
+    pytest.importorskip("ray")
+    from helpers import separation_weights
+
+    pipeline = tmp_path / "split.yaml"
+    pipeline.write_text(f"aural: 1\nstages:\n  - stage: separation\n    weights: {separation_weights(tmp_path)}\n"
+                        "  - stage: dynamics\n    apply_to: voice\n    params: {makeup_db: -6, ratio: 1}\n")
+    src = tmp_path / "in"
+    for index in range(3):
+        write_audio(src / f"talk{index}.wav", speech_like(1.0, 22050, num_channels=1 + index % 2, seed=index))
+    (src / "broken.wav").write_text("not audio")
+    code, _, err = run_cli(["run", str(pipeline), str(src), "-o", str(tmp_path / "x"), "--engine", "ray"], capsys)
+    assert code == 2 and "ends with stems (voice, background): add --stems" in err  # said before Ray starts
+
+    code, _, local_err = run_cli(["run", str(pipeline), str(src), "-o", str(tmp_path / "local"), "--stems", "-q"],
+                                 capsys)
+    assert code == 1, local_err
+    code, _, ray_err = run_cli(["run", str(pipeline), str(src), "-o", str(tmp_path / "ray"), "--stems", "-q",
+                                "--engine", "ray", "--num-workers", "2"], capsys)
+    assert code == 1, ray_err
+
+    local = {p.relative_to(tmp_path / "local"): p.read_bytes() for p in (tmp_path / "local").rglob("*") if p.is_file()}
+    on_ray = {p.relative_to(tmp_path / "ray"): p.read_bytes() for p in (tmp_path / "ray").rglob("*") if p.is_file()}
+    assert sorted(p.as_posix() for p in local) == [f"talk{i}/{stem}.wav" for i in range(3)
+                                                  for stem in ("background", "voice")]
+    assert sorted(on_ray) == sorted(local) and not (tmp_path / "ray" / "broken").exists()
+    for path in local:
+        assert on_ray[path] == local[path], path
+    lines = [line for line in ray_err.splitlines() if line.strip()]
+    assert lines[0].startswith(f"aural: {src / 'broken.wav'}: ") and "Traceback" not in ray_err, ray_err
+    assert lines[-1] == f"aural: 3 of 4 files written to {tmp_path / 'ray'}, 1 failed"

@@ -21,6 +21,7 @@ from aural.interrupts import Terminated, terminate_as_interrupt
 
 COMMANDS = {
     "run": ("aural.cli.run", "Run a pipeline on audio files or folders."),
+    "separate": ("aural.cli.separate", "Split recordings into voice and background stems."),
     "validate": ("aural.cli.validate", "Check pipeline files without running them."),
     "stages": ("aural.cli.stages", "List stages with their io contract and params."),
     "data": ("aural.cli.data", "Make training and evaluation data (simulate phone recordings)."),

@@ -4,17 +4,24 @@ Output layout: a single input file with an output path ending in .wav/.flac is w
 there; otherwise OUTPUT is a folder. One folder input keeps its relative layout in OUTPUT;
 several inputs go to ``OUTPUT/<file name>`` and ``OUTPUT/<folder name>/<relative path>``;
 an OUTPUT inside an input folder is not searched for input.
+With ``--stems`` (a pipeline that ends with stems) every input gets a folder in place of its
+output file, holding a file per stem: ``OUTPUT/<name>/voice.wav``, ``.../background.wav``.
 Nothing is written outside OUTPUT or over an input file; an existing output is kept unless
 ``--overwrite``. A file that fails is reported in one line and the batch goes on.
+
+Every file, whichever the engine (this process, or Ray workers with ``--engine ray``) and
+whichever the command (``aural run``, ``aural separate``), goes through :func:`run_job`;
+:func:`run_batch` plans, refuses, runs and reports a batch.
 """
 
 from __future__ import annotations
 
 import sys
 import warnings
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator
 
 import click
 
@@ -32,8 +39,20 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Job:
+    """One input and its output: a file, or with ``stems`` a folder (``output`` without its
+    extension) of a file per stem."""
+
     input: Path
     output: Path
+    stems: tuple[str, ...] | None = None
+
+    @property
+    def outputs(self) -> dict[str, Path]:
+        """Stem name (``""`` without stems) -> the file written."""
+        if not self.stems:
+            return {"": self.output}
+        folder = self.output.with_suffix("")
+        return {name: folder / (name + self.output.suffix) for name in self.stems}
 
 
 def _output_suffix(path: Path, fmt: str | None) -> str:
@@ -52,8 +71,16 @@ class Plan:
     notes: list[str] = field(default_factory=list)
 
 
-def plan_jobs(inputs: list[Path], output: Path, fmt: str | None) -> Plan:
-    """Map every input file to its output path (usage errors for impossible requests)."""
+def plan_jobs(inputs: list[Path], output: Path, fmt: str | None, stems: tuple[str, ...] | None = None) -> Plan:
+    """Map every input file to its output path (usage errors for impossible requests); with
+    ``stems``, OUTPUT is always a folder and each job writes a folder of stems."""
+    plan = _plan_files(inputs, output, fmt, stems)
+    if stems:
+        plan.jobs = [Job(job.input, job.output, stems) for job in plan.jobs]
+    return plan
+
+
+def _plan_files(inputs: list[Path], output: Path, fmt: str | None, stems: tuple[str, ...] | None) -> Plan:
     kinds = {path: io.file_kind(path) for path in inputs}
     for path, kind in kinds.items():
         if kind == "missing":
@@ -64,6 +91,9 @@ def plan_jobs(inputs: list[Path], output: Path, fmt: str | None) -> Plan:
                          f"{' or '.join(io.WRITE_FORMATS)}, or name an output folder")
     if len(inputs) == 1 and kinds[inputs[0]] not in ("file", "folder"):
         raise UsageError(f"{inputs[0]}: is a {kinds[inputs[0]]}, not an audio file or folder")
+    if stems and suffix in io.WRITE_FORMATS and not output.is_dir():
+        raise UsageError(f"{output}: stems are written to a folder per input ({output.with_suffix('')}/"
+                         f"{stems[0]}.wav, ...); -o must name a folder, not a {suffix} file")
     if len(inputs) == 1 and kinds[inputs[0]] == "file" and suffix in io.WRITE_FORMATS:
         if fmt and suffix != "." + fmt:
             raise UsageError(f"{output}: --format {fmt} does not match the output's extension")
@@ -103,14 +133,21 @@ def check_jobs(jobs: list[Job], overwrite: bool) -> list[tuple[Job, str]]:
     seen: dict[Path, Job] = {}
     refused = []
     for job in jobs:
-        target = job.output.resolve()
-        if target in inputs or (job.output.exists() and _file_id(job.output) in input_ids):
-            refused.append((job, f"{job.output}: output path equals an input file; choose another output"))
-        elif target in seen:
-            refused.append((job, f"{job.output}: would be written twice (also from {seen[target].input})"))
-        elif job.output.exists() and not overwrite:
-            refused.append((job, f"{job.output}: exists; use --overwrite to replace it"))
-        seen.setdefault(target, job)
+        reason = None
+        for output in job.outputs.values():
+            target = output.resolve()
+            if target in inputs or (output.exists() and _file_id(output) in input_ids):
+                reason = f"{output}: output path equals an input file; choose another output"
+            elif target in seen:
+                reason = f"{output}: would be written twice (also from {seen[target].input})"
+            elif output.exists() and not overwrite:
+                reason = f"{output}: exists; use --overwrite to replace it"
+            if reason:
+                break
+        if reason:
+            refused.append((job, reason))
+        for output in job.outputs.values():
+            seen.setdefault(output.resolve(), job)
     return refused
 
 
@@ -125,7 +162,7 @@ def _file_id(path: Path) -> tuple[int, int] | None:
 def _remove_leftovers(jobs: list[Job]) -> None:
     """Remove what killed runs left: partial outputs in the output folders, spools in $TMPDIR."""
     removed = list(remove_stale_spools())
-    for folder in sorted({job.output.parent for job in jobs}):
+    for folder in sorted({output.parent for job in jobs for output in job.outputs.values()}):
         removed += remove_stale_temporaries(folder)
     if removed:
         click.echo(f"aural: removed {len(removed)} temporary files left by an interrupted run "
@@ -141,13 +178,18 @@ def _make_folder(path: Path) -> None:
 
 @dataclass(frozen=True)
 class RunOptions:
-    """How every file of a run is written (the same for the local and the Ray engine)."""
+    """How every file of a batch is written (the same for the local and the Ray engine)."""
 
     sample_rate: int | None = None
     subtype: str | None = None
     overwrite: bool = False
     show_progress: bool = False
     debug: bool = False  # a bug in a stage raises (local) or reports its traceback (Ray)
+    command_name: str = "run"  # progress bars read ``aural <command_name>: ...``
+
+    @property
+    def prefix(self) -> str:
+        return f"aural {self.command_name}: "
 
 
 @dataclass(frozen=True)
@@ -160,7 +202,8 @@ class JobOutcome:
 
 
 def run_job(pipeline: Pipeline, job: Job, options: RunOptions, *, reraise: bool | None = None) -> JobOutcome:
-    """One file through ``pipeline`` into its output, failures caught and worded for the user.
+    """One file through ``pipeline`` into its output (a file per stem for a stems job),
+    failures caught and worded for the user.
 
     Both engines call this for every file (the Ray workers with the pipeline they built once),
     so a file comes out byte for byte the same whichever ran it. A bug in a stage raises when
@@ -170,7 +213,7 @@ def run_job(pipeline: Pipeline, job: Job, options: RunOptions, *, reraise: bool 
     try:
         warned = _run_one(pipeline, job, options)
     except AuralError as exc:
-        names_its_file = str(exc).startswith((str(job.input), str(job.output)))
+        names_its_file = str(exc).startswith((str(job.input), *map(str, job.outputs.values())))
         return JobOutcome(job, str(exc) if names_its_file else f"{job.input}: {exc}")  # e.g. a full $TMPDIR
     except Exception as exc:  # a bug in a stage: report, go on with the batch
         if reraise:
@@ -190,7 +233,7 @@ def _run_one(pipeline: Pipeline, job: Job, options: RunOptions) -> list[str]:
     on its own (``memo.wav: pass 1 of 3 (mel_unet, dynamics)``) rather than as a share of one bar.
     In a log, only files that take longer than a few seconds report. Returns the warnings
     about the input (a truncated file)."""
-    bar = Progress(job.input.name, total=100, unit="%", prefix="aural run: ", enabled=options.show_progress,
+    bar = Progress(job.input.name, total=100, unit="%", prefix=options.prefix, enabled=options.show_progress,
                    quiet_start=True)
     current: list[PassInfo] = []
 
@@ -207,16 +250,41 @@ def _run_one(pipeline: Pipeline, job: Job, options: RunOptions) -> list[str]:
             within = (done - (info.index - 1) * info.num_samples) / info.num_samples
             bar.set(round(100 * min(max(within, 0.0), 1.0), 1), 100)
 
+    outputs = job.outputs
+    made = [folder for folder in sorted({path.parent for path in outputs.values()}) if not folder.exists()]
     try:
-        _make_folder(job.output.parent)
+        for folder in made:
+            _make_folder(folder)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", io.AudioWarning)
-            pipeline.run_file(job.input, job.output, output_sample_rate=options.sample_rate,
-                              subtype=options.subtype, progress=progress, on_pass=on_pass,
-                              overwrite=options.overwrite)
+            write = {"output_sample_rate": options.sample_rate, "subtype": options.subtype, "progress": progress,
+                     "on_pass": on_pass, "overwrite": options.overwrite}
+            if job.stems:
+                pipeline.run_stems_file(job.input, outputs, **write)
+            else:
+                pipeline.run_file(job.input, job.output, **write)
+    except BaseException:
+        for folder in reversed(made):  # a stem folder made for a file that failed
+            if folder.is_dir() and not any(folder.iterdir()):
+                folder.rmdir()
+        raise
     finally:
         bar.close()
     return [str(warning.message) for warning in caught]
+
+
+# An engine runs a batch's jobs: given them, a context that yields their outcomes as files finish.
+Engine = Callable[[list[Job]], AbstractContextManager[Iterable[JobOutcome]]]
+
+
+def local_engine(pipeline: Pipeline, options: RunOptions) -> Engine:
+    """File after file in this process, with ``pipeline``."""
+
+    @contextmanager
+    def outcomes(jobs: list[Job]) -> Iterator[Iterable[JobOutcome]]:
+        yield (run_job(pipeline, job, options) for job in jobs)
+
+    return outcomes
 
 
 def _check_pipeline_yaml(ctx: click.Context, param: click.Parameter, value: str) -> str:
@@ -244,6 +312,9 @@ def _check_pipeline_yaml(ctx: click.Context, param: click.Parameter, value: str)
               help="Change a param of the pipeline, validated like the YAML: STAGE.PARAM=VALUE "
                    "(STAGE[INDEX].PARAM=VALUE when the stage appears twice; INDEX as in stages[INDEX]). "
                    "Repeatable.")
+@click.option("--stems", is_flag=True,
+              help="The pipeline ends with stems: write a folder per input, a file per stem "
+                   "(OUTPUT/<name>/voice.wav, ...).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
 @click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True,
               help="local: this process, file after file. ray: files spread over Ray workers, each loading "
@@ -260,7 +331,7 @@ def _check_pipeline_yaml(ctx: click.Context, param: click.Parameter, value: str)
 @click.pass_context
 def command(ctx: click.Context, pipeline: str, inputs: tuple[Path, ...], output: Path,
             sample_rate: int | None, fmt: str | None, subtype: str | None, overwrite: bool,
-            overrides: tuple[str, ...], quiet: bool, engine: str, address: str | None,
+            overrides: tuple[str, ...], stems: bool, quiet: bool, engine: str, address: str | None,
             num_workers: int | None, cpus_per_worker: int | None) -> None:
     """Run PIPELINE (a .yaml path or a built-in name) on INPUT files or folders.
 
@@ -275,24 +346,40 @@ def command(ctx: click.Context, pipeline: str, inputs: tuple[Path, ...], output:
         if given:
             raise UsageError(f"{', '.join(given)}: only with --engine ray")
     spec = load_pipeline_spec(pipeline, overrides)
-
-    loaded = None
+    ends_with = spec.output_stems  # from the stages' contracts, before any weights load
+    if ends_with and not stems:
+        raise UsageError(f"pipeline {spec.name} ends with stems ({', '.join(ends_with)}): add --stems to write "
+                         "a file per stem, or end it with mix_master to mix them")
+    if stems and not ends_with:
+        raise UsageError(f"--stems: pipeline {spec.name} ends with a signal, not stems")
+    options = RunOptions(sample_rate, subtype, overwrite, show_progress=not quiet and engine == "local",
+                         debug=debug, command_name="run")
     if engine == "local":
         from aural.pipeline import Pipeline
 
-        loaded = Pipeline.from_spec(spec)
+        run_with: Engine = local_engine(Pipeline.from_spec(spec), options)
     else:
-        from aural.ray_engine import RayOptions, require_ray
+        from aural.ray_engine import RayOptions, require_ray, run_on_ray
 
         require_ray()  # before planning: a missing extra is the first thing to say
-    plan = plan_jobs(list(inputs), output, fmt)
+        cluster = RayOptions(address, num_workers, cpus_per_worker or 1)
+        run_with = lambda jobs: run_on_ray(spec, jobs, options, cluster)  # noqa: E731
+    run_batch(list(inputs), output, ends_with, run_with, fmt=fmt, quiet=quiet, options=options)
+
+
+def run_batch(inputs: list[Path], output: Path, stems: tuple[str, ...] | None, engine: Engine, *,
+              fmt: str | None, quiet: bool, options: RunOptions) -> None:
+    """Run every input with ``engine`` (a file per stem when ``stems``, the stems the pipeline
+    ends with): plan the outputs, refuse what must not run, go on past a file that fails,
+    report, and exit 1 when any failed (2 when none could run)."""
+    plan = plan_jobs(inputs, output, fmt, stems)
     for note in plan.notes:
         click.echo(f"aural: {note}", err=True)
     jobs = plan.jobs
-    if subtype:
+    if options.subtype:
         for job in jobs[:1]:
-            io.check_subtype(job.output, subtype)
-    refused = check_jobs(jobs, overwrite)
+            io.check_subtype(job.output, options.subtype)
+    refused = check_jobs(jobs, options.overwrite)
     if len(refused) == len(jobs):
         for reason in [reason for _, reason in plan.refused] + [reason for _, reason in refused]:
             click.echo(f"aural: {reason}", err=True)
@@ -304,17 +391,8 @@ def command(ctx: click.Context, pipeline: str, inputs: tuple[Path, ...], output:
 
     todo = [job for job in jobs if id(job) not in refused_jobs]
     _remove_leftovers(todo)
-    options = RunOptions(sample_rate, subtype, overwrite, show_progress=not quiet and engine == "local",
-                         debug=debug)
-    if loaded is not None:
-        outcomes: Iterable[JobOutcome] = (run_job(loaded, job, options) for job in todo)
-        done = _report(outcomes, len(todo), failures, quiet)
-    else:
-        from aural.ray_engine import run_on_ray
-
-        cluster = RayOptions(address, num_workers, cpus_per_worker or 1)
-        with run_on_ray(spec, todo, options, cluster) as outcomes:
-            done = _report(outcomes, len(todo), failures, quiet)
+    with engine(todo) as outcomes:
+        done = _report(outcomes, len(todo), failures, quiet, options.prefix)
     if len(jobs) > 1 or failures:
         click.echo(f"aural: {done} of {len(jobs) + len(plan.refused)} files written to {output}"
                    + (f", {len(failures)} failed" if failures else ""), err=True)
@@ -322,10 +400,10 @@ def command(ctx: click.Context, pipeline: str, inputs: tuple[Path, ...], output:
         sys.exit(1)
 
 
-def _report(outcomes: Iterable[JobOutcome], num_jobs: int, failures: list[str], quiet: bool) -> int:
+def _report(outcomes: Iterable[JobOutcome], num_jobs: int, failures: list[str], quiet: bool, prefix: str) -> int:
     """Print warnings and failures as files finish, under a files bar; returns the files written
     (``failures`` gets the failed files' messages)."""
-    files_bar = Progress("files", total=num_jobs, unit="file", prefix="aural run: ",
+    files_bar = Progress("files", total=num_jobs, unit="file", prefix=prefix,
                          enabled=not quiet and num_jobs >= 2, quiet_start=True)
     done = 0
     try:

@@ -27,7 +27,7 @@ def command(pipelines: tuple[str, ...]) -> None:
                 click.echo(f"aural: {line}", err=True)
             failed += 1
             continue
-        chain = " -> ".join(s.stage for s in spec.stages)
+        chain = " -> ".join(f"{s.stage}[{s.apply_to}]" if s.apply_to else s.stage for s in spec.stages)
         click.echo(f"ok: {name} ({spec.name}: {chain})")
     if failed:
         sys.exit(2)

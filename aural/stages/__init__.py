@@ -13,6 +13,7 @@ from aural.registry import Registry
 from aural.stages.base import BLOCK_SAMPLES, IOContract, NoParams, Stage
 
 BUILTIN_MODULES = (
+    "aural.stages.dehum",
     "aural.stages.dynamics",
     "aural.stages.mix_master",
     "aural.stages.noise_reduction",

@@ -22,7 +22,7 @@ from __future__ import annotations
 import importlib
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar, Iterator, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Iterable, Iterator, Literal
 
 from aural.params import build_params, params_to_dict
 
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from torch import nn
 
     from aural.signal import Signal
+    from aural.stems import Stems
 
 BLOCK_SAMPLES = 1 << 16  # 65 536 samples: about 1.4 s at 48 kHz
 MAX_ANALYSIS_PASSES = 4
@@ -46,10 +47,19 @@ class IOContract:
     (scaled by the gain the stage applied to its own top octave) instead of being dropped.
     ``output_at_native_rate``: the stage creates content up to its own Nyquist (bandwidth
     extension), so on its own (``stage:<name>`` in a benchmark) its output stays at its rate.
+
+    Stems: ``input`` ``"stems"`` (or ``"any"``: a signal or stems) and ``output`` ``"stems"``
+    with the stem names in ``stems``. A stems-output stage's ``process_block`` returns a
+    ``(stems, channels, n)`` tensor (in the order of ``stems``; the last stem is the remainder:
+    the stems add up to the input); a stage configured with ``stems=`` names receives
+    ``(stems, channels, n)`` blocks. In a stream faster than ``sample_rate`` a stems stage
+    with ``keep_high_band`` gives the band above its Nyquist to its first stem, scaled by that
+    stem's gain in its top octave, and the rest to the last stem.
     """
 
-    input: Literal["signal", "stems"] = "signal"
+    input: Literal["signal", "stems", "any"] = "signal"
     output: Literal["signal", "stems"] = "signal"
+    stems: tuple[str, ...] = ()
     sample_rate: int | None = None
     channels: int | None = None
     keep_high_band: bool = False
@@ -58,9 +68,26 @@ class IOContract:
     def describe(self) -> str:
         rate = f"{self.sample_rate} Hz" if self.sample_rate else "any rate"
         if self.sample_rate and self.keep_high_band:
-            rate += " (higher bands bypass it)"
+            rate += f" (higher bands go to {self.stems[0]}, scaled)" if self.output == "stems" else \
+                " (higher bands bypass it)"
         channels = f"{self.channels} ch" if self.channels else "any channels"
-        return f"{self.input} -> {self.output}, {rate}, {channels}"
+        given = "signal or stems" if self.input == "any" else self.input
+        made = f"stems ({', '.join(self.stems)})" if self.output == "stems" else self.output
+        return f"{given} -> {made}, {rate}, {channels}"
+
+    def takes(self, kind: str) -> bool:
+        """Whether the stage accepts ``kind`` (``"signal"`` or ``"stems"``) as input."""
+        return self.input in (kind, "any")
+
+
+def final_stems(chain: Iterable[tuple[IOContract, str | None]]) -> tuple[str, ...] | None:
+    """The stems a chain of ``(contract, apply_to)`` ends with: those of its last stage that is
+    not ``apply_to`` one stem when that stage outputs stems, else ``None`` (it ends with a signal)."""
+    stems = None
+    for contract, apply_to in chain:
+        if apply_to is None:
+            stems = contract.stems if contract.output == "stems" else None
+    return stems
 
 
 @dataclass(frozen=True)
@@ -86,17 +113,29 @@ class Stage(ABC):
         self.params = params
         self.sample_rate: int | None = None
         self.num_channels: int | None = None
+        self.stem_names: tuple[str, ...] | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
-    def configure(self, sample_rate: int, num_channels: int) -> None:
-        """Prepare for audio at ``sample_rate`` with ``num_channels``; resets state."""
+    def configure(self, sample_rate: int, num_channels: int, stems: tuple[str, ...] | None = None) -> None:
+        """Prepare for audio at ``sample_rate`` with ``num_channels``; resets state. ``stems``:
+        the names of the stems each block carries (``(stems, channels, n)`` blocks), for a
+        stage whose contract takes stems; ``None``: ``(channels, n)`` signal blocks."""
         if self.contract.sample_rate and sample_rate != self.contract.sample_rate:
             raise ValueError(f"{self.name} runs at {self.contract.sample_rate} Hz, got {sample_rate} Hz")
         if self.contract.channels and num_channels != self.contract.channels:
             raise ValueError(f"{self.name} needs {self.contract.channels} channels, got {num_channels}")
+        if not self.contract.takes("stems" if stems else "signal"):
+            raise ValueError(f"{self.name} takes {self.contract.input}, not {'stems' if stems else 'a signal'}")
         self.sample_rate = sample_rate
         self.num_channels = num_channels
+        self.stem_names = tuple(stems) if stems else None
         self.reset()
+
+    @classmethod
+    def check_stems(cls, params: Any, stems: tuple[str, ...] | None) -> list[tuple[str, str]]:
+        """Problems of ``params`` with the stems this stage receives (``None``: a signal), as
+        ``(param name, message)``; the pipeline reports them at the param's line."""
+        return []
 
     def reset(self) -> None:
         """Clear streaming state (filters, envelopes, delay lines, analysis results)."""
@@ -115,7 +154,8 @@ class Stage(ABC):
         """The last ``latency_samples`` of output after the final block."""
         import torch
 
-        return self.process_block(torch.zeros(self.num_channels or 1, self.latency_samples))
+        shape = (len(self.stem_names),) if self.stem_names else ()
+        return self.process_block(torch.zeros(*shape, self.num_channels or 1, self.latency_samples))
 
     def analyze_block(self, audio: torch.Tensor) -> None:
         """First pass of a ``needs_analysis`` stage: see the next input block."""
@@ -129,27 +169,44 @@ class Stage(ABC):
         return {"params": params_to_dict(self.params)}
 
     # -- whole signals ---------------------------------------------------------------------
-    def process(self, signal: Signal) -> Signal:
-        """Process a whole signal in blocks; output is aligned with the input and as long."""
+    def process(self, signal: Signal | Stems) -> Signal | Stems:
+        """Process a whole signal (or :class:`~aural.stems.Stems`, for a stage that takes
+        them) in blocks; output is aligned with the input and as long: Stems for a stage
+        whose contract outputs stems, else a Signal."""
         import torch
 
-        self.configure(signal.sample_rate, signal.num_channels)
+        from aural.stems import Stems
+
+        stems = signal.names if isinstance(signal, Stems) else None
+        if stems:
+            audio = torch.stack([signal[name].audio for name in stems])
+            signal = signal[stems[0]]
+        else:
+            audio = signal.audio
+        if stems:
+            self.configure(signal.sample_rate, signal.num_channels, stems=stems)
+        else:  # stages that take no stems may override configure(sample_rate, num_channels)
+            self.configure(signal.sample_rate, signal.num_channels)
         if self.needs_analysis:
             for _ in range(MAX_ANALYSIS_PASSES):
-                for block in iter_blocks(signal.audio):
+                for block in iter_blocks(audio):
                     self.analyze_block(block)
                 if not self.finish_analysis():
                     break
-        parts = [self.process_block(block) for block in iter_blocks(signal.audio)]
+        parts = [self.process_block(block) for block in iter_blocks(audio)]
         parts.append(self.flush())
-        audio = torch.cat(parts, dim=1)[:, self.latency_samples:self.latency_samples + signal.num_samples]
-        return signal.replace(audio.contiguous()).with_history(self.name, **self.describe())
+        out = torch.cat(parts, dim=-1)[..., self.latency_samples:self.latency_samples + signal.num_samples]
+        if self.contract.output == "stems":
+            return Stems({name: signal.replace(part.contiguous()).with_history(self.name, stem=name,
+                                                                             **self.describe())
+                          for name, part in zip(self.contract.stems, out)})
+        return signal.replace(out.contiguous()).with_history(self.name, **self.describe())
 
 
 def iter_blocks(audio: torch.Tensor, block_samples: int = BLOCK_SAMPLES) -> Iterator[torch.Tensor]:
-    """Consecutive ``(channels, <= block_samples)`` views of ``audio``."""
-    for start in range(0, audio.shape[1], block_samples):
-        yield audio[:, start:start + block_samples]
+    """Consecutive ``(..., <= block_samples)`` views of ``audio`` along its last axis."""
+    for start in range(0, audio.shape[-1], block_samples):
+        yield audio[..., start:start + block_samples]
 
 
 class LearnedStage(Stage):

@@ -1,4 +1,5 @@
-"""The ``mix_master`` stage: clean-up EQ, de-essing, loudness normalisation, true-peak limiting."""
+"""The ``mix_master`` stage: stems mixed with gains and ducking, clean-up EQ, de-essing,
+loudness normalisation, true-peak limiting."""
 
 from __future__ import annotations
 
@@ -24,6 +25,8 @@ PRESETS: dict[str, tuple[float, float]] = {
 PRESENCE_Q = 1.0
 NYQUIST_FRACTION = 0.95     # EQ bands at or above this fraction of Nyquist are left out
 LIMITER_MARGIN_DB = 0.15    # headroom kept under true_peak_db for other meters' readings
+DUCK_RANGE_DB = 6.0         # ducking goes from none to full over this range above duck_threshold_db
+DUCK_RMS_MS = 10.0          # level detector of the ducking key (one-pole mean square)
 
 
 @dataclass(frozen=True)
@@ -72,6 +75,21 @@ class MixMasterParams:
                                              "before a peak (adds latency)")
     limiter_release_ms: float = param(80.0, unit="ms", min=1.0, max=2000.0,
                                       help="limiter release time constant")
+    stems: dict[str, float] | None = param(None, unit="dB", min=-120.0, max=24.0,
+                                           help="with stems in: the gain of each stem before they are "
+                                                "summed, e.g. {voice: 0, background: -15} (a stem left "
+                                                "out: 0 dB; null: every stem at 0 dB)")
+    duck_db: float = param(0.0, unit="dB", min=0.0, max=60.0,
+                           help="with stems in: most reduction of every other stem while duck_under "
+                                "is active (0 = off)")
+    duck_under: str = param("voice", help="the stem the others duck under")
+    duck_threshold_db: float = param(-40.0, unit="dBFS", min=-90.0, max=0.0,
+                                     help="ducking starts when duck_under's level (10 ms RMS) passes this "
+                                          "and is full 6 dB above it")
+    duck_attack_ms: float = param(20.0, unit="ms", min=0.0, max=2000.0,
+                                  help="how fast the others go down when duck_under starts")
+    duck_release_ms: float = param(400.0, unit="ms", min=1.0, max=10000.0,
+                                   help="how fast they come back when it stops")
 
     @property
     def target(self) -> tuple[float, float]:
@@ -79,6 +97,51 @@ class MixMasterParams:
         lufs, peak = PRESETS[self.preset]
         return (lufs if self.target_lufs is None else self.target_lufs,
                 peak if self.true_peak_db is None else self.true_peak_db)
+
+
+class _StemMixer:
+    """Stems ``(stems, channels, n)`` -> their sum, each at its gain, the others ducked under
+    one key stem (stereo linked: the key's level is its channels' mean power)."""
+
+    def __init__(self, params: MixMasterParams, stems: tuple[str, ...], sample_rate: int):
+        import numpy as np
+
+        from aural.dsp.dynamics import time_coefficient
+
+        gains_db = params.stems or {}
+        self.gains = np.array([10.0 ** (gains_db.get(name, 0.0) / 20.0) for name in stems])[:, None, None]
+        self.duck_db = params.duck_db
+        self.key = stems.index(params.duck_under) if params.duck_db > 0 and params.duck_under in stems else None
+        self.threshold_db = params.duck_threshold_db
+        self._rms = time_coefficient(DUCK_RMS_MS, sample_rate)
+        self._attack = time_coefficient(params.duck_attack_ms, sample_rate)
+        self._release = time_coefficient(params.duck_release_ms, sample_rate)
+        self.reset()
+
+    def reset(self) -> None:
+        import numpy as np
+
+        self._power = np.zeros(1)
+        self._gain_db = np.zeros(1)
+
+    def duck_gain_db(self, key: np.ndarray) -> np.ndarray:
+        """Ducking gain in dB (<= 0) per sample from the key stem ``(channels, n)``."""
+        import numpy as np
+
+        from aural.dsp.dynamics import one_pole, smooth_branching
+
+        power = one_pole(np.mean(key * key, axis=0, keepdims=True), self._power, self._rms)
+        level_db = 10.0 * np.log10(np.maximum(power, 1e-12))
+        depth = np.clip((level_db - self.threshold_db) / DUCK_RANGE_DB, 0.0, 1.0)
+        return smooth_branching(-self.duck_db * depth, self._gain_db, self._attack, self._release)[0]
+
+    def mix(self, stems: np.ndarray) -> np.ndarray:
+        scaled = stems * self.gains
+        if self.key is not None:
+            duck = 10.0 ** (self.duck_gain_db(stems[self.key]) / 20.0)
+            others = [i for i in range(len(stems)) if i != self.key]
+            scaled[others] *= duck
+        return scaled.sum(axis=0)
 
 
 class _PreGainChain:
@@ -120,6 +183,10 @@ class _PreGainChain:
 class MixMasterStage(Stage):
     """Final mix and master for spoken word: clean-up EQ, de-essing, loudness, true peak.
 
+    With stems in (after ``separation``): each stem at its gain (``stems: {voice: 0,
+    background: -15}``), every stem but ``duck_under`` ducked by up to ``duck_db`` while
+    ``duck_under`` is active (its 10 ms RMS level from ``duck_threshold_db`` to 6 dB above it;
+    ``duck_attack_ms`` down, ``duck_release_ms`` back), then summed; the sum is mastered.
     Chain: rumble high-pass (highpass_hz, 12 dB/octave) -> low shelf, presence bell, high
     shelf -> split-band de-esser (deess_db > 0: the band around deess_hz is turned down,
     by up to deess_db, while it dominates; untouched otherwise) -> gain -> true-peak
@@ -138,16 +205,43 @@ class MixMasterStage(Stage):
     """
 
     name = "mix_master"
-    summary = "EQ, de-esser, loudness normalisation (BS.1770) and true-peak limiting."
+    summary = "Stems mixed (gains, ducking), EQ, de-esser, loudness normalisation (BS.1770), true-peak limiting."
     Params = MixMasterParams
-    contract = IOContract()
+    contract = IOContract(input="any")
     needs_analysis = True
 
-    def configure(self, sample_rate: int, num_channels: int) -> None:
+    @classmethod
+    def check_stems(cls, params: MixMasterParams, stems: tuple[str, ...] | None) -> list[tuple[str, str]]:
+        from aural.registry import close_matches
+
+        problems = []
+        if stems is None:
+            if params.stems:
+                problems.append(("stems", "stem gains need stems in (after a stage that outputs stems, "
+                                          "e.g. separation); this stage gets a signal"))
+            if params.duck_db > 0:
+                problems.append(("duck_db", "ducking needs stems in (after a stage that outputs stems); "
+                                            "this stage gets a signal"))
+            return problems
+        for name in params.stems or {}:
+            if name not in stems:
+                problems.append(("stems", f"no stem {name!r}{close_matches(name, stems)}; the stems here are "
+                                          f"{', '.join(stems)}"))
+        if params.duck_db > 0 and params.duck_under not in stems:
+            problems.append(("duck_under", f"no stem {params.duck_under!r}{close_matches(params.duck_under, stems)}; "
+                                           f"the stems here are {', '.join(stems)}"))
+        return problems
+
+    def configure(self, sample_rate: int, num_channels: int, stems: tuple[str, ...] | None = None) -> None:
         from aural.dsp.loudness import LimitedLoudnessMeter
         from aural.dsp.true_peak import TruePeakLimiter
 
+        problems = self.check_stems(self.params, tuple(stems) if stems else None)
+        if problems:
+            raise StageError(f"mix_master: {problems[0][0]}: {problems[0][1]}")
         target_lufs, true_peak_db = self.params.target
+        self._analysis_mixer = _StemMixer(self.params, tuple(stems), sample_rate) if stems else None
+        self._mixer = _StemMixer(self.params, tuple(stems), sample_rate) if stems else None
         self._analysis_chain = _PreGainChain(self.params, sample_rate, num_channels)
         self._chain = _PreGainChain(self.params, sample_rate, num_channels)
         self._meter = LimitedLoudnessMeter(sample_rate, num_channels,
@@ -156,13 +250,15 @@ class MixMasterStage(Stage):
                                         lookahead_ms=self.params.limiter_lookahead_ms,
                                         release_ms=self.params.limiter_release_ms,
                                         margin_db=LIMITER_MARGIN_DB)
-        super().configure(sample_rate, num_channels)
+        super().configure(sample_rate, num_channels, stems=stems)
 
     def reset(self) -> None:
         if getattr(self, "_chain", None) is None:
             return
-        for part in (self._analysis_chain, self._chain, self._meter, self._limiter):
-            part.reset()
+        for part in (self._analysis_chain, self._chain, self._meter, self._limiter, self._analysis_mixer,
+                     self._mixer):
+            if part is not None:
+                part.reset()
         self.measured_lufs: float | None = None
         self.gain_db: float | None = None
 
@@ -171,14 +267,20 @@ class MixMasterStage(Stage):
         limiter = getattr(self, "_limiter", None)
         return limiter.latency_samples if limiter is not None else 0
 
+    def _mixdown(self, audio: torch.Tensor, mixer: _StemMixer | None) -> np.ndarray:
+        samples = _to_numpy(audio)
+        return mixer.mix(samples) if mixer is not None else samples
+
     def analyze_block(self, audio: torch.Tensor) -> None:
-        self._meter.process(self._analysis_chain.process(_to_numpy(audio)))
+        self._meter.process(self._analysis_chain.process(self._mixdown(audio, self._analysis_mixer)))
 
     def finish_analysis(self) -> bool:
         self.measured_lufs = self._meter.integrated_lufs()
         self.gain_db = self._solve_gain() if math.isfinite(self.measured_lufs) else 0.0
         self._chain.reset()
         self._limiter.reset()
+        if self._mixer is not None:
+            self._mixer.reset()
         return False  # one analysis pass is enough
 
     def _solve_gain(self) -> float:
@@ -203,7 +305,7 @@ class MixMasterStage(Stage):
         if getattr(self, "gain_db", None) is None:
             raise StageError("mix_master: process_block before finish_analysis; the stage "
                              "needs its analysis pass (analyze_block ... finish_analysis)")
-        out = self._chain.process(_to_numpy(audio)) * 10.0 ** (self.gain_db / 20.0)
+        out = self._chain.process(self._mixdown(audio, self._mixer)) * 10.0 ** (self.gain_db / 20.0)
         return torch.from_numpy(self._limiter.process(out).astype("float32"))
 
     def describe(self) -> dict:

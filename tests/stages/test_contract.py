@@ -7,6 +7,7 @@ from aural.errors import AuralError
 from aural.signal import Signal
 from aural.stages import STAGES
 from aural.stages.base import iter_blocks
+from aural.stems import Stems
 from helpers import speech_like
 
 LENGTHS = [1, 777, 70_001]
@@ -28,6 +29,20 @@ def rate_for(stage):
     return stage.contract.sample_rate or 48000
 
 
+def signals_of(stage, out):
+    """The output's signals: one, or for a stage that outputs stems each stem (checked to be the
+    contract's stems)."""
+    if stage.contract.output == "stems":
+        assert isinstance(out, Stems) and out.names == stage.contract.stems
+        return list(out.values())
+    assert isinstance(out, Signal)
+    return [out]
+
+
+def audio_of(out):
+    return torch.stack([sig.audio for sig in out.values()]) if isinstance(out, Stems) else out.audio
+
+
 @pytest.mark.parametrize("name", STAGES.names())
 @pytest.mark.parametrize("num_channels", [1, 2])
 def test_output_matches_the_contract(name, num_channels):
@@ -36,20 +51,22 @@ def test_output_matches_the_contract(name, num_channels):
     for length in LENGTHS:
         sig = speech_like(length / rate_for(stage), rate_for(stage), num_channels=channels, seed=length)
         before = sig.audio.clone()
-        out = stage.process(sig)
-        assert isinstance(out, Signal)
-        assert (out.sample_rate, out.num_channels, out.num_samples) == (sig.sample_rate, channels, sig.num_samples)
-        assert out.audio.dtype == torch.float32
-        assert torch.isfinite(out.audio).all()
+        result = stage.process(sig)
+        for out in signals_of(stage, result):
+            assert (out.sample_rate, out.num_channels, out.num_samples) == (sig.sample_rate, channels, sig.num_samples)
+            assert out.audio.dtype == torch.float32
+            assert torch.isfinite(out.audio).all()
+            assert out.history[-1]["step"] == name
+        if isinstance(result, Stems):
+            assert torch.allclose(result.mixture().audio, sig.audio, atol=1e-6), "stems must add up to the input"
         assert torch.equal(sig.audio, before), "process() must not modify its input"
-        assert out.history[-1]["step"] == name
 
 
 @pytest.mark.parametrize("name", STAGES.names())
 def test_streaming_in_odd_blocks_equals_whole_signal(name):
     stage = make_stage(name)
     sig = speech_like(2.0, rate_for(stage), num_channels=stage.contract.channels or 2)
-    whole = stage.process(sig).audio
+    whole = audio_of(stage.process(sig))
     stage.configure(sig.sample_rate, sig.num_channels)
     if stage.needs_analysis:
         for block in iter_blocks(sig.audio, 4093):
@@ -57,7 +74,7 @@ def test_streaming_in_odd_blocks_equals_whole_signal(name):
         stage.finish_analysis()
     parts = [stage.process_block(block) for block in iter_blocks(sig.audio, 4093)]
     parts.append(stage.flush())
-    streamed = torch.cat(parts, dim=1)[:, stage.latency_samples:stage.latency_samples + sig.num_samples]
+    streamed = torch.cat(parts, dim=-1)[..., stage.latency_samples:stage.latency_samples + sig.num_samples]
     assert torch.allclose(streamed, whole, atol=1e-6)
 
 
@@ -65,9 +82,9 @@ def test_streaming_in_odd_blocks_equals_whole_signal(name):
 def test_silence_stays_finite_and_quiet(name):
     stage = make_stage(name)
     rate = rate_for(stage)
-    out = stage.process(Signal(torch.zeros(stage.contract.channels or 2, rate), rate))
-    assert torch.isfinite(out.audio).all()
-    assert out.audio.abs().max() < 1e-3
+    out = audio_of(stage.process(Signal(torch.zeros(stage.contract.channels or 2, rate), rate)))
+    assert torch.isfinite(out).all()
+    assert out.abs().max() < 1e-3
 
 
 @pytest.mark.parametrize("name", STAGES.names())
@@ -77,8 +94,8 @@ def test_stereo_stays_time_aligned(name):
         pytest.skip("mono stage")
     rate = rate_for(stage)
     mono = speech_like(1.0, rate)
-    out = stage.process(Signal(mono.audio.repeat(2, 1), rate))
-    assert torch.allclose(out.audio[0], out.audio[1], atol=1e-6)
+    out = audio_of(stage.process(Signal(mono.audio.repeat(2, 1), rate)))
+    assert torch.allclose(out[..., 0, :], out[..., 1, :], atol=1e-6)
 
 
 @pytest.mark.parametrize("name", STAGES.names())

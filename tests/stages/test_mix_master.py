@@ -175,3 +175,44 @@ def test_deesser_is_transparent_when_inactive_and_cuts_sibilance():
     off_levels, on_levels = tone_levels_db(off, [150.0, 6500.0]), tone_levels_db(on, [150.0, 6500.0])
     cut = (on_levels[1] - on_levels[0]) - (off_levels[1] - off_levels[0])
     assert cut == pytest.approx(-8.0, abs=0.1)
+
+
+def test_stems_are_mixed_with_their_gains_and_ducked_under_the_voice():
+    """Voice bursts over a steady bed: with duck_db the bed drops by about duck_db while the voice
+    speaks and comes back in the pause; stem gains scale the stems before mastering."""
+    from aural.stems import Stems
+
+    rate = 16000
+    t = torch.arange(4 * rate) / rate
+    talking = (t >= 1.0) & (t < 2.5)
+    voice = 0.3 * torch.sin(2 * torch.pi * 200 * t) * talking
+    bed = 0.05 * torch.sin(2 * torch.pi * 1000 * t)
+    stems = Stems({"voice": Signal(voice[None], rate), "background": Signal(bed[None], rate)})
+    common = {"highpass_hz": 0.0, "target_lufs": -30.0, "max_limiting_db": 0.0}
+    plain = MixMasterStage(stems={"background": -6.0}, **common).process(stems)
+    ducked = MixMasterStage(stems={"background": -6.0}, duck_db=12.0, duck_attack_ms=5.0,
+                            duck_release_ms=50.0, **common).process(stems)
+
+    def level_db(sig, start_s, end_s):  # the bed's level at 1 kHz
+        part = sig.audio[0, int(start_s * rate):int(end_s * rate)].double()
+        probe = torch.exp(-2j * torch.pi * 1000 * torch.arange(part.numel()) / rate)
+        return 20 * math.log10(abs(complex((part * probe).sum())) / part.numel())
+
+    # while the voice speaks the bed is duck_db lower than without ducking (same overall gain
+    # compensated by comparing against the pause, where neither ducks)
+    during = level_db(ducked, 1.5, 2.4) - level_db(plain, 1.5, 2.4)
+    pause = level_db(ducked, 3.2, 3.9) - level_db(plain, 3.2, 3.9)
+    assert during - pause == pytest.approx(-12.0, abs=0.5)
+    louder = MixMasterStage(stems={"background": 0.0}, **common).process(stems)
+    assert level_db(louder, 3.2, 3.9) - level_db(louder, 1.5, 2.4) == pytest.approx(
+        level_db(plain, 3.2, 3.9) - level_db(plain, 1.5, 2.4), abs=0.1)  # gain alone changes no shape
+    assert plain.num_samples == stems.num_samples and ducked.history[-1]["step"] == "mix_master"
+
+
+def test_stem_params_are_checked():
+    from aural.params import ParamError
+
+    with pytest.raises(ParamError, match="background: expected a number in -120..24, got 'loud'"):
+        MixMasterStage(stems={"background": "loud"})
+    with pytest.raises(ParamError, match="expected a mapping of names to numbers"):
+        MixMasterStage(stems=[0, -10])

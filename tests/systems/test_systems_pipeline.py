@@ -68,10 +68,16 @@ def _builtin_pipelines() -> list[str]:
 
 
 @pytest.mark.parametrize("name", _builtin_pipelines())
-def test_builtin_pipelines_run_as_systems_aligned(name):
+def test_builtin_pipelines_run_as_systems_aligned(name, tmp_path):
+    """Pipelines with ``separation`` run with an untrained test network until its preset is shipped."""
+    from aural.config import builtin_pipelines
     from aural.errors import WeightsError
     from aural.systems.probe import residual_lag
+    from helpers import separation_preset_shipped, with_separation_weights
 
+    path = builtin_pipelines()[name]
+    if "separation" in path.read_text() and not separation_preset_shipped():
+        name = str(with_separation_weights(path, tmp_path))
     system = get_system(f"pipeline:{name}")
     try:
         system.load()

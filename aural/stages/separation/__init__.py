@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from aural.stages.separation.stage import SeparationParams, SeparationStage
+from aural.stages.separation.stage import SeparationParams, SeparationStage, separate
 
-__all__ = ["SeparationParams", "SeparationStage"]
+__all__ = ["SeparationParams", "SeparationStage", "separate"]
