@@ -157,3 +157,24 @@ def separation_preset_shipped() -> bool:
     from aural import weights
 
     return "default" in weights.read_manifest()["models"].get("separation", {})
+
+
+def smooth_voice(duration_s: float, seed: int = 0, sample_rate: int = 48000) -> np.ndarray:
+    """A voice-like signal with speech's spectral tilt (harmonics falling 12 dB per octave), gated at 3 Hz."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(duration_s * sample_rate)) / sample_rate
+    phase = 2 * np.pi * np.cumsum(150 + 40 * np.sin(2 * np.pi * 2.3 * t + rng.uniform(0, 6))) / sample_rate
+    voice = sum(np.sin(k * phase + rng.uniform(0, 6)) / k ** 2 for k in range(1, 60) if k * 190 < 0.45 * sample_rate)
+    voice = voice * np.clip(np.sin(2 * np.pi * 3 * t), 0, None) ** 0.5
+    return voice / np.sqrt(np.mean(voice ** 2)) * 0.1 + 1e-3 * rng.standard_normal(len(voice))
+
+
+def clicks(num_samples: int, seed: int = 0, count: int = 40, level: float = 0.3) -> np.ndarray:
+    """Impulsive clicks of 1-8 samples, of random sign and amplitude, anywhere in the signal."""
+    rng = np.random.default_rng(seed)
+    out = np.zeros(num_samples)
+    for _ in range(count):
+        start, length = int(rng.integers(1000, num_samples - 1000)), int(rng.integers(1, 9))
+        out[start:start + length] += level * rng.uniform(0.3, 1) * rng.standard_normal(length) \
+            * np.hanning(length + 2)[1:-1]
+    return out
