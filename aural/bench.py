@@ -337,6 +337,11 @@ def run_bench(pairs_dir: str | Path, system_specs: Sequence[str] = DEFAULT_SYSTE
     from aural.metrics import reference_free_metric_names
 
     specs = check_systems(system_specs)
+    stem_systems = [spec for spec in specs if get_system_class(spec).stems]
+    if stem_systems:
+        raise UsageError(f"--systems: {', '.join(stem_systems)} separate{'s' if len(stem_systems) == 1 else ''} "
+                         "stems; bench on a separation folder (DIR/<item>/mixture.wav with voice.wav, "
+                         "background.wav, ...: aural data mix makes one)")
     if inputs:
         metrics = resolve_metrics(metric_names or reference_free_metric_names())
         names = [metric.name for metric in metrics]

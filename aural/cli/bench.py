@@ -12,6 +12,7 @@ from aural.cli.threads import threads_option
 from aural.errors import UsageError
 
 DEFAULT_SYSTEMS = "identity,noisereduce,rnnoise,deepfilternet3"
+SEPARATION_SYSTEMS = "mixture,deepfilternet3,stage:separation"  # aural.bench_separation.DEFAULT_SYSTEMS
 
 EXAMPLES = """
 \b
@@ -24,6 +25,8 @@ Examples:
   aural bench --inputs recordings/ --systems identity,rnnoise,stage:mel_unet   # no references
   aural bench --list-systems
   aural bench --latency --systems rnnoise,deepfilternet3
+  aural bench --pairs mixes/ --systems mixture,deepfilternet3,stage:separation@run/best.safetensors
+                             # separation folder (mixes/<item>/mixture.wav + voice.wav, background.wav)
 """
 
 
@@ -69,17 +72,38 @@ def _latency(specs: list[str]) -> None:
         system.close()
 
 
+def _separation(folder: Path, specs: list[str], metric_names: list[str] | None, out_dir: Path | None,
+                max_files: int | None, save_audio: bool) -> None:
+    from aural.bench_separation import run_separation_bench, tables_markdown, write_reports
+
+    def echo_problem(message: str) -> None:
+        click.echo(f"aural: {message}", err=True)
+
+    with file_progress("bench") as progress:
+        result = run_separation_bench(folder, specs, max_files=max_files, metric_names=metric_names,
+                                      save_audio_dir=out_dir / "audio" if save_audio else None,
+                                      echo=echo_problem, progress=progress)
+    click.echo(tables_markdown(result))
+    if out_dir is not None:
+        written = write_reports(result, out_dir)
+        click.echo(f"\nwrote {', '.join(p.name for p in written)} and systems/<name>/ -> {out_dir}/")
+    if result.exit_code:
+        sys.exit(result.exit_code)
+
+
 @click.command(epilog=EXAMPLES, context_settings={"help_option_names": ["-h", "--help"]})
 @threads_option
 @click.option("--pairs", "pairs_dir", type=click.Path(path_type=Path),
               help="Folder with phone/ and studio/ (or degraded/ and reference/), matched by relative "
                    "path; or one folder per pair holding clean.* (or reference/studio) and "
-                   "noisy*/degraded* files.")
+                   "noisy*/degraded* files; or a separation folder: <item>/mixture.wav with one file per "
+                   "reference stem (voice.wav, background.wav), scored per stem (SI-SDR, SI-SDRi, SDR).")
 @click.option("--inputs", "inputs_dir", type=click.Path(path_type=Path),
               help="Instead of --pairs: a plain folder of recordings without references, scored by the "
                    "metrics that need none (DNSMOS at -25 dBFS RMS, bandwidth, loudness, clipping).")
-@click.option("--systems", "systems_text", default=DEFAULT_SYSTEMS, show_default=True, metavar="A,B,C",
-              help="Systems separated by commas; pipeline:<name or path> runs an aural pipeline, "
+@click.option("--systems", "systems_text", default=None, metavar="A,B,C",
+              help=f"Systems separated by commas (default: {DEFAULT_SYSTEMS}; on a separation folder "
+                   f"{SEPARATION_SYSTEMS}); pipeline:<name or path> runs an aural pipeline, "
                    "stage:<name> one stage with its defaults, stage:<name>@<weights> with other "
                    "weights (a preset, an exported file or a training checkpoint).")
 @click.option("--metrics", "metrics_text", default=None, metavar="A,B,C",
@@ -107,7 +131,8 @@ def command(pairs_dir: Path | None, inputs_dir: Path | None, systems_text: str, 
     if list_systems:
         _list_systems()
         return
-    specs = check_systems(_names(systems_text, "--systems") or DEFAULT_SYSTEMS.split(","))
+    named = _names(systems_text, "--systems")
+    specs = check_systems(named or DEFAULT_SYSTEMS.split(","))
     if latency:
         _latency(specs)
         return
@@ -119,6 +144,12 @@ def command(pairs_dir: Path | None, inputs_dir: Path | None, systems_text: str, 
                          "or --inputs DIR: recordings without references")
     if save_audio and out_dir is None:
         raise UsageError("--save-audio needs --out DIR")
+    from aural.evaluate.separation import is_separation_folder
+
+    if pairs_dir is not None and is_separation_folder(pairs_dir):
+        _separation(pairs_dir, named or SEPARATION_SYSTEMS.split(","), _names(metrics_text, "--metrics"),
+                    out_dir, max_files, save_audio)
+        return
     from aural.bench import run_bench, tables_markdown, write_reports
     from aural.evaluate.scoring import resolve_metrics
 

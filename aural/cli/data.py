@@ -1,5 +1,8 @@
 """``aural data``: make training and evaluation data.
 
+``aural data mix`` mixes speech with backgrounds into a separation folder
+(``OUT/<item>/mixture.wav``, ``voice.wav``, ``background.wav``, ``manifest.jsonl``).
+
 ``aural data simulate`` turns a folder of clean recordings into studio/phone pairs::
 
     OUT/studio/<rel>.wav   the clean source, level-normalised (the reference)
@@ -13,6 +16,7 @@ with ``--per-file N`` the pairs are ``<rel stem>-v0.wav`` ... ``-v<N-1>.wav``.
 from __future__ import annotations
 
 import json
+import math
 import os
 import sys
 import time
@@ -140,3 +144,88 @@ def _progress(total: int):
 
     bar = tqdm(total=total, unit="pair", file=sys.stderr, leave=False)
     return bar.update
+
+
+@command.command("mix")
+@click.option("--voices", required=True, type=click.Path(path_type=Path),
+              help="Speech: a folder (searched recursively) or a .txt list of files.")
+@click.option("--backgrounds", required=True, type=click.Path(path_type=Path),
+              help="Noise, ambience or music: a folder or a .txt list of files.")
+@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path), help="Output folder.")
+@click.option("--count", type=click.IntRange(1, 1_000_000), default=100, show_default=True, help="Mixtures to make.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of every random draw.")
+@click.option("--snr-db", type=(float, float), default=(-5.0, 5.0), show_default=True, metavar="LOW HIGH",
+              help="Voice-to-background ratio, drawn uniformly in dB.")
+@click.option("--sample-rate", type=click.IntRange(8000, 192000), default=16000, show_default=True,
+              help="Rate of the written files in Hz.")
+@click.option("--seconds", type=click.FloatRange(min=0.5), default=6.0, show_default=True,
+              help="Length of each mixture.")
+@click.option("--rooms/--no-rooms", default=False, show_default=True,
+              help="Put 30 % of the voices in a synthetic room (the voice stem keeps its room).")
+@click.option("--voice-only/--no-voice-only", default=False, show_default=True,
+              help="Leave 4 % of the items without a background (a silent background stem).")
+@click.option("--overwrite", is_flag=True, help="Write into an OUT that already holds mixtures.")
+def mix(voices: Path, backgrounds: Path, out_dir: Path, count: int, seed: int, snr_db: tuple[float, float],
+        sample_rate: int, seconds: float, rooms: bool, voice_only: bool, overwrite: bool) -> None:
+    """Mix speech with backgrounds into a separation evaluation folder, reproducibly.
+
+    \b
+    OUT/<item>/mixture.wav      voice + background (32-bit float WAV)
+    OUT/<item>/voice.wav        the voice as it sits in the mixture
+    OUT/<item>/background.wav   the mixture minus the voice
+    OUT/manifest.jsonl          per item: source files, drawn ratio, seed
+
+    Items are those of the separation trainer's MixtureDataset (aural.stages.separation.data):
+    the same seed and files give the same folder. Score it with `aural bench --pairs OUT`.
+    """
+    from aural import io
+    from aural.stages.freq_expansion.data import list_files
+    from aural.stages.separation.data import MixtureDataset
+    from aural.signal import Signal
+
+    if snr_db[0] > snr_db[1]:
+        raise UsageError(f"--snr-db {snr_db[0]:g} {snr_db[1]:g}: the low end is above the high end")
+    for option, source in (("--voices", voices), ("--backgrounds", backgrounds)):
+        if not source.exists():
+            raise UsageError(f"{option} {source}: no such folder or list")
+    voice_files, background_files = list_files(voices), list_files(backgrounds)
+    manifest = out_dir / "manifest.jsonl"
+    if manifest.exists() and not overwrite:
+        raise UsageError(f"{out_dir}: already holds mixtures ({manifest.name}); pass --overwrite or another --out")
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"{out_dir}: cannot create the output folder ({exc.strerror})") from None
+    dataset = MixtureDataset(voice_files, background_files, segment_samples=int(round(seconds * sample_rate)),
+                             seed=seed, num_items=count, snr_db=snr_db, rooms=rooms, voice_only=voice_only,
+                             sample_rate=sample_rate)
+    width = max(4, len(str(count - 1)))
+    partial = out_dir / ".manifest.jsonl.part"
+    failures = 0
+    progress = _progress(count)
+    with open(partial, "w", encoding="utf-8") as lines:
+        for index in range(count):
+            name = f"mix-{index:0{width}d}"
+            try:
+                mixture, voice, record = dataset.item(index)
+                stems = {"mixture": mixture, "voice": voice, "background": mixture - voice}
+                (out_dir / name).mkdir(exist_ok=True)
+                for stem, audio in stems.items():
+                    io.write(Signal(audio, sample_rate), out_dir / name / f"{stem}.wav", subtype="FLOAT")
+            except AuralError as exc:
+                failures += 1
+                click.echo(f"aural: {name}: {exc}", err=True)
+            else:
+                snr = record["snr_db"]
+                entry = {"item": name, "index": index, "seed": seed, "sample_rate": sample_rate,
+                         "seconds": seconds, "voice": record["voice"], "background": record["background"],
+                         "snr_db": snr if math.isfinite(snr) else None, "rt60_s": record.get("rt60_s")}
+                lines.write(json.dumps(entry) + "\n")
+                lines.flush()
+            progress(1)
+    os.replace(partial, manifest)
+    click.echo(f"wrote {count - failures} mixtures of {seconds:g} s at {sample_rate} Hz "
+               f"(voice-to-background {snr_db[0]:g} to {snr_db[1]:g} dB, seed {seed}) to {out_dir}; "
+               f"manifest: {manifest}", err=True)
+    if failures:
+        raise AuralError(f"{failures} of {count} mixtures failed (see the messages above)")

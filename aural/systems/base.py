@@ -48,6 +48,8 @@ class System(ABC):
     native_sample_rate: ClassVar[int | None] = None
     latency_samples: ClassVar[int] = 0
     frame_samples: ClassVar[int] = 0
+    #: Names of the stems :meth:`process` returns as :class:`~aural.stems.Stems`; empty: a Signal.
+    stems: ClassVar[tuple[str, ...]] = ()
 
     # -- facts ------------------------------------------------------------------------------
     @classmethod

@@ -9,7 +9,8 @@ The pipeline (:func:`aural.pipeline.load_pipeline`) gets the whole signal, all c
 once, and compensates its stages' latency itself. Its output keeps the pipeline's own rate
 (a pipeline may extend the bandwidth to 48 kHz; scoring brings every output to the
 reference's rate), is trimmed or padded to the input's duration at that rate and converted
-back to the input's channel count when the pipeline changed it (mono <-> any).
+back to the input's channel count when the pipeline changed it (mono <-> any). A pipeline
+ending in stems (``separation``) returns :class:`~aural.stems.Stems`, each stem fitted so.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 
 from aural import __version__
 from aural.signal import Signal
+from aural.stems import Stems
 from aural.systems.base import System, fit_length
 
 PREFIX = "pipeline:"
@@ -60,9 +62,14 @@ class PipelineSystem(System):
 
             self._pipeline = load_pipeline(self.spec)
 
-    def process(self, signal: Signal) -> Signal:
+    def process(self, signal: Signal) -> Signal | Stems:
         self.load()
         out = self._pipeline.process(signal)
+        if isinstance(out, Stems):  # a separation pipeline: each stem fitted like a Signal
+            return Stems({name: self._fit(stem, signal) for name, stem in out.items()})
+        return self._fit(out, signal)
+
+    def _fit(self, out: Signal, signal: Signal) -> Signal:
         if out.num_channels != signal.num_channels:
             out = out.to_channels(signal.num_channels)
         num_samples = round(signal.num_samples * out.sample_rate / signal.sample_rate)

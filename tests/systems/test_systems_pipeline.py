@@ -118,3 +118,21 @@ def test_stage_system_takes_other_weights_after_an_at_sign(tmp_path):
         get_system("stage:dynamics@default").process(sig)
     with pytest.raises(ValueError, match="stage:<name>@<weights>"):
         get_system("stage:noise_reduction@")
+
+
+def test_a_pipeline_ending_in_stems_gives_stems_fitted_to_the_input():
+    from aural.stems import Stems
+    from aural.systems.pipeline import PipelineSystem
+
+    class Separating:
+        def process(self, signal):
+            voice = signal.replace(torch.nn.functional.pad(signal.audio * 0.5, (0, 7)))
+            return Stems({"voice": voice, "background": voice})
+
+    system = PipelineSystem("separating")
+    system._pipeline = Separating()
+    source = speech_like(0.5, 16000, num_channels=2)
+    out = system.process(source)
+    assert isinstance(out, Stems) and out.names == ("voice", "background")
+    assert (out.num_channels, out.num_samples, out.sample_rate) == (2, source.num_samples, 16000)
+    assert torch.equal(out["voice"].audio, source.audio * 0.5)
