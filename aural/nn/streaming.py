@@ -10,6 +10,12 @@ covered by the same number of frames and the normalisation is exact from the fir
 A transform may hold frames back (to see right context) and return them later, in order;
 ``max_held_frames`` bounds that and sets the latency. Output is mixed with the aligned dry
 input by ``strength`` (0: the input exactly, without running the transform).
+
+With ``lead_in_samples``, the stream is instead thought of as preceded by its own first
+samples mirrored (and :meth:`StreamingFrameProcessor.finish` continues it by its last ones
+mirrored rather than by zeros): a network with context then sees the file's edges as it sees
+its middle, so the first and last milliseconds are processed like the rest. The first frames
+wait until that many samples have arrived, within the latency the processor already has.
 """
 
 from __future__ import annotations
@@ -28,7 +34,7 @@ class StreamingFrameProcessor:
 
     def __init__(self, transform: FrameTransform, *, frame_length: int, hop_length: int,
                  synthesis_window: torch.Tensor, analysis_window: torch.Tensor | None = None,
-                 max_held_frames: int = 0, strength: float = 1.0):
+                 max_held_frames: int = 0, strength: float = 1.0, lead_in_samples: int = 0):
         if frame_length % hop_length:
             raise ValueError("frame_length must be a multiple of hop_length")
         self.transform = transform
@@ -36,6 +42,9 @@ class StreamingFrameProcessor:
         self.hop_length = hop_length
         self.max_held_frames = max_held_frames
         self.strength = float(strength)
+        self.lead_in_samples = int(lead_in_samples)
+        if self.lead_in_samples >= self.latency_samples:
+            raise ValueError("lead_in_samples must be shorter than the latency")
         self.synthesis_window = synthesis_window.to(torch.float32)
         analysis = torch.ones(frame_length) if analysis_window is None else analysis_window.to(torch.float32)
         product = (analysis * self.synthesis_window).reshape(-1, hop_length)
@@ -61,23 +70,52 @@ class StreamingFrameProcessor:
         self._drop = self.pre_roll                                # finished pre-roll samples to drop
         self._dry = torch.zeros(num_channels, 0)
         self._out = torch.zeros(num_channels, self.latency_samples)
+        self._waiting = torch.zeros(num_channels, 0) if self.lead_in_samples else None  # before the lead-in
+        self._recent = torch.zeros(num_channels, 0)   # the last input samples, mirrored by finish()
+        self._ending = False
 
     def push(self, audio: torch.Tensor) -> torch.Tensor:
         """Next ``(channels, n)`` input -> ``(channels, n)`` output delayed by ``latency_samples``."""
         n = audio.shape[1]
         audio = audio.to(torch.float32)
+        self._recent = torch.cat([self._recent, audio], dim=1)[:, -(self.latency_samples + 1):]
         if self.strength == 0.0:
             self._out = torch.cat([self._out, audio], dim=1)
         else:
             self._dry = torch.cat([self._dry, audio], dim=1)
-            wet = self._overlap_add(self.transform(self._cut_frames(audio)))
+            wet = self._overlap_add(self.transform(self._cut_frames(self._after_lead_in(audio))))
             dry, self._dry = self._dry[:, :wet.shape[1]], self._dry[:, wet.shape[1]:]
             mixed = wet if self.strength == 1.0 else dry + self.strength * (wet - dry)
             self._out = torch.cat([self._out, mixed], dim=1)
         out, self._out = self._out[:, :n], self._out[:, n:]
         return out
 
+    def finish(self) -> torch.Tensor:
+        """The last ``latency_samples`` of output, the stream continued by its end mirrored
+        (with ``lead_in_samples``) or by zeros."""
+        tail = torch.zeros(self.num_channels, self.latency_samples)
+        if self.lead_in_samples:
+            self._ending = True
+            mirrored = self._recent[:, :-1].flip(1)[:, :self.latency_samples]
+            tail[:, :mirrored.shape[1]] = mirrored
+        return self.push(tail)
+
     # -- internals ---------------------------------------------------------------------------
+    def _after_lead_in(self, audio: torch.Tensor) -> torch.Tensor:
+        """``audio``, preceded by the mirrored lead-in once enough of the stream has arrived."""
+        if self._waiting is None:
+            return audio
+        waiting = torch.cat([self._waiting, audio], dim=1)
+        if waiting.shape[1] <= self.lead_in_samples and not self._ending:
+            self._waiting = waiting
+            return audio[:, :0]
+        self._waiting = None
+        lead_in = torch.zeros(self.num_channels, self.lead_in_samples)
+        mirrored = waiting[:, 1:self.lead_in_samples + 1].flip(1)
+        lead_in[:, self.lead_in_samples - mirrored.shape[1]:] = mirrored
+        self._drop += self.lead_in_samples
+        return torch.cat([lead_in, waiting], dim=1)
+
     def _cut_frames(self, audio: torch.Tensor) -> torch.Tensor:
         pending = torch.cat([self._pending, audio], dim=1)
         if pending.shape[1] < self.frame_length:
@@ -126,7 +164,7 @@ class ChunkedSpectralProcessor:
     Frames are analysed (``window``, rfft) as they arrive and queued; a network that maps
     complex ``(batch, frames, bins)`` windows to spectra of the same shape runs on chunks of
     ``chunk_frames`` with ``context_frames`` of real context each side (zeros before the
-    start), batched at most ``max_batch`` windows at a time; the chunk centres are inverse
+    start; :func:`spectral_stream` gives them the mirrored start instead), batched at most ``max_batch`` windows at a time; the chunk centres are inverse
     transformed. The output does not depend on how the input is split into blocks. With a
     ``track``, every frame also gets a causal side value (channels linked; ``pad_value`` before
     the start), queued alongside, and the network is called as ``transform(windows, values)``.
@@ -201,5 +239,7 @@ def spectral_stream(transform: SpectralTransform, config: Any, *, strength: floa
                                        context_frames=config.context_frames, max_batch=max_batch, track=track)
     engine = StreamingFrameProcessor(chunked, frame_length=config.n_fft, hop_length=config.hop_length,
                                      synthesis_window=window, analysis_window=window,
-                                     max_held_frames=chunked.max_held_frames, strength=strength)
+                                     max_held_frames=chunked.max_held_frames, strength=strength,
+                                     lead_in_samples=config.n_fft - config.hop_length
+                                     + config.context_frames * config.hop_length)
     return chunked, engine

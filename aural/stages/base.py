@@ -242,6 +242,9 @@ class LearnedStage(Stage):
             raise RuntimeError(f"{self.name}: call configure() before process_block()")
         return self._engine.push(audio)
 
+    def flush(self) -> torch.Tensor:
+        return self._engine.finish()
+
     def describe(self) -> dict[str, Any]:
         return {**super().describe(), **self.weights_info}
 

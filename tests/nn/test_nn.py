@@ -70,6 +70,39 @@ def test_streaming_processor_identity_and_strength():
         StreamingFrameProcessor(lambda f: f, frame_length=100, hop_length=64, synthesis_window=torch.ones(100))
 
 
+def test_mirrored_lead_in_and_tail_are_exact_for_an_identity_for_any_blocks():
+    """The mirrored edges feed only the context: an identity transform still returns its input,
+    whatever the block sizes, the stream length (shorter than the lead-in too) and held frames."""
+    held: list[torch.Tensor] = []
+    seen: list[torch.Tensor] = []
+
+    def delayed_identity(frames):
+        seen.append(frames)
+        held.extend(frames.unbind(1))
+        ready = held[:-3] if len(held) > 3 else []
+        del held[:len(ready)]
+        return torch.stack(ready, 1) if ready else frames.new_zeros(frames.shape[0], 0, frames.shape[2])
+
+    engine = StreamingFrameProcessor(delayed_identity, frame_length=256, hop_length=64,
+                                     synthesis_window=hann_window(256), max_held_frames=3, lead_in_samples=200)
+    for length in (3001, 150, 1):
+        audio = torch.randn(2, length)
+        for block in (1, 17, 4000):
+            held.clear()
+            seen.clear()
+            engine.reset(2)
+            out = torch.cat([engine.push(audio[:, i:i + block]) for i in range(0, length, block)]
+                            + [engine.finish()], 1)
+            assert out.shape[1] == length + engine.latency_samples
+            torch.testing.assert_close(out[:, engine.latency_samples:], audio, rtol=0, atol=1e-6)
+            if length > 200:  # the network's first frame ends in mirrored audio, not zeros
+                first = torch.cat(seen, 1)[0, 0]
+                torch.testing.assert_close(first[-64:], audio[0, 137:201].flip(0), rtol=0, atol=0)
+    with pytest.raises(ValueError, match="latency"):
+        StreamingFrameProcessor(lambda f: f, frame_length=128, hop_length=64, synthesis_window=hann_window(128),
+                                lead_in_samples=10_000)
+
+
 def test_blocks_and_unet_keep_shapes():
     assert isinstance(make_activation("prelu", 4), torch.nn.PReLU)
     with pytest.raises(ValueError, match="unknown activation"):

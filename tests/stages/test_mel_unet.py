@@ -163,3 +163,23 @@ def test_shipped_weights_improve_snr_of_a_phone_degraded_signal():
         gains.append(after - before)
     assert min(gains) > -1.0, gains
     assert sum(gains) / len(gains) > 1.0, gains
+
+
+def test_a_noisy_files_first_and_last_20_ms_are_as_quiet_as_its_middle():
+    """The edges are processed like the rest (mirrored context), not left noisy."""
+    from aural.systems.probe import voiced
+
+    sample_rate, edge = 16000, 320
+    noisy = 0.03 * torch.randn(4 * sample_rate, generator=torch.Generator().manual_seed(0))
+    noisy[int(1.5 * sample_rate):int(2.5 * sample_rate)] += 0.3 * torch.from_numpy(voiced(sample_rate, 1.0, seed=1))
+    out = MelUNetStage().process(Signal(noisy[None], sample_rate)).audio[0]
+
+    def level_db(part):
+        return 10 * torch.log10(part.pow(2).mean()).item()
+
+    middle = [level_db(out[i:i + edge]) for span in ((0.3, 1.2), (2.8, 3.7))
+              for i in range(int(span[0] * sample_rate), int(span[1] * sample_rate), edge)]
+    for part in (out[:edge], out[-edge:]):
+        assert level_db(part) <= max(middle)
+        assert level_db(part) <= sum(middle) / len(middle) + 6.0
+        assert level_db(part) <= level_db(noisy[:edge]) - 20.0

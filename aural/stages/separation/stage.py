@@ -93,7 +93,18 @@ class SeparationStage(LearnedStage):
             raise RuntimeError(f"{self.name}: call configure() before process_block()")
         audio = audio.to(torch.float32)
         rows = torch.cat([audio.mean(dim=0, keepdim=True), audio]) if self._rows > audio.shape[0] else audio
-        voice = self._engine.push(rows)[self._rows - audio.shape[0]:]
+        return self._stems(self._engine.push(rows)[self._rows - audio.shape[0]:], audio)
+
+    def flush(self) -> torch.Tensor:
+        import torch
+
+        channels = self.num_channels or 1
+        return self._stems(self._engine.finish()[self._rows - channels:], torch.zeros(channels, self.latency_samples))
+
+    def _stems(self, voice: torch.Tensor, audio: torch.Tensor) -> torch.Tensor:
+        """``(2, channels, n)``: the voice, and the input (delayed as the voice is) minus it."""
+        import torch
+
         joined = torch.cat([self._delay, audio], dim=1)
         delayed, self._delay = joined[:, :audio.shape[1]], joined[:, audio.shape[1]:]
         return torch.stack([voice, delayed - voice])
