@@ -30,6 +30,7 @@ import importlib.util
 import os
 import tarfile
 from functools import lru_cache
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -106,7 +107,7 @@ class LibDF:
             raise RuntimeError(f"libDF uses {frame}-sample frames, expected {FRAME_SAMPLES}")
 
     def versions(self) -> dict[str, str]:
-        return {"model": self.assets.model_version, "libdf_commit": self.assets.deepfilternet_commit[:12]}
+        return {PACKAGE: metadata.version(PACKAGE), "model": self.assets.model_version, "libdf_commit": self.assets.deepfilternet_commit[:12]}
 
     def create(self, atten_lim_db: float) -> int:
         """A fresh state (one stream, one channel); ``atten_lim_db`` 100: no limit."""
