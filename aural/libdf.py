@@ -107,7 +107,8 @@ class LibDF:
             raise RuntimeError(f"libDF uses {frame}-sample frames, expected {FRAME_SAMPLES}")
 
     def versions(self) -> dict[str, str]:
-        return {PACKAGE: metadata.version(PACKAGE), "model": self.assets.model_version, "libdf_commit": self.assets.deepfilternet_commit[:12]}
+        return {PACKAGE: metadata.version(PACKAGE), "model": self.assets.model_version,
+                "libdf_commit": self.assets.deepfilternet_commit[:12]}
 
     def create(self, atten_lim_db: float) -> int:
         """A fresh state (one stream, one channel); ``atten_lim_db`` 100: no limit."""
