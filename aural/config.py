@@ -19,7 +19,8 @@ the stream carries every stem. A signal stage must then say ``apply_to: STEM``; 
 is refused (mix the stems first with ``mix_master``, which takes stems); a pipeline may end
 with stems (``aural run --stems`` writes a file per stem).
 
-Validation runs in phases before any weights are loaded: YAML syntax, keys, stage names,
+Validation runs in phases before any weights are loaded: YAML syntax, keys, stage names
+(and whether each can run here: a stage whose optional extra is missing says which to install),
 params (unknown keys, types, ranges), chain contracts, weights (checksums, and tensor names
 and shapes read from the file's header). Every error of a file is reported, one line each,
 in file order. Errors read ``phone_to_studio.yaml:9 stages[1].params.ratio: expected a number >= 1,
@@ -259,7 +260,11 @@ def _check_stages(stages: list, problems: _Problems) -> list[StageSpec]:
                          f"unknown stage {entry['stage']!r}{close_matches(str(entry['stage']), names)}; "
                          f"available: {', '.join(names)}")
             continue
-        spec = _check_stage_entry(i, entry, STAGES.get(entry["stage"]), problems)
+        cls = STAGES.get(entry["stage"])
+        runs_here, reason = cls.available()
+        if not runs_here:
+            problems.add(("stages", i, "stage"), f"stage {cls.name} cannot run here: {reason}")
+        spec = _check_stage_entry(i, entry, cls, problems)
         if spec is not None and enabled is not False:
             specs.append(spec)
     return specs
@@ -278,7 +283,7 @@ def _check_stage_entry(i: int, entry: dict, cls: Any, problems: _Problems) -> St
             problems.add(("stages", i, "params", error.key), error.message)
     weights = entry.get("weights")
     if weights is not None and not cls.learned:
-        problems.add(("stages", i, "weights"), f"stage {cls.name} is a DSP stage and takes no weights")
+        problems.add(("stages", i, "weights"), f"stage {cls.name} is a {cls.kind()} stage and takes no weights")
         weights = None
     elif weights is not None and not isinstance(weights, str):
         problems.add(("stages", i, "weights"), f"expected a preset name or a file path, got {weights!r}")

@@ -152,6 +152,19 @@ def with_separation_weights(pipeline: Path, folder: Path) -> Path:
     return out
 
 
+def skip_unless_stages_run_here(pipeline: Path) -> None:
+    """Skip the calling test, with the reason, when a stage of ``pipeline`` cannot run on this
+    machine (its optional extra is not installed: ``deepfilter`` without ``aural[deepfilter]``)."""
+    import yaml
+
+    from aural.stages import STAGES
+
+    for entry in yaml.safe_load(Path(pipeline).read_text())["stages"]:
+        runs_here, reason = STAGES.get(entry["stage"]).available()
+        if not runs_here:
+            pytest.skip(f"{Path(pipeline).name}: stage {entry['stage']}: {reason}")
+
+
 def separation_preset_shipped() -> bool:
     """Whether ``models/`` has the ``separation`` ``default`` preset (exported by training)."""
     from aural import weights

@@ -125,11 +125,17 @@ def test_unknown_builtin_pipeline_name():
 def test_every_shipped_pipeline_validates(tmp_path):
     """Pipelines with ``separation`` validate with a test weights file until its preset is shipped
     (then as they are)."""
+    from aural.stages import STAGES
     from helpers import separation_preset_shipped, with_separation_weights
 
     pipelines = builtin_pipelines()
-    assert {"phone_to_studio", "podcast_master", "voice_isolation", "podcast_music_bed"} <= set(pipelines)
+    assert {"phone_to_studio", "podcast_master", "voice_isolation", "podcast_music_bed",
+            "deepfilter_master"} <= set(pipelines)
     for path in pipelines.values():
+        if "deepfilter" in path.read_text() and not STAGES.get("deepfilter").available()[0]:
+            with pytest.raises(ConfigError, match=r"stage deepfilter cannot run here: .*'aural\[deepfilter\]'"):
+                load_pipeline_spec(path)
+            continue
         if "separation" in path.read_text() and not separation_preset_shipped():
             path = with_separation_weights(path, tmp_path)
         assert load_pipeline_spec(path).stages

@@ -52,8 +52,10 @@ def _preset_lines(cls: type[Stage]) -> list[str]:
 
 
 def describe(cls: type[Stage], *, full: bool) -> str:
-    kind = "learned" if cls.learned else "DSP"
-    lines = [f"{cls.name} ({kind}): {_summary(cls)}", f"  io: {cls.contract.describe()}"]
+    lines = [f"{cls.name} ({cls.kind()}): {_summary(cls)}", f"  io: {cls.contract.describe()}"]
+    runs_here, reason = cls.available()
+    if not runs_here:
+        lines.append(f"  unavailable here: {reason}")
     if full:
         doc = inspect.getdoc(cls) or ""
         body = doc.split("\n", 1)[1].strip() if "\n" in doc else ""

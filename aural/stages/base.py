@@ -115,6 +115,19 @@ class Stage(ABC):
         self.num_channels: int | None = None
         self.stem_names: tuple[str, ...] | None = None
 
+    @classmethod
+    def kind(cls) -> str:
+        """How ``aural stages`` labels it: ``learned`` (a network aural trains) or ``DSP``; a stage
+        around another project's pretrained model says ``pretrained``."""
+        return "learned" if cls.learned else "DSP"
+
+    @classmethod
+    def available(cls) -> tuple[bool, str]:
+        """``(True, "")``, or ``(False, one-line reason)`` when an optional package the stage
+        needs is missing (the reason names the extra that installs it). Cheap and never raises:
+        ``aural validate`` and ``aural stages`` ask every stage."""
+        return True, ""
+
     # -- lifecycle -------------------------------------------------------------------------
     def configure(self, sample_rate: int, num_channels: int, stems: tuple[str, ...] | None = None) -> None:
         """Prepare for audio at ``sample_rate`` with ``num_channels``; resets state. ``stems``:

