@@ -201,7 +201,7 @@ def track(measures: list[_Measure | None]) -> list[HumWindow | None]:
     phasors = np.zeros((num, channels, count), dtype=np.complex128)
     noise = np.full((num, count), np.inf)
     frequencies = np.zeros((num, count))
-    centres = np.array([m.centre_s for m in measures])
+    centres = np.arange(num) * HOP_S        # window i is centred at i * HOP_S (its measure may be None)
     orders = np.arange(1, count + 1)
     for index, (m, ok) in enumerate(zip(measures, valid)):
         if ok:

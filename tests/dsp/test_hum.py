@@ -86,3 +86,16 @@ def test_fixed_mains_ignores_the_other_frequency():
     audio = voice + at_level(hum(6.0, 60.0), voice, -20.0)
     np.testing.assert_array_equal(dehum(audio, mains="50")[0], audio)
     assert reduction_db(audio - voice, dehum(audio, mains="60")[0] - voice) >= 25.0
+
+
+def test_hum_in_part_of_a_file_only():
+    """Windows far from any hum have no measurement; the hum where it is goes, the rest stays.
+    (An abrupt start is smoothed over: the first seconds after it come out less reduced.)"""
+    voice = voiced(SAMPLE_RATE, 16.0, seed=7).astype(np.float64)
+    noise = at_level(hum(16.0), voice, -20.0)
+    noise[:10 * SAMPLE_RATE] = 0.0
+    out = dehum(voice + noise)[0]
+    np.testing.assert_array_equal(out[:4 * SAMPLE_RATE], (voice + noise)[:4 * SAMPLE_RATE])
+    settled, onset = slice(13 * SAMPLE_RATE, None), slice(10 * SAMPLE_RATE, 13 * SAMPLE_RATE)
+    assert reduction_db(noise[settled], out[settled] - voice[settled]) >= 25.0
+    assert reduction_db(noise[onset], out[onset] - voice[onset]) >= 6.0
