@@ -8,7 +8,8 @@ last backward error that does within ``max_click_ms``; a forward error with no b
 after it is a sound starting, not a click. Each click is rebuilt by least-squares AR
 interpolation (Janssen, Veldhuis & Vries 1986): the samples that make the model's prediction
 error smallest given the good samples on both sides. Loud clicks bend the fitted model towards
-themselves, so a frame with clicks is fitted again with them rebuilt.
+themselves, so a frame with clicks is fitted again with them rebuilt. Clipped plateaus (three
+equal loud samples) are left alone: clipping is not clicks.
 
 :class:`ClickRepairer` streams: it repairs one frame at a time with context on both sides and
 returns audio ``latency_samples`` late, so memory does not grow with the input.
@@ -23,6 +24,7 @@ import scipy.signal
 AR_ORDER = 32
 FRAME_S = 0.02
 FIT_S = 0.046            # the AR model is fitted over this much audio around a frame
+CLIPPING_MARGIN = 8          # samples around a click searched for a clipped plateau
 WIDEN_S = 0.00005        # damaged stretches grow this much on each side
 
 
@@ -76,6 +78,16 @@ def find_clicks(audio: np.ndarray, coefficients: np.ndarray, threshold: float, m
         else:
             found.append((start, stop))
     return found
+
+
+def touches_clipping(audio: np.ndarray, start: int, stop: int) -> bool:
+    """Whether ``audio[start:stop]`` (with ``CLIPPING_MARGIN`` samples around) holds a clipped plateau: three or
+    more equal samples, loud ones. Clipping is damage of another kind; rebuilt as clicks, its
+    plateaus would be smeared rather than restored."""
+    part = audio[max(0, start - CLIPPING_MARGIN):stop + CLIPPING_MARGIN]
+    loud = np.abs(part[:-2]) >= 0.25 * (np.max(np.abs(audio)) + 1e-12)
+    flat = (part[:-2] == part[1:-1]) & (part[1:-1] == part[2:])
+    return bool(np.any(loud & flat))
 
 
 def interpolate(audio: np.ndarray, start: int, stop: int, coefficients: np.ndarray) -> np.ndarray:
@@ -161,7 +173,8 @@ class ClickRepairer:
                 clicks = find_clicks(channel, coefficients, self.threshold, self.max_click, self.widen)
             for begin, end in clicks:
                 owned = self.context <= begin < self.context + self.frame
-                if not owned or begin < AR_ORDER or end + AR_ORDER > len(channel):
+                if not owned or begin < AR_ORDER or end + AR_ORDER > len(channel) \
+                        or touches_clipping(channel, begin, end):
                     continue
                 rebuilt = interpolate(channel, begin, end, coefficients)
                 channel[begin:end] += self.strength * (rebuilt - channel[begin:end])

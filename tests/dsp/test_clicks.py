@@ -70,3 +70,12 @@ def test_a_loud_onset_is_not_a_click():
     audio = 0.01 * voice + onset
     segment = audio[22000:26000]
     assert find_clicks(segment, ar_coefficients(segment, 32), 12.0, 144, 2) == []
+
+
+def test_clipped_plateaus_are_not_taken_for_clicks():
+    voice = smooth_voice(3.0, seed=7)
+    limit = 0.5 * np.abs(voice).max()
+    clipped = np.clip(voice, -limit, limit)
+    out, repaired = repair(clipped)
+    assert repaired < 0.002 * len(clipped)
+    assert 10 * np.log10(np.sum((out[0] - clipped) ** 2) / np.sum(clipped ** 2) + 1e-30) <= -40.0

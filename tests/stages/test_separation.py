@@ -135,3 +135,20 @@ def test_streaming_in_odd_blocks_equals_whole_signal(model):
 def test_default_weights_missing_is_a_clear_error():
     with pytest.raises(WeightsError, match="separation: no weights preset 'default'"):
         SeparationStage(weights="default")
+
+
+@pytest.mark.skipif(not separation_preset_shipped(), reason="no separation preset shipped yet")
+def test_shipped_weights_raise_the_si_sdr_of_a_voice_in_noise():
+    """The shipped preset loads and separates a generated voice from generated noise (both stems)."""
+    from aural.losses.time import si_sdr
+    from aural.systems.probe import voiced
+
+    rate = 16000
+    voice = torch.from_numpy(voiced(rate, 4.0, seed=3))
+    noise = torch.randn(voice.shape[0], generator=torch.Generator().manual_seed(3))
+    noise *= voice.pow(2).mean().sqrt() / noise.pow(2).mean().sqrt()          # 0 dB
+    mixture = (voice + noise)[None]
+    stems = separate(Signal(mixture, rate))
+    for estimate, reference in ((stems["voice"].audio, voice), (stems["background"].audio, noise)):
+        gain_db = float(si_sdr(estimate[0], reference) - si_sdr(mixture[0], reference))
+        assert gain_db >= 6.0
