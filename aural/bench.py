@@ -47,11 +47,11 @@ import numpy as np
 import torch
 
 from aural import __version__, io
-from aural.errors import AudioWriteError, AuralError, UsageError
+from aural.errors import AuralError, UsageError
 from aural.evaluate import Row, columns, score_row, write_outputs
 from aural.evaluate.pairs import match_pairs, stems
 from aural.evaluate.scoring import resolve_metrics
-from aural.evaluate.summary import direction, format_value, write_atomic
+from aural.evaluate.summary import direction, format_value, output_folder, write_atomic
 from aural.metrics import package_versions
 from aural.signal import Signal
 from aural.systems import BASELINES, System, get_system_class, get_system
@@ -558,11 +558,7 @@ def bench_json(result: BenchResult) -> dict[str, Any]:
 
 def write_reports(result: BenchResult, out_dir: str | Path) -> list[Path]:
     """Write bench.md/.csv/.json and per-system evaluate outputs; returns the bench files."""
-    out_dir = Path(out_dir)
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise AudioWriteError(f"{out_dir}: cannot create the output folder ({exc.strerror or exc})") from None
+    out_dir = output_folder(out_dir)
     write_atomic(out_dir / "bench.md", bench_markdown(result))
     write_atomic(out_dir / "bench.csv", bench_csv(result))
     write_atomic(out_dir / "bench.json", json.dumps(bench_json(result), indent=2, ensure_ascii=False) + "\n")

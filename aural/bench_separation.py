@@ -27,11 +27,11 @@ from typing import Any, Callable, Sequence
 from aural import __version__, io
 from aural.bench import (
     Echo, SystemRun, _one_line, _start, check_systems, folder_names, timed_process, timing_note)
-from aural.errors import AudioWriteError, AuralError, UsageError
+from aural.errors import AuralError, UsageError
 from aural.evaluate.separation import (
     COMPARISON, SeparationItem, column_names, column_summary, find_items, metric_notes, missing_lines,
     read_item, read_manifest, sample_items, score_item, stem_names, stem_table, to_stems)
-from aural.evaluate.summary import format_value, write_atomic, write_scores_csv
+from aural.evaluate.summary import format_value, output_folder, write_atomic, write_scores_csv
 from aural.metrics.separation import SEPARATION_METRICS
 from aural.systems import System
 from aural.threads import configured_threads, limit_threads
@@ -211,11 +211,7 @@ def bench_json(result: SeparationBenchResult) -> dict[str, Any]:
 
 
 def write_reports(result: SeparationBenchResult, out_dir: str | Path, title: str = "aural bench: separation") -> list[Path]:
-    out_dir = Path(out_dir)
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise AudioWriteError(f"{out_dir}: cannot create the output folder ({exc.strerror or exc})") from None
+    out_dir = output_folder(out_dir)
     write_atomic(out_dir / "bench.md", bench_markdown(result, title))
     write_atomic(out_dir / "bench.csv", bench_csv(result))
     write_atomic(out_dir / "bench.json", json.dumps(bench_json(result), indent=2, ensure_ascii=False) + "\n")
