@@ -70,3 +70,12 @@ def test_a_loud_onset_is_not_a_click():
     audio = 0.01 * voice + onset
     segment = audio[22000:26000]
     assert find_clicks(segment, ar_coefficients(segment, 32), 12.0, 144, 2) == []
+
+
+def test_a_noise_burst_in_digital_silence_is_not_one_long_click():
+    """Its unpredictable samples merge into one stretch far longer than a click: left alone
+    (rebuilding it cost seconds per channel at 192 kHz before it was bounded)."""
+    burst = np.concatenate([np.zeros(3000), 0.05 * np.random.default_rng(0).standard_normal(1500), np.zeros(3000)])
+    max_length, widen = 576, 10
+    found = find_clicks(burst, ar_coefficients(burst, 32), 12.0, max_length, widen)
+    assert all(stop - start <= 2 * (max_length + widen) for start, stop in found)
