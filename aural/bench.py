@@ -41,17 +41,17 @@ import statistics
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Sequence, TypeVar
 
 import numpy as np
 import torch
 
 from aural import __version__, io
-from aural.errors import AudioWriteError, AuralError, UsageError
+from aural.errors import AuralError, UsageError
 from aural.evaluate import Row, columns, score_row, write_outputs
 from aural.evaluate.pairs import match_pairs, stems
 from aural.evaluate.scoring import resolve_metrics
-from aural.evaluate.summary import direction, format_value, write_atomic
+from aural.evaluate.summary import direction, format_value, output_folder, write_atomic
 from aural.metrics import package_versions
 from aural.signal import Signal
 from aural.systems import BASELINES, System, get_system_class, get_system
@@ -59,6 +59,7 @@ from aural.systems.probe import voiced
 from aural.threads import configured_threads, limit_threads
 
 Echo = Callable[[str], None]
+Checked = TypeVar("Checked")
 
 DEFAULT_SYSTEMS = BASELINES
 MANIFEST = "manifest.jsonl"
@@ -178,6 +179,13 @@ class SystemRun:
     def ran(self) -> bool:
         return not self.reason
 
+    def add_time(self, name: str, wall_s: float, cpu_s: float, audio_s: float) -> None:
+        """Record the processing time of one file (or mixture) ``name``."""
+        self.timing[name] = (wall_s, cpu_s, audio_s)
+        self.process_s += wall_s
+        self.cpu_s += cpu_s
+        self.audio_s += audio_s
+
     def rtf(self, files: set[str] | None = None, cpu: bool = False) -> float | None:
         picked = [t for f, t in self.timing.items() if files is None or f in files]
         audio = sum(t[2] for t in picked)
@@ -291,7 +299,7 @@ def _start(spec: str, echo: Echo) -> tuple[System | None, SystemRun]:
     return None, run
 
 
-def _check_output(spec: str, source: Signal, output: Any) -> Signal:
+def _check_output(source: Signal, output: Any) -> Signal:
     if not isinstance(output, Signal):
         raise RuntimeError(f"returned {type(output).__name__}, not a Signal")
     expected = round(source.num_samples * output.sample_rate / source.sample_rate)
@@ -381,22 +389,31 @@ def run_bench(pairs_dir: str | Path, system_specs: Sequence[str] = DEFAULT_SYSTE
     return result
 
 
-def _run_one(system: System, run: SystemRun, pair: BenchPair, source: Signal, reference: Signal | None,
-             names: list[str], audio_dir: Path | None, echo: Echo) -> None:
+def timed_process(system: System, run: SystemRun, name: str, source: Signal, source_path: Path,
+                  check: Callable[[Any], Checked], echo: Echo) -> Checked | None:
+    """``check(system.process(source))``, with the time of ``process`` alone (after ``prepare``)
+    added to ``run`` under ``name``. Any error is recorded as ``run.failed[name]`` in one line,
+    echoed, and gives None."""
     try:
         system.prepare(source.num_channels)
-        wall, cpu = time.perf_counter(), time.process_time()
+        wall_s, cpu_s = time.perf_counter(), time.process_time()
         output = system.process(source)
-        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-        output = _check_output(run.spec, source, output)
+        wall_s, cpu_s = time.perf_counter() - wall_s, time.process_time() - cpu_s
+        checked = check(output)
     except Exception as exc:
-        run.failed[pair.file] = f"{run.spec} on {pair.degraded}: {_one_line(exc)}"
-        echo(run.failed[pair.file])
+        run.failed[name] = f"{run.spec} on {source_path}: {_one_line(exc)}"
+        echo(run.failed[name])
+        return None
+    run.add_time(name, wall_s, cpu_s, source.duration_s)
+    return checked
+
+
+def _run_one(system: System, run: SystemRun, pair: BenchPair, source: Signal, reference: Signal | None,
+             names: list[str], audio_dir: Path | None, echo: Echo) -> None:
+    output = timed_process(system, run, pair.file, source, pair.degraded,
+                           lambda output: _check_output(source, output), echo)
+    if output is None:
         return
-    run.timing[pair.file] = (wall, cpu, source.duration_s)
-    run.process_s += wall
-    run.cpu_s += cpu
-    run.audio_s += source.duration_s
     run.rows.append(score_row(pair.file, reference, output, names, estimate_label=run.spec))
     if audio_dir is not None:
         target = audio_dir / f"{pair.file}.wav"
@@ -541,11 +558,7 @@ def bench_json(result: BenchResult) -> dict[str, Any]:
 
 def write_reports(result: BenchResult, out_dir: str | Path) -> list[Path]:
     """Write bench.md/.csv/.json and per-system evaluate outputs; returns the bench files."""
-    out_dir = Path(out_dir)
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise AudioWriteError(f"{out_dir}: cannot create the output folder ({exc.strerror or exc})") from None
+    out_dir = output_folder(out_dir)
     write_atomic(out_dir / "bench.md", bench_markdown(result))
     write_atomic(out_dir / "bench.csv", bench_csv(result))
     write_atomic(out_dir / "bench.json", json.dumps(bench_json(result), indent=2, ensure_ascii=False) + "\n")

@@ -20,18 +20,18 @@ import io as text_io
 import json
 import math
 import platform
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from aural import __version__, io
-from aural.bench import Echo, SystemRun, _one_line, _start, check_systems, folder_names, timing_note
-from aural.errors import AudioWriteError, AuralError, UsageError
+from aural.bench import (
+    Echo, SystemRun, _one_line, _start, check_systems, folder_names, timed_process, timing_note)
+from aural.errors import AuralError, UsageError
 from aural.evaluate.separation import (
     COMPARISON, SeparationItem, column_names, column_summary, find_items, metric_notes, missing_lines,
     read_item, read_manifest, sample_items, score_item, stem_names, stem_table, to_stems)
-from aural.evaluate.summary import format_value, write_atomic, write_scores_csv
+from aural.evaluate.summary import format_value, output_folder, write_atomic, write_scores_csv
 from aural.metrics.separation import SEPARATION_METRICS
 from aural.systems import System
 from aural.threads import configured_threads, limit_threads
@@ -119,28 +119,24 @@ def check_metrics(metric_names: Sequence[str] | None) -> list[str]:
 
 def _run_one(system: System, run: SystemRun, item: SeparationItem, mixture, references, metric_names,
              audio_dir: Path | None, echo: Echo) -> None:
-    try:
-        system.prepare(mixture.num_channels)
-        wall, cpu = time.perf_counter(), time.process_time()
-        output = system.process(mixture)
-        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-        estimate = to_stems(output, mixture)
-        for name, stem in estimate.items():
-            if not bool(stem.audio.isfinite().all()):
-                raise RuntimeError(f"stem {name!r} holds non-finite samples")
-    except Exception as exc:
-        run.failed[item.name] = f"{run.spec} on {item.mixture}: {_one_line(exc)}"
-        echo(run.failed[item.name])
+    estimate = timed_process(system, run, item.name, mixture, item.mixture,
+                             lambda output: _finite_stems(output, mixture), echo)
+    if estimate is None:
         return
-    run.timing[item.name] = (wall, cpu, mixture.duration_s)
-    run.process_s += wall
-    run.cpu_s += cpu
-    run.audio_s += mixture.duration_s
     run.rows.append(score_item(item.name, mixture, references, estimate, metric_names))
     if audio_dir is not None:
         audio_dir.mkdir(parents=True, exist_ok=True)
         for name, stem in estimate.items():
             io.write(stem, audio_dir / f"{name}.wav", subtype="FLOAT")
+
+
+def _finite_stems(output, mixture):
+    """The system's output as stems (:func:`aural.evaluate.separation.to_stems`), all finite."""
+    estimate = to_stems(output, mixture)
+    for name, stem in estimate.items():
+        if not bool(stem.audio.isfinite().all()):
+            raise RuntimeError(f"stem {name!r} holds non-finite samples")
+    return estimate
 
 
 # -- reports --------------------------------------------------------------------------------
@@ -215,11 +211,7 @@ def bench_json(result: SeparationBenchResult) -> dict[str, Any]:
 
 
 def write_reports(result: SeparationBenchResult, out_dir: str | Path, title: str = "aural bench: separation") -> list[Path]:
-    out_dir = Path(out_dir)
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise AudioWriteError(f"{out_dir}: cannot create the output folder ({exc.strerror or exc})") from None
+    out_dir = output_folder(out_dir)
     write_atomic(out_dir / "bench.md", bench_markdown(result, title))
     write_atomic(out_dir / "bench.csv", bench_csv(result))
     write_atomic(out_dir / "bench.json", json.dumps(bench_json(result), indent=2, ensure_ascii=False) + "\n")

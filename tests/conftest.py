@@ -30,3 +30,13 @@ def temporary_stage():
     yield add
     for name in added:
         STAGES.remove(name)
+
+
+@pytest.fixture
+def quick_pipeline(tmp_path) -> str:
+    """The path of :data:`helpers.QUICK_PIPELINE` written to ``tmp_path/quick.yaml``."""
+    from helpers import QUICK_PIPELINE
+
+    path = tmp_path / "quick.yaml"
+    path.write_text(QUICK_PIPELINE)
+    return str(path)

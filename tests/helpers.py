@@ -15,6 +15,19 @@ from aural.signal import Signal
 from aural.stages import Stage
 
 
+#: A fast two-stage pipeline (dynamics, then mix_master's podcast preset); the ``quick_pipeline``
+#: fixture (tests/conftest.py) writes it to a file.
+QUICK_PIPELINE = """\
+aural: 1
+name: quick
+stages:
+  - stage: dynamics
+    params: {threshold_db: -24.0, ratio: 2.0}
+  - stage: mix_master
+    params: {preset: podcast}
+"""
+
+
 def tone(freq_hz: float = 440.0, duration_s: float = 1.0, sample_rate: int = 48000,
          num_channels: int = 1, amplitude: float = 0.5) -> Signal:
     t = torch.arange(int(round(duration_s * sample_rate)), dtype=torch.float64) / sample_rate

@@ -7,35 +7,18 @@ import soundfile as sf
 
 from helpers import run_cli, speech_like, write_audio
 
-PIPELINE = """\
-aural: 1
-name: quick
-stages:
-  - stage: dynamics
-    params: {threshold_db: -24.0, ratio: 2.0}
-  - stage: mix_master
-    params: {preset: podcast}
-"""
 
-
-@pytest.fixture
-def pipeline(tmp_path):
-    path = tmp_path / "quick.yaml"
-    path.write_text(PIPELINE)
-    return str(path)
-
-
-def test_ray_options_without_the_ray_engine_are_a_usage_error(tmp_path, pipeline, capsys):
+def test_ray_options_without_the_ray_engine_are_a_usage_error(tmp_path, quick_pipeline, capsys):
     src = write_audio(tmp_path / "in.wav", speech_like(0.5, 16000))
-    code, _, err = run_cli(["run", pipeline, str(src), "-o", str(tmp_path / "o"), "--num-workers", "2"], capsys)
+    code, _, err = run_cli(["run", quick_pipeline, str(src), "-o", str(tmp_path / "o"), "--num-workers", "2"], capsys)
     assert (code, err) == (2, "aural: --num-workers: only with --engine ray\n")
     assert not (tmp_path / "o").exists()
 
 
-def test_without_ray_installed_the_message_says_how_to_install_it(tmp_path, pipeline, capsys, monkeypatch):
+def test_without_ray_installed_the_message_says_how_to_install_it(tmp_path, quick_pipeline, capsys, monkeypatch):
     monkeypatch.setitem(sys.modules, "ray", None)  # import ray -> ImportError
     src = write_audio(tmp_path / "in.wav", speech_like(0.5, 16000))
-    code, _, err = run_cli(["run", pipeline, str(src), "-o", str(tmp_path / "o"), "--engine", "ray"], capsys)
+    code, _, err = run_cli(["run", quick_pipeline, str(src), "-o", str(tmp_path / "o"), "--engine", "ray"], capsys)
     assert code == 2
     assert err == "aural: --engine ray needs Ray, which is not installed: pip install 'aural[ray]' (or pip install ray)\n"
     assert not (tmp_path / "o").exists()
@@ -54,16 +37,16 @@ def _corpus(src):
 
 
 @pytest.mark.slow
-def test_a_local_ray_writes_what_a_local_run_writes(tmp_path, pipeline, capsys):
+def test_a_local_ray_writes_what_a_local_run_writes(tmp_path, quick_pipeline, capsys):
     pytest.importorskip("ray")
     src = tmp_path / "in"
     broken = _corpus(src)
     before = {p: p.read_bytes() for p in src.rglob("*") if p.is_file()}
 
-    code, _, local_err = run_cli(["run", pipeline, str(src), "-o", str(tmp_path / "local"), "-q"], capsys)
+    code, _, local_err = run_cli(["run", quick_pipeline, str(src), "-o", str(tmp_path / "local"), "-q"], capsys)
     assert code == 1, local_err
     # one Ray start: a local Ray of 2 CPUs, one worker each
-    code, _, ray_err = run_cli(["run", pipeline, str(src), "-o", str(tmp_path / "ray"), "-q",
+    code, _, ray_err = run_cli(["run", quick_pipeline, str(src), "-o", str(tmp_path / "ray"), "-q",
                                 "--engine", "ray", "--num-workers", "2"], capsys)
     assert code == 1, ray_err
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from types import ModuleType
+from typing import Any
 
 import click
 
@@ -74,18 +76,25 @@ def _latency(specs: list[str]) -> None:
 
 def _separation(folder: Path, specs: list[str], metric_names: list[str] | None, out_dir: Path | None,
                 max_files: int | None, save_audio: bool) -> None:
-    from aural.bench_separation import run_separation_bench, tables_markdown, write_reports
-
-    def echo_problem(message: str) -> None:
-        click.echo(f"aural: {message}", err=True)
+    from aural import bench_separation
 
     with file_progress("bench") as progress:
-        result = run_separation_bench(folder, specs, max_files=max_files, metric_names=metric_names,
-                                      save_audio_dir=out_dir / "audio" if save_audio else None,
-                                      echo=echo_problem, progress=progress)
-    click.echo(tables_markdown(result))
+        result = bench_separation.run_separation_bench(
+            folder, specs, max_files=max_files, metric_names=metric_names,
+            save_audio_dir=out_dir / "audio" if save_audio else None, echo=_echo_problem, progress=progress)
+    _report(bench_separation, result, out_dir)
+
+
+def _echo_problem(message: str) -> None:
+    click.echo(f"aural: {message}", err=True)
+
+
+def _report(module: ModuleType, result: Any, out_dir: Path | None) -> None:
+    """Print ``result``'s tables, write its reports to ``out_dir`` when given (``module``:
+    :mod:`aural.bench` or :mod:`aural.bench_separation`) and exit 1 when any file failed."""
+    click.echo(module.tables_markdown(result))
     if out_dir is not None:
-        written = write_reports(result, out_dir)
+        written = module.write_reports(result, out_dir)
         click.echo(f"\nwrote {', '.join(p.name for p in written)} and systems/<name>/ -> {out_dir}/")
     if result.exit_code:
         sys.exit(result.exit_code)
@@ -150,22 +159,13 @@ def command(pairs_dir: Path | None, inputs_dir: Path | None, systems_text: str, 
         _separation(pairs_dir, named or SEPARATION_SYSTEMS.split(","), _names(metrics_text, "--metrics"),
                     out_dir, max_files, save_audio)
         return
-    from aural.bench import run_bench, tables_markdown, write_reports
+    from aural import bench
     from aural.evaluate.scoring import resolve_metrics
 
     metric_names = _names(metrics_text, "--metrics")
     resolve_metrics(metric_names)  # unknown names fail before any work
-
-    def echo_problem(message: str) -> None:
-        click.echo(f"aural: {message}", err=True)
-
     with file_progress("bench") as progress:
-        result = run_bench(pairs_dir or inputs_dir, specs, metric_names, max_files=max_files,
-                           save_audio_dir=out_dir / "audio" if save_audio else None,
-                           echo=echo_problem, progress=progress, inputs=inputs_dir is not None)
-    click.echo(tables_markdown(result))
-    if out_dir is not None:
-        written = write_reports(result, out_dir)
-        click.echo(f"\nwrote {', '.join(p.name for p in written)} and systems/<name>/ -> {out_dir}/")
-    if result.exit_code:
-        sys.exit(result.exit_code)
+        result = bench.run_bench(pairs_dir or inputs_dir, specs, metric_names, max_files=max_files,
+                                 save_audio_dir=out_dir / "audio" if save_audio else None,
+                                 echo=_echo_problem, progress=progress, inputs=inputs_dir is not None)
+    _report(bench, result, out_dir)

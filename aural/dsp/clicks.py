@@ -49,35 +49,38 @@ def prediction_errors(audio: np.ndarray, coefficients: np.ndarray) -> tuple[np.n
     return np.abs(forward) / spread_f, np.abs(backward) / spread_b
 
 
-def find_clicks(audio: np.ndarray, coefficients: np.ndarray, threshold: float, max_length: int,
-                widen: int) -> list[tuple[int, int]]:
+def find_clicks(audio: np.ndarray, coefficients: np.ndarray, threshold: float, max_length_samples: int,
+                widen_samples: int) -> list[tuple[int, int]]:
     """``[(start, stop), ...]`` of the clicks in ``audio``.
 
     A click starts where the past fails to predict the signal (a forward error above
     ``threshold``) and ends where the future fails to (the last backward error above it within
-    ``max_length``); a forward error with no backward one after it is the start of a sound, not
-    a click. Each stretch grows by ``widen`` on both sides; overlapping ones merge."""
+    ``max_length_samples``); a forward error with no backward one after it is the start of a
+    sound, not a click. Each stretch grows by ``widen_samples`` on both sides; overlapping ones
+    merge, and a merged stretch longer than one click can be (``2 * (max_length_samples +
+    widen_samples)``, its faint onset included) is an event such as a noise burst, left alone."""
     forward, backward = prediction_errors(audio, coefficients)
     late = np.flatnonzero(backward > threshold)
     found: list[tuple[int, int]] = []
     for onset in np.flatnonzero(forward > threshold):
         if found and onset < found[-1][1]:
             continue
-        ends = late[(late >= onset) & (late < onset + max_length)]
+        ends = late[(late >= onset) & (late < onset + max_length_samples)]
         if not len(ends):
             continue
         start, stop = int(onset), int(ends[-1]) + 1
         # hysteresis: the faint edges of the click, where the errors stay above a third of the threshold
-        while start > 0 and onset - start < max_length and forward[start - 1] > threshold / 3:
+        while start > 0 and onset - start < max_length_samples and forward[start - 1] > threshold / 3:
             start -= 1
-        while stop < len(audio) and stop - onset < max_length and backward[stop] > threshold / 3:
+        while stop < len(audio) and stop - onset < max_length_samples and backward[stop] > threshold / 3:
             stop += 1
-        start, stop = max(0, start - widen), min(len(audio), stop + widen)
+        start, stop = max(0, start - widen_samples), min(len(audio), stop + widen_samples)
         if found and start <= found[-1][1]:
             found[-1] = (found[-1][0], stop)
         else:
             found.append((start, stop))
-    return found
+    longest = 2 * (max_length_samples + widen_samples)
+    return [(start, stop) for start, stop in found if stop - start <= longest]
 
 
 def touches_clipping(audio: np.ndarray, start: int, stop: int) -> bool:
@@ -110,7 +113,7 @@ def interpolate(audio: np.ndarray, start: int, stop: int, coefficients: np.ndarr
 class ClickRepairer:
     """Streaming click repair of ``(channels, samples)`` blocks; output ``latency_samples`` late.
 
-    Frames of ``FRAME_S`` are repaired in order, each with ``context`` samples on both sides
+    Frames of ``FRAME_S`` are repaired in order, each with ``context_samples`` on both sides
     (already repaired history on the left); a stretch belongs to the frame it starts in, so
     once a frame is done every sample before its end is final.
     """
@@ -120,20 +123,21 @@ class ClickRepairer:
         self.num_channels = num_channels
         self.threshold = threshold
         self.strength = strength
-        self.frame = max(64, int(round(FRAME_S * sample_rate)))
-        self.fit = max(self.frame + 2 * AR_ORDER, int(round(FIT_S * sample_rate)))
-        self.max_click = max(1, int(round(max_click_ms * sample_rate / 1000.0)))
-        self.widen = max(1, int(round(WIDEN_S * sample_rate)))
-        self.context = max(2 * AR_ORDER + self.max_click + 2 * self.widen, (self.fit - self.frame + 1) // 2)
+        self.frame_samples = max(64, int(round(FRAME_S * sample_rate)))
+        self.fit_samples = max(self.frame_samples + 2 * AR_ORDER, int(round(FIT_S * sample_rate)))
+        self.max_click_samples = max(1, int(round(max_click_ms * sample_rate / 1000.0)))
+        self.widen_samples = max(1, int(round(WIDEN_S * sample_rate)))
+        self.context_samples = max(2 * AR_ORDER + self.max_click_samples + 2 * self.widen_samples,
+                                   (self.fit_samples - self.frame_samples + 1) // 2)
         self.reset()
 
     @property
     def latency_samples(self) -> int:
-        return self.frame + self.context
+        return self.frame_samples + self.context_samples
 
     def reset(self) -> None:
-        self._buffer = np.zeros((self.num_channels, self.context))  # zero history before the input
-        self._offset = -self.context    # input index of _buffer[:, 0]
+        self._buffer = np.zeros((self.num_channels, self.context_samples))  # zero history before the input
+        self._offset = -self.context_samples    # input index of _buffer[:, 0]
         self._received = 0
         self._next = 0                  # input index where the next frame to repair starts
         self._emitted = 0
@@ -143,39 +147,42 @@ class ClickRepairer:
         """The next block in; as many samples out, ``latency_samples`` late."""
         self._buffer = np.concatenate([self._buffer, np.asarray(audio, dtype=np.float64)], axis=1)
         self._received += audio.shape[1]
-        while self._next + self.frame + self.context <= self._received:
+        while self._next + self.frame_samples + self.context_samples <= self._received:
             self._repair_frame(self._next)
-            self._next += self.frame
+            self._next += self.frame_samples
         positions = np.arange(self._emitted, self._emitted + audio.shape[1]) - self.latency_samples
         out = np.zeros((self.num_channels, audio.shape[1]))
         ready = positions >= 0
         out[:, ready] = self._buffer[:, positions[ready] - self._offset]
         self._emitted += audio.shape[1]
-        keep_from = min(self._emitted - self.latency_samples, self._next - self.context)
+        keep_from = min(self._emitted - self.latency_samples, self._next - self.context_samples)
         if keep_from > self._offset:
             self._buffer = self._buffer[:, keep_from - self._offset:]
             self._offset = keep_from
         return out
 
     def _repair_frame(self, start: int) -> None:
-        lo = start - self.context - self._offset
-        segment = self._buffer[:, lo:lo + self.frame + 2 * self.context]   # a view: repaired in place
-        fit_lo = self.context + self.frame // 2 - self.fit // 2
+        lo = start - self.context_samples - self._offset
+        segment = self._buffer[:, lo:lo + self.frame_samples + 2 * self.context_samples]  # a view: repaired in place
+        fit_lo = self.context_samples + self.frame_samples // 2 - self.fit_samples // 2
         for channel in segment:
-            coefficients = ar_coefficients(channel[fit_lo:fit_lo + self.fit], AR_ORDER)
-            clicks = find_clicks(channel, coefficients, self.threshold, self.max_click, self.widen)
+            coefficients = ar_coefficients(channel[fit_lo:fit_lo + self.fit_samples], AR_ORDER)
+            clicks = self._find(channel, coefficients)
             if clicks:  # loud clicks bend the model towards themselves: fit again without them
                 cleaned = channel.copy()
                 for begin, end in clicks:
                     if begin >= AR_ORDER and end + AR_ORDER <= len(channel):
                         cleaned[begin:end] = interpolate(channel, begin, end, coefficients)
-                coefficients = ar_coefficients(cleaned[fit_lo:fit_lo + self.fit], AR_ORDER)
-                clicks = find_clicks(channel, coefficients, self.threshold, self.max_click, self.widen)
+                coefficients = ar_coefficients(cleaned[fit_lo:fit_lo + self.fit_samples], AR_ORDER)
+                clicks = self._find(channel, coefficients)
             for begin, end in clicks:
-                owned = self.context <= begin < self.context + self.frame
+                owned = self.context_samples <= begin < self.context_samples + self.frame_samples
                 if not owned or begin < AR_ORDER or end + AR_ORDER > len(channel) \
                         or touches_clipping(channel, begin, end):
                     continue
                 rebuilt = interpolate(channel, begin, end, coefficients)
                 channel[begin:end] += self.strength * (rebuilt - channel[begin:end])
                 self.repaired_samples += end - begin
+
+    def _find(self, channel: np.ndarray, coefficients: np.ndarray) -> list[tuple[int, int]]:
+        return find_clicks(channel, coefficients, self.threshold, self.max_click_samples, self.widen_samples)

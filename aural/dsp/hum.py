@@ -6,7 +6,7 @@ of a second of hum at the start of every file) and need the frequency to within 
 a hertz to reach 30 dB; here the hum is *modelled* and subtracted:
 
 1. **Analysis** (a first pass over the input, :class:`HumAnalyzer`): the channels are
-   resampled to ``ANALYSIS_RATE`` and cut into Hann windows of ``WINDOW_S`` centred every
+   resampled to ``ANALYSIS_SAMPLE_RATE`` and cut into Hann windows of ``WINDOW_S`` centred every
    ``HOP_S``. A window *anchors* hum when one of the first three harmonics of 50 or 60 Hz
    stands out of the spectrum around it; the fundamental is then sharpened on every harmonic
    that stands out. Each window measures, for every harmonic ``k`` up to ``max_freq_hz``, the
@@ -23,7 +23,7 @@ a hertz to reach 30 dB; here the hum is *modelled* and subtracted:
 
 Windows more than ``SMOOTH_WINDOWS`` from any anchoring window are left alone, so a file
 without hum passes unchanged. Short-lived tones (a note, a whistle) do not anchor: they rarely
-sit within 1 % of a mains harmonic, and a 4 s window spreads them.
+sit within 1 % of a mains harmonic, and a ``WINDOW_S`` (3 s) window spreads them.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from dataclasses import dataclass
 import numpy as np
 import soxr
 
-ANALYSIS_RATE = 6000           # a whole number of samples per period of 50 and of 60 Hz
+ANALYSIS_SAMPLE_RATE = 6000  # Hz: a whole number of samples per period of 50 and of 60 Hz
 WINDOW_S = 3.0
 HOP_S = 1.0
 MIN_WINDOW_S = 1.0
@@ -48,8 +48,8 @@ ANCHOR_DB = 6.0              # hum is declared only when a low harmonic stands o
 MIN_HARMONICS = 10           # in hum, at least this many harmonics are modelled
 SMOOTH_WINDOWS = 4           # tracking: neighbours either side of a window
 PAIR_SMOOTH = 2              # tracking: phase advances averaged either side of a window pair
-LEVEL_RANGE = 1e-2           # ... and floored this far (40 dB) below its mean
-MIN_LINE_SNR = 2.0           # a harmonic above MIN_HARMONICS is modelled from this tracked SNR on
+LEVEL_RANGE = 1e-2           # measure(): the programme's level is floored this far (40 dB) below its mean
+MIN_LINE_SNR = 2.0           # a harmonic above MIN_HARMONICS is modelled from this tracked SNR (power ratio) on
 
 
 @dataclass(frozen=True)
@@ -133,12 +133,12 @@ def _spectrum(audio: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
 
 def find_anchor(audio: np.ndarray, mains: str, max_freq_hz: float, min_prominence_db: float
                 ) -> tuple[float, float, float] | None:
-    """``(mains_hz, f0, strength_db)`` of the hum anchored in one window of ``audio`` at ``ANALYSIS_RATE``."""
-    if audio.shape[1] < MIN_WINDOW_S * ANALYSIS_RATE:
+    """``(mains_hz, f0, strength_db)`` of the hum anchored in one window of ``audio`` at ``ANALYSIS_SAMPLE_RATE``."""
+    if audio.shape[1] < MIN_WINDOW_S * ANALYSIS_SAMPLE_RATE:
         return None
     _, phasor_power, _ = _spectrum(audio)
     power_db = 10.0 * np.log10(phasor_power + 1e-30)
-    bin_hz = ANALYSIS_RATE / FFT_SIZE
+    bin_hz = ANALYSIS_SAMPLE_RATE / FFT_SIZE
     whitened = _whitened_db(power_db, bin_hz)
     found = []
     for mains_hz in MAINS_HZ if mains == "auto" else (float(mains),):
@@ -162,18 +162,19 @@ def measure(audio: np.ndarray, centre_s: float, start_s: float, mains_hz: float,
 
     window, phasor_power, scale = _spectrum(audio)
     frequencies = f0_hz * np.arange(1, int(max_freq_hz // mains_hz) + 1)
-    times = start_s - centre_s + np.arange(audio.shape[1]) / ANALYSIS_RATE
-    rotations = _rotations(frequencies, times, ANALYSIS_RATE)
+    times = start_s - centre_s + np.arange(audio.shape[1]) / ANALYSIS_SAMPLE_RATE
+    rotations = _rotations(frequencies, times, ANALYSIS_SAMPLE_RATE)
     first = (audio * window) @ np.conj(rotations).T * scale
     programme = audio - np.real(first @ rotations)
-    level = uniform_filter1d(np.mean(programme ** 2, axis=0), int(round(ANALYSIS_RATE / mains_hz)), mode="nearest")
+    period_samples = int(round(ANALYSIS_SAMPLE_RATE / mains_hz))
+    level = uniform_filter1d(np.mean(programme ** 2, axis=0), period_samples, mode="nearest")
     level += LEVEL_RANGE * level.mean() + 1e-30
     weights = window / level
     phasors = (audio * weights) @ np.conj(rotations).T * (2.0 / weights.sum())
     # the fit's variance relative to the Hann fit's, for noise whose level is ``level``
     gain = (np.sum(weights ** 2 * level) / weights.sum() ** 2) / (np.sum(window ** 2 * level) / window.sum() ** 2)
     offsets = np.concatenate([-np.arange(*FLOOR_SPAN_HZ[::-1], -1.0), np.arange(*FLOOR_SPAN_HZ)])
-    bin_hz = ANALYSIS_RATE / FFT_SIZE
+    bin_hz = ANALYSIS_SAMPLE_RATE / FFT_SIZE
     around = np.clip(np.rint((frequencies[:, None] + offsets[None, :]) / bin_hz).astype(int), 0, len(phasor_power) - 1)
     return _Measure(centre_s, mains_hz, f0_hz, phasors, phasor_power[around].mean(axis=1) * gain)
 
@@ -250,15 +251,15 @@ class HumAnalyzer:
     Each window is first searched for an anchor; once the anchors ``SMOOTH_WINDOWS`` ahead are
     known, the window's phasors are measured at the weighted median of the neighbouring anchors'
     fundamentals (one window's estimate wobbles under speech; their median does not). Memory:
-    ``WINDOW_S + SMOOTH_WINDOWS * HOP_S`` of audio at ``ANALYSIS_RATE``, and a few numbers per window.
+    ``WINDOW_S + SMOOTH_WINDOWS * HOP_S`` of audio at ``ANALYSIS_SAMPLE_RATE``, and a few numbers per window.
     """
 
     def __init__(self, sample_rate: int, num_channels: int, *, mains: str = "auto", max_freq_hz: float = 1500.0,
                  min_prominence_db: float = 10.0):
         self.mains = mains
-        self.max_freq_hz = min(max_freq_hz, 0.45 * ANALYSIS_RATE, 0.45 * sample_rate)
+        self.max_freq_hz = min(max_freq_hz, 0.45 * ANALYSIS_SAMPLE_RATE, 0.45 * sample_rate)
         self.min_prominence_db = min_prominence_db
-        self._resampler = soxr.ResampleStream(sample_rate, ANALYSIS_RATE, num_channels, dtype="float64")
+        self._resampler = soxr.ResampleStream(sample_rate, ANALYSIS_SAMPLE_RATE, num_channels, dtype="float64")
         self._buffer = np.zeros((num_channels, 0))
         self._buffer_start = 0         # analysis-rate sample index of _buffer[:, 0]
         self._received = 0
@@ -280,12 +281,12 @@ class HumAnalyzer:
         self._received += audio.shape[1]
 
     def _window(self, index: int) -> tuple[np.ndarray, int]:
-        half, hop = int(WINDOW_S * ANALYSIS_RATE / 2), int(HOP_S * ANALYSIS_RATE)
+        half, hop = int(WINDOW_S * ANALYSIS_SAMPLE_RATE / 2), int(HOP_S * ANALYSIS_SAMPLE_RATE)
         lo, hi = max(0, index * hop - half), min(self._received, index * hop + half)
         return self._buffer[:, lo - self._buffer_start:hi - self._buffer_start], lo
 
     def _advance(self, final: bool) -> None:
-        half, hop = int(WINDOW_S * ANALYSIS_RATE / 2), int(HOP_S * ANALYSIS_RATE)
+        half, hop = int(WINDOW_S * ANALYSIS_SAMPLE_RATE / 2), int(HOP_S * ANALYSIS_SAMPLE_RATE)
         while True:  # anchors of every window whose audio has arrived
             index = len(self.anchors)
             if final:
@@ -295,7 +296,9 @@ class HumAnalyzer:
                 break
             self.anchors.append(find_anchor(self._window(index)[0], self.mains, self.max_freq_hz,
                                             self.min_prominence_db))
-        while len(self.measures) < len(self.anchors) and (final or len(self.measures) + SMOOTH_WINDOWS < len(self.anchors)):
+        # a window is measured once the anchors SMOOTH_WINDOWS ahead of it are known
+        while len(self.measures) < len(self.anchors) and (final or len(self.measures) + SMOOTH_WINDOWS
+                                                            < len(self.anchors)):
             self.measures.append(self._measure(len(self.measures)))
         keep_from = max(0, len(self.measures) * hop - half)
         if keep_from > self._buffer_start:
@@ -310,9 +313,9 @@ class HumAnalyzer:
         same = [a for a in near if a[0] == mains_hz]
         f0 = _weighted_median([a[1] for a in same], [a[2] for a in same])
         audio, lo = self._window(index)
-        if audio.shape[1] < MIN_WINDOW_S * ANALYSIS_RATE:
+        if audio.shape[1] < MIN_WINDOW_S * ANALYSIS_SAMPLE_RATE:
             return None
-        return measure(audio, index * HOP_S, lo / ANALYSIS_RATE, mains_hz, f0, self.max_freq_hz)
+        return measure(audio, index * HOP_S, lo / ANALYSIS_SAMPLE_RATE, mains_hz, f0, self.max_freq_hz)
 
 
 class HumCanceller:

@@ -5,10 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from aural.errors import AudioWriteError
 from aural.evaluate.report import report_html
 from aural.evaluate.rows import Row
-from aural.evaluate.summary import summarize, write_atomic, write_scores_csv, write_summary
+from aural.evaluate.summary import output_folder, summarize, write_atomic, write_scores_csv, write_summary
 
 OUTPUT_FILES = ("scores.csv", "summary.json", "summary.md", "report.html")
 
@@ -37,14 +36,10 @@ def write_outputs(rows: Sequence[Row], out_dir: str | Path, columns: Sequence[st
     files) for missing values; per metric its direction, unit, package and rate handling;
     package versions; alignment and channel handling; per-file notes. Returns that document.
     """
-    out_dir = Path(out_dir)
+    out_dir = output_folder(out_dir)
     if title is None:
         pipeline = (context or {}).get("pipeline")
         title = f"aural evaluate: {pipeline}" if pipeline else "aural evaluate"
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise AudioWriteError(f"{out_dir}: cannot create the output folder ({exc.strerror or exc})") from None
     write_scores_csv(rows, out_dir / "scores.csv", columns)
     summary = summarize(rows, columns, failed=failed, unmatched=unmatched, context=context)
     write_summary(summary, out_dir, title)

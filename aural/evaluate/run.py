@@ -26,13 +26,13 @@ import numpy as np
 import torch
 
 from aural import io
-from aural.errors import AudioWriteError, AuralError, StageError, UsageError
+from aural.errors import AuralError, StageError, UsageError
 from aural.evaluate.align import MAX_LAG_S
 from aural.evaluate.outputs import write_outputs
 from aural.evaluate.pairs import Matching, match_folders, match_pairs, stems
 from aural.evaluate.rows import Row, columns, pipeline_row, score_row, worst_first
 from aural.evaluate.scoring import resolve_metrics
-from aural.evaluate.summary import write_scores_csv
+from aural.evaluate.summary import output_folder, write_scores_csv
 from aural.signal import Signal
 from aural.threads import available_cpus, set_threads
 
@@ -165,15 +165,6 @@ class _Collector:
             self.progress(len(self.rows) + len(self.failed), self.total)
 
 
-def _prepare_out(out_dir: str | Path) -> Path:
-    out_dir = Path(out_dir)
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise AudioWriteError(f"{out_dir}: cannot create the output folder ({exc.strerror or exc})") from None
-    return out_dir
-
-
 def _excerpt(path: Path, seconds: float) -> Signal:
     facts = io.info(path)
     return io.read(path, frames=min(facts.num_frames, int(round(seconds * facts.sample_rate))))
@@ -197,7 +188,7 @@ def evaluate_folders(reference_dir: str | Path, degraded_dir: str | Path, out_di
     matching = match_folders(reference_dir, degraded_dir)
     if message := matching.unmatched_message():
         echo(f"{reference_dir} vs {degraded_dir}: {message}")
-    out_dir = _prepare_out(out_dir)
+    out_dir = output_folder(out_dir)
     metric_columns = columns(names, pipeline=False)
     collector = _Collector(out_dir, metric_columns, len(matching.pairs), echo, progress)
     by_file = {pair.file: pair for pair in matching.pairs}
@@ -233,7 +224,7 @@ def evaluate_recordings(folder: str | Path, out_dir: str | Path, options: Option
                          f"without --reference use {', '.join(reference_free_metric_names())}")
     folder = Path(folder)
     files = stems(folder, "recordings")
-    out_dir = _prepare_out(out_dir)
+    out_dir = output_folder(out_dir)
     collector = _Collector(out_dir, names, len(files), echo, progress)
     _score_in_pool([(file, None, str(path)) for file, path in files.items()], names, options, collector)
     for row in worst_first(collector.rows, names)[:options.report_max_files]:
@@ -271,7 +262,7 @@ def evaluate_pipeline(pipeline: PipelineLike, pairs_dir: str | Path, out_dir: st
     matching, input_label = match_pairs(pairs_dir)
     if message := matching.unmatched_message(input_label):
         echo(f"{pairs_dir}: {message}")
-    out_dir = _prepare_out(out_dir)
+    out_dir = output_folder(out_dir)
     metric_columns = columns(names, pipeline=True)
     collector = _Collector(out_dir, metric_columns, len(matching.pairs), echo, progress)
     jobs = options.jobs or default_jobs()

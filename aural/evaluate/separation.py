@@ -28,7 +28,6 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
-import torch
 
 from aural import io
 from aural.dsp.resample import resample

@@ -28,6 +28,16 @@ CHANNELS = ("multichannel audio is scored as its mono mixdown (channel mean); lu
             "true_peak_db measure all channels")
 
 
+def output_folder(out_dir: str | Path) -> Path:
+    """``out_dir`` as a Path, created with its parents; a clear error when it cannot be."""
+    out_dir = Path(out_dir)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise AudioWriteError(f"{out_dir}: cannot create the output folder ({exc.strerror or exc})") from None
+    return out_dir
+
+
 def write_atomic(path: Path, text: str) -> None:
     """Write ``text`` to a temporary file beside ``path`` and rename it into place."""
     try:

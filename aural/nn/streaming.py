@@ -3,7 +3,8 @@
 :class:`StreamingFrameProcessor` cuts a ``(channels, samples)`` stream into frames of
 ``frame_length`` every ``hop_length`` samples, hands them to a transform, multiplies what
 comes back by a synthesis window and overlap-adds it, dividing every sample by the summed
-window product (``analysis * synthesis`` over the frames covering it). The stream is
+window product (``analysis * synthesis`` over the frames covering it; the transform applies
+the analysis window itself, as an STFT does: frames are handed over unwindowed). The stream is
 thought of as preceded by ``frame_length - hop_length`` zeros, so every real sample is
 covered by the same number of frames and the normalisation is exact from the first sample.
 
@@ -70,7 +71,8 @@ class StreamingFrameProcessor:
         self._drop = self.pre_roll                                # finished pre-roll samples to drop
         self._dry = torch.zeros(num_channels, 0)
         self._out = torch.zeros(num_channels, self.latency_samples)
-        self._waiting = torch.zeros(num_channels, 0) if self.lead_in_samples else None  # before the lead-in
+        # input held back until the lead-in can be mirrored from it (None: no lead-in, or sent)
+        self._waiting = torch.zeros(num_channels, 0) if self.lead_in_samples else None
         self._recent = torch.zeros(num_channels, 0)   # the last input samples, mirrored by finish()
         self._ending = False
 
@@ -78,7 +80,8 @@ class StreamingFrameProcessor:
         """Next ``(channels, n)`` input -> ``(channels, n)`` output delayed by ``latency_samples``."""
         n = audio.shape[1]
         audio = audio.to(torch.float32)
-        self._recent = torch.cat([self._recent, audio], dim=1)[:, -(self.latency_samples + 1):]
+        if self.lead_in_samples:
+            self._recent = torch.cat([self._recent, audio], dim=1)[:, -(self.latency_samples + 1):]
         if self.strength == 0.0:
             self._out = torch.cat([self._out, audio], dim=1)
         else:
@@ -164,10 +167,11 @@ class ChunkedSpectralProcessor:
     Frames are analysed (``window``, rfft) as they arrive and queued; a network that maps
     complex ``(batch, frames, bins)`` windows to spectra of the same shape runs on chunks of
     ``chunk_frames`` with ``context_frames`` of real context each side (zeros before the
-    start; :func:`spectral_stream` gives them the mirrored start instead), batched at most ``max_batch`` windows at a time; the chunk centres are inverse
-    transformed. The output does not depend on how the input is split into blocks. With a
-    ``track``, every frame also gets a causal side value (channels linked; ``pad_value`` before
-    the start), queued alongside, and the network is called as ``transform(windows, values)``.
+    start; :func:`spectral_stream` gives them the mirrored start instead), batched at most
+    ``max_batch`` windows at a time; the chunk centres are inverse transformed. The output does
+    not depend on how the input is split into blocks. With a ``track``, every frame also gets a
+    causal side value (channels linked; ``pad_value`` before the start), queued alongside, and
+    the network is called as ``transform(windows, values)``.
     """
 
     def __init__(self, transform: SpectralTransform, *, n_fft: int, window: torch.Tensor, chunk_frames: int,

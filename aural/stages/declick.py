@@ -19,7 +19,8 @@ class DeclickParams:
                              help="how unpredictable (in robust spreads of the prediction error) a click must be; "
                                   "lower finds fainter clicks and risks touching consonants")
     max_click_ms: float = param(3.0, unit="ms", min=0.1, max=20.0,
-                                help="longest stretch rebuilt as a click; longer events are left alone")
+                                help="longest stretch rebuilt as a click (its faint onset may add as much again); "
+                                     "longer events are left alone")
     strength: float = param(1.0, min=0.0, max=1.0, help="share of each repair applied (0 = off)")
 
 
@@ -27,7 +28,8 @@ class DeclickParams:
 class DeclickStage(Stage):
     """Removes impulsive clicks (mouth clicks, crackle, digital glitches) per channel: each click
     is replaced by the samples an autoregressive model of its surroundings predicts. Everything
-    else passes unchanged, delayed by ``latency_samples`` (about 40 ms) and realigned."""
+    else passes unchanged, delayed by ``latency_samples`` (33 ms with the default ``max_click_ms``,
+    at any sample rate) and realigned."""
 
     name = "declick"
     summary = "Click removal: AR-prediction detection and least-squares AR interpolation."

@@ -103,6 +103,23 @@ def test_mirrored_lead_in_and_tail_are_exact_for_an_identity_for_any_blocks():
                                 lead_in_samples=10_000)
 
 
+@pytest.mark.parametrize("lead_in_samples", [0, 200])
+def test_empty_blocks_an_empty_stream_and_six_channels(lead_in_samples):
+    """Empty pushes change nothing, an empty stream flushes to nothing but the latency's zeros,
+    and six channels come back exactly, with and without the mirrored lead-in."""
+    engine = StreamingFrameProcessor(lambda f: f, frame_length=256, hop_length=64, synthesis_window=hann_window(256),
+                                     max_held_frames=3, lead_in_samples=lead_in_samples)
+    for length in (0, 1, 1000):
+        audio = torch.randn(6, length)
+        engine.reset(6)
+        out = [engine.push(torch.zeros(6, 0))]
+        for i in range(0, length, 7):
+            out += [engine.push(audio[:, i:i + 7]), engine.push(torch.zeros(6, 0))]
+        out = torch.cat(out + [engine.finish()], 1)
+        assert out.shape == (6, length + engine.latency_samples)
+        torch.testing.assert_close(out[:, engine.latency_samples:], audio, rtol=0, atol=1e-6)
+
+
 def test_blocks_and_unet_keep_shapes():
     assert isinstance(make_activation("prelu", 4), torch.nn.PReLU)
     with pytest.raises(ValueError, match="unknown activation"):
