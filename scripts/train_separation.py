@@ -2,8 +2,13 @@
 
     python scripts/train_separation.py lists       # voice and background lists -> runs/separation/data/
     python scripts/train_separation.py init        # mel_unet's shipped weights as the starting point
-    python scripts/train_separation.py train [--steps N] [--resume]
-    python scripts/train_separation.py export [--evaluation FILE]   # -> models/separation/default.*
+    python scripts/train_separation.py train [--steps N] [--resume]      # phase 1 -> runs/separation/run
+    python scripts/train_separation.py finetune [--steps N] [--resume]   # phase 2 -> runs/separation/sisdr
+    python scripts/train_separation.py export [--evaluation FILE]        # phase 2's best -> models/separation/default.*
+
+Phase 1 trains with ``scripts/recipes/separation_phase1.yaml`` (mrstft-led losses) from mel_unet's
+weights; its best checkpoint is kept as ``runs/separation/phase1_best.safetensors`` (the shipped
+weights came from its step 1000). Phase 2 fine-tunes that with the built-in, SI-SDR-led recipe.
 
 Material (``$AURAL_DATA``, default ``../shared/data``):
 
@@ -19,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -27,6 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 RUN = ROOT / "runs" / "separation"
 DATA = RUN / "data"
 DEFAULT_SPLIT = ROOT / "runs" / "default_weights" / "data"
+PHASE1_BEST = RUN / "phase1_best.safetensors"
 TRAIN_MUSIC = (
     "castanets_dry_ebu_sqam.flac", "librosa_admiralbob77_choice_drum_bass.flac",
     "librosa_fats_waller_aint_misbehavin_piano.flac", "librosa_hungarian_dance_number_5_allegro_in_f_sharp_minor_.flac",
@@ -99,14 +106,19 @@ def make_init() -> Path:
     return target
 
 
-def train(steps: int | None, resume: bool) -> None:
-    out = RUN / "run"
+def train(steps: int | None, resume: bool, phase: str = "train") -> None:
+    first = phase == "train"
+    out = RUN / ("run" if first else "sisdr")
     command = [sys.executable, "-m", "aural", "train", "separation", "--out", str(out), "--no-progress"]
     if resume:
         command.append("--resume")
     else:
+        if not first and not PHASE1_BEST.exists():
+            shutil.copyfile(RUN / "run" / "best.safetensors", PHASE1_BEST)
         command += ["--data", str(DATA / "train"), "--val-data", str(DATA / "val"),
-                    "--init", str(RUN / "init.safetensors")]
+                    "--init", str(RUN / "init.safetensors" if first else PHASE1_BEST)]
+        if first:
+            command += ["--recipe", str(ROOT / "scripts" / "recipes" / "separation_phase1.yaml")]
     if steps:
         command += ["--steps", str(steps)]
     print(" ".join(command), flush=True)
@@ -143,13 +155,14 @@ def export(evaluation: Path | None) -> None:
     """Record the data in the run's records, then ``aural export`` its best checkpoint as the preset."""
     import json
 
-    run = RUN / "run"
+    run = RUN / "sisdr"
     record = json.loads((run / "run.json").read_text())
     record["data"] = {**record.get("data", {}), **data_info()}
     (run / "run.json").write_text(json.dumps(record, indent=2) + "\n")
     command = [sys.executable, "-m", "aural", "export", str(run), "--force",
-               "--note", "Trained on CPU only (2 cores, no GPU lent), far fewer steps than the recipe plans; "
-                         "scripts/train_separation.py train --resume continues it.",
+               "--note", "Trained on CPU only (2 cores, no GPU lent), far fewer steps than the recipes plan: phase 1 "
+                         "(scripts/recipes/separation_phase1.yaml) 1,000 steps from mel_unet's weights, then the "
+                         "SI-SDR-led built-in recipe; scripts/train_separation.py finetune --resume continues it.",
                "--note", "The voice stem keeps the room (reverberation belongs to the voice); background = input - voice."]
     if evaluation is not None:
         command += ["--evaluation", str(evaluation)]
@@ -159,7 +172,7 @@ def export(evaluation: Path | None) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("phase", choices=("lists", "init", "train", "export"))
+    parser.add_argument("phase", choices=("lists", "init", "train", "finetune", "export"))
     parser.add_argument("--evaluation", type=Path, default=None, help="export: markdown of measured results")
     parser.add_argument("--steps", type=int, default=None)
     parser.add_argument("--resume", action="store_true")
@@ -171,7 +184,7 @@ def main() -> None:
     elif args.phase == "export":
         export(args.evaluation)
     else:
-        train(args.steps, args.resume)
+        train(args.steps, args.resume, args.phase)
 
 
 if __name__ == "__main__":
