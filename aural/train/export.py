@@ -85,7 +85,10 @@ def export_run(run_dir: Path, *, preset: str = "default", which: str = "best",
     checkpoint = pick_checkpoint(run_dir, which)
     tensors, state = read_checkpoint(checkpoint)
     extra = state.get("extra", {})
-    run = extra.get("run", {})
+    run = dict(extra.get("run", {}))
+    record = _run_record(run_dir)
+    if record.get("data"):  # run.json may describe the data more fully than the checkpoint (e.g. licences)
+        run["data"] = {**run.get("data", {}), **record["data"]}
     config = extra.get("weights_config") or run.get("weights_config")
     stage = learned_stage_of(checkpoint, config)
     existing = existing_preset_files(stage, preset, directory)
@@ -136,6 +139,15 @@ def _export_date() -> str:
 
 def _fmt(value: Any) -> str:
     return f"{value:.3f}" if isinstance(value, float) else str(value)
+
+
+def _run_record(run_dir: Path) -> dict[str, Any]:
+    """The run folder's ``run.json`` (``{}`` when missing or unreadable)."""
+    try:
+        record = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return record if isinstance(record, dict) else {}
 
 
 def model_card(stage: str, preset: str, config: Mapping[str, Any], run: Mapping[str, Any], step: int,
