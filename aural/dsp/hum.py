@@ -63,9 +63,9 @@ class HumWindow:
 
 @dataclass(frozen=True)
 class _Measure:
-    """What one analysis window saw: the phasor of every harmonic at ``f0_hz`` and their noise."""
+    """What one analysis window saw (window ``i`` is centred at ``i * HOP_S``): the phasor of every
+    harmonic at ``f0_hz`` and their noise."""
 
-    centre_s: float
     mains_hz: float
     f0_hz: float
     phasors: np.ndarray          # (channels, harmonics)
@@ -176,7 +176,7 @@ def measure(audio: np.ndarray, centre_s: float, start_s: float, mains_hz: float,
     offsets = np.concatenate([-np.arange(*FLOOR_SPAN_HZ[::-1], -1.0), np.arange(*FLOOR_SPAN_HZ)])
     bin_hz = ANALYSIS_SAMPLE_RATE / FFT_SIZE
     around = np.clip(np.rint((frequencies[:, None] + offsets[None, :]) / bin_hz).astype(int), 0, len(phasor_power) - 1)
-    return _Measure(centre_s, mains_hz, f0_hz, phasors, phasor_power[around].mean(axis=1) * gain)
+    return _Measure(mains_hz, f0_hz, phasors, phasor_power[around].mean(axis=1) * gain)
 
 
 def _weighted_median(values: list[float], weights: list[float]) -> float:

@@ -329,6 +329,27 @@ class OnTheFlyDataset(Dataset):
         return degraded, clean
 
 
+def loudest_channel_crop(path: Path, facts: io.AudioInfo, rng: np.random.Generator, num_samples: int,
+                         sample_rate: int, min_level_db: float, *, loop_short: bool = False) -> tuple[np.ndarray, float]:
+    """``(crop, level_db)``: the loudest of up to three random crops of ``num_samples`` at
+    ``sample_rate`` (one randomly drawn channel each), stopping at the first at or above
+    ``min_level_db``. With ``loop_short`` a file shorter than a crop is repeated, not zero-padded."""
+    total = int(math.floor(facts.num_frames * sample_rate / facts.sample_rate))
+    best, best_level = None, -math.inf
+    for _ in range(3):
+        start = int(rng.integers(0, max(0, total - num_samples) + 1))
+        crop = read_crop_at(path, facts, start * facts.sample_rate // sample_rate, num_samples, sample_rate)
+        crop = crop[int(rng.integers(crop.shape[0]))].numpy()
+        if loop_short and 0 < total < num_samples:
+            crop = np.resize(crop[:total], num_samples)
+        level = 10.0 * math.log10(float(np.mean(crop.astype(np.float64) ** 2)) + 1e-20)
+        if best is None or level > best_level:
+            best, best_level = crop, level
+        if level >= min_level_db:
+            break
+    return best, best_level
+
+
 def read_crop_at(path: Path, facts: io.AudioInfo, native_start: int, num_samples: int,
                  sample_rate: int) -> torch.Tensor:
     """``num_samples`` at ``sample_rate`` from native frame ``native_start`` (zero-padded)."""

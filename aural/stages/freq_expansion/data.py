@@ -15,7 +15,6 @@ Items are pure functions of ``(seed, epoch, index)`` as in :mod:`aural.train.dat
 
 from __future__ import annotations
 
-import math
 import os
 from pathlib import Path
 from typing import Any, Sequence
@@ -28,7 +27,7 @@ from torch.utils.data import Dataset
 
 from aural import io
 from aural.errors import UsageError
-from aural.train.datasets import read_crop_at, split_of
+from aural.train.datasets import loudest_channel_crop, split_of
 
 SAMPLE_RATE = 48000
 CUTOFFS_HZ = (4000.0, 5500.0, 8000.0, 11025.0, 12000.0, 16000.0)
@@ -132,18 +131,7 @@ class BandLimitDataset(Dataset):
 
     def _crop(self, path: Path, rng: np.random.Generator) -> np.ndarray:
         facts = self._info.get(path) or self._info.setdefault(path, io.info(path))
-        total = int(math.floor(facts.num_frames * SAMPLE_RATE / facts.sample_rate))
-        best, best_level = None, -math.inf
-        for _ in range(3):
-            start = int(rng.integers(0, max(0, total - self.segment_samples) + 1))
-            native_start = start * facts.sample_rate // SAMPLE_RATE
-            crop = read_crop_at(path, facts, native_start, self.segment_samples, SAMPLE_RATE)
-            crop = crop[int(rng.integers(crop.shape[0]))].numpy()  # one channel of a stereo file
-            level = 10.0 * math.log10(float(np.mean(crop.astype(np.float64) ** 2)) + 1e-20)
-            if best is None or level > best_level:
-                best, best_level = crop, level
-            if level >= -60.0:
-                break
+        best, best_level = loudest_channel_crop(path, facts, rng, self.segment_samples, SAMPLE_RATE, -60.0)
         gain_db = min(rng.uniform(*LEVEL_DBFS) - best_level, MAX_GAIN_DB)  # a near-silent crop stays quiet
         return (best * 10.0 ** (gain_db / 20.0)).astype(np.float32)
 

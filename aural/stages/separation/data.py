@@ -24,7 +24,7 @@ from torch.utils.data import Dataset
 from aural import io
 from aural.degrade.reverb import synthetic_rir
 from aural.errors import UsageError
-from aural.train.datasets import read_crop_at
+from aural.train.datasets import loudest_channel_crop
 
 SAMPLE_RATE = 16000
 TRAIN_SNR_DB = (-8.0, 12.0)
@@ -75,21 +75,9 @@ class MixtureDataset(Dataset):
 
     def _crop(self, path: Path, rng: np.random.Generator, min_level_db: float) -> np.ndarray:
         facts = self._info.get(path) or self._info.setdefault(path, io.info(path))
-        total = int(math.floor(facts.num_frames * self.sample_rate / facts.sample_rate))
-        best, best_level = None, -math.inf
-        for _ in range(3):
-            start = int(rng.integers(0, max(0, total - self.segment_samples) + 1))
-            native_start = start * facts.sample_rate // self.sample_rate
-            crop = read_crop_at(path, facts, native_start, self.segment_samples, self.sample_rate)
-            crop = crop[int(rng.integers(crop.shape[0]))].numpy().astype(np.float64)
-            if total < self.segment_samples:  # short file: loop it rather than leave silence
-                crop = np.resize(crop[:total], self.segment_samples) if total > 0 else crop
-            level = _level_db(crop)
-            if best is None or level > best_level:
-                best, best_level = crop, level
-            if level >= min_level_db:
-                break
-        return best
+        crop, _ = loudest_channel_crop(path, facts, rng, self.segment_samples, self.sample_rate, min_level_db,
+                                       loop_short=True)
+        return crop.astype(np.float64)
 
     def _pick(self, files: list[Path], rng: np.random.Generator, index: int, salt: int) -> Path:
         n = len(files)
