@@ -64,15 +64,22 @@ class CutoffTracker:
         level = level.reshape(-1, *level.shape[-2:]).amax(dim=0)        # (frames, bins), channels linked
         warming = (self._frames_seen + torch.arange(level.shape[0])) < self.warmup_frames
         level = torch.where(warming.unsqueeze(-1), torch.full_like(level, -1e9), level)
-        held = torch.empty_like(level)
         previous = self._held if self._held is not None else torch.full_like(level[0], -1e9)
-        for t in range(level.shape[0]):  # a running max with decay: cheap, frames are few
-            previous = torch.maximum(level[t], previous - self.decay_db)
-            held[t] = previous
-        self._held = previous.clone() if level.shape[0] else self._held
+        held = decaying_peak_hold(level, previous, self.decay_db)
+        self._held = held[-1].clone() if level.shape[0] else self._held
         cutoff = cutoff_bins(held, self.range_db, self.min_bin, self.max_bin, self.num_bins)
         self._frames_seen += cutoff.shape[0]
         return torch.where(warming, torch.full_like(cutoff, self.num_bins), cutoff)
+
+
+def decaying_peak_hold(level_db: torch.Tensor, previous_db: torch.Tensor, decay_db: float) -> torch.Tensor:
+    """``held[t] = max(level[t], held[t - 1] - decay_db)`` over ``(frames, bins)``, ``held[-1]``
+    being ``previous_db``, without a loop over frames: adding ``t * decay_db`` turns the
+    recursion into a running maximum (computed in float64, so rounding stays far below a dB)."""
+    frames = level_db.shape[0]
+    ramp = torch.arange(-1, frames, dtype=torch.float64).unsqueeze(-1) * decay_db
+    lifted = torch.cat([previous_db.unsqueeze(0), level_db]).double() + ramp
+    return (lifted.cummax(dim=0).values - ramp)[1:].to(level_db.dtype)
 
 
 def cutoff_bins(held_db: torch.Tensor, range_db: float, min_bin: int, max_bin: int, num_bins: int) -> torch.Tensor:

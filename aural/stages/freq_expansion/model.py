@@ -52,7 +52,7 @@ class FreqExpansionConfig(ModelConfig):
     crossfade_hz: float = 375.0
     max_level_db: float = 10.0
     lookahead_frames: int = 8  # a frame's cutoff is the highest the tracker reports this far ahead
-    chunk_frames: int = 64     # streaming: frames per network call
+    chunk_frames: int = 160    # streaming: frames per network call (context is recomputed per chunk)
     context_frames: int = 16   # streaming: frames of context each side (>= the receptive radius)
     range_db: float = 60.0
     decay_db_per_s: float = 20.0
@@ -104,12 +104,14 @@ class BandwidthExtender(nn.Module):
         return CutoffTracker(c.sample_rate, c.n_fft, c.hop_length, c.cutoff)
 
     # -- the network ----------------------------------------------------------------------------
-    def predict_log_power(self, log_power: torch.Tensor, cutoff: torch.Tensor) -> torch.Tensor:
-        """``(B, T, bins)`` log10 power and ``(B, T)`` cutoff bins -> predicted log10 power."""
+    def predict_log_power(self, log_power: torch.Tensor, cutoff: torch.Tensor,
+                          power: torch.Tensor | None = None) -> torch.Tensor:
+        """``(B, T, bins)`` log10 power and ``(B, T)`` cutoff bins -> predicted log10 power
+        (``power``: the linear power of ``log_power``, when the caller has it)."""
         bins = torch.arange(self.num_bins, device=log_power.device)
         missing = bins >= cutoff.unsqueeze(-1)                                     # (B, T, bins)
         in_band = (~missing) & (bins >= self.reference_low_bin)
-        power = torch.pow(10.0, log_power)
+        power = torch.pow(10.0, log_power) if power is None else power
         mean_power = (power * in_band).sum(-1) / in_band.sum(-1).clamp_min(1)
         reference = torch.log10(mean_power + LOG_FLOOR)                              # (B, T)
         relative = (log_power - reference.unsqueeze(-1)).clamp(FEATURE_FLOOR, 3.0)
@@ -137,7 +139,7 @@ class BandwidthExtender(nn.Module):
         """Complex ``(B, T, bins)`` and tracked cutoffs -> (expanded spectrum, predicted log10 power)."""
         cutoff = self.settled_cutoff(tracked)
         power = spec.real.pow(2) + spec.imag.pow(2)
-        predicted = self.predict_log_power(torch.log10(power + LOG_FLOOR), cutoff)
+        predicted = self.predict_log_power(torch.log10(power + LOG_FLOOR), cutoff, power + LOG_FLOOR)
         missing_power = (torch.pow(10.0, predicted) - power).clamp_min(0.0)
         bins = torch.arange(self.num_bins, device=spec.device)
         offset = bins - cutoff.unsqueeze(-1)                                         # (B, T, bins)
@@ -195,9 +197,7 @@ def replicated_phase(spec: torch.Tensor, cutoff: torch.Tensor) -> torch.Tensor:
     source = valid.unsqueeze(-1) - shift + torch.remainder(bins - valid.unsqueeze(-1), shift)
     source = torch.where(above, source, bins.expand_as(source)).clamp(0, num_bins - 1)
     picked = torch.gather(spec, -1, source)
-    magnitude = picked.abs()
-    unit = torch.where(magnitude > 1e-12, picked / magnitude.clamp_min(1e-12), torch.ones_like(picked))
-    return unit
+    return torch.where(picked == 0, torch.ones_like(picked), picked.sgn())
 
 
 def build_model(config: Mapping[str, Any] | None = None) -> BandwidthExtender:

@@ -40,7 +40,7 @@ class RefinerConfig(ModelConfig):
     dilations: tuple[int, ...] = (1, 2, 4, 8, 1, 2)
     kernel_size: int = 3
     compression: float = 0.3
-    chunk_frames: int = 48
+    chunk_frames: int = 128   # streaming: frames per network call (context is recomputed per chunk)
     context_frames: int = 20
 
     def __post_init__(self) -> None:
