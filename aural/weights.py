@@ -263,12 +263,21 @@ def load(stage: str, value: str, directory: Path | None = None) -> LoadedWeights
     except Exception as exc:  # safetensors raises its own error types
         raise WeightsError(f"{ref.weights_path}: not a readable safetensors file ({exc})") from None
     if metadata.get("format") == CHECKPOINT_FORMAT:
-        tensors = {key[len("model."):]: t for key, t in tensors.items() if key.startswith("model.")}
+        tensors = checkpoint_model_tensors(tensors)
     config = _read_config(ref, metadata)
     found = config.get("stage")
     if found != stage:
         raise WeightsError(f"{ref.weights_path}: weights are for stage {found!r}, not {stage!r}")
     return LoadedWeights(tensors, config, ref)
+
+
+def checkpoint_model_tensors(tensors: Mapping[str, Any]) -> dict[str, Any]:
+    """The model of a training checkpoint's tensors: the weight average (``ema.module.*``,
+    see :mod:`aural.train.ema`) when the run kept one and it has been updated, else ``model.*``."""
+    count = tensors.get("ema.n_averaged")
+    if count is not None and int(count.item()) > 0:
+        return {key[len("ema.module."):]: t for key, t in tensors.items() if key.startswith("ema.module.")}
+    return {key[len("model."):]: t for key, t in tensors.items() if key.startswith("model.")}
 
 
 def _read_config(ref: WeightsRef, metadata: Mapping[str, str]) -> dict[str, Any]:

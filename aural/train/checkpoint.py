@@ -1,7 +1,8 @@
 """Training checkpoints as safetensors: no pickle anywhere.
 
 One file holds the model (``model.<name>``), the optimizer state flattened to tensors
-(``optim.<param index>.<key>``), the RNG states (``rng.torch``, ``rng.cuda.<i>``) and, in
+(``optim.<param index>.<key>``), the RNG states (``rng.torch``, ``rng.cuda.<i>``), the weight average when the run keeps one
+(``ema.*``, :mod:`aural.train.ema`) and, in
 the metadata, JSON for everything else: step, scheduler, optimizer param groups and scalar
 state, Python and NumPy RNG states and whatever the trainer adds (best metric, early
 stopping, the run's config). Files are written atomically (temporary file + rename).
@@ -29,6 +30,7 @@ class TrainingState:
     step: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
     aux_tensors: dict[str, torch.Tensor] = field(default_factory=dict)
+    ema_tensors: dict[str, torch.Tensor] = field(default_factory=dict)
 
 
 def _jsonable(value: Any) -> Any:
@@ -85,13 +87,16 @@ def unflatten_optimizer(tensors: dict[str, torch.Tensor], info: dict[str, Any]) 
 
 def save_checkpoint(path: Path, *, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
                     scheduler: Any, step: int, extra: dict[str, Any] | None = None,
-                    aux_tensors: dict[str, torch.Tensor] | None = None) -> Path:
+                    aux_tensors: dict[str, torch.Tensor] | None = None,
+                    ema_tensors: dict[str, torch.Tensor] | None = None) -> Path:
     """Write a checkpoint atomically; ``extra`` must be JSON-able. ``aux_tensors`` (a task's
-    own state, e.g. discriminators and their optimizer) are stored under ``aux.``."""
+    own state, e.g. discriminators and their optimizer) are stored under ``aux.``;
+    ``ema_tensors`` (already named ``ema.*``) as they are."""
     from safetensors.torch import save as save_bytes
 
     tensors = {f"model.{k}": v for k, v in model.state_dict().items()}
     tensors.update({f"aux.{k}": v for k, v in (aux_tensors or {}).items()})
+    tensors.update(ema_tensors or {})
     optim_tensors, optim_info = flatten_optimizer(optimizer)
     tensors.update(optim_tensors)
     rng_tensors, rng_info = rng_state()
@@ -148,4 +153,5 @@ def load_checkpoint(path: Path, *, model: torch.nn.Module, optimizer: torch.opti
     if restore_rng:
         set_rng_state(tensors, state["rng"])
     aux = {k[len("aux."):]: v for k, v in tensors.items() if k.startswith("aux.")}
-    return TrainingState(step=int(state["step"]), extra=state.get("extra", {}), aux_tensors=aux)
+    ema = {k: v for k, v in tensors.items() if k.startswith("ema.")}
+    return TrainingState(step=int(state["step"]), extra=state.get("extra", {}), aux_tensors=aux, ema_tensors=ema)

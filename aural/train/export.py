@@ -95,7 +95,13 @@ def export_run(run_dir: Path, *, preset: str = "default", which: str = "best",
     if existing and not force:
         raise UsageError(f"{existing[0]}: {stage} preset {preset!r} exists; choose another --preset, "
                          "or --force to replace it")
-    model = {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}
+    model = weights.checkpoint_model_tensors(tensors)
+    averaged = "ema.n_averaged" in tensors and int(tensors["ema.n_averaged"].item()) > 0
+    if averaged:
+        ema = (extra.get("trainer") or {}).get("ema") or {}
+        notes = (f"The weights are the exponential moving average of the trained weights "
+                 f"(decay {ema.get('decay', '?')}, {int(tensors['ema.n_averaged'].item())} updates "
+                 f"from step {ema.get('start_step', '?')}), as validation saw them.", *notes)
     num_parameters = int(sum(t.numel() for t in model.values()))
     step = int(state["step"])
     metrics = dict(extra.get("metrics") or _metrics_at(run_dir, step))

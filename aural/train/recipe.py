@@ -2,8 +2,8 @@
 
 A recipe says what a stage trains with (losses as ``{name, weight, ...options}``, optimizer
 and schedule, segment length, model options, task options such as ``match_level``, data
-options) and how long. Built-in recipes
-are ``aural/recipes/<stage>.yaml``; ``aural train --recipe FILE`` takes any other.
+options), how long, and whether validation and export use a weight average (``ema``). Built-in
+recipes are ``aural/recipes/<stage>.yaml``; ``aural train --recipe FILE`` takes any other.
 """
 
 from __future__ import annotations
@@ -47,6 +47,7 @@ class Recipe:
     data: dict[str, Any] = field(default_factory=dict)
     task: dict[str, Any] = field(default_factory=dict)
     adversarial: dict[str, Any] | None = None
+    ema: dict[str, Any] | None = None
     source: str = "<recipe>"
 
     def replace(self, **changes: Any) -> "Recipe":
@@ -68,7 +69,7 @@ class Recipe:
                       val_every=self.val_every, checkpoint_every=self.checkpoint_every, log_every=self.log_every,
                       best_metric=stopping.get("metric", "snr/val"), best_mode=stopping.get("mode", "max"),
                       patience=stopping.get("patience"), seed=self.seed, num_workers=self.num_workers,
-                      precision=self.precision, tensorboard=self.tensorboard)
+                      precision=self.precision, tensorboard=self.tensorboard, ema=self.ema)
         values.update(overrides)
         return TrainerConfig(**values)
 
@@ -136,6 +137,16 @@ def recipe_from_mapping(data: Any, source: str = "<recipe>") -> Recipe:
         except (TypeError, ValueError) as exc:
             raise _fail(source, "adversarial", str(exc)) from None
         values["adversarial"] = dict(adversarial)
+    ema = values.get("ema")
+    if ema is not None:
+        if not isinstance(ema, Mapping):
+            raise _fail(source, "ema", f"expected a mapping {{decay, start_step}}, got {ema!r}")
+        from aural.train.ema import EmaConfig
+        try:
+            EmaConfig.from_dict(ema)
+        except (TypeError, ValueError) as exc:
+            raise _fail(source, "ema", str(exc)) from None
+        values["ema"] = dict(ema)
     recipe = Recipe(**values, source=source)
     try:
         recipe.optimizer_config()

@@ -10,7 +10,9 @@ Runs are reproducible: a seeded sampler decides which items make up every batch 
 epoch (datasets with ``set_epoch`` are told the epoch), so a run resumed from a checkpoint
 sees exactly the batches the uninterrupted run would have seen. Under ``torchrun`` it trains with DistributedDataParallel (gloo on CPU,
 nccl on GPU); each rank takes its own share of every global batch. On CUDA the forward pass
-runs under bf16 autocast unless ``precision="fp32"``.
+runs under bf16 autocast unless ``precision="fp32"``. With ``ema``, validation, the best
+checkpoint and the exported weights use an exponential moving average of the weights
+(:mod:`aural.train.ema`); the checkpoints hold it, so a resumed run continues it.
 """
 
 from __future__ import annotations
@@ -60,6 +62,7 @@ class TrainerConfig:
     device: str = "auto"
     tensorboard: bool = False
     progress: bool = True
+    ema: Mapping[str, Any] | None = None  # {decay, start_step}: validate and export a weight average
 
     def __post_init__(self) -> None:
         if self.best_mode not in ("max", "min"):
@@ -69,6 +72,9 @@ class TrainerConfig:
         for name in ("steps", "batch_size", "val_every", "checkpoint_every", "log_every"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1")
+        if self.ema is not None:
+            from aural.train.ema import EmaConfig
+            EmaConfig.from_dict(self.ema)
 
 
 @dataclass
@@ -188,6 +194,7 @@ class Trainer:
         self.config = config
         self.collate_fn = collate_fn
         self.run_info = dict(run_info or {})
+        self._ema = None  # the weight average while fit() runs, when the config asks for one
 
     # -- setup --------------------------------------------------------------------------------
     def _device(self, info_local_rank: int) -> torch.device:
@@ -245,6 +252,10 @@ class Trainer:
         else:
             raw_model.to(device)
         optimizer, scheduler = task.configure_optimizers()
+        self._ema = None
+        if c.ema is not None:
+            from aural.train.ema import EmaConfig, WeightAverage
+            self._ema = WeightAverage(raw_model, EmaConfig.from_dict(c.ema))
 
         last_path = self.run_dir / LAST
         state = {"best_value": None, "best_step": None, "bad_validations": 0, "nonfinite_steps": 0}
@@ -258,6 +269,8 @@ class Trainer:
             state.update(restored.extra.get("trainer_state", {}))
             if hasattr(task, "load_state_tensors") and "task_state" in restored.extra:
                 task.load_state_tensors(restored.aux_tensors, restored.extra["task_state"])
+            if self._ema is not None:
+                self._ema.load_state_tensors(restored.ema_tensors)
             _keep_planned_total_steps(scheduler, planned)
             if info.rank:  # the checkpoint holds rank 0's RNG; other ranks need their own stream
                 torch.manual_seed(c.seed + info.rank + 104729 * step)
@@ -318,6 +331,8 @@ class Trainer:
                 if scheduler is not None:
                     scheduler.step()
                 step += 1
+                if self._ema is not None:
+                    self._ema.update(raw_model, step)
                 for key, value in outputs.items():
                     name = key if key.startswith("grad_norm/") else f"{key}/train"
                     sums[name] = sums.get(name, 0.0) + float(value.detach().float().mean())
@@ -332,7 +347,8 @@ class Trainer:
                     progress.set_postfix(loss=f"{row['loss/train']:.4f}")
                     sums, count = {}, 0
                 if self.val_data is not None and (step % c.val_every == 0 or step == c.steps):
-                    last_metrics = self.validate(device, info)
+                    with self._ema.swapped_into(task) if self._ema is not None else nullcontext():
+                        last_metrics = self.validate(device, info)
                     logger.log(step, last_metrics)
                     stopped_early = self._track_best(step, last_metrics, state, raw_model, optimizer,
                                                      scheduler, info)
@@ -433,7 +449,7 @@ class Trainer:
             if hasattr(self.task, "state_tensors"):
                 aux, extra["task_state"] = self.task.state_tensors()
             save_checkpoint(path, model=model, optimizer=optimizer, scheduler=scheduler, step=step, extra=extra,
-                            aux_tensors=aux)
+                            aux_tensors=aux, ema_tensors=self._ema.state_tensors() if self._ema else None)
         if info.world_size > 1:
             dist.barrier()
 
