@@ -183,7 +183,7 @@ def test_real_recordings_through_every_profile(tmp_path, capsys):
                             "--sample-rate", "16000", "--max-seconds", "4"], capsys)
     assert code == 0, err
     entries = [json.loads(line) for line in (out / "manifest.jsonl").read_text().splitlines()]
-    assert len(entries) == 3 * 5
+    assert len(entries) == 3 * len(PROFILES)
     for entry in entries:
         studio, phone = io.read(out / entry["studio"]), io.read(out / entry["phone"])
         assert studio.audio.shape == phone.audio.shape and float(phone.audio.abs().max()) <= 1.0
