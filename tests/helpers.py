@@ -196,11 +196,13 @@ def smooth_voice(duration_s: float, seed: int = 0, sample_rate: int = 48000) -> 
 
 
 def clicks(num_samples: int, seed: int = 0, count: int = 40, level: float = 0.3) -> np.ndarray:
-    """Impulsive clicks of 1-8 samples, of random sign and amplitude, anywhere in the signal."""
+    """Impulsive clicks of 1-8 samples, of random sign and amplitude, anywhere in the signal
+    (the ``clicks`` degradation's click shape, :func:`aural.degrade.impulsive.click_burst`)."""
+    from aural.degrade.impulsive import click_burst
+
     rng = np.random.default_rng(seed)
     out = np.zeros(num_samples)
     for _ in range(count):
         start, length = int(rng.integers(1000, num_samples - 1000)), int(rng.integers(1, 9))
-        out[start:start + length] += level * rng.uniform(0.3, 1) * rng.standard_normal(length) \
-            * np.hanning(length + 2)[1:-1]
+        out[start:start + length] += click_burst(rng, length, level)
     return out

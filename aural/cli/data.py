@@ -11,6 +11,9 @@
 
 With several profiles each gets its own subfolder (``OUT/studio/<profile>/<rel>.wav``);
 with ``--per-file N`` the pairs are ``<rel stem>-v0.wav`` ... ``-v<N-1>.wav``.
+
+``aural data rooms`` simulates a bank of room impulse responses (pyroomacoustics) for
+``--rir``: ``OUT/room-<index>.wav`` plus ``OUT/rooms.jsonl``.
 """
 
 from __future__ import annotations
@@ -229,3 +232,74 @@ def mix(voices: Path, backgrounds: Path, out_dir: Path, count: int, seed: int, s
                f"manifest: {manifest}", err=True)
     if failures:
         raise AuralError(f"{failures} of {count} mixtures failed (see the messages above)")
+
+
+@command.command("rooms")
+@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path), help="Output folder.")
+@click.option("--count", type=click.IntRange(1, 1_000_000), default=1000, show_default=True,
+              help="Rooms to simulate.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of every random draw.")
+@click.option("--sample-rate", type=click.IntRange(8000, 192000), default=16000, show_default=True,
+              help="Rate of the impulse responses in Hz.")
+@click.option("--rt60-s", type=(float, float), default=(0.1, 1.5), show_default=True, metavar="LOW HIGH",
+              help="Reverberation time target, drawn log-uniformly in seconds.")
+@click.option("--polygon-fraction", type=click.FloatRange(0.0, 1.0), default=0.4, show_default=True,
+              help="Share of rooms with an extruded-polygon floor plan (the others are shoeboxes).")
+def rooms(out_dir: Path, count: int, seed: int, sample_rate: int, rt60_s: tuple[float, float],
+          polygon_fraction: float) -> None:
+    """Simulate room impulse responses (pyroomacoustics) for a --rir folder, reproducibly.
+
+    \b
+    OUT/room-<index>.wav   one impulse response per room (32-bit float, mono)
+    OUT/rooms.jsonl        per room: seed, geometry, positions, microphone pattern,
+                           RT60 target and measured (T30), DRR
+
+    Room <index> depends only on --seed and <index>: the same options give identical files.
+    """
+    import numpy as np
+
+    from aural import io
+    from aural.degrade.rooms import RoomRanges, draw_room, render_room, require_pyroomacoustics
+    from aural.degrade.simulate import item_seed
+    from aural.signal import Signal
+
+    require_pyroomacoustics()
+    if not 0.0 < rt60_s[0] <= rt60_s[1]:
+        raise UsageError(f"--rt60-s {rt60_s[0]:g} {rt60_s[1]:g}: give 0 < LOW <= HIGH")
+    ranges = RoomRanges(rt60_s=rt60_s, polygon_probability=polygon_fraction)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"{out_dir}: cannot create the output folder ({exc.strerror})") from None
+    width = max(5, len(str(count - 1)))
+    manifest, partial = out_dir / "rooms.jsonl", out_dir / ".rooms.jsonl.part"
+    failures, started = 0, time.monotonic()
+    progress = _progress(count)
+    with open(partial, "w", encoding="utf-8") as lines:
+        for index in range(count):
+            name = f"room-{index:0{width}d}.wav"
+            room_seed = item_seed(seed, "room", index)
+            try:
+                room = draw_room(np.random.default_rng(room_seed), ranges)
+                rir, facts = render_room(room, sample_rate)
+                io.write(Signal(torch_tensor(rir), sample_rate), out_dir / name, subtype="FLOAT")
+            except (AuralError, ValueError, RuntimeError) as exc:  # pyroomacoustics raises plain errors
+                failures += 1
+                click.echo(f"aural: {out_dir / name}: {exc}", err=True)
+            else:
+                entry = {"file": name, "index": index, "seed": seed, "room_seed": room_seed, **room, **facts}
+                lines.write(json.dumps(entry) + "\n")
+                lines.flush()
+            progress(1)
+    os.replace(partial, manifest)
+    click.echo(f"wrote {count - failures} rooms at {sample_rate} Hz (seed {seed}) to {out_dir} in "
+               f"{time.monotonic() - started:.1f} s; manifest: {manifest}", err=True)
+    if failures:
+        raise AuralError(f"{failures} of {count} rooms failed (see the messages above)")
+
+
+def torch_tensor(rir):
+    """A mono ``(1, samples)`` float32 tensor of an impulse response."""
+    import torch
+
+    return torch.from_numpy(rir.astype("float32"))[None, :]

@@ -25,7 +25,8 @@ from aural.registry import Registry
 TRANSFORMS: Registry[type["Transform"]] = Registry(
     "degradation transform",
     builtin_modules=("aural.degrade.transforms", "aural.degrade.noise", "aural.degrade.reverb",
-                     "aural.degrade.codecs"))
+                     "aural.degrade.codecs", "aural.degrade.mains", "aural.degrade.impulsive",
+                     "aural.degrade.wind", "aural.degrade.breathing", "aural.degrade.eq"))
 
 Params = dict[str, Any]
 

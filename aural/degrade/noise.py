@@ -45,13 +45,17 @@ def _white_block(seed: int, index: int) -> np.ndarray:
 
 
 def synthetic_noise(colour: str, seed: int, start: int, num_samples: int) -> np.ndarray:
-    """Samples ``start:start+num_samples`` of an endless unit-power coloured noise.
+    """Samples ``start:start+num_samples`` of an endless unit-power coloured noise."""
+    b, a = _COLOURS[colour]
+    return filtered_noise(b, a, seed, start, num_samples, gain=_colour_gain(colour))
+
+
+def filtered_noise(b, a, seed: int, start: int, num_samples: int, gain: float = 1.0) -> np.ndarray:
+    """Samples ``start:start+num_samples`` of endless white noise through the IIR filter ``b, a``.
 
     Built from independent blocks; each block is filtered after a warm-up on the end of
     the previous one, so any excerpt comes out the same however the signal is chunked.
     """
-    b, a = _COLOURS[colour]
-    gain = _colour_gain(colour)
     out = np.empty(num_samples)
     first, last = start // NOISE_BLOCK, (start + num_samples - 1) // NOISE_BLOCK
     pos = 0

@@ -240,7 +240,10 @@ class OnTheFlyDataset(Dataset):
     (``N`` clean files), a random crop of it, a random profile, and that profile's random
     chain: all drawn from ``numpy.random.default_rng([seed, epoch, index])``. Crops quieter
     than ``min_level_db`` are redrawn (up to three tries, the loudest kept). The clean target
-    is level-normalised as in ``aural data simulate``.
+    is level-normalised as in ``aural data simulate``. With ``speed_probability`` the clean crop
+    is first sped up or slowed down by a factor in ``speed_bounds`` (drawn from
+    ``default_rng([seed, epoch, index, 2])``; see :mod:`aural.degrade.augment`): target and
+    degraded side both come from the changed crop.
     """
 
     def __init__(self, clean_dirs: str | os.PathLike | Sequence[str | os.PathLike],
@@ -248,7 +251,8 @@ class OnTheFlyDataset(Dataset):
                  profiles: str | Iterable[str] = "all", segment_s: float = 4.0, sample_rate: int = 48000,
                  seed: int = 0, *, num_items: int | None = None, num_channels: int = 1,
                  mic_ir_dir: str | os.PathLike | None = None, reference_level_db: float | None = -26.0,
-                 min_level_db: float = -60.0, split: str = "all", val_fraction: float = 0.0):
+                 min_level_db: float = -60.0, split: str = "all", val_fraction: float = 0.0,
+                 speed_probability: float = 0.0, speed_bounds: tuple[float, float] = (0.9, 1.1)):
         from aural.degrade.codecs import warn_missing_ffmpeg
         from aural.degrade.profiles import resolve_profiles
         from aural.degrade.simulate import make_resources
@@ -264,6 +268,8 @@ class OnTheFlyDataset(Dataset):
         self.num_channels = num_channels
         self.reference_level_db = reference_level_db
         self.min_level_db = min_level_db
+        self.speed_probability = float(speed_probability)
+        self.speed_bounds = tuple(speed_bounds)
         dirs = [clean_dirs] if isinstance(clean_dirs, (str, os.PathLike)) else list(clean_dirs)
         files: list[Path] = []
         for folder in map(Path, dirs):
@@ -292,9 +298,8 @@ class OnTheFlyDataset(Dataset):
         order = np.random.default_rng([self.seed, self.epoch + index // n, 1]).permutation(n)
         return int(order[index % n])
 
-    def _crop(self, path: Path, rng: np.random.Generator) -> torch.Tensor:
+    def _crop(self, path: Path, rng: np.random.Generator, length: int) -> torch.Tensor:
         facts = io.info(path)
-        length = self.segment_samples
         total = int(math.floor(facts.num_frames * self.sample_rate / facts.sample_rate))
         best, best_level = None, -math.inf
         for _ in range(3):
@@ -315,13 +320,23 @@ class OnTheFlyDataset(Dataset):
 
         if not 0 <= index < self.num_items:
             raise IndexError(index)
+        from aural.degrade.augment import change_speed, draw_speed, source_samples
+        from aural.degrade.base import fit_length
+
         rng = np.random.default_rng([self.seed, self.epoch, index])
+        speed = draw_speed(np.random.default_rng([self.seed, self.epoch, index, 2]), self.speed_probability,
+                           self.speed_bounds)
+        length = self.segment_samples if speed == 1.0 else source_samples(self.segment_samples, speed)
         path, clean = _skip_unreadable(len(self.files), self._file_index(index),
-                                       lambda i: (self.files[i], self._crop(self.files[i], rng)), self._unreadable)
+                                       lambda i: (self.files[i], self._crop(self.files[i], rng, length)),
+                                       self._unreadable)
+        if speed != 1.0:
+            clean = fit_length(change_speed(clean, self.sample_rate, speed), self.segment_samples)
         profile = self.profiles[int(rng.integers(len(self.profiles)))]
         studio, phone, record = simulate_pair(Signal(clean, self.sample_rate), profile, rng, self.resources,
                                               reference_level_db=self.reference_level_db)
         record["source"] = str(path)
+        record["speed"] = speed
         return phone.audio.float(), studio.audio.float(), record
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:

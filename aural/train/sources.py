@@ -25,6 +25,7 @@ PAIRED_SUBFOLDERS = (("phone", "studio"), ("noisy", "clean"), ("degraded", "refe
 VAL_FRACTION = 0.1
 VAL_ITEMS_ON_THE_FLY = 64
 ITEMS_PER_FILE_ON_THE_FLY = 50
+TRAIN_SPEED_PROBABILITY = 0.3  # training items sped up or slowed down (0.9-1.1) before degradation
 
 
 @dataclass(frozen=True)
@@ -63,18 +64,22 @@ def build_datasets(data: Path, val_data: Path | None, options: DataOptions) -> t
         return PairedFolderDataset(**where, segment_s=segment, sample_rate=options.sample_rate, num_channels=1,
                                    split=split, val_fraction=VAL_FRACTION if split != "all" else 0.1, seed=seed)
 
-    def on_the_fly(where: dict[str, Any], split: str, num_items: int | None, segment: float, seed: int) -> Dataset:
+    def on_the_fly(where: dict[str, Any], split: str, num_items: int | None, segment: float, seed: int,
+                   speed_probability: float = 0.0) -> Dataset:
         return OnTheFlyDataset(where["clean_dirs"], options.noise_dir, options.rir_dir, list(options.profiles),
                                segment_s=segment, sample_rate=options.sample_rate, seed=seed, num_items=num_items,
-                               split=split, val_fraction=VAL_FRACTION if split != "all" else 0.0)
+                               split=split, val_fraction=VAL_FRACTION if split != "all" else 0.0,
+                               speed_probability=speed_probability)
 
     own_split = "train" if val_data is None else "all"
     if kind == "paired":
         train = paired(where, own_split, segment_s, options.seed)
     else:
         probe = on_the_fly(where, own_split, None, segment_s, options.seed)
-        train = on_the_fly(where, own_split, len(probe.files) * ITEMS_PER_FILE_ON_THE_FLY, segment_s, options.seed)
-        description["degradation"] = (f"on the fly: profiles {', '.join(options.profiles)}, noise "
+        train = on_the_fly(where, own_split, len(probe.files) * ITEMS_PER_FILE_ON_THE_FLY, segment_s, options.seed,
+                           TRAIN_SPEED_PROBABILITY)
+        description["degradation"] = (f"on the fly: profiles {', '.join(options.profiles)}, speed 0.9-1.1 "
+                                      f"on {TRAIN_SPEED_PROBABILITY:.0%} of training items, noise "
                                       f"{options.noise_dir or 'synthetic'}, rooms {options.rir_dir or 'synthetic'}")
     if val_data is None:
         val_kind, val_where = kind, where

@@ -15,7 +15,7 @@ from aural import io
 from aural.degrade import codecs, reproduce
 from helpers import DATA_ROOT, requires_shared_data, run_cli, speech_like, write_audio
 
-PROFILES = ["archival", "cellular", "laptop_mic", "voice_memo", "voip"]
+PROFILES = ["additive_noise", "archival", "cellular", "laptop_mic", "voice_memo", "voip"]
 
 
 def xcorr_lag(output: np.ndarray, reference: np.ndarray, max_lag: int = 800) -> int:
@@ -87,7 +87,7 @@ def test_every_profile_with_variants_and_a_rate(folders, capsys):
                             "--max-seconds", "0.5")
     assert code == 0, err
     entries = manifest(folders)
-    assert len(entries) == 2 * 5 * 2
+    assert len(entries) == 2 * len(PROFILES) * 2
     assert sorted({e["profile"] for e in entries}) == PROFILES
     assert {e["phone"] for e in entries if e["source_rel"] == "a.wav" and e["profile"] == "voip"} == \
         {"phone/voip/a-v0.wav", "phone/voip/a-v1.wav"}
@@ -183,7 +183,7 @@ def test_real_recordings_through_every_profile(tmp_path, capsys):
                             "--sample-rate", "16000", "--max-seconds", "4"], capsys)
     assert code == 0, err
     entries = [json.loads(line) for line in (out / "manifest.jsonl").read_text().splitlines()]
-    assert len(entries) == 3 * 5
+    assert len(entries) == 3 * len(PROFILES)
     for entry in entries:
         studio, phone = io.read(out / entry["studio"]), io.read(out / entry["phone"])
         assert studio.audio.shape == phone.audio.shape and float(phone.audio.abs().max()) <= 1.0

@@ -11,14 +11,16 @@ import torch
 
 from aural.degrade import PROFILES, codecs, get_profile, resolve_profiles, simulate_pair
 from aural.degrade.base import Resources
+from aural.degrade.level import active_level_db, rms_db
+from aural.degrade.noise import synthetic_noise
 from aural.errors import UsageError
 from aural.signal import Signal
 from helpers import speech_like
 
-NAMES = ["archival", "cellular", "laptop_mic", "voice_memo", "voip"]
+NAMES = ["additive_noise", "archival", "cellular", "laptop_mic", "voice_memo", "voip"]
 
 
-def test_the_five_profiles_are_registered():
+def test_the_six_profiles_are_registered():
     assert PROFILES.names() == NAMES
     for name in NAMES:
         assert get_profile(name).description
@@ -68,6 +70,21 @@ def test_profile_pairs_keep_shape_reference_and_alignment(name):
     assert torch.equal(again[1].audio, phone.audio) and again[2] == record
     other = simulate_pair(clean, name, np.random.default_rng(2), resources)
     assert other[2]["steps"] != record["steps"]
+
+
+def test_additive_noise_profile_only_adds_noise():
+    clean = speech_like(2.0, 16000, seed=4, level_db=-30.0)
+    for seed in range(4):
+        studio, phone, record = simulate_pair(clean, "additive_noise", np.random.default_rng(seed), Resources())
+        assert [s["transform"] for s in record["steps"]] == ["noise"]
+        params = record["steps"][0]["params"]
+        assert -5.0 <= params["snr_db"] <= 25.0
+        noise = synthetic_noise(params["colour"], params["seed"], 0, clean.num_samples) \
+            * 10 ** ((params["gain_db"] + record["pair_gain_db"]) / 20)
+        # phone - studio is exactly the recorded noise: no filter, band limit, codec or level change
+        np.testing.assert_allclose((phone.audio - studio.audio)[0].numpy(), noise, atol=2e-6)
+        assert active_level_db(studio.audio, 16000) - rms_db(phone.audio - studio.audio) == \
+            pytest.approx(params["snr_db"], abs=1.0)  # unit-power noise, measured over 2 s
 
 
 def test_profiles_model_their_devices():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from aural.degrade.mains import mains_wave
 from aural.dsp.hum import HumAnalyzer, HumCanceller
 from aural.systems.probe import voiced
 
@@ -14,10 +15,9 @@ SAMPLE_RATE = 48000
 def hum(duration_s: float, mains_hz: float = 50.0, *, drift_hz: float = 0.0, harmonics: int = 11,
         sample_rate: int = SAMPLE_RATE, seed: int = 0) -> np.ndarray:
     """Mains hum: harmonics falling 4.4 dB each, frequency drifting by +-``drift_hz`` over 20 s."""
-    rng = np.random.default_rng(seed)
-    t = np.arange(int(duration_s * sample_rate)) / sample_rate
-    phase = 2 * np.pi * np.cumsum(mains_hz + drift_hz * np.sin(2 * np.pi * t / 20.0)) / sample_rate
-    return sum(0.6 ** (k - 1) * np.sin(k * phase + rng.uniform(0, 2 * np.pi)) for k in range(1, harmonics + 1))
+    phases = np.random.default_rng(seed).uniform(0, 2 * np.pi, harmonics)
+    return mains_wave(0, int(duration_s * sample_rate), sample_rate, mains_hz, 0.6 ** np.arange(harmonics), phases,
+                      drift_hz=drift_hz, drift_period_s=20.0)
 
 
 def at_level(signal: np.ndarray, reference: np.ndarray, relative_db: float) -> np.ndarray:

@@ -11,8 +11,10 @@ import soundfile as sf
 import torch
 from torch.utils.data import DataLoader
 
+from aural.degrade.noise import synthetic_noise
 from aural.dsp.resample import resample
 from aural.errors import UsageError
+from aural.signal import Signal
 from aural.train.datasets import OnTheFlyDataset, PairedFolderDataset, crop_step, split_of
 from helpers import speech_like, write_audio
 
@@ -213,3 +215,29 @@ def test_no_readable_file_at_all_is_a_usage_error(tmp_path):
     data = OnTheFlyDataset(tmp_path / "clean", profiles=["cellular"], segment_s=0.25, sample_rate=16000, num_items=2)
     with pytest.raises(UsageError, match="none of the 1 training files is readable"):
         data.item(0)
+
+
+def test_on_the_fly_speed_change_keeps_target_and_degraded_aligned(tmp_path):
+    (tmp_path / "clean").mkdir()
+    write_audio(tmp_path / "clean" / "a.wav", speech_like(3.0, 16000, seed=2))
+    plain = OnTheFlyDataset(tmp_path / "clean", profiles=["additive_noise"], segment_s=1.0, sample_rate=16000,
+                            seed=3, num_items=8)
+    sped = OnTheFlyDataset(tmp_path / "clean", profiles=["additive_noise"], segment_s=1.0, sample_rate=16000,
+                           seed=3, num_items=8, speed_probability=1.0, speed_bounds=(1.1, 1.1))
+    for index in range(3):
+        degraded, clean, record = sped.item(index)
+        assert record["speed"] == 1.1 and clean.shape == degraded.shape == (1, 16000)
+        noise = record["steps"][0]["params"]
+        assert noise == plain.item(index)[2]["steps"][0]["params"]  # the chain's draws are unchanged
+        assert torch.isfinite(degraded).all() and torch.isfinite(clean).all()
+    assert plain.item(0)[2]["speed"] == 1.0
+    # a 1 kHz tone comes out at 1.1 kHz in the target, and the degraded side is target + noise
+    tone = np.sin(2 * np.pi * 1000.0 * np.arange(3 * 16000) / 16000) * 0.1
+    write_audio(tmp_path / "clean" / "a.wav", Signal(torch.from_numpy(tone.astype(np.float32))[None], 16000))
+    degraded, clean, record = sped.item(0)
+    spectrum = np.abs(np.fft.rfft(clean[0].numpy() * np.hanning(16000)))
+    assert int(np.argmax(spectrum)) == 1100
+    noise = record["steps"][0]["params"]
+    expected = synthetic_noise(noise["colour"], noise["seed"], 0, 16000) \
+        * 10 ** ((noise["gain_db"] + record["pair_gain_db"]) / 20)
+    np.testing.assert_allclose((degraded - clean)[0].numpy(), expected, atol=2e-6)
