@@ -46,7 +46,7 @@ def check_reference(reference: str, early_reflections_ms: float, where: str = "r
 
 def early_part(kernel: np.ndarray, sample_rate: int, early_reflections_ms: float) -> np.ndarray:
     """The first ``early_reflections_ms`` of ``kernel``, then a ``FADE_MS`` half-Hann fade-out."""
-    keep = int(round(early_reflections_ms * sample_rate / 1000.0))
+    keep = max(1, int(round(early_reflections_ms * sample_rate / 1000.0)))  # the direct path at least
     fade = max(1, int(round(FADE_MS * sample_rate / 1000.0)))
     early = np.array(kernel[:keep + fade], dtype=np.float64)
     falling = np.hanning(2 * fade + 1)[fade + 1:]  # just under 1 down to 0 (excluded)
