@@ -181,7 +181,7 @@ def srmr_value(audio: np.ndarray, sample_rate: int = SAMPLE_RATE, *, normalised:
 
 
 @register_metric("srmr", intrusive=False, higher_is_better=True, package="scipy", sample_rate=SAMPLE_RATE,
-                 min_duration_s=MIN_DURATION_S)
+                 min_duration_s=MIN_DURATION_S, rate_note="modulation 4-128 Hz")
 def srmr(reference: np.ndarray | None, estimate: np.ndarray, sample_rate: int) -> float:
     """Speech-to-reverberation modulation energy ratio (Falk 2010; 4-128 Hz), non-intrusive: higher is drier."""
     require_not_silent(estimate, "signal")
@@ -189,7 +189,7 @@ def srmr(reference: np.ndarray | None, estimate: np.ndarray, sample_rate: int) -
 
 
 @register_metric("srmrnorm", intrusive=False, higher_is_better=True, package="scipy", sample_rate=SAMPLE_RATE,
-                 min_duration_s=MIN_DURATION_S)
+                 min_duration_s=MIN_DURATION_S, rate_note="modulation 4-30 Hz, energies within 30 dB")
 def srmrnorm(reference: np.ndarray | None, estimate: np.ndarray, sample_rate: int) -> float:
     """SRMRnorm: SRMR over 4-30 Hz modulation, energies within 30 dB (pitch-robust): higher is drier."""
     require_not_silent(estimate, "signal")
