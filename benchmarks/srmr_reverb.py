@@ -33,7 +33,6 @@ def main(argv: list[str]) -> None:
     args = parser.parse_args(argv)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-    import numpy as np
     import torch
 
     from aural import io
