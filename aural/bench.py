@@ -8,7 +8,7 @@ table: rows are systems, columns the mean of each metric over files and the real
 factor. When the folder comes from ``aural data simulate`` (a ``manifest.jsonl`` beside
 ``phone/``), the same table is also made per degradation ``profile``. With ``inputs=True``
 the folder is a plain folder of recordings without references (:func:`find_inputs`), scored
-by the metrics that need none (DNSMOS at -25 dBFS RMS, bandwidth, loudness, clipping).
+by the metrics that need none (DNSMOS at -25 dBFS RMS, SRMR, bandwidth, loudness, clipping).
 ``max_files`` samples across profiles, and evenly over the sorted names within each
 (:func:`sample_pairs`), rather than taking the first files alphabetically.
 

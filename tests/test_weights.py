@@ -184,13 +184,15 @@ def test_cli_train_on_the_fly_from_clean_speech(tmp_path, capsys):
     recipe.write_text(yaml.safe_dump({
         "stage": "mel_unet", "steps": 1, "batch_size": 2, "segment_samples": 4096, "val_every": 1,
         "losses": [{"name": "l1", "weight": 1.0}],
-        "model": {"channels": [4, 8], "bottleneck_channels": 8, "chunk_frames": 16, "context_frames": 8}}))
+        "model": {"channels": [4, 8], "bottleneck_channels": 8, "chunk_frames": 16, "context_frames": 8},
+        "data": {"reference": "dry"}}))
     status, _, err = run_cli(["train", "mel_unet", "--data", str(tmp_path / "clean"), "--profile", "archival",
                               "--val-data", str(tmp_path / "pairs"), "--out", str(tmp_path / "run"),
                               "--recipe", str(recipe), "--no-progress"], capsys)
     assert status == 0, err
     run = json.loads((tmp_path / "run" / "run.json").read_text())
     assert "on the fly" in run["data"]["degradation"] and run["data"]["training items"] == 200
+    assert "targets dry" in run["data"]["degradation"] and run["recipe"]["data"] == {"reference": "dry"}
 
     # Fine-tuning: the checkpoint fixes the architecture, the explicit recipe adds its model options.
     recipe.write_text(yaml.safe_dump({

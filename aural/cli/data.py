@@ -5,7 +5,8 @@
 
 ``aural data simulate`` turns a folder of clean recordings into studio/phone pairs::
 
-    OUT/studio/<rel>.wav   the clean source, level-normalised (the reference)
+    OUT/studio/<rel>.wav   the clean source, level-normalised, with the room's direct path and
+                           early reflections (the reference; --reference dry: without them)
     OUT/phone/<rel>.wav    the same audio through a degradation profile
     OUT/manifest.jsonl     one line per pair with every drawn parameter
 
@@ -60,9 +61,15 @@ def command() -> None:
               help="Longer files are rendered in chunks of this length (memory stays flat).")
 @click.option("--reference-level-db", type=float, default=-26.0, show_default=True,
               help="Active speech level of the studio reference in dBFS.")
+@click.option("--reference", type=click.Choice(["early", "dry"]), default="early", show_default=True,
+              help="Studio reference where the profile adds a room: 'early' keeps the direct path and the "
+                   "early reflections (the model learns to remove late reverberation), 'dry' the clean source.")
+@click.option("--early-reflections-ms", type=click.FloatRange(0.0, 500.0), default=50.0, show_default=True,
+              help="With --reference early: how much of the room response the reference keeps (then a 5 ms fade).")
 def simulate(clean_dir: Path, noise_dir: Path | None, rir_dir: Path | None, mic_ir_dir: Path | None,
              profiles: tuple[str, ...], out_dir: Path, seed: int, per_file: int, sample_rate: int | None,
-             max_seconds: float | None, subtype: str, chunk_seconds: float, reference_level_db: float) -> None:
+             max_seconds: float | None, subtype: str, chunk_seconds: float, reference_level_db: float,
+             reference: str, early_reflections_ms: float) -> None:
     """Simulate phone recordings of clean audio: studio/phone pairs plus a manifest."""
     from aural import io
     from aural.degrade.codecs import warn_missing_ffmpeg
@@ -81,7 +88,8 @@ def simulate(clean_dir: Path, noise_dir: Path | None, rir_dir: Path | None, mic_
     rels = [f.relative_to(clean_dir).as_posix() for f in files]
     _check_collisions(rels)
     settings = Settings(sample_rate=sample_rate, max_seconds=max_seconds, chunk_seconds=chunk_seconds,
-                        reference_level_db=reference_level_db, subtype=subtype)
+                        reference_level_db=reference_level_db, subtype=subtype, reference=reference,
+                        early_reflections_ms=early_reflections_ms)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

@@ -132,7 +132,8 @@ def command(stage: str, data: Path | None, val_data: Path | None, out_dir: Path,
     if not sample_rate:
         raise UsageError(f"{stage} declares no native sample rate to train at")
     options = DataOptions(sample_rate=sample_rate, segment_samples=chosen.segment_samples, noise_dir=noise_dir,
-                          rir_dir=rir_dir, profiles=profiles, seed=chosen.seed)
+                          rir_dir=rir_dir, profiles=profiles, seed=chosen.seed,
+                          **{key: chosen.data[key] for key in ("reference", "early_reflections_ms") if key in chosen.data})
     # a stage whose data is not degraded/clean pairs (band-limited full-band audio, mixtures)
     # says how to build it from --data in its task module
     datasets_of = getattr(task_module, "build_datasets", build_datasets)

@@ -2,7 +2,8 @@
 
 The studio reference is the clean source (resampled to the working rate when asked),
 scaled to ``reference_level_db`` active level (by at most +40 dB, without exceeding the
-peak ceiling) and otherwise untouched. The phone file is the profile's chain applied to that reference, at
+peak ceiling); with ``reference="early"`` (the default) it also keeps the direct path and
+early reflections of the chain's room, see :mod:`aural.degrade.reference`. The phone file is the profile's chain applied to that reference, at
 the same rate, length and channel count. If the phone file would peak above
 ``PEAK_CEILING`` both are scaled down together by ``pair_gain_db``. Every gain and every
 drawn parameter goes into the manifest entry, from which :func:`reproduce` renders the
@@ -32,6 +33,8 @@ from aural.degrade.base import Chain, DrawContext, Params, Resources, db_to_gain
 from aural.degrade.codecs import ffmpeg_version, find_ffmpeg
 from aural.degrade.level import SILENCE_DB, active_level_from_powers, frame_powers, frame_samples
 from aural.degrade.profiles import Profile, get_profile
+from aural.degrade.reference import (DEFAULT_EARLY_REFLECTIONS_MS, DEFAULT_REFERENCE, check_reference,
+                                     reference_kernels, render_reference)
 from aural.degrade.transforms import describe
 from aural.dsp.resample import StreamingResampler, resample
 from aural.errors import AudioReadError, StageError, UsageError
@@ -43,7 +46,7 @@ PEAK_CEILING_DB = -0.5
 PEAK_CEILING = 10.0 ** (PEAK_CEILING_DB / 20.0)
 DEFAULT_CHUNK_S = 30.0
 CROSSFADE_S = 0.01
-MANIFEST_VERSION = 1
+MANIFEST_VERSION = 2  # 2: "reference" and "early_reflections_ms" (absent: dry)
 
 
 def item_seed(seed: int, *parts: Any) -> int:
@@ -215,6 +218,15 @@ def render_phone(source: CleanSource, gain_db: float, steps: list[Params], resou
         yield piece
 
 
+def render_studio(source: CleanSource, gain_db: float, steps: list[Params], resources: Resources | None,
+                  reference: str, early_reflections_ms: float, block_samples: int) -> Iterator[torch.Tensor]:
+    """The studio reference (``source`` times ``gain_db``; see :mod:`aural.degrade.reference`) in blocks."""
+    gain = db_to_gain(gain_db)
+    kernels = reference_kernels(steps, source.sample_rate, resources, reference, early_reflections_ms)
+    return render_reference(lambda start, frames: source.read(start, frames) * gain, source.num_samples,
+                            kernels, block_samples)
+
+
 def _checked(audio: torch.Tensor) -> torch.Tensor:
     if not np.isfinite(audio.numpy()).all():
         raise StageError("the degradation chain produced non-finite samples")
@@ -228,8 +240,14 @@ def pair_gain_db(peak: float) -> float:
 
 def simulate_pair(clean: Signal, profile: Profile | str, rng: np.random.Generator,
                   resources: Resources | None = None, *,
-                  reference_level_db: float | None = REFERENCE_LEVEL_DB) -> tuple[Signal, Signal, dict[str, Any]]:
-    """(studio, phone, record) for an in-memory clean signal (training crops)."""
+                  reference_level_db: float | None = REFERENCE_LEVEL_DB, reference: str = DEFAULT_REFERENCE,
+                  early_reflections_ms: float = DEFAULT_EARLY_REFLECTIONS_MS) -> tuple[Signal, Signal, dict[str, Any]]:
+    """(studio, phone, record) for an in-memory clean signal (training crops).
+
+    ``reference``: ``early`` (direct path and the first ``early_reflections_ms`` of the
+    room) or ``dry`` (the clean source); see :mod:`aural.degrade.reference`.
+    """
+    check_reference(reference, early_reflections_ms)
     profile = get_profile(profile) if isinstance(profile, str) else profile
     resources = resources or Resources()
     source = CleanSource.from_signal(clean)
@@ -237,8 +255,9 @@ def simulate_pair(clean: Signal, profile: Profile | str, rng: np.random.Generato
     phone = next(render_phone(source, record["reference_gain_db"], record["steps"], resources, source.num_samples))
     record["pair_gain_db"] = pair_gain_db(float(phone.abs().max()) if phone.numel() else 0.0)
     pair = db_to_gain(record["pair_gain_db"])
-    studio = clean.audio * db_to_gain(record["reference_gain_db"] + record["pair_gain_db"])
-    record["profile"] = profile.name
+    studio = next(render_studio(source, record["reference_gain_db"] + record["pair_gain_db"], record["steps"],
+                                resources, reference, early_reflections_ms, max(1, source.num_samples)))
+    record.update(profile=profile.name, reference=reference, early_reflections_ms=early_reflections_ms)
     return Signal(studio, clean.sample_rate), Signal(phone * pair, clean.sample_rate), record
 
 
@@ -252,6 +271,11 @@ class Settings:
     chunk_seconds: float = DEFAULT_CHUNK_S
     reference_level_db: float | None = REFERENCE_LEVEL_DB
     subtype: str = "PCM_24"
+    reference: str = DEFAULT_REFERENCE
+    early_reflections_ms: float = DEFAULT_EARLY_REFLECTIONS_MS
+
+    def __post_init__(self) -> None:
+        check_reference(self.reference, self.early_reflections_ms)
 
 
 def output_rel(rel: str, profile: str, variant: int, *, with_profile: bool, num_variants: int) -> str:
@@ -286,6 +310,7 @@ def simulate_file(source_path: Path, rel: str, profile: Profile, *, seed: int, v
             "noise_dir": _root(resources.noise), "rir_dir": _root(resources.rir), "mic_ir_dir": _root(resources.mic_ir),
             "ffmpeg": ffmpeg_version(resources.ffmpeg) if resources.ffmpeg else None,
             "reference_level_db": settings.reference_level_db,
+            "reference": settings.reference, "early_reflections_ms": settings.early_reflections_ms,
             **{k: record[k] for k in ("source_level_db", "reference_gain_db", "speech_level_db")},
         }
         entry["summary"] = describe(record["steps"])
@@ -312,10 +337,11 @@ def simulate_file(source_path: Path, rel: str, profile: Profile, *, seed: int, v
                     for block in io.iter_blocks(temp):
                         writer.write(block * pair)
         entry["steps"] = record["steps"]
-        total = db_to_gain(entry["reference_gain_db"] + entry["pair_gain_db"])
         with io.AudioWriter(studio_path, rate, source.num_channels, subtype=settings.subtype) as writer:
-            for block in source.blocks(io.READ_BLOCK_SAMPLES):
-                writer.write(block * total)
+            for block in render_studio(source, entry["reference_gain_db"] + entry["pair_gain_db"], entry["steps"],
+                                       resources, settings.reference, settings.early_reflections_ms,
+                                       io.READ_BLOCK_SAMPLES):
+                writer.write(block)
     return entry
 
 
@@ -327,7 +353,8 @@ def reproduce(entry: dict[str, Any], *, clean_dir=None, noise_dir=None, rir_dir=
               resources: Resources | None = None) -> tuple[Signal, Signal]:
     """Re-create the (studio, phone) pair of a manifest entry, as written by ``simulate``.
 
-    Folders default to those recorded in the entry; pass them when the data moved.
+    Folders default to those recorded in the entry; pass them when the data moved. An entry
+    without ``reference`` (written before it was recorded) has the dry reference.
     """
     source_path = Path(clean_dir) / entry["source_rel"] if clean_dir else Path(entry["source"])
     if not source_path.exists():
@@ -344,8 +371,10 @@ def reproduce(entry: dict[str, Any], *, clean_dir=None, noise_dir=None, rir_dir=
                              f"({source.num_samples} samples at {rate} Hz, manifest says {entry['num_samples']})")
         phone = torch.cat(list(render_phone(source, entry["reference_gain_db"], entry["steps"], resources,
                                             int(entry["chunk_samples"]))), dim=1)
-        total = db_to_gain(entry["reference_gain_db"] + entry["pair_gain_db"])
-        studio = torch.cat([block * total for block in source.blocks(io.READ_BLOCK_SAMPLES)], dim=1)
+        studio = torch.cat(list(render_studio(source, entry["reference_gain_db"] + entry["pair_gain_db"],
+                                              entry["steps"], resources, entry.get("reference", "dry"),
+                                              float(entry.get("early_reflections_ms", DEFAULT_EARLY_REFLECTIONS_MS)),
+                                              io.READ_BLOCK_SAMPLES)), dim=1)
     return Signal(studio, rate), Signal(phone * db_to_gain(entry["pair_gain_db"]), rate)
 
 

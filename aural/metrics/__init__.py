@@ -22,6 +22,8 @@ dnsmos_*_norm  no         16 kHz, at -25 dBFS RMS     speechmos (the same, level
 bandwidth_hz   no         own rate                    aural (see :mod:`.recording`)
 clipping_      no         own rate, all channels      aural (see :mod:`.recording`)
 percent
+srmr,          no         16 kHz                      aural + scipy (see :mod:`.reverberation`)
+srmrnorm
 =============  =========  ==========================  ================================
 
 Metric functions take float64 numpy arrays that the caller has already mixed down,
@@ -51,7 +53,7 @@ def names() -> list[str]:
 
 DEFAULT_ORDER = ("pesq_wb", "pesq_nb", "stoi", "estoi", "si_sdr", "snr", "lsd", "lsd_hf",
                  "dnsmos_sig", "dnsmos_bak", "dnsmos_ovrl", "dnsmos_sig_norm", "dnsmos_bak_norm",
-                 "dnsmos_ovrl_norm", "bandwidth_hz", "lufs", "true_peak_db", "clipping_percent",
+                 "dnsmos_ovrl_norm", "srmrnorm", "srmr", "bandwidth_hz", "lufs", "true_peak_db", "clipping_percent",
                  "mse", "mae", "rmse", "pearson")
 
 

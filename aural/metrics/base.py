@@ -17,6 +17,7 @@ BUILTIN_MODULES = (
     "aural.metrics.loudness",
     "aural.metrics.dnsmos",
     "aural.metrics.recording",
+    "aural.metrics.reverberation",
 )
 
 #: Below this RMS a signal counts as silent and ratio metrics are undefined (-90 dBFS).

@@ -240,10 +240,12 @@ class OnTheFlyDataset(Dataset):
     (``N`` clean files), a random crop of it, a random profile, and that profile's random
     chain: all drawn from ``numpy.random.default_rng([seed, epoch, index])``. Crops quieter
     than ``min_level_db`` are redrawn (up to three tries, the loudest kept). The clean target
-    is level-normalised as in ``aural data simulate``. With ``speed_probability`` the clean crop
-    is first sped up or slowed down by a factor in ``speed_bounds`` (drawn from
-    ``default_rng([seed, epoch, index, 2])``; see :mod:`aural.degrade.augment`): target and
-    degraded side both come from the changed crop.
+    is level-normalised as in ``aural data simulate`` and, as there, keeps the room's direct
+    path and first ``early_reflections_ms`` with ``reference="early"`` (the default) or is the
+    dry crop with ``reference="dry"`` (:mod:`aural.degrade.reference`). With
+    ``speed_probability`` the clean crop is first sped up or slowed down by a factor in
+    ``speed_bounds`` (drawn from ``default_rng([seed, epoch, index, 2])``; see
+    :mod:`aural.degrade.augment`): target and degraded side both come from the changed crop.
     """
 
     def __init__(self, clean_dirs: str | os.PathLike | Sequence[str | os.PathLike],
@@ -252,12 +254,17 @@ class OnTheFlyDataset(Dataset):
                  seed: int = 0, *, num_items: int | None = None, num_channels: int = 1,
                  mic_ir_dir: str | os.PathLike | None = None, reference_level_db: float | None = -26.0,
                  min_level_db: float = -60.0, split: str = "all", val_fraction: float = 0.0,
-                 speed_probability: float = 0.0, speed_bounds: tuple[float, float] = (0.9, 1.1)):
+                 speed_probability: float = 0.0, speed_bounds: tuple[float, float] = (0.9, 1.1),
+                 reference: str = "early", early_reflections_ms: float = 50.0):
         from aural.degrade.codecs import warn_missing_ffmpeg
         from aural.degrade.profiles import resolve_profiles
+        from aural.degrade.reference import check_reference
         from aural.degrade.simulate import make_resources
 
         _check_split(split, val_fraction)
+        check_reference(reference, early_reflections_ms)
+        self.reference = reference
+        self.early_reflections_ms = float(early_reflections_ms)
         self.profiles = [p.name for p in resolve_profiles([profiles] if isinstance(profiles, str) else profiles)]
         self.sample_rate = int(sample_rate)
         if segment_s is None:
@@ -334,7 +341,8 @@ class OnTheFlyDataset(Dataset):
             clean = fit_length(change_speed(clean, self.sample_rate, speed), self.segment_samples)
         profile = self.profiles[int(rng.integers(len(self.profiles)))]
         studio, phone, record = simulate_pair(Signal(clean, self.sample_rate), profile, rng, self.resources,
-                                              reference_level_db=self.reference_level_db)
+                                              reference_level_db=self.reference_level_db, reference=self.reference,
+                                              early_reflections_ms=self.early_reflections_ms)
         record["source"] = str(path)
         record["speed"] = speed
         return phone.audio.float(), studio.audio.float(), record

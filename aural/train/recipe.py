@@ -2,8 +2,9 @@
 
 A recipe says what a stage trains with (losses as ``{name, weight, ...options}``, optimizer
 and schedule, segment length, model options, task options such as ``match_level``, data
-options), how long, and whether validation and export use a weight average (``ema``). Built-in
-recipes are ``aural/recipes/<stage>.yaml``; ``aural train --recipe FILE`` takes any other.
+options such as the on-the-fly ``reference``: ``early`` or ``dry``), how long, and whether
+validation and export use a weight average (``ema``). Built-in recipes are
+``aural/recipes/<stage>.yaml``; ``aural train --recipe FILE`` takes any other.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ OPTIMIZER_KEYS = ("lr", "betas", "weight_decay")
 SCHEDULE_KEYS = ("warmup_steps", "decay", "min_lr_ratio")
 EARLY_STOPPING_KEYS = ("metric", "mode", "patience")
 TASK_KEYS = ("match_level", "front")
+#: on-the-fly training targets (aural.degrade.reference): ``reference: early|dry``, ``early_reflections_ms``
+DATA_KEYS = ("reference", "early_reflections_ms")
 
 
 @dataclass(frozen=True)
@@ -108,7 +111,7 @@ def recipe_from_mapping(data: Any, source: str = "<recipe>") -> Recipe:
         raise _fail(source, "grad_clip", f"expected a number > 0 or null, got {values['grad_clip']!r}")
     for key, allowed in (("optimizer", OPTIMIZER_KEYS), ("schedule", SCHEDULE_KEYS),
                          ("early_stopping", EARLY_STOPPING_KEYS), ("task", TASK_KEYS), ("model", None),
-                         ("data", None)):
+                         ("data", DATA_KEYS)):
         section = values.get(key, {}) or {}
         if not isinstance(section, Mapping):
             raise _fail(source, key, f"expected a mapping, got {section!r}")
@@ -117,6 +120,7 @@ def recipe_from_mapping(data: Any, source: str = "<recipe>") -> Recipe:
                 if sub not in allowed:
                     raise _fail(source, f"{key}.{sub}", f"unknown key; known: {', '.join(allowed)}")
         values[key] = dict(section)
+    _check_data(source, values["data"])
     losses = values.get("losses")
     if losses is not None:
         if not isinstance(losses, list) or not losses or not all(isinstance(x, Mapping) for x in losses):
@@ -154,6 +158,20 @@ def recipe_from_mapping(data: Any, source: str = "<recipe>") -> Recipe:
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"{source}: {exc}") from None
     return recipe
+
+
+def _check_data(source: str, data: dict[str, Any]) -> None:
+    from aural.degrade.reference import (DEFAULT_EARLY_REFLECTIONS_MS, DEFAULT_REFERENCE, MAX_EARLY_REFLECTIONS_MS,
+                                         REFERENCES)
+
+    reference = data.get("reference", DEFAULT_REFERENCE)
+    if reference not in REFERENCES:
+        raise _fail(source, "data.reference", f"expected one of {', '.join(REFERENCES)}, got {reference!r}")
+    window = data.get("early_reflections_ms", DEFAULT_EARLY_REFLECTIONS_MS)
+    if isinstance(window, bool) or not isinstance(window, (int, float)) \
+            or not 0.0 <= window <= MAX_EARLY_REFLECTIONS_MS:
+        raise _fail(source, "data.early_reflections_ms",
+                    f"expected a number from 0 to {MAX_EARLY_REFLECTIONS_MS:g}, got {window!r}")
 
 
 def load_recipe(path: str | Path) -> Recipe:

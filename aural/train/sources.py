@@ -37,6 +37,8 @@ class DataOptions:
     rir_dir: Path | None = None
     profiles: Sequence[str] = ("all",)
     seed: int = 0
+    reference: str = "early"               # on-the-fly targets: see aural.degrade.reference
+    early_reflections_ms: float = 50.0
 
 
 def _kind(path: Path) -> tuple[str, dict[str, Any]]:
@@ -69,7 +71,8 @@ def build_datasets(data: Path, val_data: Path | None, options: DataOptions) -> t
         return OnTheFlyDataset(where["clean_dirs"], options.noise_dir, options.rir_dir, list(options.profiles),
                                segment_s=segment, sample_rate=options.sample_rate, seed=seed, num_items=num_items,
                                split=split, val_fraction=VAL_FRACTION if split != "all" else 0.0,
-                               speed_probability=speed_probability)
+                               speed_probability=speed_probability, reference=options.reference,
+                               early_reflections_ms=options.early_reflections_ms)
 
     own_split = "train" if val_data is None else "all"
     if kind == "paired":
@@ -80,7 +83,8 @@ def build_datasets(data: Path, val_data: Path | None, options: DataOptions) -> t
                            TRAIN_SPEED_PROBABILITY)
         description["degradation"] = (f"on the fly: profiles {', '.join(options.profiles)}, speed 0.9-1.1 "
                                       f"on {TRAIN_SPEED_PROBABILITY:.0%} of training items, noise "
-                                      f"{options.noise_dir or 'synthetic'}, rooms {options.rir_dir or 'synthetic'}")
+                                      f"{options.noise_dir or 'synthetic'}, rooms {options.rir_dir or 'synthetic'}; "
+                                      f"targets {_target_words(options)}")
     if val_data is None:
         val_kind, val_where = kind, where
         description["validation data"] = f"{data}: a fixed {VAL_FRACTION:.0%} of the files (by name hash)"
@@ -102,3 +106,9 @@ def build_datasets(data: Path, val_data: Path | None, options: DataOptions) -> t
     description["training items"] = len(train)
     description["validation items"] = len(val)
     return train, val, description
+
+
+def _target_words(options: DataOptions) -> str:
+    if options.reference == "dry":
+        return "dry (the clean source)"
+    return f"direct path + first {options.early_reflections_ms:g} ms of the room (reference early)"

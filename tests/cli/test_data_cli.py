@@ -168,6 +168,25 @@ def test_long_files_are_chunked_and_reproduced(folders, capsys):
     assert torch.equal(studio.audio, io.read(folders / "out" / entry["studio"]).audio)
 
 
+def test_reference_choice_is_recorded_and_reproduced(folders, capsys):
+    code, _, err = simulate(folders, capsys, "--profile", "voice_memo", "--subtype", "FLOAT", "--reference", "early",
+                            "--early-reflections-ms", "30")
+    assert code == 0, err
+    for entry in manifest(folders):
+        assert (entry["reference"], entry["early_reflections_ms"]) == ("early", 30.0)
+        studio, _ = reproduce(entry)
+        assert torch.equal(studio.audio, io.read(folders / "out" / entry["studio"]).audio)
+    code, _, err = simulate(folders, capsys, "--profile", "voice_memo", "--subtype", "FLOAT", "--reference", "dry")
+    assert code == 0, err
+    entry = manifest(folders)[0]
+    assert entry["reference"] == "dry"
+    gain = 10 ** ((entry["reference_gain_db"] + entry["pair_gain_db"]) / 20)
+    source = io.read(folders / "clean" / entry["source_rel"]).audio
+    assert torch.allclose(io.read(folders / "out" / entry["studio"]).audio, source * gain, atol=1e-6)
+    code, _, err = simulate(folders, capsys, "--reference", "wet")
+    assert code == 2 and "'wet' is not one of 'early', 'dry'" in err
+
+
 @pytest.mark.slow
 @requires_shared_data("speech")
 def test_real_recordings_through_every_profile(tmp_path, capsys):

@@ -58,10 +58,17 @@ def test_profile_pairs_keep_shape_reference_and_alignment(name):
         assert signal.audio.shape == clean.audio.shape and signal.sample_rate == 16000
         assert signal.audio.dtype == torch.float32 and torch.isfinite(signal.audio).all()
         assert float(signal.audio.abs().max()) <= 1.0
-    # the studio side is the clean source times one gain, nothing else
-    gain = float((studio.audio * clean.audio).sum() / (clean.audio ** 2).sum())
-    assert torch.allclose(studio.audio, clean.audio * gain, atol=1e-6)
+    # the dry studio side is the clean source times one gain, nothing else; the same draw
+    dry_studio, dry_phone, dry_record = simulate_pair(clean, name, np.random.default_rng(1), resources,
+                                                      reference="dry")
+    assert torch.equal(dry_phone.audio, phone.audio) and dry_record["steps"] == record["steps"]
+    gain = float((dry_studio.audio * clean.audio).sum() / (clean.audio ** 2).sum())
+    assert torch.allclose(dry_studio.audio, clean.audio * gain, atol=1e-6)
     assert gain == pytest.approx(10 ** ((record["reference_gain_db"] + record["pair_gain_db"]) / 20), rel=1e-4)
+    # the default (early) reference differs from the dry one exactly when the chain has a room
+    has_room = any(step["transform"] == "reverb" for step in record["steps"])
+    assert torch.equal(studio.audio, dry_studio.audio) != has_room
+    assert record["reference"] == "early" and record["early_reflections_ms"] == 50.0
     assert json.loads(json.dumps(record)) == record
     assert record["profile"] == name and record["steps"]
     assert abs(xcorr_lag(phone.audio, studio.audio)) <= 1

@@ -157,9 +157,9 @@ def test_on_the_fly_items_are_reproducible(clean_folder):
     # 6 items over 3 files: each file twice, in an order drawn per pass
     assert sorted(r["source"].rsplit("/", 1)[1] for _, _, r in items) == ["a.wav", "a.wav", "b.flac", "b.flac",
                                                                           "c.wav", "c.wav"]
-    # a crop of a file shorter than the segment is zero-padded
+    # a crop of a file shorter than the segment is zero-padded (an early reference rings on for 55 ms)
     short = [c for _, c, r in items if r["source"].endswith("c.wav")][0]
-    assert torch.all(short[:, 6400 + 100:] == 0)
+    assert float(short[:, 6400 + 100 + 880:].abs().max()) < 1e-9
 
 
 def test_loader_workers_give_the_same_items(clean_folder):
@@ -241,3 +241,31 @@ def test_on_the_fly_speed_change_keeps_target_and_degraded_aligned(tmp_path):
     expected = synthetic_noise(noise["colour"], noise["seed"], 0, 16000) \
         * 10 ** ((noise["gain_db"] + record["pair_gain_db"]) / 20)
     np.testing.assert_allclose((degraded - clean)[0].numpy(), expected, atol=2e-6)
+
+
+def test_on_the_fly_reference_early_or_dry(clean_folder):
+    early = otf(clean_folder, profiles=["voice_memo", "archival"], num_items=8)
+    dry = otf(clean_folder, profiles=["voice_memo", "archival"], num_items=8, reference="dry")
+    rooms = 0
+    for index in range(8):
+        (degraded, target, record), (dry_degraded, dry_target, dry_record) = early.item(index), dry.item(index)
+        assert torch.equal(degraded, dry_degraded) and record["steps"] == dry_record["steps"]
+        assert (record["reference"], dry_record["reference"]) == ("early", "dry")
+        has_room = any(step["transform"] == "reverb" for step in record["steps"])
+        rooms += has_room
+        assert torch.equal(target, dry_target) != has_room
+    assert 0 < rooms < 8  # both kinds of chain were drawn
+    with pytest.raises(UsageError, match="expected one of early, dry"):
+        otf(clean_folder, reference="wet")
+
+
+def test_build_datasets_passes_the_reference_on(clean_folder):
+    from aural.train.sources import DataOptions, build_datasets
+
+    options = DataOptions(sample_rate=16000, segment_samples=8000, profiles=("voice_memo",), reference="dry")
+    train, val, description = build_datasets(clean_folder / "clean", clean_folder / "clean", options)
+    assert train.reference == val.reference == "dry" and "targets dry" in description["degradation"]
+    train, _, description = build_datasets(clean_folder / "clean", clean_folder / "clean",
+                                           DataOptions(sample_rate=16000, segment_samples=8000))
+    assert (train.reference, train.early_reflections_ms) == ("early", 50.0)
+    assert "first 50 ms of the room" in description["degradation"]

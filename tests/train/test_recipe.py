@@ -24,3 +24,15 @@ def test_self_referencing_recipe_is_refused(tmp_path):
     path.write_text("stage: mel_unet\nmodel: &m {inner: *m}\n")
     with pytest.raises(ConfigError, match=rf"^{path}:2: alias \*m refers to its own anchor"):
         load_recipe(path)
+
+
+def test_data_section_chooses_the_on_the_fly_reference():
+    from aural.train.recipe import recipe_from_mapping
+
+    recipe = recipe_from_mapping({"stage": "mel_unet", "data": {"reference": "dry", "early_reflections_ms": 80}})
+    assert recipe.data == {"reference": "dry", "early_reflections_ms": 80}
+    assert recipe_from_mapping({"stage": "mel_unet"}).data == {}
+    for data, key in (({"reference": "wet"}, "data.reference"), ({"early_reflections_ms": -5}, "data.early_reflections_ms"),
+                      ({"early_reflections_ms": "50"}, "data.early_reflections_ms"), ({"rooms": 1}, "data.rooms")):
+        with pytest.raises(ConfigError, match=rf"^r.yaml {key}: "):
+            recipe_from_mapping({"stage": "mel_unet", "data": data}, "r.yaml")
