@@ -1,0 +1,95 @@
+#!/usr/bin/env python
+"""Train ``gan_refiner`` and the dereverberating ``mel_unet`` fine-tune on audio degraded on the fly.
+
+    python scripts/train_default_weights.py --phase split   # once: the speech/noise/room split
+    python scripts/train_on_the_fly.py rooms                # 2000 simulated rooms + the split's measured ones
+    nice python scripts/train_on_the_fly.py gan_refiner     # -> runs/gan_refiner/run (resumes if started)
+    nice python scripts/train_on_the_fly.py mel_unet        # -> runs/mel_unet_dereverb/run (resumes)
+
+Clean speech, noise and the measured room responses are the split of
+``scripts/train_default_weights.py`` (``runs/default_weights/data/{train,val}``; held-out
+speakers, noises and rooms validate). Rooms at scale come from ``aural data rooms`` (seed 1,
+pyroomacoustics), linked next to the split's measured responses in ``runs/rir_train_mix``.
+Every item is degraded on the fly by the simulator's profiles (reverb, noise, hum, buzz,
+clicks, wind, AGC breathing, EQ, phone microphones, band limits, codecs, packet loss, speed),
+with the default early-reflections target (the direct path and the first 50 ms of the room).
+
+- ``gan_refiner``: ``scripts/recipes/gan_refiner_cpu.yaml`` (regression, then the GAN phase and
+  an EMA of the generator), front ``mel_unet`` with its shipped weights.
+- ``mel_unet``: the shipped ``mel_unet`` weights fine-tuned with its built-in recipe at peak
+  lr 0.0002 for 4000 steps: rooms at scale and early targets teach it dereverberation.
+
+Export with ``aural export RUN --checkpoint last|best`` (see the model cards for what shipped).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SPLIT = ROOT / "runs" / "default_weights" / "data"
+ROOMS = ROOT / "runs" / "rooms16k"
+RIR_MIX = ROOT / "runs" / "rir_train_mix"
+ROOM_COUNT = 2000
+ROOM_SEED = 1
+RUNS = {"gan_refiner": ROOT / "runs" / "gan_refiner" / "run", "mel_unet": ROOT / "runs" / "mel_unet_dereverb" / "run"}
+EXTRA = {"gan_refiner": ["--recipe", "scripts/recipes/gan_refiner_cpu.yaml"],
+         "mel_unet": ["--init", "default", "--lr", "0.0002", "--steps", "4000", "--workers", "1"]}
+
+
+def aural(*args: str) -> None:
+    print("+ aural", " ".join(args), flush=True)
+    subprocess.run([sys.executable, "-m", "aural", *args], cwd=ROOT, check=True)
+
+
+def rooms() -> None:
+    """Simulated rooms (once) linked with the split's measured responses into one --rir folder."""
+    if not (ROOMS / "rooms.jsonl").exists():
+        aural("data", "rooms", "--out", str(ROOMS), "--count", str(ROOM_COUNT), "--seed", str(ROOM_SEED),
+              "--sample-rate", "16000")
+    RIR_MIX.mkdir(parents=True, exist_ok=True)
+    for path in sorted((SPLIT / "train" / "rir").iterdir()):
+        link = RIR_MIX / path.name
+        if not link.exists():
+            link.symlink_to(path.resolve())
+    for path in sorted(ROOMS.glob("*.wav")):
+        link = RIR_MIX / f"sim_{path.name}"
+        if not link.exists():
+            link.symlink_to(path.resolve())
+    print(f"{RIR_MIX}: {sum(1 for _ in RIR_MIX.iterdir())} room responses")
+
+
+def train(stage: str, threads: int) -> None:
+    if not RIR_MIX.is_dir():
+        raise SystemExit(f"{RIR_MIX}: run `python {Path(__file__).name} rooms` first")
+    out = RUNS[stage]
+    args = ["train", stage, "--data", str(SPLIT / "train" / "speech"), "--noise", str(SPLIT / "train" / "noise"),
+            "--rir", str(RIR_MIX), "--val-data", str(SPLIT / "val" / "speech"), "--out", str(out),
+            "--threads", str(threads), "--no-progress"]
+    if (out / "last.safetensors").exists():
+        args.append("--resume")
+    else:
+        args += EXTRA[stage]
+    aural(*args)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("what", choices=("rooms", *RUNS))
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args()
+    os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
+    if not (SPLIT / "train" / "speech").is_dir():
+        raise SystemExit(f"{SPLIT}: run `python scripts/train_default_weights.py --phase split` first")
+    if args.what == "rooms":
+        rooms()
+    else:
+        train(args.what, args.threads)
+
+
+if __name__ == "__main__":
+    main()
