@@ -14,8 +14,10 @@ Every item is degraded on the fly by the simulator's profiles (reverb, noise, hu
 clicks, wind, AGC breathing, EQ, phone microphones, band limits, codecs, packet loss, speed),
 with the default early-reflections target (the direct path and the first 50 ms of the room).
 
-- ``gan_refiner``: ``scripts/recipes/gan_refiner_cpu.yaml`` (regression, then the GAN phase and
-  an EMA of the generator), front ``mel_unet`` with its shipped weights.
+- ``gan_refiner``: phase 1, ``scripts/recipes/gan_refiner_cpu.yaml`` (regression) into
+  ``runs/gan_refiner/run``; phase 2, ``scripts/recipes/gan_refiner_gan.yaml`` (the GAN phase with an
+  EMA of the generator) from phase 1's last checkpoint into ``runs/gan_refiner/gan``. The front
+  is ``mel_unet`` with its shipped weights.
 - ``mel_unet``: the shipped ``mel_unet`` weights fine-tuned with its built-in recipe at peak
   lr 0.0002 for 4000 steps: rooms at scale and early targets teach it dereverberation.
 
@@ -36,9 +38,16 @@ ROOMS = ROOT / "runs" / "rooms16k"
 RIR_MIX = ROOT / "runs" / "rir_train_mix"
 ROOM_COUNT = 2000
 ROOM_SEED = 1
-RUNS = {"gan_refiner": ROOT / "runs" / "gan_refiner" / "run", "mel_unet": ROOT / "runs" / "mel_unet_dereverb" / "run"}
-EXTRA = {"gan_refiner": ["--recipe", "scripts/recipes/gan_refiner_cpu.yaml"],
-         "mel_unet": ["--init", "default", "--lr", "0.0002", "--steps", "4000", "--workers", "1"]}
+GAN_REFINER = ROOT / "runs" / "gan_refiner"
+# stage -> its runs in order: (run folder, arguments of a fresh start); a later run starts from the
+# last checkpoint of the one before (--init), once that one has finished
+RUNS = {
+    "gan_refiner": ((GAN_REFINER / "run", ["--recipe", "scripts/recipes/gan_refiner_cpu.yaml"]),
+                    (GAN_REFINER / "gan", ["--recipe", "scripts/recipes/gan_refiner_gan.yaml",
+                                           "--init", str(GAN_REFINER / "run" / "last.safetensors")])),
+    "mel_unet": ((ROOT / "runs" / "mel_unet_dereverb" / "run",
+                  ["--init", "default", "--lr", "0.0002", "--steps", "4000", "--workers", "1"]),),
+}
 
 
 def aural(*args: str) -> None:
@@ -66,15 +75,11 @@ def rooms() -> None:
 def train(stage: str, threads: int) -> None:
     if not RIR_MIX.is_dir():
         raise SystemExit(f"{RIR_MIX}: run `python {Path(__file__).name} rooms` first")
-    out = RUNS[stage]
-    args = ["train", stage, "--data", str(SPLIT / "train" / "speech"), "--noise", str(SPLIT / "train" / "noise"),
-            "--rir", str(RIR_MIX), "--val-data", str(SPLIT / "val" / "speech"), "--out", str(out),
-            "--threads", str(threads), "--no-progress"]
-    if (out / "last.safetensors").exists():
-        args.append("--resume")
-    else:
-        args += EXTRA[stage]
-    aural(*args)
+    for out, fresh in RUNS[stage]:
+        args = ["train", stage, "--data", str(SPLIT / "train" / "speech"), "--noise", str(SPLIT / "train" / "noise"),
+                "--rir", str(RIR_MIX), "--val-data", str(SPLIT / "val" / "speech"), "--out", str(out),
+                "--threads", str(threads), "--no-progress"]
+        aural(*args, *(["--resume"] if (out / "last.safetensors").exists() else fresh))
 
 
 def main() -> None:
