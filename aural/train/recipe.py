@@ -87,6 +87,17 @@ def _fail(source: str, key: str, message: str) -> ConfigError:
     return ConfigError(f"{source} {key}: {message}")
 
 
+def _checked_section(source: str, key: str, section: Any, config_class: Any) -> dict[str, Any]:
+    """An optional section (``adversarial``, ``ema``) validated by its config class's ``from_dict``."""
+    if not isinstance(section, Mapping):
+        raise _fail(source, key, f"expected a mapping, got {section!r}")
+    try:
+        config_class.from_dict(section)
+    except (TypeError, ValueError) as exc:
+        raise _fail(source, key, str(exc)) from None
+    return dict(section)
+
+
 def recipe_from_mapping(data: Any, source: str = "<recipe>") -> Recipe:
     """Validate plain data into a :class:`Recipe`; errors name the file and the key."""
     if not isinstance(data, Mapping):
@@ -131,26 +142,12 @@ def recipe_from_mapping(data: Any, source: str = "<recipe>") -> Recipe:
         except (ValueError, KeyError) as exc:
             raise _fail(source, "losses", str(exc).strip('"')) from None
         values["losses"] = tuple(dict(x) for x in losses)
-    adversarial = values.get("adversarial")
-    if adversarial is not None:
-        if not isinstance(adversarial, Mapping):
-            raise _fail(source, "adversarial", f"expected a mapping, got {adversarial!r}")
-        from aural.losses.adversarial import AdversarialConfig
-        try:
-            AdversarialConfig.from_dict(adversarial)
-        except (TypeError, ValueError) as exc:
-            raise _fail(source, "adversarial", str(exc)) from None
-        values["adversarial"] = dict(adversarial)
-    ema = values.get("ema")
-    if ema is not None:
-        if not isinstance(ema, Mapping):
-            raise _fail(source, "ema", f"expected a mapping {{decay, start_step}}, got {ema!r}")
-        from aural.train.ema import EmaConfig
-        try:
-            EmaConfig.from_dict(ema)
-        except (TypeError, ValueError) as exc:
-            raise _fail(source, "ema", str(exc)) from None
-        values["ema"] = dict(ema)
+    from aural.losses.adversarial import AdversarialConfig
+    from aural.train.ema import EmaConfig
+
+    for key, config_class in (("adversarial", AdversarialConfig), ("ema", EmaConfig)):
+        if values.get(key) is not None:
+            values[key] = _checked_section(source, key, values[key], config_class)
     recipe = Recipe(**values, source=source)
     try:
         recipe.optimizer_config()
