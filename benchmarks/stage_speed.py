@@ -4,6 +4,7 @@
     python benchmarks/stage_speed.py --stages noise_reduction --seconds 10 600
     python benchmarks/stage_speed.py --random-init            # learned stages without shipped weights
     python benchmarks/stage_speed.py --stages separation --random-init --sample-rate 48000 --channels 2
+    python benchmarks/stage_speed.py --stages separation --random-init --model-config '{"network": "complex_mask"}'
 
 Each measurement runs in a fresh child process: it builds the stage (weights loaded before
 the clock starts), streams a generated file of the given length at the stage's native rate
@@ -34,10 +35,10 @@ from aural.pipeline import Pipeline
 from aural.stages import STAGES
 
 name, seconds, random_init, folder = sys.argv[1], float(sys.argv[2]), sys.argv[3] == "1", sys.argv[4]
-rate_arg, channels = int(sys.argv[5]), int(sys.argv[6])
+rate_arg, channels, model_config = int(sys.argv[5]), int(sys.argv[6]), json.loads(sys.argv[7])
 cls = STAGES.get(name)
 if cls.learned and random_init:
-    stage = cls(model=cls.model_factory({}))
+    stage = cls(model=cls.model_factory(model_config))
 elif cls.learned:
     stage = cls(weights="default")
 else:
@@ -66,7 +67,8 @@ peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 print(json.dumps({"stage": name, "seconds": seconds, "sample_rate": rate, "channels": channels, "threads": 1,
                   "wall_s": round(wall, 3), "real_time_factor": round(wall / seconds, 4),
                   "cpu_real_time_factor": round(cpu / seconds, 4),
-                  "peak_rss_mb": round(peak_mb, 1), "random_init": random_init and cls.learned}))
+                  "peak_rss_mb": round(peak_mb, 1), "random_init": random_init and cls.learned,
+                  **({"model_config": model_config} if model_config and random_init else {})}))
 """
 
 
@@ -78,6 +80,8 @@ def main() -> None:
     parser.add_argument("--channels", type=int, default=1)
     parser.add_argument("--random-init", action="store_true",
                         help="learned stages with untrained weights (speed and memory only)")
+    parser.add_argument("--model-config", default="{}",
+                        help="with --random-init: the model config as JSON (default: the stage's defaults)")
     args = parser.parse_args()
     if args.stages is None:
         from aural.stages import STAGES
@@ -90,7 +94,7 @@ def main() -> None:
             with tempfile.TemporaryDirectory(prefix="aural-speed-") as folder:
                 result = subprocess.run([sys.executable, "-c", CHILD, name, str(seconds),
                                          "1" if args.random_init else "0", folder, str(args.sample_rate),
-                                         str(args.channels)],
+                                         str(args.channels), args.model_config],
                                         env=env, capture_output=True, text=True)
             if result.returncode:
                 print(json.dumps({"stage": name, "seconds": seconds,

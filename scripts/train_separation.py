@@ -5,10 +5,17 @@
     python scripts/train_separation.py train [--steps N] [--resume]      # phase 1 -> runs/separation/run
     python scripts/train_separation.py finetune [--steps N] [--resume]   # phase 2 -> runs/separation/sisdr
     python scripts/train_separation.py export [--evaluation FILE]        # phase 2's best -> models/separation/default.*
+    python scripts/train_separation.py complex [--steps N] [--resume]    # complex mask -> runs/separation/complex
+    python scripts/train_separation.py export --run complex [--preset P] # its best -> models/separation/complex.*
 
 Phase 1 trains with ``scripts/recipes/separation_phase1.yaml`` (mrstft-led losses) from mel_unet's
 weights; its best checkpoint is kept as ``runs/separation/phase1_best.safetensors`` (the shipped
 weights came from its step 1000). Phase 2 fine-tunes that with the built-in, SI-SDR-led recipe.
+
+``complex`` trains the second network, a complex mask per STFT bin (``network: complex_mask``),
+from scratch with ``scripts/recipes/separation_complex.yaml`` on the same lists. Its export goes
+to the preset ``complex`` (``--weights complex``); ``--preset default`` replaces the shipped
+MelUNet once it measures better on the held-out mixtures (benchmarks/separation.py).
 
 Material (``$AURAL_DATA``, default ``../shared/data``):
 
@@ -34,6 +41,7 @@ RUN = ROOT / "runs" / "separation"
 DATA = RUN / "data"
 DEFAULT_SPLIT = ROOT / "runs" / "default_weights" / "data"
 PHASE1_BEST = RUN / "phase1_best.safetensors"
+RUNS = {"sisdr": RUN / "sisdr", "complex": RUN / "complex"}
 TRAIN_MUSIC = (
     "castanets_dry_ebu_sqam.flac", "librosa_admiralbob77_choice_drum_bass.flac",
     "librosa_fats_waller_aint_misbehavin_piano.flac", "librosa_hungarian_dance_number_5_allegro_in_f_sharp_minor_.flac",
@@ -106,6 +114,20 @@ def make_init() -> Path:
     return target
 
 
+def train_complex(steps: int | None, resume: bool) -> None:
+    """The complex-mask network from scratch (no --init) into ``runs/separation/complex``."""
+    command = [sys.executable, "-m", "aural", "train", "separation", "--out", str(RUNS["complex"]), "--no-progress"]
+    if resume:
+        command.append("--resume")
+    else:
+        command += ["--data", str(DATA / "train"), "--val-data", str(DATA / "val"),
+                    "--recipe", str(ROOT / "scripts" / "recipes" / "separation_complex.yaml")]
+    if steps:
+        command += ["--steps", str(steps)]
+    print(" ".join(command), flush=True)
+    subprocess.run(command, check=True, cwd=ROOT)
+
+
 def train(steps: int | None, resume: bool, phase: str = "train") -> None:
     first = phase == "train"
     out = RUN / ("run" if first else "sisdr")
@@ -130,7 +152,7 @@ def _relative(paths: list[str]) -> list[str]:
     return [p[len(root):] for p in paths if p.startswith(root)]
 
 
-def data_info() -> dict[str, object]:
+def data_info(run: str = "sisdr") -> dict[str, object]:
     """What the model card says about the data: sources, licences, what was held out."""
     sys.path.insert(0, str(ROOT / "scripts"))
     from train_default_weights import licences
@@ -146,23 +168,33 @@ def data_info() -> dict[str, object]:
         "background sources and licences": licences(data_root(), train_backgrounds),
         "held-out voices (validation)": listed("val", "voice"),
         "held-out backgrounds (validation)": listed("val", "background"),
-        "initialisation": "models/mel_unet/default.safetensors (aural's own mel_unet, trained on CC0 / CC-BY / "
+        "initialisation": "none: trained from scratch" if run == "complex" else
+                          "models/mel_unet/default.safetensors (aural's own mel_unet, trained on CC0 / CC-BY / "
                           "public-domain speech and real noise)",
     }
 
 
-def export(evaluation: Path | None) -> None:
-    """Record the data in the run's records, then ``aural export`` its best checkpoint as the preset."""
+NOTES = {
+    "sisdr": "Trained on CPU only (2 cores, no GPU lent), far fewer steps than the recipes plan: phase 1 "
+             "(scripts/recipes/separation_phase1.yaml) 1,000 steps from mel_unet's weights, then the "
+             "SI-SDR-led built-in recipe; scripts/train_separation.py finetune --resume continues it.",
+    "complex": "A complex mask per STFT bin (network: complex_mask), trained from scratch with "
+               "scripts/recipes/separation_complex.yaml; scripts/train_separation.py complex --resume continues it.",
+}
+
+
+def export(evaluation: Path | None, run_name: str = "sisdr", preset: str | None = None) -> None:
+    """Record the data in the run's records, then ``aural export`` its best checkpoint as the preset
+    (``default`` for the MelUNet's ``sisdr`` run, ``complex`` for the complex-mask run)."""
     import json
 
-    run = RUN / "sisdr"
+    run = RUNS[run_name]
+    preset = preset or ("default" if run_name == "sisdr" else run_name)
     record = json.loads((run / "run.json").read_text())
-    record["data"] = {**record.get("data", {}), **data_info()}
+    record["data"] = {**record.get("data", {}), **data_info(run_name)}
     (run / "run.json").write_text(json.dumps(record, indent=2) + "\n")
-    command = [sys.executable, "-m", "aural", "export", str(run), "--force",
-               "--note", "Trained on CPU only (2 cores, no GPU lent), far fewer steps than the recipes plan: phase 1 "
-                         "(scripts/recipes/separation_phase1.yaml) 1,000 steps from mel_unet's weights, then the "
-                         "SI-SDR-led built-in recipe; scripts/train_separation.py finetune --resume continues it.",
+    command = [sys.executable, "-m", "aural", "export", str(run), "--force", "--preset", preset,
+               "--note", NOTES[run_name],
                "--note", "The voice stem keeps the room (reverberation belongs to the voice); background = input - voice."]
     if evaluation is not None:
         command += ["--evaluation", str(evaluation)]
@@ -172,8 +204,10 @@ def export(evaluation: Path | None) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("phase", choices=("lists", "init", "train", "finetune", "export"))
+    parser.add_argument("phase", choices=("lists", "init", "train", "finetune", "complex", "export"))
     parser.add_argument("--evaluation", type=Path, default=None, help="export: markdown of measured results")
+    parser.add_argument("--run", choices=tuple(RUNS), default="sisdr", help="export: which run (default: sisdr)")
+    parser.add_argument("--preset", default=None, help="export: preset name (default: default, or complex)")
     parser.add_argument("--steps", type=int, default=None)
     parser.add_argument("--resume", action="store_true")
     args = parser.parse_args()
@@ -182,7 +216,9 @@ def main() -> None:
     elif args.phase == "init":
         make_init()
     elif args.phase == "export":
-        export(args.evaluation)
+        export(args.evaluation, args.run, args.preset)
+    elif args.phase == "complex":
+        train_complex(args.steps, args.resume)
     else:
         train(args.steps, args.resume, args.phase)
 

@@ -1,7 +1,7 @@
 """SeparationStage: a speech recording into ``voice`` and ``background`` stems.
 
-A learned voice mask (:mod:`aural.stages.separation.model`) on a streamed STFT at 16 kHz:
-``voice = strength * mask * input + (1 - strength) * input`` (STFT, mask, inverse STFT, overlap
+A learned voice mask (:mod:`aural.stages.separation.model`: a real mel mask, or a complex mask
+per bin) on a streamed STFT at 16 kHz: ``voice = strength * mask * input + (1 - strength) * input`` (STFT, mask, inverse STFT, overlap
 -add), and ``background`` is the input, delayed by the stage's latency, minus the voice, so the
 stems add up to the input within float error whatever the network predicts. Stereo stays
 linked: one mask, computed on the channel mean, applies to every channel.
@@ -52,7 +52,7 @@ class SeparationStage(LearnedStage):
     """
 
     name = "separation"
-    summary = "Learned voice / background separation into stems (mel U-Net voice mask on the STFT)."
+    summary = "Learned voice / background separation into stems (a learned voice mask on the STFT)."
     Params = SeparationParams
     contract = IOContract(output="stems", stems=STEMS, sample_rate=SAMPLE_RATE, keep_high_band=True)
     model_module = "aural.stages.separation.model"

@@ -15,6 +15,7 @@ from typing import Any
 
 from aural.errors import UsageError
 from aural.losses import build_loss
+from aural.stages.mel_unet.model import MelUNet
 from aural.stages.mel_unet.task import MelUNetTask
 from aural.stages.separation.model import build_model
 from aural.train.datasets import split_of
@@ -29,14 +30,19 @@ VAL_SEGMENT_S = 4.0
 VAL_FRACTION = 0.1
 
 
-def build_task(recipe: Recipe) -> MelUNetTask:
+def build_task(recipe: Recipe) -> EnhancementTask:
+    """The network ``recipe.model`` names (:func:`build_model`); the MelUNet's task also logs
+    its encoder / bottleneck / decoder gradient norms."""
     model = build_model(recipe.model)
-    return MelUNetTask(model, build_loss(recipe.losses, sample_rate=SAMPLE_RATE), recipe.optimizer_config(),
-                       model_config=model.config.to_dict(), adversarial=recipe.adversarial_loss(), **recipe.task)
+    task = MelUNetTask if isinstance(model, MelUNet) else EnhancementTask
+    return task(model, build_loss(recipe.losses, sample_rate=SAMPLE_RATE), recipe.optimizer_config(),
+                model_config=model.config.to_dict(), adversarial=recipe.adversarial_loss(), **recipe.task)
 
 
 def weights_config(task: EnhancementTask) -> dict[str, Any]:
-    return {"stage": STAGE, "architecture": "MelUNet", "sample_rate": SAMPLE_RATE, "model": dict(task.model_config)}
+    model = getattr(task.model, "module", task.model)
+    return {"stage": STAGE, "architecture": type(model.config).architecture, "sample_rate": SAMPLE_RATE,
+            "model": dict(task.model_config)}
 
 
 def _entry(folder: Path, name: str) -> Path | None:
