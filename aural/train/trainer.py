@@ -175,9 +175,21 @@ def _to_device(batch: Any, device: torch.device) -> Any:
 
 
 def _seed_worker(worker_id: int) -> None:
+    _ignore_stop_signals(worker_id)
     seed = torch.initial_seed() % 2**32
     np.random.seed(seed)
     random.seed(seed)
+
+
+def _ignore_stop_signals(worker_id: int) -> None:
+    """DataLoader workers leave SIGTERM and SIGHUP to the main process: a scheduler or ``kill``
+    that signals the whole process group would otherwise kill a worker first, and the main
+    process would stop on "worker killed" before writing its checkpoint. The main process shuts
+    its workers down as it stops."""
+    import signal
+
+    for signum in interrupts.SIGNALS:
+        signal.signal(signum, signal.SIG_IGN)
 
 
 # -- the trainer ------------------------------------------------------------------------------
@@ -385,7 +397,7 @@ class Trainer:
         indices = list(range(info.rank, len(self.val_data), info.world_size))
         loader = DataLoader(torch.utils.data.Subset(self.val_data, indices), batch_size=self.config.batch_size,
                             shuffle=False, num_workers=self.config.num_workers, collate_fn=self.collate_fn,
-                            generator=torch.Generator().manual_seed(0))
+                            worker_init_fn=_ignore_stop_signals, generator=torch.Generator().manual_seed(0))
         sums: dict[str, torch.Tensor] = {}
         progress = _progress("validation", len(loader), "batch", self.config.progress and info.is_main,
                              quiet_start=True)
