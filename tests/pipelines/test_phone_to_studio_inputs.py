@@ -1,0 +1,109 @@
+"""`phone_to_studio` on awkward input: finite output at the pipeline's 48 kHz and the input's
+duration, no pumping on steady signals, and never the input's speech quieter relative to its noise."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from helpers import speech_like, tone
+from aural.signal import Signal
+
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("one_thread")]
+
+FRAME_S = 0.1
+OUTPUT_RATE = 48000
+
+
+@pytest.fixture(scope="module")
+def pipeline():
+    from aural.pipeline import load_pipeline
+
+    return load_pipeline("phone_to_studio")
+
+
+def pink_noise(seconds: float, sample_rate: int, level_db: float, seed: int = 0) -> np.ndarray:
+    spectrum = np.fft.rfft(np.random.default_rng(seed).standard_normal(int(seconds * sample_rate)))
+    spectrum /= np.sqrt(np.maximum(np.fft.rfftfreq(int(seconds * sample_rate), 1 / sample_rate), 20.0))
+    noise = np.fft.irfft(spectrum, int(seconds * sample_rate))
+    return noise * 10 ** (level_db / 20) / np.sqrt(np.mean(noise ** 2))
+
+
+def frame_levels_db(audio: np.ndarray, sample_rate: int) -> np.ndarray:
+    frame = int(FRAME_S * sample_rate)
+    frames = audio[: len(audio) // frame * frame].reshape(-1, frame)
+    return 10 * np.log10(np.mean(frames ** 2, axis=1) + 1e-20)
+
+
+def run(pipeline, audio: np.ndarray, sample_rate: int) -> np.ndarray:
+    """The pipeline's 48 kHz output of ``audio`` (mono)."""
+    signal = Signal(torch.from_numpy(np.atleast_2d(audio).astype(np.float32)), sample_rate)
+    out = pipeline.process(signal)
+    assert out.sample_rate == OUTPUT_RATE and out.num_channels == signal.num_channels
+    assert out.num_samples == round(signal.num_samples * OUTPUT_RATE / sample_rate)
+    assert torch.isfinite(out.audio).all() and out.audio.abs().max() <= 1.0
+    return out.audio[0].double().numpy()
+
+
+def steady_spread_db(audio: np.ndarray, sample_rate: int) -> float:
+    """Max minus min of the 100 ms levels, the first and last second left out (the limiter and
+    loudness settle there)."""
+    levels = frame_levels_db(audio, sample_rate)
+    skip = int(round(1.0 / FRAME_S))
+    return float(np.ptp(levels[skip:-skip]))
+
+
+@pytest.mark.parametrize("name, make", [
+    ("a pure tone", lambda: 0.1 * np.sin(2 * np.pi * 440.0 * np.arange(6 * 48000) / 48000)),
+    # Known failures, measured 2026-12-03 (strict: they flag the fix): mel_unet lowers steady pink
+    # noise by 22 dB but its residual swings 16.6 dB from one 100 ms to the next, and it takes a
+    # sustained chord down to -77 dBFS (7 dB swings); mix_master then lifts either residual by up to
+    # 40 dB to the loudness target (13.4 and 7.2 dB swings at the output). Music belongs in
+    # music_to_studio (README); noise-only input needs the mastering gain tied to what the
+    # learned stage removed.
+    pytest.param("pink noise only", lambda: pink_noise(6.0, 48000, -35.0),
+                 marks=pytest.mark.xfail(strict=True, reason="mel_unet's residual on noise pumps")),
+    pytest.param("a sustained chord", lambda: sum(0.05 * np.sin(2 * np.pi * f * np.arange(6 * 48000) / 48000)
+                                                  for f in (261.6, 329.6, 392.0, 523.3)),
+                 marks=pytest.mark.xfail(strict=True, reason="mel_unet gates music (use music_to_studio)")),
+])
+def test_steady_input_comes_out_steady(pipeline, name, make):
+    out = run(pipeline, make(), 48000)
+    assert steady_spread_db(out, OUTPUT_RATE) < 3.0, (name, steady_spread_db(out, OUTPUT_RATE))
+
+
+def test_silence_stays_silent(pipeline):
+    out = run(pipeline, np.zeros(2 * 48000), 48000)
+    assert np.max(np.abs(out)) < 1e-4
+
+
+@pytest.mark.parametrize("name, sample_rate, make", [
+    ("speech at -60 dBFS", 16000, lambda: speech_like(3.0, 16000, level_db=-60.0).audio[0].numpy()),
+    ("clipped speech", 16000, lambda: np.clip(speech_like(3.0, 16000, level_db=-6.0).audio[0].numpy() * 4, -0.5, 0.5)),
+    ("8 kHz speech", 8000, lambda: speech_like(3.0, 8000).audio[0].numpy()),
+    ("192 kHz speech", 192000, lambda: speech_like(1.5, 192000).audio[0].numpy()),
+])
+def test_awkward_speech_runs(pipeline, name, sample_rate, make):
+    out = run(pipeline, make(), sample_rate)
+    assert np.sqrt(np.mean(out ** 2)) > 1e-4, name  # mastering brings it up, not down to nothing
+
+
+@pytest.mark.parametrize("snr_db", [0.0, 10.0, 20.0])
+def test_speech_never_ends_quieter_relative_to_its_noise(pipeline, snr_db):
+    """Speech with pauses plus steady noise: the level of the frames holding speech over that of
+    the pauses (noise alone) must not fall through the pipeline."""
+    sample_rate = 16000
+    speech = speech_like(6.0, sample_rate, seed=3, level_db=-26.0).audio[0].double().numpy()
+    noisy = speech + pink_noise(6.0, sample_rate, -26.0 - snr_db, seed=4)
+    out = run(pipeline, noisy, sample_rate)
+    clean_levels = frame_levels_db(speech, sample_rate)
+    speech_frames, pause_frames = clean_levels > clean_levels.max() - 20, clean_levels < -150
+    assert speech_frames.sum() > 10 and pause_frames.sum() > 5
+
+    def speech_over_pauses_db(audio: np.ndarray, rate: int) -> float:
+        power = 10 ** (frame_levels_db(audio, rate) / 10)
+        return float(10 * np.log10(power[speech_frames].mean() / power[pause_frames].mean()))
+
+    before, after = speech_over_pauses_db(noisy, sample_rate), speech_over_pauses_db(out, OUTPUT_RATE)
+    assert after >= before - 0.5, (before, after)
