@@ -232,6 +232,21 @@ def test_training_filters_remove_the_band_above_the_cutoff(kind):
     assert passband - stopband > 40.0, kind
 
 
+def test_replicated_phase_is_finite_for_subnormal_and_zero_bins():
+    """A decay into silence leaves subnormal bins, whose complex sign can overflow to inf."""
+    from aural.stages.freq_expansion.model import replicated_phase
+
+    for value in (complex(1e-39, 1e-39), 0.0):
+        for frames in (1, 3, 8):
+            spec = torch.full((1, frames, 513), value, dtype=torch.complex64)
+            unit = replicated_phase(spec, torch.full((1, frames), 171))
+            assert torch.isfinite(torch.view_as_real(unit)).all(), (value, frames)
+    spec = torch.zeros(1, 1, 513, dtype=torch.complex64)
+    spec[0, 0, :171] = complex(0.3, -0.4)
+    unit = replicated_phase(spec, torch.tensor([[171]]))
+    assert torch.allclose(unit[0, 0, 171:], torch.full((342,), complex(0.6, -0.8)), atol=1e-6)
+
+
 def test_shipped_weights_lower_lsd_of_a_band_limited_harmonic_signal():
     from aural import weights
     from aural.metrics.spectral import log_spectral_distance

@@ -62,7 +62,7 @@ class CutoffTracker:
         """``(..., frames, bins)`` power -> ``(frames,)`` cutoff bins (``num_bins``: none)."""
         level = 10.0 * torch.log10(power.detach().float().clamp_min(POWER_FLOOR))
         level = level.reshape(-1, *level.shape[-2:]).amax(dim=0)        # (frames, bins), channels linked
-        warming = (self._frames_seen + torch.arange(level.shape[0])) < self.warmup_frames
+        warming = (self._frames_seen + torch.arange(level.shape[0], device=level.device)) < self.warmup_frames
         level = torch.where(warming.unsqueeze(-1), torch.full_like(level, -1e9), level)
         previous = self._held if self._held is not None else torch.full_like(level[0], -1e9)
         held = decaying_peak_hold(level, previous, self.decay_db)
@@ -77,7 +77,7 @@ def decaying_peak_hold(level_db: torch.Tensor, previous_db: torch.Tensor, decay_
     being ``previous_db``, without a loop over frames: adding ``t * decay_db`` turns the
     recursion into a running maximum (computed in float64, so rounding stays far below a dB)."""
     frames = level_db.shape[0]
-    ramp = torch.arange(-1, frames, dtype=torch.float64).unsqueeze(-1) * decay_db
+    ramp = torch.arange(-1, frames, dtype=torch.float64, device=level_db.device).unsqueeze(-1) * decay_db
     lifted = torch.cat([previous_db.unsqueeze(0), level_db]).double() + ramp
     return (lifted.cummax(dim=0).values - ramp)[1:].to(level_db.dtype)
 

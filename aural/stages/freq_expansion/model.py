@@ -197,7 +197,8 @@ def replicated_phase(spec: torch.Tensor, cutoff: torch.Tensor) -> torch.Tensor:
     source = valid.unsqueeze(-1) - shift + torch.remainder(bins - valid.unsqueeze(-1), shift)
     source = torch.where(above, source, bins.expand_as(source)).clamp(0, num_bins - 1)
     picked = torch.gather(spec, -1, source)
-    return torch.where(picked == 0, torch.ones_like(picked), picked.sgn())
+    magnitude = picked.abs()  # sgn() would give inf for subnormal bins (a decay into silence)
+    return torch.where(magnitude > 1e-12, picked / magnitude.clamp_min(1e-12), torch.ones_like(picked))
 
 
 def build_model(config: Mapping[str, Any] | None = None) -> BandwidthExtender:
