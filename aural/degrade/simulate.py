@@ -4,8 +4,8 @@ The studio reference is the clean source (resampled to the working rate when ask
 scaled to ``reference_level_db`` active level (by at most +40 dB, without exceeding the
 peak ceiling); with ``reference="early"`` (the default) it also keeps the direct path and
 early reflections of the chain's room, see :mod:`aural.degrade.reference`. The phone file is the profile's chain applied to that reference, at
-the same rate, length and channel count. If the phone file would peak above
-``PEAK_CEILING`` both are scaled down together by ``pair_gain_db``. Every gain and every
+the same rate, length and channel count. If the phone file (or the early reference) would peak
+above ``PEAK_CEILING`` both are scaled down together by ``pair_gain_db``. Every gain and every
 drawn parameter goes into the manifest entry, from which :func:`reproduce` renders the
 identical pair.
 
@@ -234,8 +234,18 @@ def _checked(audio: torch.Tensor) -> torch.Tensor:
 
 
 def pair_gain_db(peak: float) -> float:
-    """Joint gain keeping the phone file's peak under the ceiling (0 dB when it already is)."""
+    """Joint gain keeping the pair's peak under the ceiling (0 dB when it already is)."""
     return round(min(0.0, 20.0 * math.log10(PEAK_CEILING / peak)), 4) if peak > 0 else 0.0
+
+
+def studio_peak(source: CleanSource, gain_db: float, steps: list[Params], resources: Resources | None,
+                reference: str, early_reflections_ms: float, block_samples: int) -> float:
+    """The studio reference's peak before the pair gain: the dry source's is already under the
+    ceiling (:func:`reference_gain_db`), but a room's first reflections can add up above it."""
+    if not reference_kernels(steps, source.sample_rate, resources, reference, early_reflections_ms):
+        return 0.0
+    blocks = render_studio(source, gain_db, steps, resources, reference, early_reflections_ms, block_samples)
+    return max((float(block.abs().max()) for block in blocks if block.numel()), default=0.0)
 
 
 def simulate_pair(clean: Signal, profile: Profile | str, rng: np.random.Generator,
@@ -253,7 +263,9 @@ def simulate_pair(clean: Signal, profile: Profile | str, rng: np.random.Generato
     source = CleanSource.from_signal(clean)
     record = plan(source, profile, rng, resources, reference_level_db)
     phone = next(render_phone(source, record["reference_gain_db"], record["steps"], resources, source.num_samples))
-    record["pair_gain_db"] = pair_gain_db(float(phone.abs().max()) if phone.numel() else 0.0)
+    studio_top = studio_peak(source, record["reference_gain_db"], record["steps"], resources, reference,
+                             early_reflections_ms, max(1, source.num_samples))
+    record["pair_gain_db"] = pair_gain_db(max(float(phone.abs().max()) if phone.numel() else 0.0, studio_top))
     pair = db_to_gain(record["pair_gain_db"])
     studio = next(render_studio(source, record["reference_gain_db"] + record["pair_gain_db"], record["steps"],
                                 resources, reference, early_reflections_ms, max(1, source.num_samples)))
@@ -318,9 +330,11 @@ def simulate_file(source_path: Path, rel: str, profile: Profile, *, seed: int, v
         studio_path.parent.mkdir(parents=True, exist_ok=True)
         phone_path.parent.mkdir(parents=True, exist_ok=True)
         phones = render_phone(source, record["reference_gain_db"], record["steps"], resources, chunk)
+        studio_top = studio_peak(source, record["reference_gain_db"], record["steps"], resources, settings.reference,
+                                 settings.early_reflections_ms, io.READ_BLOCK_SAMPLES)
         if source.num_samples <= chunk:
             phone = next(phones)
-            entry["pair_gain_db"] = pair_gain_db(float(phone.abs().max()))
+            entry["pair_gain_db"] = pair_gain_db(max(float(phone.abs().max()), studio_top))
             pair = db_to_gain(entry["pair_gain_db"])
             io.write(Signal(phone * pair, rate), phone_path, subtype=settings.subtype)
         else:
@@ -331,7 +345,7 @@ def simulate_file(source_path: Path, rel: str, profile: Profile, *, seed: int, v
                     for piece in phones:
                         peak = max(peak, float(piece.abs().max()))
                         writer.write(piece)
-                entry["pair_gain_db"] = pair_gain_db(peak)
+                entry["pair_gain_db"] = pair_gain_db(max(peak, studio_top))
                 pair = db_to_gain(entry["pair_gain_db"])
                 with io.AudioWriter(phone_path, rate, source.num_channels, subtype=settings.subtype) as writer:
                     for block in io.iter_blocks(temp):

@@ -105,3 +105,27 @@ def test_bad_reference_settings_are_usage_errors():
         Settings(reference="wet")
     with pytest.raises(UsageError, match="early_reflections_ms"):
         Settings(early_reflections_ms=-1.0)
+
+
+def test_an_early_reference_stays_under_the_peak_ceiling():
+    """A room's first reflections can add up above the dry source's peak: the pair gain then
+    lowers both files together, so the studio file stays under the ceiling too."""
+    from aural.degrade.base import Step
+    from aural.degrade.profiles import Profile
+    from aural.degrade.reverb import Reverb
+    from aural.degrade.simulate import PEAK_CEILING, simulate_pair
+    from aural.degrade.transforms import LevelChange
+    from aural.signal import Signal
+
+    room = Profile("quiet_room", "a synthetic room, then the phone 12 dB quieter", (
+        Step(Reverb(rt60_s=(0.3, 0.3), drr_db=(-3.0, -3.0), predelay_ms=(1.0, 1.0), source="synthetic"), 1.0),
+        Step(LevelChange(gain_db=(-12.0, -12.0), changes_per_minute=0.0), 1.0)))
+    t = np.arange(16000) / 16000
+    loud = Signal(torch.from_numpy((0.9 * np.sin(2 * np.pi * 80 * t)).astype(np.float32))[None], 16000)
+    lowered = 0
+    for seed in range(8):
+        studio, phone, record = simulate_pair(loud, room, np.random.default_rng(seed), reference_level_db=None)
+        assert float(studio.audio.abs().max()) <= PEAK_CEILING + 1e-4, seed
+        assert float(phone.audio.abs().max()) <= PEAK_CEILING * 0.3, seed  # the phone alone would need no gain
+        lowered += record["pair_gain_db"] < 0
+    assert lowered  # some rooms' early reflections did add up above the ceiling
