@@ -291,9 +291,11 @@ def rooms(out_dir: Path, count: int, seed: int, sample_rate: int, rt60_s: tuple[
                 room = draw_room(np.random.default_rng(room_seed), ranges)
                 rir, facts = render_room(room, sample_rate)
                 io.write(Signal(torch_tensor(rir), sample_rate), out_dir / name, subtype="FLOAT")
-            except (AuralError, ValueError, RuntimeError) as exc:  # pyroomacoustics raises plain errors
+            except KeyboardInterrupt:
+                raise
+            except Exception as exc:  # pyroomacoustics raises plain errors (even assertions): report, go on
                 failures += 1
-                click.echo(f"aural: {out_dir / name}: {exc}", err=True)
+                click.echo(f"aural: {out_dir / name}: {str(exc) or type(exc).__name__}", err=True)
             else:
                 entry = {"file": name, "index": index, "seed": seed, "room_seed": room_seed, **room, **facts}
                 lines.write(json.dumps(entry) + "\n")

@@ -1,7 +1,8 @@
 """Augmentations of the clean source itself, before the studio/phone pair is made.
 
 A speed change alters the length, so it cannot be a chain transform (those keep the shape, and
-the studio reference is the untouched source): the on-the-fly training dataset
+the studio reference is made from the source itself, dry or with the room's early reflections):
+the on-the-fly training dataset
 (:class:`aural.train.datasets.OnTheFlyDataset`) applies it to the clean crop, and the reference
 and the degraded side both come from the changed crop, so they stay aligned.
 

@@ -272,6 +272,7 @@ class Trainer:
         last_path = self.run_dir / LAST
         state = {"best_value": None, "best_step": None, "bad_validations": 0, "nonfinite_steps": 0}
         step = 0
+        resume_notes: list[str] = []
         if resume:
             if not last_path.exists():
                 raise UsageError(f"{last_path}: nothing to resume (no checkpoint in {self.run_dir})")
@@ -281,8 +282,10 @@ class Trainer:
             state.update(restored.extra.get("trainer_state", {}))
             if hasattr(task, "load_state_tensors") and "task_state" in restored.extra:
                 task.load_state_tensors(restored.aux_tensors, restored.extra["task_state"])
-            if self._ema is not None:
-                self._ema.load_state_tensors(restored.ema_tensors)
+            if self._ema is not None and not self._ema.load_state_tensors(restored.ema_tensors):
+                resume_notes.append(f"the checkpoint holds no weight average: the average starts at step {step}")
+            elif self._ema is None and restored.ema_tensors:
+                resume_notes.append("the checkpoint's weight average is dropped (this recipe has no ema)")
             _keep_planned_total_steps(scheduler, planned)
             if info.rank:  # the checkpoint holds rank 0's RNG; other ranks need their own stream
                 torch.manual_seed(c.seed + info.rank + 104729 * step)
@@ -305,7 +308,7 @@ class Trainer:
         parameters = [p for p in raw_model.parameters() if p.requires_grad]
 
         progress = _progress("steps", c.steps, "step", c.progress and info.is_main, initial=step)
-        for note in logger.notes:
+        for note in (*logger.notes, *(resume_notes if info.is_main else ())):
             progress.write(f"aural train: {note}")
         sums: dict[str, float] = {}
         count = 0

@@ -115,3 +115,12 @@ def test_recipe_refuses_a_bad_ema_section(ema, message):
 def test_recipe_passes_the_ema_section_to_the_trainer():
     recipe = recipe_from_mapping({"stage": "noise_reduction", "ema": {"decay": 0.999, "start_step": 100}})
     assert recipe.trainer_config().ema == {"decay": 0.999, "start_step": 100}
+
+
+def test_resuming_without_an_average_says_so(tmp_path, capsys):
+    trainer(tmp_path / "run").fit(stop_at=2)
+    trainer(tmp_path / "run", ema={"decay": 0.9, "start_step": 1}, progress=True).fit(resume=True)
+    assert "holds no weight average: the average starts at step 2" in capsys.readouterr().err
+    trainer(tmp_path / "other", ema={"decay": 0.9, "start_step": 1}).fit(stop_at=2)
+    trainer(tmp_path / "other", progress=True).fit(resume=True)
+    assert "weight average is dropped" in capsys.readouterr().err
