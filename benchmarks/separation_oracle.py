@@ -10,8 +10,11 @@ the ``separation`` stage's framing); the voice estimate is scored by SI-SDR agai
   the shipped ``separation`` network predicts);
 - ``irm_bin``: the ideal ratio mask per STFT bin, ``sqrt(|V|^2 / (|V|^2 + |B|^2))``;
 - ``magnitude_bin``: ``|V| / |M|`` per bin, capped at 1 (the best real mask bounded by 1);
+- ``magnitude_bin_2``: the same capped at 2 (a real mask that may also raise a bin);
 - ``phase_sensitive_bin``: ``|V| / |M| cos(angle V - angle M)``, in [0, 2] (a real mask that
-  knows the phase difference; the best real mask for the STFT-domain squared error).
+  knows the phase difference; the best real mask for the STFT-domain squared error);
+- ``complex_bin_1.5``: the complex ratio ``V / M`` with its magnitude capped at 1.5 (the form and
+  bound of the ``complex_mask`` network: it also turns each bin's phase).
 
 What a mask can reach tells which architecture a target needs. Writes nothing; prints a table.
 """
@@ -40,11 +43,15 @@ def masks(voice: torch.Tensor, background: torch.Tensor, mixture: torch.Tensor,
     voice_power, background_power = voice.abs() ** 2, background.abs() ** 2
     mel_voice, mel_background = voice_power @ filterbank.T, background_power @ filterbank.T
     ratio = voice.abs() / mixture.abs().clamp_min(1e-8)
+    complex_ratio = voice / torch.where(mixture.abs() > 1e-8, mixture, torch.full_like(mixture, 1e-8))
+    bounded = complex_ratio * (complex_ratio.abs().clamp(max=1.5) / complex_ratio.abs().clamp_min(1e-12))
     return {
         "irm_mel": (mel_voice / (mel_voice + mel_background).clamp_min(1e-12)).sqrt() @ spread.T,
         "irm_bin": (voice_power / (voice_power + background_power).clamp_min(1e-12)).sqrt(),
         "magnitude_bin": ratio.clamp(0.0, 1.0),
+        "magnitude_bin_2": ratio.clamp(0.0, 2.0),
         "phase_sensitive_bin": (ratio * torch.cos(voice.angle() - mixture.angle())).clamp(0.0, 2.0),
+        "complex_bin_1.5": bounded,
     }
 
 
