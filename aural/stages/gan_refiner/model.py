@@ -8,7 +8,9 @@ phase, ``c`` = ``compression``) and predicts a complex correction in that domain
     Y_c = X_c + R(X_c),   Y = |Y_c|^(1/c) e^{j angle(Y_c)}
 
 so it can both remove (subtract a peak) and restore (add back a harmonic), which a bounded
-gain cannot. The correction starts at zero (an untrained refiner passes its input), and the
+gain cannot. No bin comes out more than ``max_boost_db`` above its input, so the refiner
+restores what is there but never generates from nothing: digital silence stays silent, and
+quiet gaps cannot fill with texture. The correction starts at zero (an untrained refiner passes its input), and the
 network is a stack of dilated temporal convolutions over frames with bins as channels.
 """
 
@@ -40,6 +42,7 @@ class RefinerConfig(ModelConfig):
     dilations: tuple[int, ...] = (1, 2, 4, 8, 1, 2)
     kernel_size: int = 3
     compression: float = 0.3
+    max_boost_db: float = 12.0  # a bin's output magnitude stays within this of its input's
     chunk_frames: int = 128   # streaming: frames per network call (context is recomputed per chunk)
     context_frames: int = 20
 
@@ -81,7 +84,9 @@ class SpectralRefiner(nn.Module):
         real, imag = residual.chunk(2, dim=-1)
         refined = torch.complex(compressed.real + real, compressed.imag + imag)
         refined_magnitude = refined.abs().clamp_min(MAGNITUDE_FLOOR)
-        return refined * (refined_magnitude.pow(1.0 / c) / refined_magnitude)
+        expanded = refined_magnitude.pow(1.0 / c)
+        ceiling = spec.abs() * 10.0 ** (self.config.max_boost_db / 20.0)
+        return refined * (torch.minimum(expanded, ceiling) / refined_magnitude)
 
     def forward(self, audio: torch.Tensor) -> torch.Tensor:
         shape = audio.shape
