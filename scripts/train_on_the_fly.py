@@ -40,7 +40,8 @@ ROOM_COUNT = 2000
 ROOM_SEED = 1
 GAN_REFINER = ROOT / "runs" / "gan_refiner"
 # stage -> its runs in order: (run folder, arguments of a fresh start); a later run starts from the
-# last checkpoint of the one before (--init), once that one has finished
+# last checkpoint of the one before (--init), once that one has finished; once a later run has a
+# checkpoint, the earlier ones are not resumed again
 RUNS = {
     "gan_refiner": ((GAN_REFINER / "run", ["--recipe", "scripts/recipes/gan_refiner_cpu.yaml"]),
                     (GAN_REFINER / "gan", ["--recipe", "scripts/recipes/gan_refiner_gan.yaml",
@@ -75,7 +76,10 @@ def rooms() -> None:
 def train(stage: str, threads: int) -> None:
     if not RIR_MIX.is_dir():
         raise SystemExit(f"{RIR_MIX}: run `python {Path(__file__).name} rooms` first")
-    for out, fresh in RUNS[stage]:
+    runs = RUNS[stage]
+    for index, (out, fresh) in enumerate(runs):
+        if any((later / "last.safetensors").exists() for later, _ in runs[index + 1:]):
+            continue  # a later run has started from this one: it is finished
         args = ["train", stage, "--data", str(SPLIT / "train" / "speech"), "--noise", str(SPLIT / "train" / "noise"),
                 "--rir", str(RIR_MIX), "--val-data", str(SPLIT / "val" / "speech"), "--out", str(out),
                 "--threads", str(threads), "--no-progress"]
