@@ -72,3 +72,26 @@ class DilatedResidualBlock(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         normed = self.norm(x.transpose(1, 2)).transpose(1, 2)
         return x + self.project(nn.functional.gelu(self.conv(nn.functional.gelu(normed))))
+
+
+def frame_conv_stack(in_channels: int, channels: int, out_channels: int, kernel_size: int,
+                     dilations: tuple[int, ...]) -> tuple[nn.Conv1d, nn.Sequential, nn.Conv1d]:
+    """``(input, blocks, output)`` of a spectral network over frames (bins as channels): a 1x1
+    input convolution, :class:`DilatedResidualBlock` s, and a zero-initialised 1x1 output (an
+    untrained network adds nothing)."""
+    first = nn.Conv1d(in_channels, channels, 1)  # created in this order: seeded inits stay as they were
+    blocks = nn.Sequential(*(DilatedResidualBlock(channels, kernel_size, d) for d in dilations))
+    output = nn.Conv1d(channels, out_channels, 1)
+    nn.init.zeros_(output.weight)
+    nn.init.zeros_(output.bias)
+    return first, blocks, output
+
+
+def compressed_spectrum_features(spec: torch.Tensor, compression: float,
+                                 floor: float = 1e-9) -> tuple[torch.Tensor, torch.Tensor]:
+    """Complex ``(B, T, bins)`` -> (the power-law compressed spectrum ``|X|^c e^{j angle X}``,
+    features ``(B, 3 * bins, T)``: its real part, imaginary part and magnitude per bin)."""
+    magnitude = spec.abs().clamp_min(floor)
+    level = magnitude.pow(compression)
+    compressed = spec * (level / magnitude)
+    return compressed, torch.cat([compressed.real, compressed.imag, level], dim=-1).transpose(1, 2)

@@ -22,7 +22,7 @@ from typing import Any, ClassVar, Mapping
 import torch
 from torch import nn
 
-from aural.nn.blocks import DilatedResidualBlock
+from aural.nn.blocks import compressed_spectrum_features, frame_conv_stack
 from aural.nn.config import ModelConfig
 from aural.nn.spectral import hann_window, istft, stft
 
@@ -66,20 +66,13 @@ class SpectralRefiner(nn.Module):
         self.config = config = config or RefinerConfig()
         bins = config.n_fft // 2 + 1
         self.register_buffer("window", hann_window(config.n_fft), persistent=False)
-        self.input = nn.Conv1d(3 * bins, config.channels, 1)
-        self.blocks = nn.Sequential(*(DilatedResidualBlock(config.channels, config.kernel_size, d)
-                                      for d in config.dilations))
-        self.output = nn.Conv1d(config.channels, 2 * bins, 1)
-        nn.init.zeros_(self.output.weight)
-        nn.init.zeros_(self.output.bias)
+        self.input, self.blocks, self.output = frame_conv_stack(3 * bins, config.channels, 2 * bins,
+                                                                config.kernel_size, config.dilations)
 
     def refine(self, spec: torch.Tensor) -> torch.Tensor:
         """Complex ``(B, T, bins)`` -> refined complex spectrum of the same shape."""
         c = self.config.compression
-        magnitude = spec.abs().clamp_min(MAGNITUDE_FLOOR)
-        compressed = spec * (magnitude.pow(c) / magnitude)
-        level = magnitude.pow(c)
-        features = torch.cat([compressed.real, compressed.imag, level], dim=-1).transpose(1, 2)
+        compressed, features = compressed_spectrum_features(spec, c, MAGNITUDE_FLOOR)
         residual = self.output(self.blocks(self.input(features))).transpose(1, 2)
         real, imag = residual.chunk(2, dim=-1)
         refined = torch.complex(compressed.real + real, compressed.imag + imag)

@@ -24,7 +24,7 @@ from typing import Any, ClassVar, Mapping
 import torch
 from torch import nn
 
-from aural.nn.blocks import DilatedResidualBlock
+from aural.nn.blocks import compressed_spectrum_features, frame_conv_stack
 from aural.nn.config import ModelConfig
 from aural.nn.spectral import hann_window, istft, stft
 
@@ -85,22 +85,15 @@ class ComplexMaskNet(nn.Module):
         self.config = config = config or ComplexMaskConfig()
         bins = config.n_fft // 2 + 1
         self.register_buffer("window", hann_window(config.n_fft), persistent=False)
-        self.input = nn.Conv1d(3 * bins, config.channels, 1)
-        self.blocks = nn.Sequential(*(DilatedResidualBlock(config.channels, config.kernel_size, d)
-                                      for d in config.dilations))
-        self.output = nn.Conv1d(config.channels, 2 * bins, 1)
-        nn.init.zeros_(self.output.weight)
-        nn.init.zeros_(self.output.bias)
+        self.input, self.blocks, self.output = frame_conv_stack(3 * bins, config.channels, 2 * bins,
+                                                                config.kernel_size, config.dilations)
         with torch.no_grad():  # real part: |M| = max_gain * tanh(bias) = initial_gain
             self.output.bias[:bins] = math.atanh(config.initial_gain / config.max_gain)
 
     def gains(self, spec: torch.Tensor) -> torch.Tensor:
         """Complex ``(batch, frames, bins)`` -> complex mask of the same shape (``|M| <= max_gain``)."""
         c = self.config.compression
-        magnitude = spec.abs().clamp_min(MAGNITUDE_FLOOR)
-        level = magnitude.pow(c)
-        compressed = spec * (level / magnitude)
-        features = torch.cat([compressed.real, compressed.imag, level], dim=-1).transpose(1, 2)
+        _, features = compressed_spectrum_features(spec, c, MAGNITUDE_FLOOR)
         raw = self.output(self.blocks(self.input(features))).transpose(1, 2)
         real, imag = raw.float().chunk(2, dim=-1)
         norm = (real.pow(2) + imag.pow(2) + RAW_FLOOR ** 2).sqrt()
