@@ -56,6 +56,18 @@ def istft(spec: torch.Tensor, n_fft: int, hop_length: int, window: torch.Tensor)
     return out / norm.clamp_min(1e-8)
 
 
+def through_stft(audio: torch.Tensor, n_fft: int, hop_length: int, window: torch.Tensor,
+                 transform) -> torch.Tensor:
+    """``(..., samples)`` -> the same shape: framed (``n_fft - hop_length`` zeros before, enough
+    after for whole frames), ``transform`` applied to the complex ``(B, frames, bins)`` spectrum,
+    inverse transformed and cropped back: the whole-signal path of the spectral networks."""
+    shape, length = audio.shape, audio.shape[-1]
+    pre_roll = n_fft - hop_length
+    padded = torch.nn.functional.pad(audio.reshape(-1, length), (pre_roll, pre_roll + (-length % hop_length)))
+    out = istft(transform(stft(padded, n_fft, hop_length, window)), n_fft, hop_length, window)
+    return out[:, pre_roll:pre_roll + length].reshape(shape)
+
+
 def hz_to_mel(hz: torch.Tensor | float) -> torch.Tensor:
     return 2595.0 * torch.log10(1.0 + torch.as_tensor(hz, dtype=torch.float64) / 700.0)
 
@@ -112,5 +124,5 @@ def log_compress(power: torch.Tensor, floor: float = 1e-8) -> torch.Tensor:
 
 
 __all__ = ["hann_window", "hz_to_mel", "istft", "log_compress", "mel_filterbank", "mel_to_hz",
-           "mel_to_linear_weights", "overlap_add", "stft", "stft_frames"]
+           "mel_to_linear_weights", "overlap_add", "stft", "stft_frames", "through_stft"]
 

@@ -22,7 +22,7 @@ from torch import nn
 
 from aural.nn.blocks import ACTIVATIONS
 from aural.nn.config import ModelConfig
-from aural.nn.spectral import hann_window, istft, mel_filterbank, mel_to_linear_weights, stft
+from aural.nn.spectral import hann_window, mel_filterbank, mel_to_linear_weights, through_stft
 from aural.nn.unet import UNet2d
 
 LOG_FLOOR = 1e-8
@@ -94,16 +94,8 @@ class MelUNet(nn.Module):
         return post_filter(first * (second.squeeze(1) @ self.spread.T), self.config.post_filter_beta)
 
     def forward(self, audio: torch.Tensor) -> torch.Tensor:
-        shape = audio.shape
-        flat = audio.reshape(-1, shape[-1])
-        n_fft, hop = self.config.n_fft, self.config.hop_length
-        pre_roll = n_fft - hop
-        length = shape[-1]
-        right = pre_roll + (-length % hop)
-        padded = nn.functional.pad(flat, (pre_roll, right))
-        spec = stft(padded, n_fft, hop, self.window)
-        out = istft(spec * self.gains(spec), n_fft, hop, self.window)
-        return out[:, pre_roll:pre_roll + length].reshape(shape)
+        return through_stft(audio, self.config.n_fft, self.config.hop_length, self.window,
+                            lambda spec: spec * self.gains(spec))
 
 
 def post_filter(gains: torch.Tensor, beta: float) -> torch.Tensor:

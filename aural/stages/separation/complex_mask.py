@@ -26,7 +26,7 @@ from torch import nn
 
 from aural.nn.blocks import compressed_spectrum_features, frame_conv_stack
 from aural.nn.config import ModelConfig
-from aural.nn.spectral import hann_window, istft, stft
+from aural.nn.spectral import hann_window, through_stft
 
 NETWORK = "complex_mask"
 MAGNITUDE_FLOOR = 1e-9
@@ -101,15 +101,8 @@ class ComplexMaskNet(nn.Module):
         return torch.complex(real * scale, imag * scale)
 
     def forward(self, audio: torch.Tensor) -> torch.Tensor:
-        shape = audio.shape
-        flat = audio.reshape(-1, shape[-1])
-        n_fft, hop = self.config.n_fft, self.config.hop_length
-        pre_roll = n_fft - hop
-        length = shape[-1]
-        padded = nn.functional.pad(flat, (pre_roll, pre_roll + (-length % hop)))
-        spec = stft(padded, n_fft, hop, self.window)
-        out = istft(spec * self.gains(spec), n_fft, hop, self.window)
-        return out[:, pre_roll:pre_roll + length].reshape(shape)
+        return through_stft(audio, self.config.n_fft, self.config.hop_length, self.window,
+                            lambda spec: spec * self.gains(spec))
 
 
 def build_complex_mask(config: Mapping[str, Any] | None = None) -> ComplexMaskNet:
