@@ -17,9 +17,10 @@ from __future__ import annotations
 import argparse
 import csv
 import os
-import subprocess
 import sys
 from pathlib import Path
+
+from script_commands import run_or_exit
 
 ROOT = Path(__file__).resolve().parent.parent
 RUN = ROOT / "runs" / "freq_expansion"
@@ -116,9 +117,8 @@ def bench(weights: str) -> None:
     rows = []
     for pairs in sorted((RUN / "pairs").iterdir()):
         out = RUN / "bench" / pairs.name
-        subprocess.run([sys.executable, "-m", "aural", "bench", "--pairs", str(pairs), "--systems",
-                        f"soxr,{system}", "--metrics", "lsd", "--save-audio", "--out", str(out)],
-                       check=True, cwd=ROOT)
+        run_or_exit([sys.executable, "-m", "aural", "bench", "--pairs", str(pairs), "--systems",
+                     f"soxr,{system}", "--metrics", "lsd", "--save-audio", "--out", str(out)], ROOT)
         cutoff_hz = float(pairs.name.split("_")[1].rstrip("k")) * 1000
         cutoff_hz = 11025.0 if cutoff_hz == 11000 else cutoff_hz
         scores: dict[str, list[list[float]]] = {}
@@ -150,7 +150,7 @@ def train(steps: int | None, resume: bool) -> None:
         command += ["--steps", str(steps)]
     if resume:
         command.append("--resume")
-    subprocess.run(command, check=True, cwd=ROOT)
+    run_or_exit(command, ROOT)
 
 
 def main() -> None:

@@ -28,9 +28,10 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 from pathlib import Path
+
+from script_commands import run_or_exit
 
 ROOT = Path(__file__).resolve().parent.parent
 SPLIT = ROOT / "runs" / "default_weights" / "data"
@@ -53,7 +54,7 @@ RUNS = {
 
 def aural(*args: str) -> None:
     print("+ aural", " ".join(args), flush=True)
-    subprocess.run([sys.executable, "-m", "aural", *args], cwd=ROOT, check=True)
+    run_or_exit([sys.executable, "-m", "aural", *args], ROOT)
 
 
 def rooms() -> None:

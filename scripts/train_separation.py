@@ -32,9 +32,10 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import subprocess
 import sys
 from pathlib import Path
+
+from script_commands import run_or_exit
 
 ROOT = Path(__file__).resolve().parent.parent
 RUN = ROOT / "runs" / "separation"
@@ -125,7 +126,7 @@ def train_complex(steps: int | None, resume: bool) -> None:
     if steps:
         command += ["--steps", str(steps)]
     print(" ".join(command), flush=True)
-    subprocess.run(command, check=True, cwd=ROOT)
+    run_or_exit(command, ROOT)
 
 
 def train(steps: int | None, resume: bool, phase: str = "train") -> None:
@@ -144,7 +145,7 @@ def train(steps: int | None, resume: bool, phase: str = "train") -> None:
     if steps:
         command += ["--steps", str(steps)]
     print(" ".join(command), flush=True)
-    subprocess.run(command, check=True, cwd=ROOT)
+    run_or_exit(command, ROOT)
 
 
 def _relative(paths: list[str]) -> list[str]:
@@ -199,7 +200,7 @@ def export(evaluation: Path | None, run_name: str = "sisdr", preset: str | None 
     if evaluation is not None:
         command += ["--evaluation", str(evaluation)]
     print(" ".join(command), flush=True)
-    subprocess.run(command, check=True, cwd=ROOT)
+    run_or_exit(command, ROOT)
 
 
 def main() -> None:
