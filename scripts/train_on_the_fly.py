@@ -16,7 +16,9 @@ with the default early-reflections target (the direct path and the first 50 ms o
 
 - ``gan_refiner``: phase 1, ``scripts/recipes/gan_refiner_cpu.yaml`` (regression) into
   ``runs/gan_refiner/run``; phase 2, ``scripts/recipes/gan_refiner_gan.yaml`` (the GAN phase with an
-  EMA of the generator) from phase 1's last checkpoint into ``runs/gan_refiner/gan``. The front
+  EMA of the generator) from phase 1's last checkpoint into ``runs/gan_refiner/gan``; phase 3,
+  ``scripts/recipes/gan_refiner_quiet.yaml`` (the GAN phase continued with phase 2's
+  discriminators, plus the residual-noise losses) into ``runs/gan_refiner/quiet``. The front
   is ``mel_unet`` with its shipped weights.
 - ``mel_unet``: the shipped ``mel_unet`` weights fine-tuned with its built-in recipe at peak
   lr 0.0002 for 4000 steps: rooms at scale and early targets teach it dereverberation.
@@ -46,7 +48,9 @@ GAN_REFINER = ROOT / "runs" / "gan_refiner"
 RUNS = {
     "gan_refiner": ((GAN_REFINER / "run", ["--recipe", "scripts/recipes/gan_refiner_cpu.yaml"]),
                     (GAN_REFINER / "gan", ["--recipe", "scripts/recipes/gan_refiner_gan.yaml",
-                                           "--init", str(GAN_REFINER / "run" / "last.safetensors")])),
+                                           "--init", str(GAN_REFINER / "run" / "last.safetensors")]),
+                    (GAN_REFINER / "quiet", ["--recipe", "scripts/recipes/gan_refiner_quiet.yaml",
+                                             "--init", str(GAN_REFINER / "gan" / "last.safetensors")])),
     "mel_unet": ((ROOT / "runs" / "mel_unet_dereverb" / "run",
                   ["--init", "default", "--lr", "0.0002", "--steps", "4000", "--workers", "1"]),),
 }

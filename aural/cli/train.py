@@ -146,9 +146,14 @@ def command(stage: str, data: Path | None, val_data: Path | None, out_dir: Path,
     elif previous.get("data"):
         description = {**previous["data"], **description}
 
+    is_main = int(os.environ.get("RANK", "0")) == 0  # under torchrun, rank 0 writes and speaks
     task = task_module.build_task(chosen)
     if loaded is not None:
         task.model.load_state_dict(loaded.tensors, strict=True)
+        if is_main and not resume and getattr(task, "adversarial", None) is not None:
+            carried = task.carry_discriminators(loaded.ref.weights_path)
+            click.echo(f"discriminators: {'those of ' + str(loaded.ref.weights_path) if carried else 'fresh'}",
+                       err=True)
     weights_config = task_module.weights_config(task)
     run_info = {
         "stage": stage, "recipe": chosen.to_dict(), "data": description, "weights_config": weights_config,
@@ -157,7 +162,6 @@ def command(stage: str, data: Path | None, val_data: Path | None, out_dir: Path,
         "init": init, "command": "aural " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv else None,
         "versions": {"aural": _version(), "torch": torch.__version__, "python": platform.python_version()},
     }
-    is_main = int(os.environ.get("RANK", "0")) == 0  # under torchrun, rank 0 writes and speaks
     if is_main:
         out_dir.mkdir(parents=True, exist_ok=True)
         from aural.weights import atomic_write_bytes

@@ -146,6 +146,16 @@ class AdversarialLoss(nn.Module):
         self.optimizer.load_state_dict(unflatten_optimizer(optim, info["optimizer"]))
         self._synced = True
 
+    def load_discriminators(self, tensors: Mapping[str, torch.Tensor]) -> bool:
+        """Take the discriminators (``discriminator.*``) of another run, not its optimizer: True
+        when they have this run's architecture, else False and the discriminators stay as they are."""
+        state = {k[len("discriminator."):]: v for k, v in tensors.items() if k.startswith("discriminator.")}
+        own = self.discriminator.state_dict()
+        if state.keys() != own.keys() or any(state[k].shape != own[k].shape for k in own):
+            return False
+        self.discriminator.load_state_dict(state, strict=True)
+        return True
+
     # -- internals -----------------------------------------------------------------------------------
     def _set_trainable(self, trainable: bool) -> None:
         for parameter in self.discriminator.parameters():

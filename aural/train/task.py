@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Iterable, Mapping, Protocol, runtime_checkable
 
 import torch
 from torch import nn
 
+from aural.errors import UsageError
 from aural.losses import WeightedLoss
 from aural.losses.intelligibility import STOILoss
 from aural.losses.time import si_sdr
+from aural.train.checkpoint import read_checkpoint
 
 
 @runtime_checkable
@@ -180,6 +183,20 @@ class EnhancementTask:
             return
         own = {k[len("adversarial."):]: v for k, v in tensors.items() if k.startswith("adversarial.")}
         self.adversarial.load_state_tensors(own, info["adversarial"])
+
+    def carry_discriminators(self, checkpoint: Path) -> bool:
+        """Start the GAN phase with the discriminators of another run's training checkpoint
+        (``--init`` from a GAN run), so a fine-tune does not meet fresh critics: True when the
+        file holds discriminators of this run's architecture, else False (they start fresh)."""
+        if self.adversarial is None:
+            return False
+        try:
+            tensors, _ = read_checkpoint(checkpoint)
+        except UsageError:  # exported weights: a generator only
+            return False
+        prefix = "aux.adversarial."
+        return self.adversarial.load_discriminators({k[len(prefix):]: v for k, v in tensors.items()
+                                                     if k.startswith(prefix)})
 
     @torch.no_grad()
     def validation_step(self, batch: Any) -> dict[str, torch.Tensor]:

@@ -158,3 +158,29 @@ if __name__ == "__main__":
     import sys
 
     _ddp_worker(sys.argv[1])
+
+
+def test_a_fine_tune_from_a_gan_checkpoint_keeps_its_discriminators(tmp_path):
+    trained = make_task()
+    Trainer(trained, make_data(), tmp_path / "gan", config(steps=3)).fit()
+    checkpoint = tmp_path / "gan" / "last.safetensors"
+
+    fine_tune = make_task(seed=7)
+    assert fine_tune.carry_discriminators(checkpoint)
+    for key, value in state(trained.adversarial.discriminator).items():
+        assert torch.equal(value, state(fine_tune.adversarial.discriminator)[key]), key
+
+
+def test_discriminators_of_another_architecture_or_none_leave_them_fresh(tmp_path):
+    Trainer(make_task(), make_data(), tmp_path / "gan", config(steps=3)).fit()
+    other = EnhancementTask(TinyNet(), build_loss([{"name": "l1", "weight": 1.0}]), OptimizerConfig(lr=1e-2),
+                            adversarial=AdversarialLoss(AdversarialConfig.from_dict(
+                                {"discriminators": {**SMALL_DISCRIMINATORS, "period_channels": [4, 16]}})))
+    fresh = state(other.adversarial.discriminator)
+    assert not other.carry_discriminators(tmp_path / "gan" / "last.safetensors")
+    for key, value in fresh.items():
+        assert torch.equal(value, state(other.adversarial.discriminator)[key]), key
+
+    regression_only = EnhancementTask(TinyNet(), build_loss([{"name": "l1", "weight": 1.0}]), OptimizerConfig(lr=1e-2))
+    Trainer(regression_only, make_data(), tmp_path / "plain", config(steps=3)).fit()
+    assert not make_task().carry_discriminators(tmp_path / "plain" / "last.safetensors")
