@@ -140,8 +140,7 @@ class AdversarialLoss(nn.Module):
     def load_state_tensors(self, tensors: Mapping[str, torch.Tensor], info: Mapping[str, Any]) -> None:
         from aural.train.checkpoint import unflatten_optimizer
 
-        state = {k[len("discriminator."):]: v for k, v in tensors.items() if k.startswith("discriminator.")}
-        self.discriminator.load_state_dict(state, strict=True)
+        self.discriminator.load_state_dict(_discriminator_state(tensors), strict=True)
         optim = {k: v for k, v in tensors.items() if k.startswith("optim.")}
         self.optimizer.load_state_dict(unflatten_optimizer(optim, info["optimizer"]))
         self._synced = True
@@ -149,7 +148,7 @@ class AdversarialLoss(nn.Module):
     def load_discriminators(self, tensors: Mapping[str, torch.Tensor]) -> bool:
         """Take the discriminators (``discriminator.*``) of another run, not its optimizer: True
         when they have this run's architecture, else False and the discriminators stay as they are."""
-        state = {k[len("discriminator."):]: v for k, v in tensors.items() if k.startswith("discriminator.")}
+        state = _discriminator_state(tensors)
         own = self.discriminator.state_dict()
         if state.keys() != own.keys() or any(state[k].shape != own[k].shape for k in own):
             return False
@@ -180,6 +179,11 @@ class AdversarialLoss(nn.Module):
             if parameter.grad is not None:
                 dist.all_reduce(parameter.grad)
                 parameter.grad /= world
+
+
+def _discriminator_state(tensors: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The discriminators' own keys of a checkpoint part (``discriminator.*``, prefix removed)."""
+    return {k[len("discriminator."):]: v for k, v in tensors.items() if k.startswith("discriminator.")}
 
 
 def feature_matching(fake: list[Judgement], real: list[Judgement]) -> torch.Tensor:

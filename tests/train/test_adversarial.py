@@ -154,12 +154,6 @@ def test_ddp_ranks_agree_on_generator_and_discriminators(tmp_path):
         assert torch.equal(rank0[key], rank1[key]), key
 
 
-if __name__ == "__main__":
-    import sys
-
-    _ddp_worker(sys.argv[1])
-
-
 def test_a_fine_tune_from_a_gan_checkpoint_keeps_its_discriminators(tmp_path):
     trained = make_task()
     Trainer(trained, make_data(), tmp_path / "gan", config(steps=3)).fit()
@@ -184,3 +178,9 @@ def test_discriminators_of_another_architecture_or_none_leave_them_fresh(tmp_pat
     regression_only = EnhancementTask(TinyNet(), build_loss([{"name": "l1", "weight": 1.0}]), OptimizerConfig(lr=1e-2))
     Trainer(regression_only, make_data(), tmp_path / "plain", config(steps=3)).fit()
     assert not make_task().carry_discriminators(tmp_path / "plain" / "last.safetensors")
+
+
+if __name__ == "__main__":
+    import sys
+
+    _ddp_worker(sys.argv[1])

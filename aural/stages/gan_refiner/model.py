@@ -10,8 +10,9 @@ phase, ``c`` = ``compression``) and predicts a complex correction in that domain
 so it can both remove (subtract a peak) and restore (add back a harmonic), which a bounded
 gain cannot. No bin comes out more than ``max_boost_db`` above its input, so the refiner
 restores what is there but never generates from nothing: digital silence stays silent, and
-quiet gaps cannot fill with texture. The correction starts at zero (an untrained refiner passes its input), and the
-network is a stack of dilated temporal convolutions over frames with bins as channels.
+quiet gaps cannot fill with texture. The correction starts at zero (an untrained refiner
+passes its input), and the network is a stack of dilated temporal convolutions over frames
+with bins as channels.
 """
 
 from __future__ import annotations
