@@ -10,7 +10,9 @@ covered by the same number of frames and the normalisation is exact from the fir
 
 A transform may hold frames back (to see right context) and return them later, in order;
 ``max_held_frames`` bounds that and sets the latency. Output is mixed with the aligned dry
-input by ``strength`` (0: the input exactly, without running the transform).
+input by ``strength`` (0: the input exactly, without running the transform). A ``pause_gate``
+(:class:`~aural.nn.speech_presence.PauseGate`) then keeps that mix where there is speech and
+puts the lowered input in the pauses; it looks ahead within the latency the processor has.
 
 With ``lead_in_samples``, the stream is instead thought of as preceded by its own first
 samples mirrored (and :meth:`StreamingFrameProcessor.finish` continues it by its last ones
@@ -21,11 +23,14 @@ wait until that many samples have arrived, within the latency the processor alre
 
 from __future__ import annotations
 
-from typing import Any, Callable, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Protocol
 
 import torch
 
 from aural.nn.spectral import overlap_add
+
+if TYPE_CHECKING:
+    from aural.nn.speech_presence import PauseGate
 
 FrameTransform = Callable[[torch.Tensor], torch.Tensor]
 
@@ -35,7 +40,8 @@ class StreamingFrameProcessor:
 
     def __init__(self, transform: FrameTransform, *, frame_length: int, hop_length: int,
                  synthesis_window: torch.Tensor, analysis_window: torch.Tensor | None = None,
-                 max_held_frames: int = 0, strength: float = 1.0, lead_in_samples: int = 0):
+                 max_held_frames: int = 0, strength: float = 1.0, lead_in_samples: int = 0,
+                 pause_gate: PauseGate | None = None):
         if frame_length % hop_length:
             raise ValueError("frame_length must be a multiple of hop_length")
         self.transform = transform
@@ -46,6 +52,9 @@ class StreamingFrameProcessor:
         self.lead_in_samples = int(lead_in_samples)
         if self.lead_in_samples >= self.latency_samples:
             raise ValueError("lead_in_samples must be shorter than the latency")
+        self.pause_gate = pause_gate
+        if pause_gate is not None and pause_gate.lookahead_samples > self.latency_samples - hop_length:
+            raise ValueError("the pause gate looks further ahead than the latency allows")
         self.synthesis_window = synthesis_window.to(torch.float32)
         analysis = torch.ones(frame_length) if analysis_window is None else analysis_window.to(torch.float32)
         product = (analysis * self.synthesis_window).reshape(-1, hop_length)
@@ -75,9 +84,14 @@ class StreamingFrameProcessor:
         self._waiting = torch.zeros(num_channels, 0) if self.lead_in_samples else None
         self._recent = torch.zeros(num_channels, 0)   # the last input samples, mirrored by finish()
         self._ending = False
+        if self.pause_gate is not None:
+            self.pause_gate.reset()
 
     def push(self, audio: torch.Tensor) -> torch.Tensor:
         """Next ``(channels, n)`` input -> ``(channels, n)`` output delayed by ``latency_samples``."""
+        return self._push(audio, ending=False)
+
+    def _push(self, audio: torch.Tensor, *, ending: bool) -> torch.Tensor:
         n = audio.shape[1]
         audio = audio.to(torch.float32)
         if self.lead_in_samples:
@@ -86,9 +100,15 @@ class StreamingFrameProcessor:
             self._out = torch.cat([self._out, audio], dim=1)
         else:
             self._dry = torch.cat([self._dry, audio], dim=1)
+            if self.pause_gate is not None:
+                self.pause_gate.analyse(audio)
+                if ending:  # the gate reads the tail as it reads the stream; output past the end is unused
+                    self.pause_gate.end()
             wet = self._overlap_add(self.transform(self._cut_frames(self._after_lead_in(audio))))
             dry, self._dry = self._dry[:, :wet.shape[1]], self._dry[:, wet.shape[1]:]
             mixed = wet if self.strength == 1.0 else dry + self.strength * (wet - dry)
+            if self.pause_gate is not None:
+                mixed = self.pause_gate.apply(dry, mixed, self.strength)
             self._out = torch.cat([self._out, mixed], dim=1)
         out, self._out = self._out[:, :n], self._out[:, n:]
         return out
@@ -101,7 +121,7 @@ class StreamingFrameProcessor:
             self._ending = True
             mirrored = self._recent[:, :-1].flip(1)[:, :self.latency_samples]
             tail[:, :mirrored.shape[1]] = mirrored
-        return self.push(tail)
+        return self._push(tail, ending=True)
 
     # -- internals ---------------------------------------------------------------------------
     def _after_lead_in(self, audio: torch.Tensor) -> torch.Tensor:
@@ -232,7 +252,8 @@ class ChunkedSpectralProcessor:
 
 
 def spectral_stream(transform: SpectralTransform, config: Any, *, strength: float, max_batch: int = 16,
-                    track: FrameTrack | None = None) -> tuple[ChunkedSpectralProcessor, StreamingFrameProcessor]:
+                    track: FrameTrack | None = None, pause_gate: PauseGate | None = None
+                    ) -> tuple[ChunkedSpectralProcessor, StreamingFrameProcessor]:
     """A spectral network's streaming pair: its :class:`ChunkedSpectralProcessor` inside a
     :class:`StreamingFrameProcessor`, both on periodic Hann windows. ``config`` gives
     ``n_fft``, ``hop_length``, ``chunk_frames`` and ``context_frames``."""
@@ -244,6 +265,7 @@ def spectral_stream(transform: SpectralTransform, config: Any, *, strength: floa
     engine = StreamingFrameProcessor(chunked, frame_length=config.n_fft, hop_length=config.hop_length,
                                      synthesis_window=window, analysis_window=window,
                                      max_held_frames=chunked.max_held_frames, strength=strength,
+                                     pause_gate=pause_gate,
                                      lead_in_samples=config.n_fft - config.hop_length
                                      + config.context_frames * config.hop_length)
     return chunked, engine

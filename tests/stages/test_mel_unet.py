@@ -52,10 +52,11 @@ def test_unit_gains_reproduce_input(num_samples):
     torch.testing.assert_close(UnitGains(SMALL)(audio), audio, rtol=0, atol=1e-6)
 
 
+@pytest.mark.parametrize("pause_attenuation_db", [0.0, 20.0])
 @pytest.mark.parametrize("block", [100, 1537, 65536])
-def test_blockwise_streaming_equals_whole_signal(block):
+def test_blockwise_streaming_equals_whole_signal(block, pause_attenuation_db):
     audio = noisy_input(num_channels=2)
-    stage = MelUNetStage(model=random_model())
+    stage = MelUNetStage(model=random_model(), pause_attenuation_db=pause_attenuation_db)
     whole = stage.process(Signal(audio, 16000)).audio
     torch.testing.assert_close(stream(stage, audio, block), whole, rtol=0, atol=1e-5)
 
@@ -195,3 +196,26 @@ def test_a_noisy_files_first_and_last_20_ms_are_as_quiet_as_its_middle():
         assert level_db(part) <= max(middle)
         assert level_db(part) <= sum(middle) / len(middle) + 6.0
         assert level_db(part) <= level_db(noisy[:edge]) - 20.0
+
+
+@pytest.mark.parametrize("strength", [1.0, 0.5])
+def test_pause_gate_gives_noise_alone_the_input_lowered_steadily(strength):
+    noise = 0.05 * torch.randn(2, 3 * 16000, generator=torch.Generator().manual_seed(3))
+    stage = MelUNetStage(model=random_model(), strength=strength, pause_attenuation_db=20.0)
+    out = stage.process(Signal(noise, 16000)).audio
+    torch.testing.assert_close(out, noise * 10 ** (-strength), rtol=0, atol=1e-6)
+
+
+def test_pause_gate_keeps_the_network_output_where_there_is_speech():
+    from pathlib import Path
+
+    import soundfile as sf
+    import soxr
+
+    memo, rate = sf.read(Path(__file__).resolve().parents[2] / "data" / "examples" / "phone_memo.flac",
+                         dtype="float32", always_2d=True)
+    speech = Signal(torch.from_numpy(soxr.resample(memo, rate, 16000).T.copy()), 16000)
+    plain = MelUNetStage(model=random_model()).process(speech).audio
+    gated = MelUNetStage(model=random_model(), pause_attenuation_db=20.0).process(speech).audio
+    same = (gated - plain).abs().amax(dim=0) < 1e-6
+    assert 0.5 < float(same.float().mean()) < 1.0  # speech kept as processed, pauses replaced

@@ -26,6 +26,9 @@ SAMPLE_RATE = 16000
 class MelUNetParams:
     strength: float = param(1.0, help="dry/wet mix: 0 returns the input unchanged, 1 the enhanced signal",
                             min=0.0, max=1.0)
+    pause_attenuation_db: float = param(
+        0.0, help="in pauses (no speech by Silero VAD) the input this far down instead of the network's output: "
+                  "steady room tone in place of a fluttering residual; scaled by strength; 0: off", min=0.0, max=60.0)
 
 
 @register_stage
@@ -41,9 +44,12 @@ class MelUNetStage(LearnedStage):
 
     def __init__(self, params: Any = None, *, weights: str | None = "default", model: nn.Module | None = None,
                  **param_values: Any):
+        from aural.nn.speech_presence import PauseGate
         from aural.nn.streaming import spectral_stream
 
         super().__init__(params, **param_values)
         self.model = self._resolve_model(weights, model)
+        attenuation_db = self.params.pause_attenuation_db
         self._transform, self._engine = spectral_stream(lambda spec: spec * self.model.gains(spec), self.model.config,
-                                                        strength=self.params.strength)
+                                                        strength=self.params.strength,
+                                                        pause_gate=PauseGate(attenuation_db) if attenuation_db else None)

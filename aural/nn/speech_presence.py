@@ -1,0 +1,218 @@
+"""Where speech is, streamed: Silero VAD and a pause gate for the learned enhancement stages.
+
+:class:`SileroVad` is Silero VAD v6 at 16 kHz in torch, loaded from the safetensors file the
+``silero-vad`` wheel ships (MIT licence; the package itself is never imported: it sets torch's
+thread count when it is). It gives one speech probability per 32 ms chunk (512 samples, each
+seen with the 64 before it).
+
+:class:`SpeechPresence` turns those probabilities into a per-sample envelope in ``[0, 1]``:
+speech where the probability reaches ``threshold`` (and until it falls below ``threshold -
+0.15``), opened ``lookahead_ms`` before speech starts and held ``hold_ms`` after it ends, with
+32 ms linear ramps. It looks ahead by reading the stream further than the samples it gives: a
+caller with enough latency (a network's) gets the envelope without adding any.
+
+:class:`PauseGate` uses it in :class:`~aural.nn.streaming.StreamingFrameProcessor`: in speech
+the network's output, in pauses the input ``attenuation_db`` down. Where a denoiser's residual
+on noise alone flutters from frame to frame, the pauses get the room's own steady tone.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from aural.errors import WeightsError
+
+SAMPLE_RATE = 16000
+CHUNK_SAMPLES = 512
+CONTEXT_SAMPLES = 64
+WEIGHTS_NAME = "silero_vad_16k.safetensors"
+
+
+def silero_weights_path() -> Path:
+    """The Silero VAD 16 kHz weights inside the installed ``silero-vad`` wheel."""
+    spec = importlib.util.find_spec("silero_vad")  # finds the package without running it
+    path = Path(next(iter(spec.submodule_search_locations))) / "data" / WEIGHTS_NAME if spec else None
+    if path is None or not path.is_file():
+        raise WeightsError(f"speech detection needs the silero-vad package ({WEIGHTS_NAME}): pip install silero-vad")
+    return path
+
+
+class SileroVad(nn.Module):
+    """Silero VAD v6 (16 kHz): ``(batch, 576)`` chunks with their context -> speech probabilities."""
+
+    def __init__(self):
+        super().__init__()
+        self.stft_conv = nn.Conv1d(1, 258, kernel_size=256, stride=128, bias=False)
+        self.conv1 = nn.Conv1d(129, 128, kernel_size=3, padding=1)
+        self.conv2 = nn.Conv1d(128, 64, kernel_size=3, stride=2, padding=1)
+        self.conv3 = nn.Conv1d(64, 64, kernel_size=3, stride=2, padding=1)
+        self.conv4 = nn.Conv1d(64, 128, kernel_size=3, padding=1)
+        self.lstm_cell = nn.LSTMCell(128, 128)
+        self.final_conv = nn.Conv1d(128, 1, kernel_size=1)
+
+    @classmethod
+    def pretrained(cls) -> SileroVad:
+        from safetensors.torch import load_file
+
+        model = cls()
+        model.load_state_dict(load_file(silero_weights_path()))
+        return model.eval()
+
+    def features(self, chunks: torch.Tensor) -> torch.Tensor:
+        """``(n, 576)`` chunks -> ``(n, 128)`` features; no state, so any number at once."""
+        x = nn.functional.pad(chunks, (0, CONTEXT_SAMPLES), mode="reflect").unsqueeze(1)
+        x = self.stft_conv(x)
+        x = (x[:, :129] ** 2 + x[:, 129:] ** 2).sqrt()
+        for conv in (self.conv1, self.conv2, self.conv3, self.conv4):
+            x = torch.relu(conv(x))
+        return x.squeeze(-1)
+
+    def forward(self, chunks: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor] | None = None
+                ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+        """``(n, 576)`` consecutive chunks of one stream -> ``(n,)`` probabilities, new state."""
+        features = self.features(chunks)
+        hidden = []
+        for frame in features:
+            state = self.lstm_cell(frame[None], state)
+            hidden.append(state[0])
+        logits = self.final_conv(torch.relu(torch.cat(hidden))[..., None])
+        return torch.sigmoid(logits).reshape(-1), state
+
+
+class SpeechPresence:
+    """Streaming speech envelope of a 16 kHz stream: ``push`` audio, ``take`` envelope behind it.
+
+    ``take(n)`` gives the envelope of the next ``n`` samples not yet taken; it needs the stream
+    pushed ``lookahead_samples`` beyond them (:attr:`lookahead_samples` says how far).
+    """
+
+    def __init__(self, *, threshold: float = 0.5, lookahead_ms: float = 96.0, hold_ms: float = 320.0,
+                 model: SileroVad | None = None):
+        self.model = model if model is not None else SileroVad.pretrained()
+        self.threshold = threshold
+        chunk_ms = 1000 * CHUNK_SAMPLES / SAMPLE_RATE
+        self.lookahead_chunks = int(-(-lookahead_ms // chunk_ms))
+        self.hold_chunks = int(-(-hold_ms // chunk_ms))
+        self.reset()
+
+    @property
+    def lookahead_samples(self) -> int:
+        """How far past the samples taken the stream must have been pushed."""
+        return (self.lookahead_chunks + 2) * CHUNK_SAMPLES
+
+    def reset(self) -> None:
+        self._pending = torch.zeros(CONTEXT_SAMPLES)      # context + the unfinished chunk
+        self._state = None
+        self._speaking = False
+        self._speech = torch.zeros(0, dtype=torch.bool)   # decisions from chunk self._first on
+        self._first = 0
+        self._taken = 0
+        self._pushed = 0
+        self._ending = False
+
+    def end(self) -> None:
+        """The stream has ended (what follows was padding): ``take`` may now read past it."""
+        self._ending = True
+
+    @torch.inference_mode()
+    def push(self, audio: torch.Tensor) -> None:
+        """The next ``(channels, n)`` or ``(n,)`` samples (channels are mixed: one envelope for all)."""
+        mono = torch.atleast_2d(audio).mean(dim=0).to(torch.float32)
+        self._pushed += mono.shape[0]
+        pending = torch.cat([self._pending, mono])
+        count = (pending.shape[0] - CONTEXT_SAMPLES) // CHUNK_SAMPLES
+        if count == 0:
+            self._pending = pending
+            return
+        chunks = pending.unfold(0, CHUNK_SAMPLES + CONTEXT_SAMPLES, CHUNK_SAMPLES)[:count]
+        self._pending = pending[count * CHUNK_SAMPLES:].clone()
+        probabilities, self._state = self.model(chunks, self._state)
+        decisions = torch.empty(count, dtype=torch.bool)
+        for index, probability in enumerate(probabilities.tolist()):
+            self._speaking = probability >= (self.threshold - 0.15 if self._speaking else self.threshold)
+            decisions[index] = self._speaking
+        self._speech = torch.cat([self._speech, decisions])
+
+    @property
+    def ready_samples(self) -> int:
+        """How many samples ``take`` can give now."""
+        return self._pushed - self._taken - (0 if self._ending else self.lookahead_samples)
+
+    def take(self, n: int) -> torch.Tensor:
+        """The envelope of the next ``n`` samples, ``(n,)`` in ``[0, 1]``."""
+        start, stop = self._taken, self._taken + n
+        if n == 0:
+            return torch.zeros(0)
+        if n > self.ready_samples:
+            raise RuntimeError(f"speech presence: samples to {stop} taken with only {self._pushed} pushed "
+                               f"(it reads {self.lookahead_samples} ahead)")
+        self._taken = stop
+        # chunk k's openness sits at its centre; samples between centres are interpolated
+        first_chunk = (start - CHUNK_SAMPLES // 2) // CHUNK_SAMPLES
+        last_chunk = (stop - 1 - CHUNK_SAMPLES // 2) // CHUNK_SAMPLES + 1
+        openness = self._openness(first_chunk, last_chunk + 1)
+        position = (torch.arange(start, stop) - CHUNK_SAMPLES // 2 - first_chunk * CHUNK_SAMPLES) / CHUNK_SAMPLES
+        index = position.floor().long()
+        fraction = position - index
+        envelope = openness[index] + fraction * (openness[index + 1] - openness[index])
+        self._forget(first_chunk)
+        return envelope
+
+    def _openness(self, first: int, stop: int) -> torch.Tensor:
+        """Chunks ``first..stop-1``: 1.0 where speech lies within ``hold`` before or ``lookahead``
+        after them (chunks before the stream, or not yet analysed, hold none)."""
+        index = torch.arange(first - self.hold_chunks, stop + self.lookahead_chunks) - self._first
+        known = (index >= 0) & (index < self._speech.shape[0])
+        speech = torch.zeros(index.shape, dtype=torch.float32)
+        speech[known] = self._speech[index[known]].float()
+        return speech.unfold(0, self.hold_chunks + self.lookahead_chunks + 1, 1).amax(dim=1)
+
+    def _forget(self, first_needed: int) -> None:
+        """Drop decisions no later ``take`` reads (it starts at chunk ``first_needed`` or later)."""
+        drop = first_needed - self.hold_chunks - self._first
+        if drop > 0:
+            self._speech, self._first = self._speech[drop:], self._first + drop
+
+
+class PauseGate:
+    """In speech the processed signal, in pauses the input ``attenuation_db`` down; ramps between.
+
+    ``analyse`` sees the input as it arrives; ``apply`` gets processed samples with their dry
+    input (both behind it) and gates those the envelope reaches, holding the newest back until
+    the input has run ``lookahead_samples`` past them (or ``end`` says it has ended).
+    """
+
+    def __init__(self, attenuation_db: float, presence: SpeechPresence | None = None):
+        self.presence = presence if presence is not None else SpeechPresence()
+        self.attenuation_db = float(attenuation_db)
+        self.reset()
+
+    @property
+    def lookahead_samples(self) -> int:
+        return self.presence.lookahead_samples
+
+    def reset(self) -> None:
+        self.presence.reset()
+        self._held: tuple[torch.Tensor, torch.Tensor] | None = None
+
+    def analyse(self, audio: torch.Tensor) -> None:
+        self.presence.push(audio)
+
+    def end(self) -> None:
+        self.presence.end()
+
+    def apply(self, dry: torch.Tensor, processed: torch.Tensor, strength: float = 1.0) -> torch.Tensor:
+        """``processed`` in speech, ``dry`` lowered by ``strength * attenuation_db`` in pauses:
+        the first of the held and given samples the envelope reaches, ``(channels, <= held + n)``."""
+        if self._held is not None:
+            dry, processed = (torch.cat(pair, dim=-1) for pair in zip(self._held, (dry, processed)))
+        ready = max(0, min(self.presence.ready_samples, dry.shape[-1]))
+        self._held = dry[..., ready:], processed[..., ready:]
+        dry, processed = dry[..., :ready], processed[..., :ready]
+        envelope = self.presence.take(ready)
+        pause = dry * 10 ** (-strength * self.attenuation_db / 20)
+        return pause + envelope * (processed - pause)

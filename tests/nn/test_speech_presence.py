@@ -1,0 +1,107 @@
+"""Silero VAD in torch, the streamed speech envelope and the pause gate."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import soxr
+import torch
+
+from aural.nn.speech_presence import CHUNK_SAMPLES, CONTEXT_SAMPLES, PauseGate, SileroVad, SpeechPresence
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "data" / "examples" / "phone_memo.flac"
+RATE = 16000
+
+
+@pytest.fixture(scope="module")
+def vad() -> SileroVad:
+    return SileroVad.pretrained()
+
+
+@pytest.fixture(scope="module")
+def memo() -> torch.Tensor:
+    """The bundled voice memo at 16 kHz, mono, after 2 s of near silence."""
+    audio, rate = sf.read(EXAMPLE, dtype="float32", always_2d=True)
+    speech = soxr.resample(audio.mean(axis=1), rate, RATE).astype(np.float32)
+    hiss = 1e-4 * np.random.default_rng(0).standard_normal(2 * RATE).astype(np.float32)
+    return torch.from_numpy(np.concatenate([hiss, speech]))
+
+
+def probabilities(vad: SileroVad, audio: torch.Tensor) -> torch.Tensor:
+    usable = audio[: audio.shape[0] // CHUNK_SAMPLES * CHUNK_SAMPLES]
+    chunks = torch.cat([torch.zeros(CONTEXT_SAMPLES), usable]).unfold(0, CHUNK_SAMPLES + CONTEXT_SAMPLES, CHUNK_SAMPLES)
+    with torch.inference_mode():
+        return vad(chunks)[0]
+
+
+def envelope(presence: SpeechPresence, audio: torch.Tensor, block: int) -> torch.Tensor:
+    """The envelope of all of ``audio``, pushed ``block`` samples at a time (then a tail of
+    zeros), each part taken as soon as the stream reaches far enough ahead."""
+    presence.reset()
+    padded = torch.cat([audio, torch.zeros(presence.lookahead_samples)])
+    parts, taken = [], 0
+    for start in range(0, padded.shape[0], block):
+        presence.push(padded[start:start + block])
+        ready = min(start + block - presence.lookahead_samples, audio.shape[0]) - taken
+        if ready > 0:
+            parts.append(presence.take(ready))
+            taken += ready
+    return torch.cat(parts)
+
+
+def test_speech_is_found_in_the_memo_and_not_in_noise_tones_or_silence(vad, memo):
+    speech = probabilities(vad, memo[2 * RATE:])
+    assert float((speech > 0.5).float().mean()) > 0.6
+    rng = np.random.default_rng(1)
+    t = np.arange(3 * RATE) / RATE
+    for name, audio in [("silence", np.zeros(3 * RATE)), ("white noise", 0.1 * rng.standard_normal(3 * RATE)),
+                        ("440 Hz tone", 0.3 * np.sin(2 * np.pi * 440 * t))]:
+        assert float(probabilities(vad, torch.tensor(audio, dtype=torch.float32)).max()) < 0.5, name
+
+
+def test_envelope_opens_before_speech_holds_after_and_ignores_block_sizes(vad, memo):
+    presence = SpeechPresence(model=vad, lookahead_ms=96, hold_ms=320)
+    whole = envelope(presence, memo, block=memo.shape[0] + presence.lookahead_samples)
+    assert whole.shape == memo.shape and float(whole.min()) >= 0.0 and float(whole.max()) <= 1.0
+    for block in (777, 16000):
+        assert torch.equal(envelope(presence, memo, block), whole)
+    assert torch.equal(envelope(presence, memo[:RATE // 4], 1), whole[:RATE // 4])
+
+    decisions = probabilities(vad, memo) > 0.5
+    onset = int(torch.nonzero(decisions)[0]) * CHUNK_SAMPLES
+    assert float(whole[: onset - 4 * CHUNK_SAMPLES].max()) == 0.0      # far from speech: closed
+    assert bool((whole[onset - 3 * CHUNK_SAMPLES + CHUNK_SAMPLES // 2: onset] == 1.0).all())  # open ahead of it
+    speech = torch.repeat_interleave(decisions, CHUNK_SAMPLES)
+    assert bool((whole[: speech.shape[0]][speech] == 1.0).all())
+
+
+def test_taking_further_than_pushed_is_refused(vad):
+    presence = SpeechPresence(model=vad)
+    presence.push(torch.zeros(presence.lookahead_samples + 100))
+    presence.take(100)
+    with pytest.raises(RuntimeError, match="pushed"):
+        presence.take(1)
+
+
+def test_gate_puts_the_lowered_input_in_pauses_scaled_by_strength(vad):
+    gate = PauseGate(20.0, SpeechPresence(model=vad))
+    noise = 0.05 * torch.randn(2, 3 * RATE, generator=torch.Generator().manual_seed(0))
+    gate.analyse(noise)
+    processed = torch.zeros_like(noise[:, :RATE])
+    torch.testing.assert_close(gate.apply(noise[:, :RATE], processed), noise[:, :RATE] * 0.1)
+    torch.testing.assert_close(gate.apply(noise[:, RATE:2 * RATE], processed, strength=0.5),
+                               noise[:, RATE:2 * RATE] * 10 ** (-0.5))
+
+
+def test_a_gate_looking_further_than_the_latency_is_refused(vad):
+    from aural.nn.streaming import StreamingFrameProcessor
+
+    gate = PauseGate(20.0, SpeechPresence(model=vad, lookahead_ms=500))
+    with pytest.raises(ValueError, match="further ahead"):
+        StreamingFrameProcessor(lambda frames: frames, frame_length=512, hop_length=128,
+                                synthesis_window=torch.hann_window(512), max_held_frames=10, pause_gate=gate)
