@@ -1,17 +1,13 @@
-"""Where speech is, streamed: Silero VAD and a pause gate for the learned enhancement stages.
+"""Where speech is, streamed: a speech envelope and a pause gate for the learned enhancement stages.
 
-:class:`SileroVad` is Silero VAD v6 at 16 kHz in torch, loaded from the safetensors file the
-``silero-vad`` wheel ships (MIT licence; the package itself is never imported: it sets torch's
-thread count when it is). It gives one speech probability per 32 ms chunk (512 samples, each
-seen with the 64 before it). Those safetensors weights are not byte for byte the ones of the
-wheel's JIT and ONNX models: probabilities differ by up to 0.34, decisions at 0.5 agreed on
-98.7-100 % of chunks of three speech recordings.
-
-:class:`SpeechPresence` turns those probabilities into a per-sample envelope in ``[0, 1]``:
-speech where the probability reaches ``threshold`` (and until it falls below ``threshold -
-0.15``), opened ``lookahead_ms`` before speech starts and held ``hold_ms`` after it ends, with
-32 ms linear ramps. It looks ahead by reading the stream further than the samples it gives: a
-caller with enough latency (a network's) gets the envelope without adding any.
+:class:`SpeechPresence` turns Silero VAD's probabilities (:mod:`aural.nn.silero_vad`, one per
+32 ms chunk, each channel analysed on its own and the most confident taken, so the envelope is
+linked across channels) into a per-sample envelope in ``[0, 1]``: speech where the probability
+reaches ``threshold`` (and until it falls ``RELEASE_MARGIN`` below it), opened ``lookahead_ms``
+before speech starts and held ``hold_ms`` after it ends, both rounded up to whole chunks, with
+linear ramps from one chunk's centre to the next. It looks ahead by reading the stream further
+than the samples it gives: a caller with enough latency (a network's) gets the envelope without
+adding any.
 
 :class:`PauseGate` uses it in :class:`~aural.nn.streaming.StreamingFrameProcessor`: in speech
 the network's output, in pauses the input ``attenuation_db`` down. Where a denoiser's residual
@@ -20,69 +16,11 @@ on noise alone flutters from frame to frame, the pauses get the room's own stead
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import torch
-from torch import nn
 
-from aural.errors import WeightsError
+from aural.nn.silero_vad import CHUNK_SAMPLES, CONTEXT_SAMPLES, SAMPLE_RATE, SileroVad
 
-SAMPLE_RATE = 16000
-CHUNK_SAMPLES = 512
-CONTEXT_SAMPLES = 64
-WEIGHTS_NAME = "silero_vad_16k.safetensors"
-
-
-def silero_weights_path() -> Path:
-    """The Silero VAD 16 kHz weights inside the installed ``silero-vad`` wheel."""
-    spec = importlib.util.find_spec("silero_vad")  # finds the package without running it
-    path = Path(next(iter(spec.submodule_search_locations))) / "data" / WEIGHTS_NAME if spec else None
-    if path is None or not path.is_file():
-        raise WeightsError(f"speech detection needs the silero-vad package ({WEIGHTS_NAME}): pip install silero-vad")
-    return path
-
-
-class SileroVad(nn.Module):
-    """Silero VAD v6 (16 kHz): ``(batch, 576)`` chunks with their context -> speech probabilities."""
-
-    def __init__(self):
-        super().__init__()
-        self.stft_conv = nn.Conv1d(1, 258, kernel_size=256, stride=128, bias=False)
-        self.conv1 = nn.Conv1d(129, 128, kernel_size=3, padding=1)
-        self.conv2 = nn.Conv1d(128, 64, kernel_size=3, stride=2, padding=1)
-        self.conv3 = nn.Conv1d(64, 64, kernel_size=3, stride=2, padding=1)
-        self.conv4 = nn.Conv1d(64, 128, kernel_size=3, padding=1)
-        self.lstm_cell = nn.LSTMCell(128, 128)
-        self.final_conv = nn.Conv1d(128, 1, kernel_size=1)
-
-    @classmethod
-    def pretrained(cls) -> SileroVad:
-        from safetensors.torch import load_file
-
-        model = cls()
-        model.load_state_dict(load_file(silero_weights_path()))
-        return model.eval()
-
-    def features(self, chunks: torch.Tensor) -> torch.Tensor:
-        """``(n, 576)`` chunks -> ``(n, 128)`` features; no state, so any number at once."""
-        x = nn.functional.pad(chunks, (0, CONTEXT_SAMPLES), mode="reflect").unsqueeze(1)
-        x = self.stft_conv(x)
-        x = (x[:, :129] ** 2 + x[:, 129:] ** 2).sqrt()
-        for conv in (self.conv1, self.conv2, self.conv3, self.conv4):
-            x = torch.relu(conv(x))
-        return x.squeeze(-1)
-
-    def forward(self, chunks: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor] | None = None
-                ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
-        """``(n, 576)`` consecutive chunks of one stream -> ``(n,)`` probabilities, new state."""
-        features = self.features(chunks)
-        hidden = []
-        for frame in features:
-            state = self.lstm_cell(frame[None], state)
-            hidden.append(state[0])
-        logits = self.final_conv(torch.relu(torch.cat(hidden))[..., None])
-        return torch.sigmoid(logits).reshape(-1), state
+RELEASE_MARGIN = 0.15  # speech continues until the probability falls this far below the threshold
 
 
 class SpeechPresence:
@@ -92,8 +30,10 @@ class SpeechPresence:
     pushed ``lookahead_samples`` beyond them (:attr:`lookahead_samples` says how far).
     """
 
-    def __init__(self, *, threshold: float = 0.5, lookahead_ms: float = 96.0, hold_ms: float = 320.0,
-                 model: SileroVad | None = None):
+    def __init__(self, *, sample_rate: int = SAMPLE_RATE, threshold: float = 0.5, lookahead_ms: float = 96.0,
+                 hold_ms: float = 320.0, model: SileroVad | None = None):
+        if sample_rate != SAMPLE_RATE:
+            raise ValueError(f"speech presence runs at {SAMPLE_RATE} Hz, not {sample_rate} Hz")
         self.model = model if model is not None else SileroVad.pretrained()
         self.threshold = threshold
         chunk_ms = 1000 * CHUNK_SAMPLES / SAMPLE_RATE
@@ -107,7 +47,7 @@ class SpeechPresence:
         return (self.lookahead_chunks + 2) * CHUNK_SAMPLES
 
     def reset(self) -> None:
-        self._pending = torch.zeros(CONTEXT_SAMPLES)      # context + the unfinished chunk
+        self._pending: torch.Tensor | None = None          # (channels, context + the unfinished chunk)
         self._state = None
         self._speaking = False
         self._speech = torch.zeros(0, dtype=torch.bool)   # decisions from chunk self._first on
@@ -122,20 +62,22 @@ class SpeechPresence:
 
     @torch.inference_mode()
     def push(self, audio: torch.Tensor) -> None:
-        """The next ``(channels, n)`` or ``(n,)`` samples (channels are mixed: one envelope for all)."""
-        mono = torch.atleast_2d(audio).mean(dim=0).to(torch.float32)
-        self._pushed += mono.shape[0]
-        pending = torch.cat([self._pending, mono])
-        count = (pending.shape[0] - CONTEXT_SAMPLES) // CHUNK_SAMPLES
+        """The next ``(channels, n)`` or ``(n,)`` samples; the channels keep their count."""
+        audio = torch.atleast_2d(audio).to(torch.float32)
+        if self._pending is None:
+            self._pending = torch.zeros(audio.shape[0], CONTEXT_SAMPLES)
+        self._pushed += audio.shape[1]
+        pending = torch.cat([self._pending, audio], dim=1)
+        count = (pending.shape[1] - CONTEXT_SAMPLES) // CHUNK_SAMPLES
         if count == 0:
             self._pending = pending
             return
-        chunks = pending.unfold(0, CHUNK_SAMPLES + CONTEXT_SAMPLES, CHUNK_SAMPLES)[:count]
-        self._pending = pending[count * CHUNK_SAMPLES:].clone()
+        chunks = pending.unfold(1, CHUNK_SAMPLES + CONTEXT_SAMPLES, CHUNK_SAMPLES)[:, :count]
+        self._pending = pending[:, count * CHUNK_SAMPLES:].clone()
         probabilities, self._state = self.model(chunks, self._state)
         decisions = torch.empty(count, dtype=torch.bool)
-        for index, probability in enumerate(probabilities.tolist()):
-            self._speaking = probability >= (self.threshold - 0.15 if self._speaking else self.threshold)
+        for index, probability in enumerate(probabilities.amax(dim=0).tolist()):
+            self._speaking = probability >= self.threshold - (RELEASE_MARGIN if self._speaking else 0.0)
             decisions[index] = self._speaking
         self._speech = torch.cat([self._speech, decisions])
 
@@ -147,6 +89,8 @@ class SpeechPresence:
     def take(self, n: int) -> torch.Tensor:
         """The envelope of the next ``n`` samples, ``(n,)`` in ``[0, 1]``."""
         start, stop = self._taken, self._taken + n
+        if n < 0:
+            raise ValueError(f"speech presence: cannot take {n} samples")
         if n == 0:
             return torch.zeros(0)
         if n > self.ready_samples:
@@ -188,8 +132,9 @@ class PauseGate:
     the input has run ``lookahead_samples`` past them (or ``end`` says it has ended).
     """
 
-    def __init__(self, attenuation_db: float, presence: SpeechPresence | None = None):
-        self.presence = presence if presence is not None else SpeechPresence()
+    def __init__(self, attenuation_db: float, *, sample_rate: int = SAMPLE_RATE,
+                 presence: SpeechPresence | None = None):
+        self.presence = presence if presence is not None else SpeechPresence(sample_rate=sample_rate)
         self.attenuation_db = float(attenuation_db)
         self.reset()
 
@@ -208,8 +153,10 @@ class PauseGate:
         self.presence.end()
 
     def apply(self, dry: torch.Tensor, processed: torch.Tensor, strength: float = 1.0) -> torch.Tensor:
-        """``processed`` in speech, ``dry`` lowered by ``strength * attenuation_db`` in pauses:
-        the first of the held and given samples the envelope reaches, ``(channels, <= held + n)``."""
+        """``processed`` in speech, ``dry`` lowered by ``strength * attenuation_db`` in pauses.
+
+        Gates the samples held from earlier calls and then the given ones, as far as the
+        envelope reaches now; returns those, ``(channels, m)``, and holds the rest."""
         if self._held is not None:
             dry, processed = (torch.cat(pair, dim=-1) for pair in zip(self._held, (dry, processed)))
         ready = max(0, min(self.presence.ready_samples, dry.shape[-1]))

@@ -54,7 +54,9 @@ class StreamingFrameProcessor:
             raise ValueError("lead_in_samples must be shorter than the latency")
         self.pause_gate = pause_gate
         if pause_gate is not None and pause_gate.lookahead_samples > self.latency_samples - hop_length:
-            raise ValueError("the pause gate looks further ahead than the latency allows")
+            raise ValueError(f"the pause gate reads {pause_gate.lookahead_samples} samples ahead, further ahead than "
+                             f"the latency allows ({self.latency_samples - hop_length}): hold more frames "
+                             f"or shorten the gate's lookahead")
         self.synthesis_window = synthesis_window.to(torch.float32)
         analysis = torch.ones(frame_length) if analysis_window is None else analysis_window.to(torch.float32)
         product = (analysis * self.synthesis_window).reshape(-1, hop_length)

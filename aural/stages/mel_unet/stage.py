@@ -50,6 +50,6 @@ class MelUNetStage(LearnedStage):
         super().__init__(params, **param_values)
         self.model = self._resolve_model(weights, model)
         attenuation_db = self.params.pause_attenuation_db
+        pause_gate = PauseGate(attenuation_db, sample_rate=self.model.config.sample_rate) if attenuation_db else None
         self._transform, self._engine = spectral_stream(lambda spec: spec * self.model.gains(spec), self.model.config,
-                                                        strength=self.params.strength,
-                                                        pause_gate=PauseGate(attenuation_db) if attenuation_db else None)
+                                                        strength=self.params.strength, pause_gate=pause_gate)
