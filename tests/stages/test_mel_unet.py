@@ -47,10 +47,11 @@ def stream(stage: MelUNetStage, audio: torch.Tensor, block: int) -> torch.Tensor
 
 @pytest.mark.parametrize("num_samples", [1, 700, 16000])
 def test_unit_gains_reproduce_input(num_samples):
-    audio = torch.randn(2, num_samples)
+    audio = torch.randn(2, num_samples, generator=torch.Generator().manual_seed(num_samples))
     out = MelUNetStage(model=UnitGains(SMALL)).process(Signal(audio, 16000)).audio
-    torch.testing.assert_close(out, audio, rtol=0, atol=1e-6)
-    torch.testing.assert_close(UnitGains(SMALL)(audio), audio, rtol=0, atol=1e-6)
+    # float32 STFT round trip: a few ulps of samples up to about 4 (1.19e-6 seen with another draw)
+    torch.testing.assert_close(out, audio, rtol=0, atol=2e-6)
+    torch.testing.assert_close(UnitGains(SMALL)(audio), audio, rtol=0, atol=2e-6)
 
 
 def memo_with_hiss(start_s: float = 0.0, stop_s: float | None = None) -> torch.Tensor:
