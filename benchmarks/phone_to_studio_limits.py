@@ -9,7 +9,7 @@
    median level of pause frames (the clean reference 30 dB or more below its loudest frame;
    digital silence in the input left out) in dBFS, and of speech frames (the reference within
    20 dB of its loudest) over it, for the input, ``mel_unet`` alone, the whole pipeline
-   (``mel_unet`` + dynamics + mastering) and the clean reference; and on the bundled example
+   (``phone_to_studio``) and the clean reference; and on the bundled example
    (no reference), the quietest 10 % and the median of its 20 ms frames. Reverberation: see
    the ``reverb`` rows of ``results/bench_recorded_pairs.md``.
 3. Music: ``mel_unet`` (as in the pipeline) on music and, as a control, on clean speech:
@@ -80,7 +80,7 @@ def band_table(pipeline: Pipeline) -> None:
 
 
 def residual_table(full: Pipeline, denoiser: Pipeline) -> None:
-    print("| pairs | measure | input | mel_unet | mel_unet + dynamics + mastering | clean reference |")
+    print("| pairs | measure | input | mel_unet | phone_to_studio | clean reference |")
     print("|---|---|---:|---:|---:|---:|")
     pause_db, gap_db = [], []
     folders = sorted((DATA / "pairs").glob("seflow_noise_*"))
