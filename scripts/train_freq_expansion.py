@@ -129,9 +129,10 @@ def bench(weights: str) -> None:
                 match = sorted((out / "audio" / folders[name] / folder.name).glob("*.wav"))
                 if not match:
                     continue
-                estimate = io.read(match[0]).audio[0].numpy()[: reference.shape[0]]
-                full = log_spectral_distance(reference, estimate, 48000)
-                high = log_spectral_distance(reference, estimate, 48000, cutoff_hz)
+                estimate = io.read(match[0]).audio[0].numpy()
+                length = min(reference.shape[0], estimate.shape[0])  # resampling to 22.05 kHz and back may drop one
+                full = log_spectral_distance(reference[:length], estimate[:length], 48000)
+                high = log_spectral_distance(reference[:length], estimate[:length], 48000, cutoff_hz)
                 scores.setdefault(name, []).append([full, high])
         for name, values in scores.items():
             mean = np.mean(values, axis=0)

@@ -4,7 +4,7 @@
     python scripts/train_default_weights.py --phase split   # once: the speech/noise/room split
     python scripts/train_on_the_fly.py rooms                # 2000 simulated rooms + the split's measured ones
     nice python scripts/train_on_the_fly.py gan_refiner     # -> runs/gan_refiner/run (resumes if started)
-    nice python scripts/train_on_the_fly.py mel_unet        # -> runs/mel_unet_dereverb/run (resumes)
+    nice python scripts/train_on_the_fly.py mel_unet        # -> runs/mel_unet_dereverb/{run,more} (resumes)
 
 Clean speech, noise and the measured room responses are the split of
 ``scripts/train_default_weights.py`` (``runs/default_weights/data/{train,val}``; held-out
@@ -21,7 +21,9 @@ with the default early-reflections target (the direct path and the first 50 ms o
   discriminators, plus the residual-noise losses) into ``runs/gan_refiner/quiet``. The front
   is ``mel_unet`` with its shipped weights.
 - ``mel_unet``: the shipped ``mel_unet`` weights fine-tuned with its built-in recipe at peak
-  lr 0.0002 for 4000 steps: rooms at scale and early targets teach it dereverberation.
+  lr 0.0002 for 4000 steps into ``runs/mel_unet_dereverb/run`` (shipped as ``dereverb``): rooms
+  at scale and early targets teach it dereverberation; then 6000 more at peak lr 0.0001 from
+  its last checkpoint into ``runs/mel_unet_dereverb/more``.
 
 Export with ``aural export RUN --checkpoint last|best`` (see the model cards for what shipped).
 """
@@ -52,7 +54,10 @@ RUNS = {
                     (GAN_REFINER / "quiet", ["--recipe", "scripts/recipes/gan_refiner_quiet.yaml",
                                              "--init", str(GAN_REFINER / "gan" / "last.safetensors")])),
     "mel_unet": ((ROOT / "runs" / "mel_unet_dereverb" / "run",
-                  ["--init", "default", "--lr", "0.0002", "--steps", "4000", "--workers", "1"]),),
+                  ["--init", "default", "--lr", "0.0002", "--steps", "4000", "--workers", "1"]),
+                 (ROOT / "runs" / "mel_unet_dereverb" / "more",
+                  ["--init", str(ROOT / "runs" / "mel_unet_dereverb" / "run" / "last.safetensors"),
+                   "--lr", "0.0001", "--steps", "6000", "--workers", "1"])),
 }
 
 
