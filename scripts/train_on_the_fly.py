@@ -18,8 +18,10 @@ with the default early-reflections target (the direct path and the first 50 ms o
   ``runs/gan_refiner/run``; phase 2, ``scripts/recipes/gan_refiner_gan.yaml`` (the GAN phase with an
   EMA of the generator) from phase 1's last checkpoint into ``runs/gan_refiner/gan``; phase 3,
   ``scripts/recipes/gan_refiner_quiet.yaml`` (the GAN phase continued with phase 2's
-  discriminators, plus the residual-noise losses) into ``runs/gan_refiner/quiet``. The front
-  is ``mel_unet`` with its shipped weights.
+  discriminators, plus the residual-noise losses) into ``runs/gan_refiner/quiet``, behind
+  ``mel_unet`` ``default``; phase 4, ``scripts/recipes/gan_refiner_dereverb.yaml``, phase 3
+  continued behind ``mel_unet`` ``dereverb`` (the front ``phone_to_studio`` runs) into
+  ``runs/gan_refiner/dereverb``.
 - ``mel_unet``: the shipped ``mel_unet`` weights fine-tuned with its built-in recipe at peak
   lr 0.0002 for 4000 steps into ``runs/mel_unet_dereverb/run`` (shipped as ``dereverb``): rooms
   at scale and early targets teach it dereverberation; then 6000 more at peak lr 0.0001 from
@@ -52,7 +54,9 @@ RUNS = {
                     (GAN_REFINER / "gan", ["--recipe", "scripts/recipes/gan_refiner_gan.yaml",
                                            "--init", str(GAN_REFINER / "run" / "last.safetensors")]),
                     (GAN_REFINER / "quiet", ["--recipe", "scripts/recipes/gan_refiner_quiet.yaml",
-                                             "--init", str(GAN_REFINER / "gan" / "last.safetensors")])),
+                                             "--init", str(GAN_REFINER / "gan" / "last.safetensors")]),
+                    (GAN_REFINER / "dereverb", ["--recipe", "scripts/recipes/gan_refiner_dereverb.yaml",
+                                                "--init", str(GAN_REFINER / "quiet" / "last.safetensors")])),
     "mel_unet": ((ROOT / "runs" / "mel_unet_dereverb" / "run",
                   ["--init", "default", "--lr", "0.0002", "--steps", "4000", "--workers", "1"]),
                  (ROOT / "runs" / "mel_unet_dereverb" / "more",

@@ -98,3 +98,19 @@ def test_front_stage_output_is_the_refiners_input():
     degraded, clean = torch.ones(2, 1, 100), torch.zeros(2, 1, 100)
     restored, target = task.pair((degraded, clean))
     assert torch.equal(restored, 0.5 * degraded) and torch.equal(target, clean)
+
+
+@pytest.mark.parametrize("front_weights", ["default", "dereverb"])
+def test_the_front_runs_the_weights_the_recipe_names(front_weights):
+    from aural import weights
+    from aural.stages.gan_refiner.task import front_model
+    from aural.stages.mel_unet.stage import MelUNetStage
+
+    front = front_model("mel_unet", front_weights)
+    expected, _, _ = weights.load_model("mel_unet", front_weights, MelUNetStage.model_factory)
+    for (name, value), reference in zip(front.state_dict().items(), expected.state_dict().values()):
+        assert torch.equal(value, reference), name
+    assert not any(parameter.requires_grad for parameter in front.parameters())
+    other, _, _ = weights.load_model("mel_unet", "dereverb" if front_weights == "default" else "default",
+                                     MelUNetStage.model_factory)
+    assert not all(torch.equal(a, b) for a, b in zip(front.state_dict().values(), other.state_dict().values()))

@@ -1,9 +1,9 @@
 """Training task of ``gan_refiner``: (output of a frozen front stage) -> studio reference.
 
 The refiner learns what a denoiser leaves, so its input is the degraded audio passed
-through the front stage named by the recipe's ``task.front`` (default ``mel_unet`` with its
-shipped weights; ``none`` trains on the degraded audio itself). The front runs frozen, in
-inference mode, inside every step. Regression losses first, then the recipe's
+through the front stage named by the recipe's ``task.front`` (default ``mel_unet``; ``none``
+trains on the degraded audio itself) with the weights ``task.front_weights`` (a preset or a
+file; default ``default``). The front runs frozen, in inference mode, inside every step. Regression losses first, then the recipe's
 ``adversarial`` phase (:mod:`aural.losses.adversarial`).
 """
 
@@ -44,15 +44,16 @@ class RefinerTask(EnhancementTask):
         return self
 
 
-def front_model(name: str | None) -> nn.Module | None:
-    """The frozen front stage's network (``None``/``"none"``: no front)."""
+def front_model(name: str | None, weights_name: str = "default") -> nn.Module | None:
+    """The frozen front stage's network with ``weights_name`` (a preset or a file; ``None``/``"none"``:
+    no front)."""
     if name in (None, "none"):
         return None
     from aural import weights
     from aural.stages import get_stage
 
     stage_cls = get_stage(name)
-    model, _, _ = weights.load_model(name, "default", stage_cls.model_factory)
+    model, _, _ = weights.load_model(name, weights_name, stage_cls.model_factory)
     for parameter in model.parameters():
         parameter.requires_grad_(False)
     return model.eval()
@@ -61,10 +62,11 @@ def front_model(name: str | None) -> nn.Module | None:
 def build_task(recipe: Recipe) -> RefinerTask:
     options = dict(recipe.task)
     front = options.pop("front", "mel_unet")
+    front_weights = options.pop("front_weights", "default")
     config = RefinerConfig.from_dict({**recipe.model, "sample_rate": SAMPLE_RATE})
     return RefinerTask(SpectralRefiner(config), build_loss(recipe.losses, sample_rate=SAMPLE_RATE),
                        recipe.optimizer_config(), model_config=config.to_dict(),
-                       adversarial=recipe.adversarial_loss(), front=front_model(front), **options)
+                       adversarial=recipe.adversarial_loss(), front=front_model(front, front_weights), **options)
 
 
 def weights_config(task: RefinerTask) -> dict[str, Any]:
