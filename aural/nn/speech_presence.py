@@ -88,11 +88,11 @@ class SpeechPresence:
 
     def take(self, n: int) -> torch.Tensor:
         """The envelope of the next ``n`` samples, ``(n,)`` in ``[0, 1]``."""
-        start, stop = self._taken, self._taken + n
         if n < 0:
             raise ValueError(f"speech presence: cannot take {n} samples")
         if n == 0:
             return torch.zeros(0)
+        start, stop = self._taken, self._taken + n
         if n > self.ready_samples:
             raise RuntimeError(f"speech presence: samples to {stop} taken with only {self._pushed} pushed "
                                f"(it reads {self.lookahead_samples} ahead)")

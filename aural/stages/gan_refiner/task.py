@@ -3,8 +3,8 @@
 The refiner learns what a denoiser leaves, so its input is the degraded audio passed
 through the front stage named by the recipe's ``task.front`` (default ``mel_unet``; ``none``
 trains on the degraded audio itself) with the weights ``task.front_weights`` (a preset or a
-file; default ``default``). The front runs frozen, in inference mode, inside every step. Regression losses first, then the recipe's
-``adversarial`` phase (:mod:`aural.losses.adversarial`).
+file; default ``default``). The front runs frozen, in inference mode, inside every step.
+Regression losses first, then the recipe's ``adversarial`` phase (:mod:`aural.losses.adversarial`).
 """
 
 from __future__ import annotations
