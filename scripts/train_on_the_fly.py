@@ -5,6 +5,7 @@
     python scripts/train_on_the_fly.py rooms                # 2000 simulated rooms + the split's measured ones
     nice python scripts/train_on_the_fly.py gan_refiner     # -> runs/gan_refiner/run (resumes if started)
     nice python scripts/train_on_the_fly.py mel_unet        # -> runs/mel_unet_dereverb/{run,more} (resumes)
+    nice python scripts/train_on_the_fly.py mel_unet_df     # -> runs/mel_unet_df/{filter,joint} (resumes)
 
 Clean speech, noise and the measured room responses are the split of
 ``scripts/train_default_weights.py`` (``runs/default_weights/data/{train,val}``; held-out
@@ -26,6 +27,10 @@ with the default early-reflections target (the direct path and the first 50 ms o
   lr 0.0002 for 4000 steps into ``runs/mel_unet_dereverb/run`` (shipped as ``dereverb``): rooms
   at scale and early targets teach it dereverberation; then 6000 more at peak lr 0.0001 from
   its last checkpoint into ``runs/mel_unet_dereverb/more``.
+- ``mel_unet_df``: ``mel_unet`` ``dereverb`` grows a low-band deep filter: phase 1,
+  ``scripts/recipes/mel_unet_deep_filter.yaml`` (the filter alone, the U-Nets frozen) into
+  ``runs/mel_unet_df/filter``; phase 2, ``scripts/recipes/mel_unet_deep_filter_joint.yaml`` (all
+  of it at a fine-tuning rate) into ``runs/mel_unet_df/joint``.
 
 Export with ``aural export RUN --checkpoint last|best`` (see the model cards for what shipped).
 """
@@ -62,7 +67,13 @@ RUNS = {
                  (ROOT / "runs" / "mel_unet_dereverb" / "more",
                   ["--init", str(ROOT / "runs" / "mel_unet_dereverb" / "run" / "last.safetensors"),
                    "--lr", "0.0001", "--steps", "6000", "--workers", "1"])),
+    "mel_unet_df": ((ROOT / "runs" / "mel_unet_df" / "filter",
+                     ["--recipe", "scripts/recipes/mel_unet_deep_filter.yaml", "--init", "dereverb"]),
+                    (ROOT / "runs" / "mel_unet_df" / "joint",
+                     ["--recipe", "scripts/recipes/mel_unet_deep_filter_joint.yaml",
+                      "--init", str(ROOT / "runs" / "mel_unet_df" / "filter" / "last.safetensors")])),
 }
+STAGE_OF = {"mel_unet_df": "mel_unet"}
 
 
 def aural(*args: str) -> None:
@@ -87,10 +98,11 @@ def rooms() -> None:
     print(f"{RIR_MIX}: {sum(1 for _ in RIR_MIX.iterdir())} room responses")
 
 
-def train(stage: str, threads: int) -> None:
+def train(what: str, threads: int) -> None:
     if not RIR_MIX.is_dir():
         raise SystemExit(f"{RIR_MIX}: run `python {Path(__file__).name} rooms` first")
-    runs = RUNS[stage]
+    runs = RUNS[what]
+    stage = STAGE_OF.get(what, what)
     for index, (out, fresh) in enumerate(runs):
         if any((later / "last.safetensors").exists() for later, _ in runs[index + 1:]):
             continue  # a later run has started from this one: it is finished

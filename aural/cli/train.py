@@ -69,6 +69,7 @@ def command(stage: str, data: Path | None, val_data: Path | None, out_dir: Path,
     import torch
 
     from aural.stages import get_stage
+    from aural.train.checkpoint import load_growing
     from aural.train.recipe import builtin_recipe, load_recipe, recipe_from_mapping
     from aural.train.sources import DataOptions, build_datasets
     from aural.train.trainer import LAST, Trainer
@@ -149,7 +150,9 @@ def command(stage: str, data: Path | None, val_data: Path | None, out_dir: Path,
     is_main = int(os.environ.get("RANK", "0")) == 0  # under torchrun, rank 0 writes and speaks
     task = task_module.build_task(chosen)
     if loaded is not None:
-        task.model.load_state_dict(loaded.tensors, strict=True)
+        grown = load_growing(task.model, loaded.tensors, loaded.ref.weights_path)
+        if is_main and grown:
+            click.echo(f"new at identity (not in {loaded.ref.weights_path.name}): {', '.join(grown)}", err=True)
         if is_main and not resume and getattr(task, "adversarial", None) is not None:
             carried = task.carry_discriminators(loaded.ref.weights_path)
             click.echo(f"discriminators: {'those of ' + str(loaded.ref.weights_path) if carried else 'fresh'}",

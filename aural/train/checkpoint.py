@@ -155,3 +155,17 @@ def load_checkpoint(path: Path, *, model: torch.nn.Module, optimizer: torch.opti
     aux = {k[len("aux."):]: v for k, v in tensors.items() if k.startswith("aux.")}
     ema = {k: v for k, v in tensors.items() if k.startswith("ema.")}
     return TrainingState(step=int(state["step"]), extra=state.get("extra", {}), aux_tensors=aux, ema_tensors=ema)
+
+
+def load_growing(model: torch.nn.Module, tensors: dict[str, torch.Tensor], source: Path) -> list[str]:
+    """Load ``tensors`` into ``model`` as ``load_state_dict(strict=True)`` would, except that
+    modules the model declares in ``grown_from_identity`` (name prefixes of parts that start
+    as the identity, e.g. a deep filter added to a trained mask model) may be missing from
+    ``tensors``: they keep their initial values. Returns those prefixes that were missing."""
+    grown = tuple(getattr(model, "grown_from_identity", ()))
+    missing, unexpected = model.load_state_dict(tensors, strict=False)
+    foreign = [key for key in missing if not key.startswith(grown)] + list(unexpected)
+    if foreign:
+        raise UsageError(f"{source}: weights do not fit this model's architecture "
+                         f"({', '.join(foreign[:4])}{', ...' if len(foreign) > 4 else ''})")
+    return sorted({prefix.rstrip(".") for prefix in grown for key in missing if key.startswith(prefix)})

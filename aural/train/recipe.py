@@ -23,7 +23,7 @@ from aural.train.trainer import TrainerConfig
 OPTIMIZER_KEYS = ("lr", "betas", "weight_decay")
 SCHEDULE_KEYS = ("warmup_steps", "decay", "min_lr_ratio")
 EARLY_STOPPING_KEYS = ("metric", "mode", "patience")
-TASK_KEYS = ("match_level", "front", "front_weights")
+TASK_KEYS = ("match_level", "front", "front_weights", "trainable")
 #: on-the-fly training targets (aural.degrade.reference): ``reference: early|dry``, ``early_reflections_ms``
 DATA_KEYS = ("reference", "early_reflections_ms")
 

@@ -129,6 +129,8 @@ class EnhancementTask:
     already clean would otherwise score infinity); with a ``sample_rate`` in ``model_config``,
     also ``stoi_approx`` (and ``*_input``, ``*_gain``): the differentiable STOI of
     :mod:`aural.losses.intelligibility`, which tracks ``pystoi`` closely and costs little.
+    With ``trainable`` (parameter name prefixes, e.g. ``["deep_filter"]``) only those parameters
+    train and the rest of the model is frozen (no gradients are computed for it).
     """
 
     model: nn.Module
@@ -137,6 +139,7 @@ class EnhancementTask:
     model_config: dict[str, Any] = field(default_factory=dict)
     match_level: bool = False
     adversarial: Any = None  # an AdversarialLoss: a GAN phase from its start_step on
+    trainable: tuple[str, ...] = ()
     step: int = 0
 
     def pair(self, batch: Any) -> tuple[torch.Tensor, torch.Tensor]:
@@ -227,7 +230,21 @@ class EnhancementTask:
         return cached
 
     def configure_optimizers(self):
-        return adam_with_schedule(self.model.parameters(), self.optimizer)
+        return adam_with_schedule(self.trained_parameters(), self.optimizer)
+
+    def trained_parameters(self) -> list[nn.Parameter]:
+        """All parameters, or with ``trainable`` only those under its prefixes (the others
+        stop requiring gradients)."""
+        if not self.trainable:
+            return list(self.model.parameters())
+        prefixes = tuple(str(prefix) for prefix in self.trainable)
+        named = list(self.model.named_parameters())
+        unmatched = [p for p in prefixes if not any(name.startswith(p) for name, _ in named)]
+        if unmatched:
+            raise UsageError(f"task.trainable: no parameters named {', '.join(unmatched)}*")
+        for name, parameter in named:
+            parameter.requires_grad_(name.startswith(prefixes))
+        return [parameter for name, parameter in named if name.startswith(prefixes)]
 
     def grad_norm_groups(self) -> dict[str, list[nn.Parameter]]:
         """Parameters by top-level child of the model, for ``grad_norm/<child>`` logs."""

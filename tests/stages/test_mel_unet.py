@@ -18,6 +18,8 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 SMALL = MelUNetConfig(channels=(4, 8), bottleneck_channels=8, chunk_frames=16, context_frames=8)
+SMALL_DEEP_FILTER = MelUNetConfig(channels=(4, 8), bottleneck_channels=8, chunk_frames=16, context_frames=8,
+                                  deep_filter_bins=64, deep_filter_channels=(4, 8), deep_filter_bottleneck_channels=8)
 
 
 class UnitGains(MelUNet):
@@ -25,9 +27,9 @@ class UnitGains(MelUNet):
         return torch.ones_like(spec.real)
 
 
-def random_model(seed: int = 0) -> MelUNet:
+def random_model(seed: int = 0, config: MelUNetConfig = SMALL) -> MelUNet:
     torch.manual_seed(seed)
-    model = MelUNet(SMALL)
+    model = MelUNet(config)
     for p in model.parameters():
         nn.init.normal_(p, std=0.2)
     return model.eval()
@@ -74,9 +76,43 @@ def test_blockwise_streaming_equals_whole_signal(block, gated):
     torch.testing.assert_close(stream(stage, audio, block), whole, rtol=0, atol=1e-5)
 
 
-def test_chunked_inference_is_close_to_whole_segment_forward():
+@pytest.mark.parametrize("block", [100, 1537])
+def test_blockwise_streaming_with_a_deep_filter_equals_whole_signal(block):
+    audio = noisy_input(num_channels=2)
+    stage = MelUNetStage(model=random_model(config=SMALL_DEEP_FILTER))
+    whole = stage.process(Signal(audio, 16000)).audio
+    torch.testing.assert_close(stream(stage, audio, block), whole, rtol=0, atol=1e-5)
+
+
+def test_a_grown_deep_filter_starts_as_the_model_it_grew_from_and_then_changes_only_the_low_band():
+    from aural.train.checkpoint import load_growing
+
     audio = noisy_input()
-    model = random_model()
+    trained = random_model()
+    grown = MelUNet(SMALL_DEEP_FILTER).eval()
+    assert load_growing(grown, trained.state_dict(), Path("trained.safetensors")) == ["deep_filter"]
+    with torch.no_grad():
+        torch.testing.assert_close(grown(audio), trained(audio), rtol=0, atol=1e-6)
+        nn.init.normal_(grown.deep_filter.net.head.weight, std=0.2)
+        spec = torch.stft(audio, 512, 128, window=torch.hann_window(512), return_complex=True).transpose(-1, -2)
+        changed = (grown.enhanced_spectrum(spec) - trained.enhanced_spectrum(spec)).abs().amax(dim=(0, 1))
+    assert changed[:64].amax() > 1e-3 and changed[64:].amax() == 0.0
+
+
+def test_growing_refuses_weights_of_another_architecture():
+    from aural.errors import UsageError
+    from aural.train.checkpoint import load_growing
+
+    state = random_model().state_dict()
+    del state["denoise.head.bias"]
+    with pytest.raises(UsageError, match="other.safetensors: weights do not fit .*denoise.head.bias"):
+        load_growing(MelUNet(SMALL_DEEP_FILTER), state, Path("other.safetensors"))
+
+
+@pytest.mark.parametrize("config", [SMALL, SMALL_DEEP_FILTER], ids=["gains", "deep_filter"])
+def test_chunked_inference_is_close_to_whole_segment_forward(config):
+    audio = noisy_input()
+    model = random_model(config=config)
     streamed = MelUNetStage(model=model).process(Signal(audio, 16000)).audio
     with torch.no_grad():
         whole = model(audio)

@@ -371,3 +371,26 @@ def test_ddp_end_of_run_check_catches_ranks_that_differ(tmp_path, nudge):
                    for text in said), said
     else:
         assert said == ["{'ddp/world_size': 2.0, 'ddp/max_weight_diff': 0.0}"] * 2
+
+
+def test_trainable_prefixes_train_only_those_parameters_and_the_run_resumes(tmp_path):
+    task = make_task()
+    task.trainable = ("decoder",)
+    before = params(task.model)
+    Trainer(task, make_data(), tmp_path / "run", config(steps=4)).fit()
+    after = params(task.model)
+    assert torch.equal(after["encoder.weight"], before["encoder.weight"])
+    assert not torch.equal(after["decoder.weight"], before["decoder.weight"])
+    resumed = make_task()
+    resumed.trainable = ("decoder",)
+    assert Trainer(resumed, make_data(), tmp_path / "run", config(steps=6)).fit(resume=True).step == 6
+    assert torch.equal(resumed.model.encoder.weight, before["encoder.weight"])
+
+
+def test_trainable_prefix_that_names_no_parameter_is_a_clear_error():
+    task = make_task()
+    task.trainable = ("deep_filter",)
+    with pytest.raises(UsageError, match="task.trainable: no parameters named deep_filter"):
+        task.configure_optimizers()
+    recipe = recipe_from_mapping({"stage": "mel_unet", "task": {"trainable": ["deep_filter"]}}, "test.yaml")
+    assert recipe.task["trainable"] == ["deep_filter"]

@@ -10,6 +10,11 @@ An optional post-filter (``post_filter_beta`` > 0; Valin et al., PercepNet, as i
 DeepFilterNet) deepens the attenuation of bins the network already judged noisy
 (``g * sin(pi g / 2)`` shaping) and leaves bins near unity gain nearly untouched. It is part
 of the model, so training sees it and the network learns around it.
+
+With ``deep_filter_bins`` > 0 a :class:`~aural.nn.deep_filter.DeepFilterHead` then filters the
+lowest bins of the gained spectrum across frames with predicted complex taps (harmonics
+inside a noisy bin, phase); it starts as the identity, so a trained model grows one by
+fine-tuning (``grown_from_identity`` names its tensors for ``aural train --init``).
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from torch import nn
 
 from aural.nn.blocks import ACTIVATIONS
 from aural.nn.config import ModelConfig
+from aural.nn.deep_filter import DeepFilterHead
 from aural.nn.spectral import hann_window, mel_filterbank, mel_to_linear_weights, through_stft
 from aural.nn.unet import UNet2d
 
@@ -47,9 +53,15 @@ class MelUNetConfig(ModelConfig):
     post_filter_beta: float = 0.0   # 0: off; 0.02 as in DeepFilterNet
     chunk_frames: int = 48     # streaming: frames masked per network call
     context_frames: int = 16   # streaming: frames of context on each side of a chunk
+    deep_filter_bins: int = 0  # 0: off; else the lowest bins get a deep filter
+    deep_filter_order: int = 5
+    deep_filter_lookahead: int = 1
+    deep_filter_channels: tuple[int, ...] = (8, 16, 32)
+    deep_filter_bottleneck_channels: int = 48
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "channels", tuple(int(c) for c in self.channels))
+        object.__setattr__(self, "deep_filter_channels", tuple(int(c) for c in self.deep_filter_channels))
         if self.activation not in ACTIVATIONS:
             raise ValueError(f"activation must be one of {', '.join(ACTIVATIONS)}, got {self.activation!r}")
         if self.n_fft % self.hop_length:
@@ -58,12 +70,19 @@ class MelUNetConfig(ModelConfig):
             raise ValueError("max_gain must be >= 1")
         if self.post_filter_beta < 0.0:
             raise ValueError("post_filter_beta must be >= 0")
+        if not 0 <= self.deep_filter_bins <= self.n_fft // 2 + 1:
+            raise ValueError(f"deep_filter_bins must be in [0, {self.n_fft // 2 + 1}]")
+        if not 0 <= self.deep_filter_lookahead < min(self.deep_filter_order, self.context_frames + 1):
+            raise ValueError("deep_filter_lookahead must be >= 0, below deep_filter_order and at most context_frames")
 
 
 
 class MelUNet(nn.Module):
     """Waveform ``(batch, samples)`` or ``(batch, channels, samples)`` in and out (training);
-    :meth:`gains` maps complex STFT frames to real gains (streamed inference)."""
+    :meth:`gains` maps complex STFT frames to real gains, :meth:`enhanced_spectrum` to the
+    enhanced frames (streamed inference)."""
+
+    grown_from_identity = ("deep_filter.",)
 
     def __init__(self, config: MelUNetConfig | None = None):
         super().__init__()
@@ -78,6 +97,9 @@ class MelUNet(nn.Module):
         for net in (self.denoise, self.enhance):
             nn.init.zeros_(net.head.weight)
             nn.init.zeros_(net.head.bias)
+        self.deep_filter = DeepFilterHead(config.deep_filter_order, config.deep_filter_lookahead,
+                                          config.deep_filter_channels, config.deep_filter_bottleneck_channels,
+                                          config.activation) if config.deep_filter_bins else None
 
     def log_mel(self, power: torch.Tensor) -> torch.Tensor:
         """``(batch, frames, bins)`` power -> ``(batch, 1, frames, n_mels)`` scaled log-mel."""
@@ -93,9 +115,18 @@ class MelUNet(nn.Module):
         second = self.config.max_gain * torch.sigmoid(self.enhance(torch.cat([cleaned, noisy], dim=1)))
         return post_filter(first * (second.squeeze(1) @ self.spread.T), self.config.post_filter_beta)
 
+    def enhanced_spectrum(self, spec: torch.Tensor) -> torch.Tensor:
+        """Complex ``(batch, frames, bins)`` -> the enhanced complex frames: gains, then the
+        low band's deep filter if the model has one."""
+        gained = spec * self.gains(spec)
+        if self.deep_filter is None:
+            return gained
+        bins = self.config.deep_filter_bins
+        low = self.deep_filter(spec[..., :bins], gained[..., :bins])
+        return torch.cat([low, gained[..., bins:]], dim=-1)
+
     def forward(self, audio: torch.Tensor) -> torch.Tensor:
-        return through_stft(audio, self.config.n_fft, self.config.hop_length, self.window,
-                            lambda spec: spec * self.gains(spec))
+        return through_stft(audio, self.config.n_fft, self.config.hop_length, self.window, self.enhanced_spectrum)
 
 
 def post_filter(gains: torch.Tensor, beta: float) -> torch.Tensor:

@@ -51,5 +51,5 @@ class MelUNetStage(LearnedStage):
         self.model = self._resolve_model(weights, model)
         attenuation_db = self.params.pause_attenuation_db
         pause_gate = PauseGate(attenuation_db, sample_rate=self.model.config.sample_rate) if attenuation_db else None
-        self._transform, self._engine = spectral_stream(lambda spec: spec * self.model.gains(spec), self.model.config,
+        self._transform, self._engine = spectral_stream(self.model.enhanced_spectrum, self.model.config,
                                                         strength=self.params.strength, pause_gate=pause_gate)
