@@ -5,6 +5,11 @@ and schedule, segment length, model options, task options such as ``match_level`
 options such as the on-the-fly ``reference``: ``early`` or ``dry``), how long, and whether
 validation and export use a weight average (``ema``). Built-in recipes are
 ``aural/recipes/<stage>.yaml``; ``aural train --recipe FILE`` takes any other.
+
+A recipe file may start from another: ``base: builtin`` (its stage's built-in recipe) or
+``base: other.yaml`` (a path relative to the file). Its own keys replace the base's; mapping
+sections (``optimizer``, ``model``, ``task``, ...) are merged key by key, lists (``losses``)
+replaced whole.
 """
 
 from __future__ import annotations
@@ -171,17 +176,57 @@ def _check_data(source: str, data: dict[str, Any]) -> None:
                     f"expected a number from 0 to {MAX_EARLY_REFLECTIONS_MS:g}, got {window!r}")
 
 
+MAX_BASE_DEPTH = 4
+
+
 def load_recipe(path: str | Path) -> Recipe:
     path = Path(path)
+    return recipe_from_mapping(_recipe_data(path, ()), str(path))
+
+
+def _recipe_data(path: Path, seen: tuple[Path, ...]) -> Any:
+    """The file's mapping with its ``base`` (if any) resolved and merged under it."""
     data, _ = safe_yaml.load(safe_yaml.read_text(path, "recipe"), str(path))
-    return recipe_from_mapping(data, str(path))
+    if not isinstance(data, Mapping) or "base" not in data:
+        return data
+    data = dict(data)
+    base = data.pop("base")
+    if base == "builtin":
+        if not isinstance(data.get("stage"), str):
+            raise _fail(str(path), "base", "`base: builtin` needs the recipe's stage")
+        return merge_recipe_data(_builtin_data(data["stage"]), data)
+    if not isinstance(base, str) or not base:
+        raise _fail(str(path), "base", f"expected `builtin` or a recipe file path, got {base!r}")
+    base_path = (path.parent / base).resolve()
+    if base_path in seen or base_path == path.resolve():
+        raise _fail(str(path), "base", f"{base} leads back to itself")
+    if len(seen) >= MAX_BASE_DEPTH:
+        raise _fail(str(path), "base", f"more than {MAX_BASE_DEPTH} bases in a chain")
+    inherited = _recipe_data(base_path, (*seen, path.resolve()))
+    if isinstance(inherited, Mapping) and data.get("stage", inherited.get("stage")) != inherited.get("stage"):
+        raise _fail(str(path), "stage", f"{data.get('stage')!r} differs from its base's {inherited.get('stage')!r}")
+    return merge_recipe_data(inherited, data)
+
+
+def merge_recipe_data(base: Any, own: Mapping[str, Any]) -> dict[str, Any]:
+    """``own`` over ``base``: mappings merged one level deep, everything else replaced."""
+    merged = dict(base) if isinstance(base, Mapping) else {}
+    for key, value in own.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = {**merged[key], **value}
+        else:
+            merged[key] = value
+    return merged
+
+
+def _builtin_data(stage: str) -> Any:
+    resource = resources.files("aural") / "recipes" / f"{stage}.yaml"
+    if not resource.is_file():
+        raise ConfigError(f"no built-in recipe for stage {stage!r}; pass --recipe FILE.yaml")
+    data, _ = safe_yaml.load(resource.read_text(), f"aural/recipes/{stage}.yaml")
+    return data
 
 
 def builtin_recipe(stage: str) -> Recipe:
     """``aural/recipes/<stage>.yaml``."""
-    resource = resources.files("aural") / "recipes" / f"{stage}.yaml"
-    if not resource.is_file():
-        raise ConfigError(f"no built-in recipe for stage {stage!r}; pass --recipe FILE.yaml")
-    source = f"aural/recipes/{stage}.yaml"
-    data, _ = safe_yaml.load(resource.read_text(), source)
-    return recipe_from_mapping(data, source)
+    return recipe_from_mapping(_builtin_data(stage), f"aural/recipes/{stage}.yaml")

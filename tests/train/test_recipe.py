@@ -36,3 +36,48 @@ def test_data_section_chooses_the_on_the_fly_reference():
                       ({"early_reflections_ms": "50"}, "data.early_reflections_ms"), ({"rooms": 1}, "data.rooms")):
         with pytest.raises(ConfigError, match=rf"^r.yaml {key}: "):
             recipe_from_mapping({"stage": "mel_unet", "data": data}, "r.yaml")
+
+
+def test_a_recipe_on_the_builtin_base_changes_only_what_it_names(tmp_path):
+    path = tmp_path / "fine_tune.yaml"
+    path.write_text("base: builtin\nstage: mel_unet\nsteps: 300\noptimizer: {lr: 0.0001}\n"
+                    "model: {deep_filter_bins: 64}\nlosses: [{name: l1, weight: 1.0}]\n")
+    recipe, builtin = load_recipe(path), builtin_recipe("mel_unet")
+    assert recipe.steps == 300 and recipe.optimizer == {**builtin.optimizer, "lr": 0.0001}
+    assert recipe.model == {**builtin.model, "deep_filter_bins": 64}
+    assert recipe.losses == ({"name": "l1", "weight": 1.0},)
+    assert recipe.schedule == builtin.schedule and recipe.task == builtin.task
+    assert recipe.source == str(path)
+
+
+def test_bases_chain_through_relative_paths(tmp_path):
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "first.yaml").write_text("stage: mel_unet\nsteps: 10\nbatch_size: 2\ntask: {match_level: true}\n")
+    (tmp_path / "sub" / "second.yaml").write_text("base: ../first.yaml\nstage: mel_unet\nsteps: 20\n")
+    (tmp_path / "third.yaml").write_text("base: sub/second.yaml\nstage: mel_unet\ntask: {trainable: [x]}\n")
+    recipe = load_recipe(tmp_path / "third.yaml")
+    assert (recipe.steps, recipe.batch_size) == (20, 2)
+    assert recipe.task == {"match_level": True, "trainable": ["x"]}
+
+
+@pytest.mark.parametrize("files, message", [
+    ({"a.yaml": "base: a.yaml\nstage: mel_unet\n"}, "a.yaml base: a.yaml leads back to itself"),
+    ({"a.yaml": "base: b.yaml\nstage: mel_unet\n", "b.yaml": "base: a.yaml\nstage: mel_unet\n"},
+     "b.yaml base: a.yaml leads back to itself"),
+    ({"a.yaml": "base: b.yaml\nstage: mel_unet\n", "b.yaml": "stage: gan_refiner\n"},
+     "a.yaml stage: 'mel_unet' differs from its base's 'gan_refiner'"),
+    ({"a.yaml": "base: [b.yaml]\nstage: mel_unet\n"}, "a.yaml base: expected `builtin` or a recipe file path"),
+    ({"a.yaml": "base: missing.yaml\nstage: mel_unet\n"}, "missing.yaml"),
+])
+def test_bad_bases_are_refused_naming_the_file(tmp_path, files, message):
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    with pytest.raises(ConfigError, match=message.replace("[", r"\[").replace("(", r"\(")):
+        load_recipe(tmp_path / "a.yaml")
+
+
+def test_the_shipped_script_recipes_load():
+    from pathlib import Path
+
+    for path in sorted((Path(__file__).resolve().parents[2] / "scripts" / "recipes").glob("*.yaml")):
+        assert load_recipe(path).stage in path.name
