@@ -2,7 +2,8 @@
 """Train the shipped default weights of ``noise_reduction`` and ``mel_unet``, reproducibly.
 
     nice -n 19 .venv/bin/python scripts/train_default_weights.py            # everything, resumable
-    .venv/bin/python scripts/train_default_weights.py --phase prepare       # only the data
+    .venv/bin/python scripts/train_default_weights.py --phase split         # only the split (symlinks)
+    .venv/bin/python scripts/train_default_weights.py --phase prepare       # the split and rendered pairs
     .venv/bin/python scripts/train_default_weights.py --stage mel_unet --steps 40000
     .venv/bin/python scripts/train_default_weights.py --phase testset       # held-out evaluation pairs
     .venv/bin/python scripts/train_default_weights.py --phase export --bench b1/bench.json b2/bench.json
@@ -430,7 +431,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=Path, default=ROOT / "runs" / "default_weights")
     parser.add_argument("--stage", choices=(*STAGES, "all"), default="all")
-    parser.add_argument("--phase", choices=("prepare", "train", "finetune", "testset", "export", "all"),
+    parser.add_argument("--phase", choices=("split", "prepare", "train", "finetune", "testset", "export", "all"),
                         default="all")
     parser.add_argument("--steps", type=int, default=None, help="Override the recipe's step count.")
     parser.add_argument("--threads", type=int, default=1, help="torch threads for training.")
@@ -445,9 +446,10 @@ def main() -> None:
     runs = args.runs.resolve()
     root = data_root()
     stages = STAGES if args.stage == "all" else (args.stage,)
-    if args.phase in ("prepare", "all"):
+    if args.phase in ("split", "prepare", "all"):
         chosen = split(root, runs)
         write_data_info(root, runs, chosen)
+    if args.phase in ("prepare", "all"):
         render(runs)
         render_denoise(runs)
     if args.phase in ("train", "all"):

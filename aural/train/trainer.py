@@ -210,11 +210,13 @@ class Trainer:
 
     # -- setup --------------------------------------------------------------------------------
     def _device(self, info_local_rank: int) -> torch.device:
-        if self.config.device != "auto":
-            return torch.device(self.config.device)
-        if torch.cuda.is_available():
+        """``config.device``; ``auto`` and a bare ``cuda`` take this process's GPU (``LOCAL_RANK``)."""
+        if self.config.device == "auto":
+            return torch.device("cuda", info_local_rank) if torch.cuda.is_available() else torch.device("cpu")
+        device = torch.device(self.config.device)
+        if device.type == "cuda" and device.index is None:
             return torch.device("cuda", info_local_rank)
-        return torch.device("cpu")
+        return device
 
     def _autocast(self, device: torch.device):
         use_bf16 = device.type == "cuda" and self.config.precision in ("auto", "bf16")

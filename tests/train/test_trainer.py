@@ -394,3 +394,10 @@ def test_trainable_prefix_that_names_no_parameter_is_a_clear_error():
         task.configure_optimizers()
     recipe = recipe_from_mapping({"stage": "mel_unet", "task": {"trainable": ["deep_filter"]}}, "test.yaml")
     assert recipe.task["trainable"] == ["deep_filter"]
+
+
+@pytest.mark.parametrize("device, expected", [("cuda", "cuda:2"), ("cuda:0", "cuda:0"), ("cpu", "cpu")])
+def test_a_bare_cuda_device_takes_the_local_rank(tmp_path, device, expected):
+    """torch.cuda.set_device refuses an index-less device: `--device cuda` must name one."""
+    trainer = Trainer(make_task(), make_data(), tmp_path / "run", config(device=device))
+    assert str(trainer._device(2)) == expected
