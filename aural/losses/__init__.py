@@ -2,7 +2,7 @@
 :func:`build_loss` turns that list into one :class:`WeightedLoss`.
 
 Every loss maps ``(estimate, target)`` tensors shaped ``(batch, channels, samples)`` to a
-scalar to minimise. Built-ins: ``l1``, ``mse``, ``si_sdr`` (negative SI-SDR in dB),
+scalar to minimise. Built-ins: ``l1``, ``mse``, ``snr`` and ``si_sdr`` (negative SNR and SI-SDR in dB),
 ``mrstft`` (multi-resolution STFT), ``mel`` (log-mel L1), ``residual_noise`` (compressed
 spectral energy above the target only), ``speech_distortion`` (compressed spectral energy
 missing against the target only), ``stoi`` (one minus a differentiable STOI-style

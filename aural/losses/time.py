@@ -1,4 +1,4 @@
-"""Waveform losses: L1, MSE and negative scale-invariant SDR."""
+"""Waveform losses: L1, MSE, negative SNR and negative scale-invariant SDR."""
 
 from __future__ import annotations
 
@@ -45,3 +45,20 @@ class SISDRLoss(nn.Module):
 
     def forward(self, estimate: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         return -si_sdr(estimate, target, self.eps).mean()
+
+
+@LOSSES.register("snr")
+class SNRLoss(nn.Module):
+    """Negative SNR in dB of the estimate against the target, averaged over items and channels.
+
+    Unlike ``si_sdr`` it counts a wrong level as error: a separated stem must keep its level,
+    since the other stem is what the mixture leaves (``background = mixture - voice``)."""
+
+    def __init__(self, eps: float = 1e-8):
+        super().__init__()
+        self.eps = eps
+
+    def forward(self, estimate: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        signal = target.pow(2).sum(-1) + self.eps
+        error = (estimate - target).pow(2).sum(-1) + self.eps
+        return -(10.0 * torch.log10(signal / error)).mean()

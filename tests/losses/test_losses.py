@@ -12,7 +12,7 @@ from aural.losses.time import si_sdr
 
 
 def test_registry_lists_builtins():
-    assert {"l1", "mse", "si_sdr", "mrstft", "mel", "residual_noise", "speech_distortion", "stoi"} <= set(LOSSES.names())
+    assert {"l1", "mse", "snr", "si_sdr", "mrstft", "mel", "residual_noise", "speech_distortion", "stoi"} <= set(LOSSES.names())
 
 
 def test_waveform_losses_closed_forms():
@@ -22,6 +22,15 @@ def test_waveform_losses_closed_forms():
     mse = build_loss([{"name": "mse"}])
     assert l1(estimate, target)[0].item() == pytest.approx(0.5)
     assert mse(estimate, target)[0].item() == pytest.approx(0.25)
+
+
+def test_snr_counts_a_wrong_level_that_si_sdr_forgives():
+    target = torch.randn(3, 1, 8000)
+    snr = build_loss([{"name": "snr"}])
+    # half the level: error = target / 2, so SNR = 20 log10(2) = 6.02 dB
+    assert snr(0.5 * target, target)[0].item() == pytest.approx(-20 * math.log10(2), abs=1e-3)
+    assert build_loss([{"name": "si_sdr"}])(0.5 * target, target)[0].item() < -60
+    assert snr(target, target)[0].item() < -60
 
 
 def test_si_sdr_known_mixture_and_scale_invariance():
