@@ -15,6 +15,9 @@ together on the one GPU, the CPU cores shared among their data workers, and stop
 SIGTERM at ``--budget-s`` (the trainer writes its last checkpoint; the GPU recipes keep a weight
 average, so a stopped run is a finished model). The best checkpoints, cut to the weights that
 validated, and the run records come back as ``$OUT/runs.tgz.part-*`` (each under 16 MiB).
+Packages the machine lacks (soundfile, soxr and their cffi, pycparser) travel as wheels in
+``.whl/``: install them there with ``pip install --no-index --no-deps --target /tmp/site
+.whl/*.whl`` and ``PYTHONPATH=/tmp/site`` before ``run``.
 
 Jobs (``JOBS``): the complex-mask ``separation`` networks on the lists of
 ``scripts/train_separation.py lists``; ``mel_unet_df``, the low-band deep filter grown on
