@@ -43,7 +43,6 @@ SEPARATION = {"--data": "runs/separation/data/train", "--val-data": "runs/separa
 ON_THE_FLY = {"--data": "runs/default_weights/data/train/speech", "--noise": "runs/default_weights/data/train/noise",
               "--rir": "runs/rir_train_mix", "--val-data": "runs/default_weights/data/val/speech"}
 LOSSLESS_OPTIONS = ("--rir",)
-AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif")
 PART_BYTES = 15 * 2 ** 20
 TRAVEL_MIB = 62  # 64 MiB travel to a lent machine: the checkout, gpu_data and the wheels
 
@@ -98,12 +97,10 @@ def pack_file(source: Path, target: Path, *, sample_rate: int, max_seconds: floa
 
 def source_files(source: Path, max_files: int | None = None) -> list[Path]:
     """The audio files a list names (in order) or a folder holds (sorted, every k-th to ``max_files``)."""
-    if source.suffix == ".txt":
-        lines = [line.strip() for line in source.read_text().splitlines()]
-        return [Path(line) if Path(line).is_absolute() else source.parent / line
-                for line in lines if line and not line.startswith("#")]
-    files = sorted(p for p in source.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES and p.is_file())
-    if max_files and len(files) > max_files:
+    from aural.stages.freq_expansion.data import list_files
+
+    files = list_files(source)
+    if source.suffix != ".txt" and max_files and len(files) > max_files:
         files = [files[i * len(files) // max_files] for i in range(max_files)]
     return files
 
@@ -185,7 +182,7 @@ def cut_checkpoint(run: Path) -> str:
     return f"{run.name}: {source.name} cut to {prefix}* ({len(tensors)} tensors)"
 
 
-def run(names: list[str], budget_s: float, device: str, out: Path) -> int:
+def run(names: list[str], budget_s: float, device: str, out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     workers = max(1, ((os.cpu_count() or 2) - len(names)) // len(names))
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
@@ -219,7 +216,6 @@ def run(names: list[str], budget_s: float, device: str, out: Path) -> int:
     archive.unlink()
     for index in range(0, len(data), PART_BYTES):
         (out / f"runs.tgz.part-{index // PART_BYTES:02d}").write_bytes(data[index:index + PART_BYTES])
-    return 0
 
 
 def unpack(folder: Path) -> None:
@@ -252,7 +248,7 @@ def main() -> None:
     if args.command == "pack":
         pack(args.jobs, args.max_seconds, args.max_rooms)
     elif args.command == "run":
-        sys.exit(run(args.jobs, args.budget_s, args.device, args.out))
+        run(args.jobs, args.budget_s, args.device, args.out)
     else:
         unpack(args.folder)
 
