@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import csv
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -25,6 +26,9 @@ from script_commands import run_or_exit
 ROOT = Path(__file__).resolve().parent.parent
 RUN = ROOT / "runs" / "freq_expansion"
 HELD_OUT_ACTORS = ("actor21", "actor22", "actor23", "actor24")
+# Shares of the training draws per material group in train_balanced.txt (by repeating lines):
+# by file count RAVDESS's 3 s clips would be 85 % of all draws and one studio's sound.
+GROUP_SHARES = {"ravdess": 0.35, "vctk": 0.25, "other speech": 0.15, "music": 0.25}
 EVAL_CUTOFFS_HZ = (4000, 8000, 11025)  # files at 8, 16 and 22.05 kHz
 
 
@@ -55,6 +59,29 @@ def full_band(path: Path) -> bool:
     return detect_cutoff_hz(audio.mean(0, keepdim=True).to(torch.float32), 48000) >= 19500
 
 
+def material_group(relative: str) -> str:
+    parts = relative.split("/")
+    if parts[0] == "music":
+        return "music"
+    if len(parts) > 1 and parts[1] == "ravdess":
+        return "ravdess"
+    return "vctk" if re.search(r"vctk|_p\d{3}_", relative) else "other speech"
+
+
+def balanced(files: list[str], root: Path) -> list[str]:
+    """``files`` with each repeated so every group gets about its ``GROUP_SHARES`` of the draws."""
+    groups: dict[str, list[str]] = {}
+    for path in files:
+        groups.setdefault(material_group(os.path.relpath(path, root)), []).append(path)
+    largest = max(len(members) / GROUP_SHARES[name] for name, members in groups.items())
+    lines = []
+    for name, members in sorted(groups.items()):
+        repeats = max(1, round(largest * GROUP_SHARES[name] / len(members)))
+        lines += [path for path in members for _ in range(repeats)]
+        print(f"  {name}: {len(members)} files x {repeats}")
+    return sorted(lines)
+
+
 def make_lists() -> None:
     root = data_root()
     lists: dict[str, list[str]] = {"train": [], "eval_speech": [], "eval_music": []}
@@ -76,6 +103,7 @@ def make_lists() -> None:
     for name, files in lists.items():
         (RUN / f"{name}.txt").write_text("\n".join(sorted(files)) + "\n")
         print(f"{name}: {len(files)} files")
+    (RUN / "train_balanced.txt").write_text("\n".join(balanced(lists["train"], root)) + "\n")
     print(f"not full band (skipped): {rejected}")
 
 

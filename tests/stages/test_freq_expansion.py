@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -221,6 +222,20 @@ def test_two_step_smoke_training_then_save_and_load_give_identical_output(tmp_pa
     loaded = FreqExpansionStage(weights=str(path)).process(Signal(audio, RATE)).audio
     direct = FreqExpansionStage(model=task.model).process(Signal(audio, RATE)).audio
     assert torch.equal(loaded, direct)
+
+
+def test_a_file_listed_twice_is_drawn_about_twice_as_often(tmp_path):
+    from collections import Counter
+
+    from aural.stages.freq_expansion.data import BandLimitDataset, list_files
+    from helpers import write_audio
+
+    for name in ("once", "twice"):
+        write_audio(tmp_path / f"{name}.flac", speech_like(0.5, RATE, 1, seed=len(name)))
+    (tmp_path / "train.txt").write_text("once.flac\ntwice.flac\ntwice.flac\n")
+    dataset = BandLimitDataset(list_files(tmp_path / "train.txt"), segment_samples=4800, num_items=300)
+    drawn = Counter(Path(dataset.item(i)[2]["source"]).stem for i in range(300))
+    assert drawn == {"once": 100, "twice": 200}
 
 
 @pytest.mark.parametrize("kind", FILTERS)

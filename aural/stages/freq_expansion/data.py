@@ -10,7 +10,9 @@ lossy-codec stand-in), always *before* the band limit, while the target keeps th
 clean full band: the model learns to continue the signal, not the damage.
 
 Items are pure functions of ``(seed, epoch, index)`` as in :mod:`aural.train.datasets`.
-``files`` come from a folder of audio or a text file listing one path per line.
+``files`` come from a folder of audio or a text file listing one path per line; a list may
+name a file more than once, and it is then drawn that many times as often (how
+``scripts/train_freq_expansion.py`` balances material groups of very different file counts).
 """
 
 from __future__ import annotations
