@@ -2,8 +2,9 @@
 
     python scripts/train_freq_expansion.py lists      # full-band file lists -> runs/freq_expansion/
     python scripts/train_freq_expansion.py pairs      # held-out band-limited pairs (4 / 8 / 11 kHz)
-    python scripts/train_freq_expansion.py train [--steps N] [--resume]
-    python scripts/train_freq_expansion.py bench [--weights W]   # LSD tables vs soxr
+    python scripts/train_freq_expansion.py train [--steps N] [--resume]       # phase 1, from scratch
+    python scripts/train_freq_expansion.py finetune [--weights W] [--resume]  # phase 2, balanced material
+    python scripts/train_freq_expansion.py bench [--weights W1,W2]   # LSD tables vs soxr, one run
 
 Material: every speech and music file of ``$AURAL_DATA`` (default ``../shared/data``) recorded
 at 44.1 kHz or more whose content really is full band (the stage's own cutoff tracker finds no
@@ -29,6 +30,8 @@ HELD_OUT_ACTORS = ("actor21", "actor22", "actor23", "actor24")
 # Shares of the training draws per material group in train_balanced.txt (by repeating lines):
 # by file count RAVDESS's 3 s clips would be 85 % of all draws and one studio's sound.
 GROUP_SHARES = {"ravdess": 0.35, "vctk": 0.25, "other speech": 0.15, "music": 0.25}
+FINETUNE_LR = 3e-4
+FINETUNE_STEPS = 6000
 EVAL_CUTOFFS_HZ = (4000, 8000, 11025)  # files at 8, 16 and 22.05 kHz
 
 
@@ -132,28 +135,38 @@ def make_pairs() -> None:
             print(f"{out}: {len(files)} pairs")
 
 
-def bench(weights: str) -> None:
-    """``aural bench`` (soxr, freq_expansion) on every held-out pair set, then one table with the
-    full-band LSD and the LSD above the input's cutoff (scored here from the saved outputs)."""
+SPEECH_SETS = {"VCTK": "seflow_", "RAVDESS": "03-"}  # held-out pair folders by name prefix
+
+
+def system_spec(weights: str) -> str:
+    return "stage:freq_expansion" if weights == "default" else f"stage:freq_expansion@{weights}"
+
+
+def bench(weights: list[str]) -> None:
+    """``aural bench`` (soxr and each of ``weights``, one run on the same files) on every
+    held-out pair set, then one table with the full-band LSD and the LSD above the input's
+    cutoff (scored here from the saved outputs), speech also per corpus."""
     import numpy as np
 
     from aural import io
     from aural.bench import folder_names
     from aural.metrics.spectral import log_spectral_distance
 
-    system = f"stage:freq_expansion@{weights}" if weights != "default" else "stage:freq_expansion"
+    systems = ["soxr"] + [system_spec(w) for w in weights]
+    folders = folder_names(systems)
     rows = []
     for pairs in sorted((RUN / "pairs").iterdir()):
         out = RUN / "bench" / pairs.name
         run_or_exit([sys.executable, "-m", "aural", "bench", "--pairs", str(pairs), "--systems",
-                     f"soxr,{system}", "--metrics", "lsd", "--save-audio", "--out", str(out)], ROOT)
+                     ",".join(systems), "--metrics", "lsd", "--save-audio", "--out", str(out)], ROOT)
         cutoff_hz = float(pairs.name.split("_")[1].rstrip("k")) * 1000
         cutoff_hz = 11025.0 if cutoff_hz == 11000 else cutoff_hz
-        scores: dict[str, list[list[float]]] = {}
-        folders = folder_names(["soxr", system])
+        scores: dict[tuple[str, str], list[list[float]]] = {}
         for folder in sorted(p for p in pairs.iterdir() if p.is_dir()):
             reference = io.read(folder / "clean.flac").audio[0].numpy()
-            for name in ("soxr", system):
+            subsets = ["all"] + [name for name, prefix in SPEECH_SETS.items()
+                                 if pairs.name.startswith("speech") and folder.name.startswith(prefix)]
+            for name in systems:
                 match = sorted((out / "audio" / folders[name] / folder.name).glob("*.wav"))
                 if not match:
                     continue
@@ -161,18 +174,21 @@ def bench(weights: str) -> None:
                 length = min(reference.shape[0], estimate.shape[0])  # resampling to 22.05 kHz and back may drop one
                 full = log_spectral_distance(reference[:length], estimate[:length], 48000)
                 high = log_spectral_distance(reference[:length], estimate[:length], 48000, cutoff_hz)
-                scores.setdefault(name, []).append([full, high])
-        for name, values in scores.items():
+                for subset in subsets:
+                    scores.setdefault((subset, name), []).append([full, high])
+        for (subset, name), values in scores.items():
             mean = np.mean(values, axis=0)
-            rows.append((pairs.name, name, len(values), mean[0], mean[1]))
+            label = pairs.name if subset == "all" else f"{pairs.name} {subset}"
+            rows.append((label, name, len(values), mean[0], mean[1]))
     lines = ["| pairs | system | files | LSD | LSD above the input's cutoff |", "|---|---|---:|---:|---:|"]
-    lines += [f"| {p} | `{s}` | {n} | {a:.3f} | {b:.3f} |" for p, s, n, a, b in rows]
+    lines += [f"| {p} | `{s}` | {n} | {a:.3f} | {b:.3f} |" for p, s, n, a, b in sorted(rows, key=lambda r: r[0])]
     table = "\n".join(lines) + "\n"
     (RUN / "bench" / "lsd.md").write_text(table)
     print(table)
 
 
 def train(steps: int | None, resume: bool) -> None:
+    """Phase 1: from scratch on every training file once (the recipe's 20,000-step plan)."""
     command = [sys.executable, "-m", "aural", "train", "freq_expansion", "--data", str(RUN / "train.txt"),
                "--out", str(RUN / "run"), "--threads", "1", "--no-progress"]
     if steps:
@@ -182,10 +198,22 @@ def train(steps: int | None, resume: bool) -> None:
     run_or_exit(command, ROOT)
 
 
+def finetune(weights: str, steps: int | None, resume: bool) -> None:
+    """Phase 2: from ``weights``, on the balanced list (``GROUP_SHARES``) at a lower learning rate."""
+    command = [sys.executable, "-m", "aural", "train", "freq_expansion", "--data", str(RUN / "train_balanced.txt"),
+               "--out", str(RUN / "finetune"), "--threads", "1", "--no-progress", "--init", weights,
+               "--lr", str(FINETUNE_LR), "--steps", str(steps or FINETUNE_STEPS)]
+    if resume:
+        command.append("--resume")
+    run_or_exit(command, ROOT)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("what", choices=("lists", "pairs", "train", "bench"))
-    parser.add_argument("--weights", default="default", help="bench: a preset or a .safetensors path")
+    parser.add_argument("what", choices=("lists", "pairs", "train", "finetune", "bench"))
+    parser.add_argument("--weights", default="default",
+                        help="bench: presets or .safetensors paths, comma-separated (compared in one run); "
+                             "finetune: the weights to start from")
     parser.add_argument("--steps", type=int, default=None)
     parser.add_argument("--resume", action="store_true")
     args = parser.parse_args()
@@ -194,7 +222,9 @@ def main() -> None:
     elif args.what == "pairs":
         make_pairs()
     elif args.what == "bench":
-        bench(args.weights)
+        bench(args.weights.split(","))
+    elif args.what == "finetune":
+        finetune(args.weights, args.steps, args.resume)
     else:
         train(args.steps, args.resume)
 

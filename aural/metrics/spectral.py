@@ -43,8 +43,9 @@ def _power_frames(audio: np.ndarray, start: int, stop: int, window: np.ndarray) 
 
 
 def log_spectral_distance(reference: np.ndarray, estimate: np.ndarray, sample_rate: int,
-                          min_frequency_hz: float = 0.0) -> float:
-    """LSD (log10 units) over bins above ``min_frequency_hz`` (see the module docstring)."""
+                          min_frequency_hz: float = 0.0, max_frequency_hz: float | None = None) -> float:
+    """LSD (log10 units) over bins above ``min_frequency_hz`` and, if given, at or below
+    ``max_frequency_hz`` (see the module docstring)."""
     if np.ndim(reference) != 1 or np.shape(reference) != np.shape(estimate):
         raise MetricError(f"needs two mono signals of one length, got shapes {np.shape(reference)} "
                           f"and {np.shape(estimate)}")
@@ -52,8 +53,11 @@ def log_spectral_distance(reference: np.ndarray, estimate: np.ndarray, sample_ra
         raise MetricError(f"needs at least {N_FFT} samples ({N_FFT / sample_rate:.3f} s)")
     frequencies = np.fft.rfftfreq(N_FFT, 1.0 / sample_rate)
     bins = frequencies > min_frequency_hz if min_frequency_hz > 0 else np.ones_like(frequencies, bool)
+    if max_frequency_hz is not None:
+        bins &= frequencies <= max_frequency_hz
     if not bins.any():
-        raise MetricError(f"undefined: no bins above {min_frequency_hz:g} Hz at {sample_rate} Hz")
+        upper = "" if max_frequency_hz is None else f" and at or below {max_frequency_hz:g} Hz"
+        raise MetricError(f"undefined: no bins above {min_frequency_hz:g} Hz{upper} at {sample_rate} Hz")
     window = np.hanning(N_FFT + 1)[:-1]  # periodic Hann
     reference = np.asarray(reference, dtype=np.float64)
     estimate = np.asarray(estimate, dtype=np.float64)

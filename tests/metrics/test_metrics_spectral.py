@@ -71,3 +71,16 @@ def test_signals_of_different_shapes_are_a_metric_error():
         log_spectral_distance(noise(48000), noise(40000), 48000)
     with pytest.raises(MetricError, match="mono"):
         log_spectral_distance(np.stack([noise(), noise()]), np.stack([noise(), noise()]), 48000)
+
+
+def test_an_upper_limit_leaves_the_bins_above_it_out():
+    reference = noise(48000)
+    spectrum = np.fft.rfft(reference)
+    spectrum[np.fft.rfftfreq(reference.shape[0], 1 / 48000) > 20000.0] = 0.0  # nothing above 20 kHz
+    low_passed = np.fft.irfft(spectrum, reference.shape[0])
+    assert log_spectral_distance(reference, low_passed, 48000) > 0.5
+    # below 18 kHz only the one gain remains: the estimate lost a sixth of white noise's energy
+    limited = log_spectral_distance(reference, low_passed, 48000, max_frequency_hz=18000.0)
+    assert limited == pytest.approx(np.log10(24 / 20), abs=0.01)
+    with pytest.raises(MetricError, match="at or below 100 Hz"):
+        log_spectral_distance(reference, low_passed, 48000, min_frequency_hz=200.0, max_frequency_hz=100.0)

@@ -195,6 +195,29 @@ def test_missing_band_loss_is_zero_at_the_target_and_ignores_the_kept_band():
     assert float(missing_band_mse(wrong_above, power, cutoff)) == pytest.approx(1.0, rel=1e-5)
 
 
+def test_missing_band_loss_ignores_what_lies_above_a_references_known_band():
+    from aural.stages.freq_expansion.model import LOG_FLOOR
+    from aural.stages.freq_expansion.task import missing_band_mse
+
+    power = torch.rand(2, 5, 513) + 0.1
+    predicted = torch.log10(power + LOG_FLOOR)
+    predicted[..., 400:] += 2.0                       # wrong only above bin 400
+    cutoff = torch.full((2, 5), 200)
+    assert float(missing_band_mse(predicted, power, cutoff, torch.tensor([400.0, 400.0]))) == pytest.approx(0.0, abs=1e-10)
+    assert float(missing_band_mse(predicted, power, cutoff, torch.tensor([400.0, 513.0]))) > 0.5
+
+
+def test_items_of_a_44_1_khz_source_know_their_band_up_to_about_20_khz(tmp_path):
+    from aural.stages.freq_expansion.data import BandLimitDataset
+    from helpers import write_audio
+
+    write_audio(tmp_path / "cd.flac", speech_like(0.5, 44100, 1, seed=1))
+    write_audio(tmp_path / "studio.flac", speech_like(0.5, RATE, 1, seed=2))
+    for name, top_hz in (("cd", 0.9 * 22050), ("studio", 24000.0)):
+        limited, clean, known = BandLimitDataset([tmp_path / f"{name}.flac"], segment_samples=4800, num_items=1)[0]
+        assert float(known) == pytest.approx(top_hz) and limited.shape == clean.shape == (1, 4800)
+
+
 def test_two_step_smoke_training_then_save_and_load_give_identical_output(tmp_path):
     from aural import weights
     from aural.stages.freq_expansion.data import BandLimitDataset

@@ -9,6 +9,10 @@ low-passes as codecs use. Some items are damaged first (noise, 8-bit mu-law comp
 lossy-codec stand-in), always *before* the band limit, while the target keeps the
 clean full band: the model learns to continue the signal, not the damage.
 
+Each item also carries ``top_hz``, how far up its reference is known: a 44.1 kHz source holds
+nothing above about 20 kHz once upsampled to 48 kHz, and that empty top must not teach the
+model that every recording ends there (the loss ignores the bins above ``top_hz``).
+
 Items are pure functions of ``(seed, epoch, index)`` as in :mod:`aural.train.datasets`.
 ``files`` come from a folder of audio or a text file listing one path per line; a list may
 name a file more than once, and it is then drawn that many times as often (how
@@ -36,6 +40,12 @@ CUTOFFS_HZ = (4000.0, 5500.0, 8000.0, 11025.0, 12000.0, 16000.0)
 FILTERS = ("resample", "butterworth", "chebyshev", "elliptic", "fir")
 LEVEL_DBFS = (-40.0, -14.0)
 MAX_GAIN_DB = 40.0
+TOP_FRACTION = 0.9  # of a source's Nyquist frequency that counts as its known band (a resampler's passband)
+
+
+def known_top_hz(source_rate: int) -> float:
+    """The highest frequency a source at ``source_rate`` holds at 48 kHz (all of it at 48 kHz or more)."""
+    return SAMPLE_RATE / 2 if source_rate >= SAMPLE_RATE else TOP_FRACTION * source_rate / 2
 
 
 def list_files(source: str | os.PathLike) -> list[Path]:
@@ -103,7 +113,8 @@ def _damage(audio: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 
 class BandLimitDataset(Dataset):
-    """``(band-limited, full band)`` crops of ``(1, segment_samples)`` at 48 kHz.
+    """``(band-limited, full band, top_hz)``: crops of ``(1, segment_samples)`` at 48 kHz and
+    the reference's known band (:func:`known_top_hz`).
 
     ``damage``: whether items may be damaged before the band limit (training), or clean
     (validation, to measure expansion alone). Crops quieter than -60 dBFS are redrawn.
@@ -149,9 +160,10 @@ class BandLimitDataset(Dataset):
         kind = str(self.filters[int(rng.integers(len(self.filters)))])
         degraded = _damage(clean, rng) if self.damage else clean
         limited = band_limit(degraded, cutoff_hz, kind, rng)
-        record = {"source": str(path), "cutoff_hz": cutoff_hz, "filter": kind}
+        record = {"source": str(path), "cutoff_hz": cutoff_hz, "filter": kind,
+                  "top_hz": known_top_hz(self._info[path].sample_rate)}
         return torch.from_numpy(limited).unsqueeze(0), torch.from_numpy(clean).unsqueeze(0), record
 
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
-        limited, clean, _ = self.item(index)
-        return limited, clean
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        limited, clean, record = self.item(index)
+        return limited, clean, torch.tensor(record["top_hz"], dtype=torch.float32)

@@ -3,7 +3,8 @@
 The regression phase needs no waveform: the loss is the mean squared difference of log10
 power between the prediction and the full-band reference over the bins above each frame's
 detected cutoff, which is the square of the log-spectral distance (LSD) restricted to the
-band being generated. Validation runs the whole stage path (expansion, inverse STFT) and
+band being generated, and below each item's ``top_hz`` (the band its reference is known in:
+a 44.1 kHz source says nothing about 20-24 kHz). Validation runs the whole stage path (expansion, inverse STFT) and
 scores the LSD of the output and of the input against the reference (:mod:`aural.metrics.spectral`).
 """
 
@@ -27,10 +28,15 @@ VAL_ITEMS = 48
 VAL_SEGMENT_S = 4.0
 
 
-def missing_band_mse(predicted: torch.Tensor, reference_power: torch.Tensor, cutoff: torch.Tensor) -> torch.Tensor:
-    """Mean squared log10-power error over the bins at or above each frame's cutoff."""
+def missing_band_mse(predicted: torch.Tensor, reference_power: torch.Tensor, cutoff: torch.Tensor,
+                     top_bin: torch.Tensor | None = None) -> torch.Tensor:
+    """Mean squared log10-power error over the bins at or above each frame's cutoff of
+    ``(B, T, bins)`` spectra (and below each item's ``top_bin``, ``(B,)``, when given)."""
     bins = torch.arange(predicted.shape[-1], device=predicted.device)
-    mask = (bins >= cutoff.unsqueeze(-1)).to(predicted.dtype)
+    mask = bins >= cutoff.unsqueeze(-1)
+    if top_bin is not None:
+        mask = mask & (bins < top_bin.reshape(-1, 1, 1))
+    mask = mask.to(predicted.dtype)
     error = (predicted - torch.log10(reference_power + LOG_FLOOR)).pow(2)
     return (error * mask).sum() / mask.sum().clamp_min(1.0)
 
@@ -52,7 +58,7 @@ class FreqExpansionTask:
     def network(self) -> BandwidthExtender:
         return getattr(self.model, "module", self.model)
 
-    def _band_loss(self, limited: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
+    def _band_loss(self, limited: torch.Tensor, reference: torch.Tensor, top_hz: torch.Tensor | None) -> torch.Tensor:
         net = self.network
         spec, _, _ = net.analyse(limited)
         reference_spec, _, _ = net.analyse(reference)
@@ -60,14 +66,19 @@ class FreqExpansionTask:
         power = spec.real.pow(2) + spec.imag.pow(2)
         predicted = self.model_predict(torch.log10(power + LOG_FLOOR), cutoff)
         reference_power = reference_spec.real.pow(2) + reference_spec.imag.pow(2)
-        return missing_band_mse(predicted, reference_power, cutoff)
+        top_bin = None if top_hz is None else torch.floor(top_hz.to(limited.device) / self.bin_hz) + 1
+        return missing_band_mse(predicted, reference_power, cutoff, top_bin)
+
+    @property
+    def bin_hz(self) -> float:
+        return self.network.config.sample_rate / self.network.config.n_fft
 
     def model_predict(self, log_power: torch.Tensor, cutoff: torch.Tensor) -> torch.Tensor:
         return self.model(log_power=log_power, cutoff=cutoff)  # the wrapper's forward: DDP syncs
 
     def training_step(self, batch: Any) -> dict[str, torch.Tensor]:
         limited, reference = unpack_pair(batch)
-        loss = self._band_loss(limited.flatten(0, 1), reference.flatten(0, 1))
+        loss = self._band_loss(limited.flatten(0, 1), reference.flatten(0, 1), known_top(batch, limited))
         return {"loss": loss}
 
     @torch.no_grad()
@@ -75,13 +86,15 @@ class FreqExpansionTask:
         from aural.metrics.spectral import log_spectral_distance
 
         limited, reference = unpack_pair(batch)
+        top_hz = known_top(batch, limited)
         limited, reference = limited.flatten(0, 1).float(), reference.flatten(0, 1).float()
-        loss = self._band_loss(limited, reference)
+        loss = self._band_loss(limited, reference, top_hz)
         expanded = self.network(limited)
+        tops = [None] * limited.shape[0] if top_hz is None else top_hz.tolist()
         output, before = [], []
-        for est, inp, ref in zip(expanded.cpu().numpy(), limited.cpu().numpy(), reference.cpu().numpy()):
-            output.append(log_spectral_distance(ref, est, SAMPLE_RATE))
-            before.append(log_spectral_distance(ref, inp, SAMPLE_RATE))
+        for est, inp, ref, top in zip(expanded.cpu().numpy(), limited.cpu().numpy(), reference.cpu().numpy(), tops):
+            output.append(log_spectral_distance(ref, est, SAMPLE_RATE, max_frequency_hz=top))
+            before.append(log_spectral_distance(ref, inp, SAMPLE_RATE, max_frequency_hz=top))
         lsd = torch.tensor(output, dtype=torch.float64)
         lsd_input = torch.tensor(before, dtype=torch.float64)
         return {"loss": loss.detach(), "lsd": lsd, "lsd_input": lsd_input, "lsd_gain": lsd_input - lsd}
@@ -93,6 +106,13 @@ class FreqExpansionTask:
         net = self.network
         return {"input": list(net.input.parameters()), "blocks": list(net.blocks.parameters()),
                 "output": list(net.output.parameters())}
+
+
+def known_top(batch: Any, limited: torch.Tensor) -> torch.Tensor | None:
+    """Per row of ``limited.flatten(0, 1)``, the band its reference is known in (Hz), if the batch says."""
+    if isinstance(batch, (tuple, list)) and len(batch) > 2:
+        return batch[2].reshape(-1, 1).expand(-1, limited.shape[1]).reshape(-1).float()
+    return None
 
 
 def build_task(recipe: Recipe) -> FreqExpansionTask:
