@@ -10,8 +10,9 @@ lossy-codec stand-in), always *before* the band limit, while the target keeps th
 clean full band: the model learns to continue the signal, not the damage.
 
 Each item also carries ``top_hz``, how far up its reference is known: a 44.1 kHz source holds
-nothing above about 20 kHz once upsampled to 48 kHz, and that empty top must not teach the
-model that every recording ends there (the loss ignores the bins above ``top_hz``).
+nothing above about 20 kHz once upsampled to 48 kHz, and many 48 kHz recordings stop at 21-22
+kHz (their converter's anti-alias filter); that empty top must not teach the model that every
+recording ends there, so the loss ignores the bins above ``top_hz`` (:func:`known_top_hz`).
 
 Items are pure functions of ``(seed, epoch, index)`` as in :mod:`aural.train.datasets`.
 ``files`` come from a folder of audio or a text file listing one path per line; a list may
@@ -40,12 +41,31 @@ CUTOFFS_HZ = (4000.0, 5500.0, 8000.0, 11025.0, 12000.0, 16000.0)
 FILTERS = ("resample", "butterworth", "chebyshev", "elliptic", "fir")
 LEVEL_DBFS = (-40.0, -14.0)
 MAX_GAIN_DB = 40.0
-TOP_FRACTION = 0.9  # of a source's Nyquist frequency that counts as its known band (a resampler's passband)
+TOP_FRACTION = 0.9   # of a source's Nyquist frequency that counts as its known band (a resampler's passband)
+TOP_SCAN_S = 30.0    # how much of a source known_top_hz reads
 
 
-def known_top_hz(source_rate: int) -> float:
-    """The highest frequency a source at ``source_rate`` holds at 48 kHz (all of it at 48 kHz or more)."""
-    return SAMPLE_RATE / 2 if source_rate >= SAMPLE_RATE else TOP_FRACTION * source_rate / 2
+def known_top_hz(path: Path, facts: io.AudioInfo) -> float:
+    """The highest frequency a source's content reaches at 48 kHz: the median over its frames
+    (first ``TOP_SCAN_S``) of the cutoff tracker's top, up to the Nyquist frequency, and at
+    most ``TOP_FRACTION`` of the source's own Nyquist frequency when it is below 48 kHz."""
+    from aural.dsp.resample import resample
+    from aural.nn.spectral import hann_window, stft
+    from aural.stages.freq_expansion.cutoff import CutoffConfig, CutoffTracker
+
+    native_top = SAMPLE_RATE / 2 if facts.sample_rate >= SAMPLE_RATE else TOP_FRACTION * facts.sample_rate / 2
+    audio = io.read(path, frames=int(TOP_SCAN_S * facts.sample_rate)).audio.float()
+    if facts.sample_rate != SAMPLE_RATE:
+        audio = resample(audio, facts.sample_rate, SAMPLE_RATE)
+    n_fft, hop = 1024, 256
+    spec = stft(audio, n_fft, hop, hann_window(n_fft))
+    tracker = CutoffTracker(SAMPLE_RATE, n_fft, hop, CutoffConfig(max_cutoff_hz=SAMPLE_RATE / 2 + 1.0,
+                                                                    decay_db_per_s=1.0))
+    bins = tracker(spec.real.pow(2) + spec.imag.pow(2))
+    if bins.numel() == 0:
+        return native_top
+    tracked_top = float(bins.float().median()) * SAMPLE_RATE / n_fft   # "no cutoff" is the Nyquist bin
+    return min(native_top, tracked_top)
 
 
 def list_files(source: str | os.PathLike) -> list[Path]:
@@ -135,6 +155,7 @@ class BandLimitDataset(Dataset):
         self.cutoffs_hz = tuple(cutoffs_hz)
         self.filters = tuple(filters)
         self._info: dict[Path, Any] = {}
+        self._top_hz: dict[Path, float] = {}
 
     def __len__(self) -> int:
         return self.num_items
@@ -147,6 +168,11 @@ class BandLimitDataset(Dataset):
         best, best_level = loudest_channel_crop(path, facts, rng, self.segment_samples, SAMPLE_RATE, -60.0)
         gain_db = min(rng.uniform(*LEVEL_DBFS) - best_level, MAX_GAIN_DB)  # a near-silent crop stays quiet
         return (best * 10.0 ** (gain_db / 20.0)).astype(np.float32)
+
+    def _known_top_hz(self, path: Path) -> float:
+        if path not in self._top_hz:
+            self._top_hz[path] = known_top_hz(path, self._info[path])
+        return self._top_hz[path]
 
     def item(self, index: int) -> tuple[torch.Tensor, torch.Tensor, dict[str, Any]]:
         if not 0 <= index < self.num_items:
@@ -161,7 +187,7 @@ class BandLimitDataset(Dataset):
         degraded = _damage(clean, rng) if self.damage else clean
         limited = band_limit(degraded, cutoff_hz, kind, rng)
         record = {"source": str(path), "cutoff_hz": cutoff_hz, "filter": kind,
-                  "top_hz": known_top_hz(self._info[path].sample_rate)}
+                  "top_hz": self._known_top_hz(path)}
         return torch.from_numpy(limited).unsqueeze(0), torch.from_numpy(clean).unsqueeze(0), record
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
