@@ -144,7 +144,9 @@ def build_datasets(data: Path, val_data: Path | None, options: Any):
         val = BandLimitDataset(list_files(val_data), segment_samples=val_segment, seed=options.seed + 1,
                                damage=False, num_items=VAL_ITEMS)
         where = str(val_data)
-    description = {"training data": f"{data} ({len(train.files)} full-band files, band-limited on the fly)",
+    unique = len(set(train.files))
+    repeats = f", {len(train.files)} list entries" if unique != len(train.files) else ""
+    description = {"training data": f"{data} ({unique} full-band files{repeats}, band-limited on the fly)",
                    "degradation": "cutoffs 4/5.5/8/11.025/12/16 kHz (x0.95-1.03); soxr, Butterworth, Chebyshev I, "
                                   "elliptic and FIR low-passes; 45 % noise, mu-law or lossy-codec damage before",
                    "validation data": where, "training items": len(train), "validation items": len(val)}
