@@ -111,18 +111,6 @@ def test_existing_band_is_kept_below_the_cutoff(cutoff_hz):
     assert added > 20.0, "the missing band must be generated, not left empty"
 
 
-def test_strength_below_8khz_scales_only_the_band_generated_below_8khz():
-    limited = lowpass(full_band(), 4000)
-    model = random_model()
-    full = FreqExpansionStage(model=model).process(Signal(limited, RATE)).audio
-    quiet_low = FreqExpansionStage(model=model, strength_below_8khz=0.0).process(Signal(limited, RATE)).audio
-    halved = FreqExpansionStage(model=model, strength_below_8khz=0.5).process(Signal(limited, RATE)).audio
-    assert band_db(full, 4800, 7500).mean() - band_db(limited, 4800, 7500).mean() > 20.0
-    assert band_db(full, 4800, 7500).mean() - band_db(quiet_low, 4800, 7500).mean() > 60.0  # nothing added
-    assert 4.0 < band_db(full, 4800, 7500).mean() - band_db(halved, 4800, 7500).mean() < 8.0   # about 6 dB
-    assert np.abs(band_db(quiet_low, 8500, 20000) - band_db(full, 8500, 20000)).max() < 0.5
-
-
 def test_full_band_input_passes_unchanged():
     audio = full_band(num_channels=2)
     out = FreqExpansionStage(model=random_model(bias=0.5)).process(Signal(audio, RATE)).audio
@@ -145,6 +133,18 @@ def test_strength_scales_only_the_generated_band():
     none = FreqExpansionStage(model=model, strength=0.0).process(Signal(audio, RATE)).audio
     assert torch.equal(none, audio)
     torch.testing.assert_close(half - audio, 0.5 * (full - audio), rtol=0, atol=1e-6)
+
+
+def test_strength_below_8khz_scales_only_the_band_generated_below_8khz():
+    limited = lowpass(full_band(), 4000)
+    model = random_model()
+    full = FreqExpansionStage(model=model).process(Signal(limited, RATE)).audio
+    quiet_low = FreqExpansionStage(model=model, strength_below_8khz=0.0).process(Signal(limited, RATE)).audio
+    halved = FreqExpansionStage(model=model, strength_below_8khz=0.5).process(Signal(limited, RATE)).audio
+    assert band_db(full, 4800, 7500).mean() - band_db(limited, 4800, 7500).mean() > 20.0
+    assert band_db(full, 4800, 7500).mean() - band_db(quiet_low, 4800, 7500).mean() > 60.0  # nothing added
+    assert 4.0 < band_db(full, 4800, 7500).mean() - band_db(halved, 4800, 7500).mean() < 8.0   # about 6 dB
+    assert np.abs(band_db(quiet_low, 8500, 20000) - band_db(full, 8500, 20000)).max() < 0.5
 
 
 def test_predicted_level_is_bounded_relative_to_the_existing_band():
