@@ -32,9 +32,9 @@ sys.path.insert(0, str(ROOT))
 from aural import io  # noqa: E402
 from aural.dsp.resample import resample  # noqa: E402
 from aural.metrics.spectral import log_spectral_distance, lsd  # noqa: E402
-from aural.stages.freq_expansion.data import known_top_hz  # noqa: E402
 from aural.pipeline import load_pipeline  # noqa: E402
 from aural.signal import Signal  # noqa: E402
+from aural.stages.freq_expansion.data import known_top_hz  # noqa: E402
 
 PIPELINES = ("phone_to_studio", "music_to_studio", "bandwidth_extend")
 RATE = 48000

@@ -4,8 +4,9 @@ The regression phase needs no waveform: the loss is the mean squared difference 
 power between the prediction and the full-band reference over the bins above each frame's
 detected cutoff, which is the square of the log-spectral distance (LSD) restricted to the
 band being generated, and below each item's ``top_hz`` (the band its reference is known in:
-a 44.1 kHz source says nothing about 20-24 kHz). Validation runs the whole stage path (expansion, inverse STFT) and
-scores the LSD of the output and of the input against the reference (:mod:`aural.metrics.spectral`).
+a 44.1 kHz source says nothing about 20-24 kHz). Validation runs the whole stage path
+(expansion, inverse STFT) and scores the LSD of the output and of the input against the
+reference within the same band (:mod:`aural.metrics.spectral`).
 """
 
 from __future__ import annotations
