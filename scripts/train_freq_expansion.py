@@ -189,7 +189,8 @@ def bench(weights: list[str], run: bool = True) -> None:
             rows.append((label, name, len(values), *mean))
     lines = ["| pairs | system | files | LSD | LSD above the input's cutoff | LSD in the reference's band |",
              "|---|---|---:|---:|---:|---:|"]
-    lines += [f"| {p} | `{s}` | {n} | {a:.3f} | {b:.3f} | {c:.3f} |" for p, s, n, a, b, c in sorted(rows, key=lambda r: r[0])]
+    lines += [f"| {p} | `{s}` | {n} | {a:.3f} | {b:.3f} | {c:.3f} |"
+              for p, s, n, a, b, c in sorted(rows, key=lambda r: r[0])]
     table = "\n".join(lines) + "\n"
     (RUN / "bench" / "lsd.md").write_text(table)
     print(table)
