@@ -125,22 +125,24 @@ def test_blockwise_streaming_equals_whole_signal(block):
     torch.testing.assert_close(stream_blocks(stage, audio, RATE, block), whole, rtol=0, atol=1e-6)
 
 
+def expanded_at(audio: torch.Tensor, model, **params) -> dict[str, torch.Tensor]:
+    """The stage's output for each named set of params (``name=dict(...)``), one model."""
+    return {name: FreqExpansionStage(model=model, **values).process(Signal(audio, RATE)).audio
+            for name, values in params.items()}
+
+
 def test_strength_scales_only_the_generated_band():
     audio = lowpass(full_band(), 8000)
-    model = random_model()
-    full = FreqExpansionStage(model=model).process(Signal(audio, RATE)).audio
-    half = FreqExpansionStage(model=model, strength=0.5).process(Signal(audio, RATE)).audio
-    none = FreqExpansionStage(model=model, strength=0.0).process(Signal(audio, RATE)).audio
-    assert torch.equal(none, audio)
-    torch.testing.assert_close(half - audio, 0.5 * (full - audio), rtol=0, atol=1e-6)
+    out = expanded_at(audio, random_model(), full={}, half={"strength": 0.5}, none={"strength": 0.0})
+    assert torch.equal(out["none"], audio)
+    torch.testing.assert_close(out["half"] - audio, 0.5 * (out["full"] - audio), rtol=0, atol=1e-6)
 
 
 def test_strength_below_8khz_scales_only_the_band_generated_below_8khz():
     limited = lowpass(full_band(), 4000)
-    model = random_model()
-    full = FreqExpansionStage(model=model).process(Signal(limited, RATE)).audio
-    quiet_low = FreqExpansionStage(model=model, strength_below_8khz=0.0).process(Signal(limited, RATE)).audio
-    halved = FreqExpansionStage(model=model, strength_below_8khz=0.5).process(Signal(limited, RATE)).audio
+    out = expanded_at(limited, random_model(), full={}, quiet_low={"strength_below_8khz": 0.0},
+                      halved={"strength_below_8khz": 0.5})
+    full, quiet_low, halved = out["full"], out["quiet_low"], out["halved"]
     assert band_db(full, 4800, 7500).mean() - band_db(limited, 4800, 7500).mean() > 20.0
     assert band_db(full, 4800, 7500).mean() - band_db(quiet_low, 4800, 7500).mean() > 60.0  # nothing added
     assert 4.0 < band_db(full, 4800, 7500).mean() - band_db(halved, 4800, 7500).mean() < 8.0   # about 6 dB

@@ -94,14 +94,19 @@ def cutoff_bins(held_db: torch.Tensor, range_db: float, min_bin: int, max_bin: i
     return torch.where(none, torch.full_like(cutoff, num_bins), cutoff)
 
 
-def detect_cutoff_hz(audio: torch.Tensor, sample_rate: int, n_fft: int = 1024, hop_length: int = 256,
-                     config: CutoffConfig = CutoffConfig()) -> float:
-    """The cutoff in Hz at the end of ``(channels, samples)`` audio (``sample_rate / 2``: full band)."""
+def cutoff_track_hz(audio: torch.Tensor, sample_rate: int, n_fft: int = 1024, hop_length: int = 256,
+                    config: CutoffConfig = CutoffConfig()) -> torch.Tensor:
+    """Per-frame cutoffs in Hz of ``(channels, samples)`` audio (``sample_rate / 2``: none)."""
     from aural.nn.spectral import hann_window, stft
 
     spec = stft(audio.float(), n_fft, hop_length, hann_window(n_fft))
     tracker = CutoffTracker(sample_rate, n_fft, hop_length, config)
     bins = tracker(spec.real.pow(2) + spec.imag.pow(2))
-    if bins.numel() == 0:
-        return sample_rate / 2
-    return float(min(int(bins[-1]), n_fft // 2) * sample_rate / n_fft)
+    return bins.clamp(max=n_fft // 2).float() * sample_rate / n_fft
+
+
+def detect_cutoff_hz(audio: torch.Tensor, sample_rate: int, n_fft: int = 1024, hop_length: int = 256,
+                     config: CutoffConfig = CutoffConfig()) -> float:
+    """The cutoff in Hz at the end of ``(channels, samples)`` audio (``sample_rate / 2``: full band)."""
+    track = cutoff_track_hz(audio, sample_rate, n_fft, hop_length, config)
+    return float(track[-1]) if track.numel() else sample_rate / 2

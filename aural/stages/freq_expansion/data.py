@@ -50,22 +50,15 @@ def known_top_hz(path: Path, facts: io.AudioInfo) -> float:
     (first ``TOP_SCAN_S``) of the cutoff tracker's top, up to the Nyquist frequency, and at
     most ``TOP_FRACTION`` of the source's own Nyquist frequency when it is below 48 kHz."""
     from aural.dsp.resample import resample
-    from aural.nn.spectral import hann_window, stft
-    from aural.stages.freq_expansion.cutoff import CutoffConfig, CutoffTracker
+    from aural.stages.freq_expansion.cutoff import CutoffConfig, cutoff_track_hz
 
     native_top = SAMPLE_RATE / 2 if facts.sample_rate >= SAMPLE_RATE else TOP_FRACTION * facts.sample_rate / 2
     audio = io.read(path, frames=int(TOP_SCAN_S * facts.sample_rate)).audio.float()
     if facts.sample_rate != SAMPLE_RATE:
         audio = resample(audio, facts.sample_rate, SAMPLE_RATE)
-    n_fft, hop = 1024, 256
-    spec = stft(audio, n_fft, hop, hann_window(n_fft))
-    tracker = CutoffTracker(SAMPLE_RATE, n_fft, hop, CutoffConfig(max_cutoff_hz=SAMPLE_RATE / 2 + 1.0,
+    track = cutoff_track_hz(audio, SAMPLE_RATE, config=CutoffConfig(max_cutoff_hz=SAMPLE_RATE / 2 + 1.0,
                                                                     decay_db_per_s=1.0))
-    bins = tracker(spec.real.pow(2) + spec.imag.pow(2))
-    if bins.numel() == 0:
-        return native_top
-    tracked_top = float(bins.float().median()) * SAMPLE_RATE / n_fft   # "no cutoff" is the Nyquist bin
-    return min(native_top, tracked_top)
+    return min(native_top, float(track.median())) if track.numel() else native_top
 
 
 def list_files(source: str | os.PathLike) -> list[Path]:

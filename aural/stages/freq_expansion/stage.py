@@ -53,17 +53,23 @@ class FreqExpansionStage(LearnedStage):
 
         super().__init__(params, **param_values)
         self.model = self._resolve_model(weights, model)
+        self._band_weight = speech_band_weight(self.model.config, self.params.strength_below_8khz)
         self._transform, self._engine = spectral_stream(self._expand, self.model.config, strength=self.params.strength,
                                                         track=self.model.cutoff_tracker())
 
     def _expand(self, spec: Any, cutoff: Any) -> Any:
         expanded = self.model.expand(spec, cutoff)[0]
-        low_strength = self.params.strength_below_8khz
-        if low_strength == 1.0:
+        if self._band_weight is None:
             return expanded
-        import torch
+        return spec + self._band_weight.to(spec.device, spec.real.dtype) * (expanded - spec)
 
-        config = self.model.config
-        frequencies = torch.arange(spec.shape[-1], device=spec.device) * (config.sample_rate / config.n_fft)
-        weight = torch.where(frequencies < SPEECH_BAND_HZ, low_strength, 1.0).to(spec.real.dtype)
-        return spec + weight * (expanded - spec)
+
+def speech_band_weight(config: Any, strength_below_8khz: float) -> Any:
+    """Per-STFT-bin factor on the generated band: ``strength_below_8khz`` below 8 kHz, 1 above
+    (None when it is 1 everywhere)."""
+    if strength_below_8khz == 1.0:
+        return None
+    import torch
+
+    frequencies = torch.arange(config.n_fft // 2 + 1) * (config.sample_rate / config.n_fft)
+    return torch.where(frequencies < SPEECH_BAND_HZ, strength_below_8khz, 1.0)
