@@ -6,11 +6,19 @@
     python scripts/train_separation.py finetune [--steps N] [--resume]   # phase 2 -> runs/separation/sisdr
     python scripts/train_separation.py export [--evaluation FILE]        # phase 2's best -> models/separation/default.*
     python scripts/train_separation.py complex [--steps N] [--resume]    # complex mask -> runs/separation/complex
+    python scripts/train_separation.py music [--count N]                 # rendered music beds -> data/train_music
+    python scripts/train_separation.py dereverb [--music] [--steps N] [--resume]   # from mel_unet dereverb
     python scripts/train_separation.py export --run complex [--preset P] # its best -> models/separation/complex.*
 
 Phase 1 trains with ``scripts/recipes/separation_phase1.yaml`` (mrstft-led losses) from mel_unet's
 weights; its best checkpoint is kept as ``runs/separation/phase1_best.safetensors`` (the shipped
 weights came from its step 1000). Phase 2 fine-tunes that with the built-in, SI-SDR-led recipe.
+
+``dereverb`` starts the SI-SDR-led recipe from mel_unet's ``dereverb`` weights instead (trained at
+scale: simulated rooms, hum, clicks; on the held-out mixtures they separate 4.0 dB SI-SDRi as they
+are, against 1.8 for mel_unet ``default``) into ``runs/separation/dereverb``; with ``--music`` its
+backgrounds also hold the rendered music of ``music`` (``aural data music``: music21's corpus
+through FluidSynth, 16 kHz) and it trains into ``runs/separation/dereverb_music``.
 
 ``complex`` trains the second network, a complex mask per STFT bin (``network: complex_mask``),
 from scratch with ``scripts/recipes/separation_complex.yaml`` on the same lists. Its export goes
@@ -42,7 +50,9 @@ RUN = ROOT / "runs" / "separation"
 DATA = RUN / "data"
 DEFAULT_SPLIT = ROOT / "runs" / "default_weights" / "data"
 PHASE1_BEST = RUN / "phase1_best.safetensors"
-RUNS = {"sisdr": RUN / "sisdr", "complex": RUN / "complex"}
+RUNS = {"sisdr": RUN / "sisdr", "complex": RUN / "complex", "dereverb": RUN / "dereverb",
+        "dereverb_music": RUN / "dereverb_music"}
+RENDERED_MUSIC = DATA / "rendered_music"
 TRAIN_MUSIC = (
     "castanets_dry_ebu_sqam.flac", "librosa_admiralbob77_choice_drum_bass.flac",
     "librosa_fats_waller_aint_misbehavin_piano.flac", "librosa_hungarian_dance_number_5_allegro_in_f_sharp_minor_.flac",
@@ -92,7 +102,7 @@ def make_lists() -> None:
         print(f"{part}: {len(voices)} voices, {len(backgrounds)} backgrounds ({len(names)} music)")
 
 
-def make_init() -> Path:
+def make_init(preset: str = "default") -> Path:
     """mel_unet's shipped weights re-labelled for separation (same architecture, mask config)."""
     import json
 
@@ -100,14 +110,14 @@ def make_init() -> Path:
     from aural.stages.separation.model import DEFAULT_CONFIG
     from aural.stages.separation.task import SAMPLE_RATE, STAGE
 
-    loaded = weights.load("mel_unet", "default")
+    loaded = weights.load("mel_unet", preset)
     model = {**loaded.config["model"], **DEFAULT_CONFIG}
     config = {"stage": STAGE, "architecture": "MelUNet", "sample_rate": SAMPLE_RATE, "model": model,
-              "init_from": "mel_unet default (models/mel_unet/default.safetensors)"}
+              "init_from": f"mel_unet {preset} (models/mel_unet/{preset}.safetensors)"}
     from safetensors.torch import save_file
 
     RUN.mkdir(parents=True, exist_ok=True)
-    target = RUN / "init.safetensors"
+    target = RUN / ("init.safetensors" if preset == "default" else f"init_{preset}.safetensors")
     save_file({k: v.contiguous() for k, v in loaded.tensors.items()}, str(target),
               metadata={"config": json.dumps(config)})
     target.with_suffix(".json").write_text(json.dumps(config, indent=2) + "\n")
@@ -123,6 +133,41 @@ def train_complex(steps: int | None, resume: bool) -> None:
     else:
         command += ["--data", str(DATA / "train"), "--val-data", str(DATA / "val"),
                     "--recipe", str(ROOT / "scripts" / "recipes" / "separation_complex.yaml")]
+    if steps:
+        command += ["--steps", str(steps)]
+    print(" ".join(command), flush=True)
+    run_or_exit(command, ROOT)
+
+
+def render_music(count: int) -> None:
+    """``count`` rendered pieces (30 s, 16 kHz, seed 0) and the lists ``data/train_music``: the
+    training voices, the training backgrounds plus the pieces' mixes."""
+    command = [sys.executable, "-m", "aural", "data", "music", "--out", str(RENDERED_MUSIC), "--count", str(count),
+               "--seed", "0", "--sample-rate", "16000", "--seconds", "30"]
+    if not (RENDERED_MUSIC / "music.jsonl").exists():
+        print(" ".join(command), flush=True)
+        run_or_exit(command, ROOT)
+    pieces = sorted(str(path.resolve()) for path in RENDERED_MUSIC.glob("piece-*/mix.flac"))
+    folder = DATA / "train_music"
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(DATA / "train" / "voice.txt", folder / "voice.txt")
+    backgrounds = (DATA / "train" / "background.txt").read_text().split() + pieces
+    (folder / "background.txt").write_text("\n".join(backgrounds) + "\n")
+    print(f"train_music: {len(backgrounds)} backgrounds ({len(pieces)} rendered pieces)")
+
+
+def train_from_dereverb(steps: int | None, resume: bool, with_music: bool) -> None:
+    """The SI-SDR-led built-in recipe from mel_unet's ``dereverb`` weights."""
+    out = RUNS["dereverb_music" if with_music else "dereverb"]
+    command = [sys.executable, "-m", "aural", "train", "separation", "--out", str(out), "--no-progress"]
+    if resume:
+        command.append("--resume")
+    else:
+        init = RUN / "init_dereverb.safetensors"
+        if not init.exists():
+            make_init("dereverb")
+        command += ["--data", str(DATA / ("train_music" if with_music else "train")), "--val-data",
+                    str(DATA / "val"), "--init", str(init)]
     if steps:
         command += ["--steps", str(steps)]
     print(" ".join(command), flush=True)
@@ -205,7 +250,10 @@ def export(evaluation: Path | None, run_name: str = "sisdr", preset: str | None 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("phase", choices=("lists", "init", "train", "finetune", "complex", "export"))
+    parser.add_argument("phase", choices=("lists", "init", "train", "finetune", "complex", "music", "dereverb",
+                                          "export"))
+    parser.add_argument("--music", action="store_true", help="dereverb: backgrounds with the rendered music")
+    parser.add_argument("--count", type=int, default=100, help="music: pieces to render")
     parser.add_argument("--evaluation", type=Path, default=None, help="export: markdown of measured results")
     parser.add_argument("--run", choices=tuple(RUNS), default="sisdr", help="export: which run (default: sisdr)")
     parser.add_argument("--preset", default=None, help="export: preset name (default: default, or complex)")
@@ -218,6 +266,10 @@ def main() -> None:
         make_init()
     elif args.phase == "export":
         export(args.evaluation, args.run, args.preset)
+    elif args.phase == "music":
+        render_music(args.count)
+    elif args.phase == "dereverb":
+        train_from_dereverb(args.steps, args.resume, args.music)
     elif args.phase == "complex":
         train_complex(args.steps, args.resume)
     else:

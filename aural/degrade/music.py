@@ -23,6 +23,7 @@ import math
 import shutil
 import subprocess
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -66,6 +67,8 @@ TICKS_PER_QUARTER = 480
 KICK, SNARE, CLOSED_HAT, OPEN_HAT, RIDE, CRASH = 36, 38, 42, 46, 51, 49
 RENDER_GAIN = 0.5  # FluidSynth's master gain: head room for one part at full velocity
 RENDER_TIMEOUT_S = 300
+RENDER_POLL_S = 0.05
+RENDER_TAIL_S = 2.0  # rendered past the clip, for the release of its last notes
 
 
 @dataclass(frozen=True)
@@ -213,6 +216,7 @@ def render_piece(piece: dict[str, Any], sample_rate: int, soundfont: Path, *, fl
         score = score.transpose(piece["transpose"])
     excerpt = score.measures(piece["first_bar"], piece["first_bar"] + piece["bars"], indicesNotNumbers=True)
     stems: dict[str, np.ndarray] = {}
+    max_seconds = piece["seconds"] + RENDER_TAIL_S
     with tempfile.TemporaryDirectory(prefix="aural-music-") as work:
         for voice in piece["voices"]:
             part = excerpt.parts[voice["part"]]
@@ -221,13 +225,14 @@ def render_piece(piece: dict[str, Any], sample_rate: int, soundfont: Path, *, fl
             midi_path = Path(work) / f"part{voice['part']}.mid"
             _write_part_midi(part, voice["program"], piece["tempo_bpm"], midi_path)
             name = f"part{voice['part'] + 1}-{_program_name(voice['program'])}"
-            stems[name] = _placed(_render(fluidsynth, soundfont, midi_path, sample_rate), voice)
+            stems[name] = _placed(_render(fluidsynth, soundfont, midi_path, sample_rate, max_seconds), voice)
         if piece["drums"] is not None:
             midi_path = Path(work) / "drums.mid"
             quarters = piece["bars"] * piece["quarters_per_bar"]
             _write_drum_midi(piece["drums"]["groove"], quarters, piece["quarters_per_bar"],
                              piece["tempo_bpm"], midi_path)
-            stems["drums"] = _placed(_render(fluidsynth, soundfont, midi_path, sample_rate), piece["drums"])
+            stems["drums"] = _placed(_render(fluidsynth, soundfont, midi_path, sample_rate, max_seconds),
+                                     piece["drums"])
     samples = min(max(stem.shape[1] for stem in stems.values()), int(round(piece["seconds"] * sample_rate)))
     stems = {name: _fit(stem, samples) for name, stem in stems.items()}
     peak = float(np.abs(sum(stems.values())).max())
@@ -352,22 +357,32 @@ def _write_drum_midi(groove: dict[str, Any], quarters: float, quarters_per_bar: 
         midi_file.close()
 
 
-def _render(fluidsynth: str, soundfont: Path, midi_path: Path, sample_rate: int) -> np.ndarray:
-    """FluidSynth's stereo render of one MIDI file, ``(2, samples)``, reverb and chorus off."""
-    import soundfile as sf
+def _render(fluidsynth: str, soundfont: Path, midi_path: Path, sample_rate: int, max_seconds: float) -> np.ndarray:
+    """FluidSynth's stereo render of one MIDI file, ``(2, samples)``, reverb and chorus off.
 
-    out = midi_path.with_suffix(".wav")
+    FluidSynth renders until its player ends, which an odd file can put hours away: the render
+    (headerless float samples) is stopped once it holds ``max_seconds``."""
+    out = midi_path.with_suffix(".raw")
     command = [fluidsynth, "-ni", "-q", "-R", "0", "-C", "0", "-g", str(RENDER_GAIN), "-r", str(sample_rate),
-               "-O", "float", "-T", "wav", "-F", str(out), str(soundfont), str(midi_path)]
-    try:
-        result = subprocess.run(command, capture_output=True, text=True, timeout=RENDER_TIMEOUT_S)
-    except subprocess.TimeoutExpired:
-        raise AuralError(f"{midi_path.name}: FluidSynth took longer than {RENDER_TIMEOUT_S} s") from None
-    if result.returncode != 0 or not out.is_file():
-        last = (result.stderr.strip().splitlines() or ["no output"])[-1]
+               "-O", "float", "-E", "little", "-T", "raw", "-F", str(out), str(soundfont), str(midi_path)]
+    max_samples = int(max_seconds * sample_rate)
+    started = time.monotonic()
+    with subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) as process:
+        while process.poll() is None:
+            if out.is_file() and out.stat().st_size >= max_samples * 2 * 4:
+                process.kill()
+                break
+            if time.monotonic() - started > RENDER_TIMEOUT_S:
+                process.kill()
+                raise AuralError(f"{midi_path.name}: FluidSynth took longer than {RENDER_TIMEOUT_S} s")
+            time.sleep(RENDER_POLL_S)
+        stopped = process.wait() < 0
+        error = process.stderr.read() if process.stderr else ""
+    if not out.is_file() or (process.returncode != 0 and not stopped):
+        last = (error.strip().splitlines() or ["no output"])[-1]
         raise AuralError(f"{midi_path.name}: FluidSynth failed ({last})")
-    audio, _ = sf.read(str(out), dtype="float32", always_2d=True)
-    return audio.T
+    frames = min(out.stat().st_size // 8, max_samples)
+    return np.fromfile(out, dtype="<f4", count=frames * 2).reshape(frames, 2).T.copy()
 
 
 def _placed(audio: np.ndarray, voice: dict[str, Any]) -> np.ndarray:

@@ -101,7 +101,7 @@ def test_the_drum_groove_plays_on_the_beat():
     with tempfile.TemporaryDirectory() as work:
         path = Path(work) / "drums.mid"
         music._write_drum_midi(groove, 8.0, 4.0, 120.0, path)
-        audio = music._render(shutil.which("fluidsynth"), soundfont, path, 16000).mean(axis=0)
+        audio = music._render(shutil.which("fluidsynth"), soundfont, path, 16000, 10.0).mean(axis=0)
     def energy(start_s: float, end_s: float) -> float:
         return float(np.square(audio[int(start_s * 16000):int(end_s * 16000)]).sum())
 
@@ -110,3 +110,23 @@ def test_the_drum_groove_plays_on_the_beat():
         attack = energy(beat_s, beat_s + 0.05)
         assert attack > 4 * energy(beat_s - 0.06, beat_s - 0.01) + 1e-9
         assert attack > 4 * energy(beat_s + 0.25, beat_s + 0.30)
+
+
+def test_a_render_that_would_run_for_hours_stops_at_its_length(tmp_path):
+    soundfont = _needs_fluidsynth()
+    path = tmp_path / "long.mid"
+    # one bar of drums, but the track ends ten hours later: FluidSynth would render all of it
+    music._write_drum_midi({"hits": [[0.0, KICK, 100]], "crash_on_first_beat": False}, 4.0, 4.0, 120.0, path)
+    from music21 import midi
+
+    midi_file = midi.MidiFile()
+    midi_file.open(str(path))
+    midi_file.read()
+    midi_file.close()
+    track = midi_file.tracks[0]
+    track.events[-2].time = 10 * 3600 * 2 * music.TICKS_PER_QUARTER  # the delta before END_OF_TRACK
+    midi_file.open(str(path), "wb")
+    midi_file.write()
+    midi_file.close()
+    audio = music._render(shutil.which("fluidsynth"), soundfont, path, 16000, 3.0)
+    assert audio.shape == (2, 3 * 16000) and np.abs(audio[:, :8000]).max() > 1e-3
