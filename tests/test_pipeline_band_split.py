@@ -112,3 +112,12 @@ def test_follower_gains_are_one_for_equal_signals_and_capped():
     follower.reset()
     quiet = follower.gains(0.1 * audio[:, :4800], audio[:, :4800])
     assert quiet[-1] < 0.2 and np.all(np.diff(quiet) <= 1e-12)  # ramps down, no jump
+
+
+def test_a_stream_starts_at_its_own_gain_not_at_one():
+    from aural.dsp.band_split import HighBandFollower
+
+    follower = HighBandFollower(48000, 1, 4000.0)
+    audio = wideband(0.1).numpy()[:1]
+    gains = follower.gains(0.01 * audio, audio)       # the stage took its top band 40 dB down
+    assert np.all(gains[:follower.frame] < 0.02)      # from the first sample, not after ~60 ms

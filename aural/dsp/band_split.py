@@ -34,7 +34,8 @@ class HighBandFollower:
     :meth:`gains` takes the stage's output and input (both at the stream's rate, aligned,
     ``(channels, n)``, whole frames) and returns one gain per sample, shared by all
     channels (the stereo image stays put). Gains move once per frame, ramped linearly
-    within it.
+    within it; a stream's first frame takes its own gain at once (starting from 1 would
+    leave the band unprocessed for the smoothing's first tens of milliseconds).
     """
 
     def __init__(self, sample_rate: int, num_channels: int, band_low_hz: float, *,
@@ -49,7 +50,7 @@ class HighBandFollower:
     def reset(self) -> None:
         self._wet_filter.reset()
         self._dry_filter.reset()
-        self._gain = 1.0
+        self._gain: float | None = None
 
     def gains(self, wet: np.ndarray, dry: np.ndarray) -> np.ndarray:
         """One gain per sample of ``wet``/``dry``, whose length is a whole number of frames
@@ -62,7 +63,7 @@ class HighBandFollower:
             wet_energy = float(np.sum(wet_top[:, part] ** 2))
             dry_energy = float(np.sum(dry_top[:, part] ** 2))
             target = min(1.0, math.sqrt((wet_energy + EPS) / (dry_energy + EPS)))
-            previous = self._gain
+            previous = target if self._gain is None else self._gain
             self._gain = target if previous == target else (
                 self.coefficient * previous + (1.0 - self.coefficient) * target)
             ramp = np.arange(1, part.stop - part.start + 1) / self.frame
