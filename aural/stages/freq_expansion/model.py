@@ -13,8 +13,14 @@ band is then *added* to the input spectrum:
 - the phase comes from the band below, translated upwards by a whole number of 4-bin steps
   (spectral band replication): at hop ``n_fft / 4`` such a shift keeps every partial's phase
   advancing coherently from frame to frame, so the new band has the timing of the old one.
-- the predicted level is bounded to ``max_level_db`` above the in-band mean bin power, so no
-  input can make it generate a loud burst, and silence (no in-band power) stays silent.
+- the predicted level is bounded to ``max_level_db`` above the in-band mean bin power, and
+  silence (no in-band power) stays silent;
+- the generated band's total power is bounded by the in-band power outside its
+  ``STRONGEST_BINS`` strongest bins: at most ``band_limit_db_at_4khz`` above it at a 4 kHz
+  cutoff, ``band_limit_db_per_octave`` less per octave higher (the most that held-out speech
+  and music reach, plus about 1.5 dB). A sibilant, whose band below 4 kHz is faint but broad,
+  keeps its whole generated band; a pure tone or a fax whistle, whose power sits in a few bins,
+  gets next to none instead of a burst of hiss.
 
 A mask could not do this: there is nothing in an empty band to scale.
 """
@@ -35,6 +41,7 @@ from aural.stages.freq_expansion.cutoff import CutoffConfig, CutoffTracker
 LOG_FLOOR = 1e-10
 FEATURE_FLOOR = -6.0   # masked (missing) bins and very quiet ones, in log10 units below the frame level
 REFERENCE_LOW_HZ = 200.0
+STRONGEST_BINS = 9     # a steady tone's Hann main lobe holds 3-4 bins; two tones about twice that
 
 
 @dataclass(frozen=True)
@@ -51,6 +58,8 @@ class FreqExpansionConfig(ModelConfig):
     kernel_size: int = 3
     crossfade_hz: float = 375.0
     max_level_db: float = 10.0
+    band_limit_db_at_4khz: float = 38.0     # generated band vs the in-band power beyond its strongest bins
+    band_limit_db_per_octave: float = 14.0  # ... less per octave of cutoff above 4 kHz
     lookahead_frames: int = 8  # a frame's cutoff is the highest the tracker reports this far ahead
     chunk_frames: int = 160    # streaming: frames per network call (context is recomputed per chunk)
     context_frames: int = 16   # streaming: frames of context each side (>= the receptive radius)
@@ -144,8 +153,27 @@ class BandwidthExtender(nn.Module):
         bins = torch.arange(self.num_bins, device=spec.device)
         offset = bins - cutoff.unsqueeze(-1)                                         # (B, T, bins)
         weight = ((offset + 1).to(power.dtype) / self.crossfade_bins).clamp(0.0, 1.0)
-        added = weight * missing_power.sqrt() * replicated_phase(spec, cutoff)
+        generated_power = weight.square() * missing_power
+        scale = self.band_limit_scale(power, cutoff, generated_power)
+        added = (scale * weight) * missing_power.sqrt() * replicated_phase(spec, cutoff)
         return spec + added, predicted
+
+    def band_limit_scale(self, power: torch.Tensor, cutoff: torch.Tensor,
+                         generated_power: torch.Tensor) -> torch.Tensor:
+        """``(B, T, 1)`` amplitude factors that hold each frame's generated band to the limit
+        set by the in-band power beyond its ``STRONGEST_BINS`` strongest bins (module docstring)."""
+        bins = torch.arange(self.num_bins, device=power.device)
+        in_band = (bins < cutoff.unsqueeze(-1)) & (bins >= self.reference_low_bin)
+        in_power = torch.where(in_band, power, torch.zeros_like(power))
+        strongest = in_power.topk(STRONGEST_BINS, dim=-1).values.sum(-1)
+        broad_power = (in_power.sum(-1) - strongest).clamp_min(0.0)
+        cutoff_hz = cutoff.to(power.dtype) * (self.config.sample_rate / self.config.n_fft)
+        octaves = torch.log2(cutoff_hz.clamp_min(1.0) / 4000.0)
+        limit_db = self.config.band_limit_db_at_4khz - self.config.band_limit_db_per_octave * octaves
+        limit = broad_power * torch.pow(10.0, limit_db / 10.0)
+        total = generated_power.sum(-1)
+        ratio = limit / total.clamp_min(torch.finfo(power.dtype).tiny)
+        return ratio.clamp(max=1.0).sqrt().unsqueeze(-1)
 
     def forward(self, audio: torch.Tensor | None = None, *, log_power: torch.Tensor | None = None,
                 cutoff: torch.Tensor | None = None) -> torch.Tensor:
