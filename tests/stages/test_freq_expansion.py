@@ -369,3 +369,16 @@ def test_shipped_weights_add_no_burst_to_tones(name):
                                      / float(audio.pow(2).mean().sqrt()))
     assert added_db <= (-15.0 if name == "fax_with_faint_noise" else -25.0), added_db
     assert worst_100ms_db <= (-10.0 if name == "fax_with_faint_noise" else -20.0), worst_100ms_db
+
+
+@pytest.mark.parametrize("change, key", [({"adversarial": {"start_step": 100}}, "adversarial"),
+                                         ({"losses": ({"name": "l1", "weight": 1.0},)}, "losses")])
+def test_a_recipe_asking_for_what_the_stage_does_not_train_is_refused(change, key):
+    from aural.errors import ConfigError
+    from aural.stages.freq_expansion.task import build_task
+    from aural.train.recipe import Recipe
+
+    recipe = Recipe(stage="freq_expansion", model={"channels": 16, "dilations": [1, 2]}, source="r.yaml")
+    build_task(recipe)
+    with pytest.raises(ConfigError, match=f"r.yaml {key}: freq_expansion"):
+        build_task(recipe.replace(**change))

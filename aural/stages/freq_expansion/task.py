@@ -18,6 +18,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from aural.errors import ConfigError
 from aural.stages.freq_expansion.model import LOG_FLOOR, BandwidthExtender, FreqExpansionConfig
 from aural.train.recipe import Recipe
 from aural.train.task import OptimizerConfig, adam_with_schedule, unpack_pair
@@ -117,6 +118,14 @@ def known_top(batch: Any, limited: torch.Tensor) -> torch.Tensor | None:
 
 
 def build_task(recipe: Recipe) -> FreqExpansionTask:
+    """The task of ``recipe``; its own loss (:func:`missing_band_mse`), so a recipe that names
+    ``losses`` or an ``adversarial`` phase is refused rather than silently trained without them."""
+    if recipe.adversarial:
+        raise ConfigError(f"{recipe.source} adversarial: freq_expansion has no GAN phase (it trains on the "
+                          "missing band's log power); remove the key")
+    if recipe.losses != Recipe.__dataclass_fields__["losses"].default:
+        raise ConfigError(f"{recipe.source} losses: freq_expansion trains on its own missing-band loss; "
+                          "remove the key")
     config = FreqExpansionConfig.from_dict({**recipe.model, "sample_rate": SAMPLE_RATE})
     return FreqExpansionTask(BandwidthExtender(config), recipe.optimizer_config(), model_config=config.to_dict())
 
