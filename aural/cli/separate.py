@@ -26,7 +26,7 @@ MODELS = {"voice": "default", "music": "music"}
               help="Output folder: a folder of stems per input.")
 @click.option("--model", type=click.Choice(list(MODELS)), default="voice", show_default=True,
               help="voice: speech from its background (weights preset 'default'); music: a singer "
-                   "from the band (weights preset 'music').")
+                   "from the band (weights preset 'music', not shipped yet: train and export it first).")
 @click.option("--weights", default=None, metavar="PRESET_OR_FILE",
               help="Separation weights: a preset name or a .safetensors file (instead of --model).")
 @click.option("--strength", type=click.FloatRange(0.0, 1.0), default=1.0, show_default=True,
@@ -50,6 +50,8 @@ def command(ctx: click.Context, inputs: tuple[Path, ...], output: Path, model: s
     from aural.pipeline import Pipeline
     from aural.stages.separation import SeparationStage
 
+    if weights is not None and ctx.get_parameter_source("model") is not click.core.ParameterSource.DEFAULT:
+        raise click.UsageError("give --model or --weights, not both (--weights names the weights itself)")
     if output.suffix.lower() in io.WRITE_FORMATS and not output.is_dir():
         raise click.UsageError(f"{output}: aural separate writes a folder per input; -o must name a folder")
     reference = weights or MODELS[model]

@@ -52,6 +52,10 @@ def test_separate_usage_errors_exit_2(tmp_path, capsys, weights):
     code, _, err = run_cli(["separate", str(tmp_path / "missing.wav"), "-o", str(tmp_path / "o"),
                             "--weights", weights], capsys)
     assert code == 2 and "no such file" in err
+    code, _, err = run_cli(["separate", str(src), "-o", str(tmp_path / "o"), "--model", "voice",
+                            "--weights", weights], capsys)
+    assert code == 2 and "--model or --weights, not both" in err
+    assert not (tmp_path / "o").exists()
 
 
 @pytest.mark.skipif(separation_preset_shipped(), reason="the separation default preset is shipped")
