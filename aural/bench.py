@@ -414,7 +414,7 @@ def _run_one(system: System, run: SystemRun, pair: BenchPair, source: Signal, re
                            lambda output: _check_output(source, output), echo)
     if output is None:
         return
-    run.rows.append(score_row(pair.file, reference, output, names, estimate_label=run.spec))
+    run.rows.append(score_row(pair.file, reference, output, names, estimate_label=run.spec, input=source))
     if audio_dir is not None:
         target = audio_dir / f"{pair.file}.wav"
         target.parent.mkdir(parents=True, exist_ok=True)

@@ -93,11 +93,12 @@ def _add(row: Row, result: ScoreResult, prefix: str = "") -> None:
 
 def score_row(file: str, reference: Signal | None, estimate: Signal,
               metric_names: Sequence[str] | None = None, *, max_lag_s: float = MAX_LAG_S,
-              estimate_label: str = "degraded") -> Row:
-    """A row for scoring one existing file against its reference (plain metric columns)."""
+              estimate_label: str = "degraded", input: Signal | None = None) -> Row:
+    """A row for scoring one existing file against its reference (plain metric columns);
+    ``input``: what was processed into ``estimate``, for the metrics that need it."""
     row = Row(file)
     _add(row, score_signals(reference, estimate, metric_names, max_lag_s=max_lag_s,
-                            labels=("reference", estimate_label)))
+                            labels=("reference", estimate_label), input=input))
     return row
 
 
@@ -110,7 +111,7 @@ def pipeline_row(file: str, reference: Signal | None, input: Signal, output: Sig
     scored = {}
     for role, estimate in (("input", input), ("output", output)):
         scored[role] = score_signals(reference, estimate, names, max_lag_s=max_lag_s,
-                                     labels=("reference", role))
+                                     labels=("reference", role), input=input)
         _add(row, scored[role], f"{role}_")
     for name in names:
         before, after = scored["input"], scored["output"]

@@ -83,8 +83,9 @@ def _init_worker() -> None:
 def _score_files(file: str, reference_path: str | None, degraded_path: str, metric_names: list[str],
                  max_lag_s: float) -> Row:
     reference = io.read(reference_path) if reference_path is not None else None
-    return score_row(file, reference, io.read(degraded_path), metric_names, max_lag_s=max_lag_s,
-                     estimate_label="degraded" if reference is not None else "recording")
+    degraded = io.read(degraded_path)
+    return score_row(file, reference, degraded, metric_names, max_lag_s=max_lag_s,
+                     estimate_label="degraded" if reference is not None else "recording", input=degraded)
 
 
 Packed = tuple[np.ndarray, int]

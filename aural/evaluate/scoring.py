@@ -26,6 +26,8 @@ from aural.evaluate.align import MAX_LAG_S, WINDOW_S, apply_delay, find_delay
 from aural.metrics import Metric, MetricError, default_metric_names, get_metric
 from aural.signal import Signal
 
+FULL_BAND_FRACTION = 0.95  # a cutoff this close to the input's Nyquist: nothing is missing
+
 LENGTH_NOTE_S = 0.001  # length differences above this are noted
 #: Values are rounded to this many significant digits. numpy reductions may differ in the
 #: last bit from run to run (SIMD paths depend on memory alignment; pystoi's ESTOI shows
@@ -80,6 +82,8 @@ class _Prepared:
         self.estimate_mono = _mono(estimate)
         self._cache: dict[tuple[str, int], np.ndarray] = {}
         self.delay_s: float | None = None
+        self.input: Signal | None = None
+        self._input_cutoff_hz: float | None = None
         self.reference_rate = reference.sample_rate if reference is not None else None
         if estimate.num_channels > 1:
             notes.append(f"{est_label}: {estimate.num_channels} channels scored as a mono mixdown")
@@ -110,6 +114,19 @@ class _Prepared:
         self._cache[("ref", rate)] = ref
         self._cache[("est", rate)] = est
 
+    def input_cutoff_hz(self, sample_rate: int) -> float:
+        """Where the processed input's content stops (Hz), found once, as ``freq_expansion`` finds
+        it (at most the input's Nyquist: an 8 kHz file stops at 4 kHz), compared at ``sample_rate``."""
+        if self.input is None:
+            raise MetricError("needs the processed input (aural bench and aural evaluate --pipeline pass it)")
+        if self._input_cutoff_hz is None:
+            from aural.stages.freq_expansion.cutoff import detect_cutoff_hz
+
+            self._input_cutoff_hz = detect_cutoff_hz(self.input.audio, self.input.sample_rate)
+        if self._input_cutoff_hz >= FULL_BAND_FRACTION * sample_rate / 2:
+            raise MetricError(f"undefined: the processed input is full band at {sample_rate} Hz (nothing above a cutoff)")
+        return self._input_cutoff_hz
+
     def pair(self, sample_rate: int) -> tuple[np.ndarray, np.ndarray]:
         for side in ("ref", "est"):
             if (side, sample_rate) not in self._cache:
@@ -134,8 +151,13 @@ def _rate_words(rate: int, sources: dict[str, int]) -> str:
 
 def score_signals(reference: Signal | None, estimate: Signal,
                   metric_names: Sequence[str] | None = None, *, max_lag_s: float = MAX_LAG_S,
-                  labels: tuple[str, str] = ("reference", "estimate")) -> ScoreResult:
+                  labels: tuple[str, str] = ("reference", "estimate"),
+                  input: Signal | None = None) -> ScoreResult:
     """Score ``estimate`` (against ``reference`` when given) with ``metric_names``.
+
+    ``input`` is what was processed into ``estimate``; metrics that need it (``needs_input``:
+    ``lsd_above_cutoff``) get where its content stops, and without it the reason "needs the
+    processed input".
 
     ``reference`` None scores only non-intrusive metrics; intrusive ones get the reason
     "needs a reference". ``labels`` name the two sides in notes. Deterministic: the same
@@ -145,6 +167,7 @@ def score_signals(reference: Signal | None, estimate: Signal,
     metrics = resolve_metrics(metric_names)
     result = ScoreResult()
     prepared = _Prepared(reference, estimate, max_lag_s, labels, result.notes)
+    prepared.input = input
     result.delay_s = prepared.delay_s
     for metric in metrics:
         reason = metric.unavailable_reason()
@@ -191,7 +214,10 @@ def _compute(metric: Metric, prepared: _Prepared, reference: Signal | None, esti
     if metric.intrusive:
         sources = {ref_label: reference.sample_rate, **sources}
     result.rates[metric.name] = _rate_words(rate, sources)
-    value = float(metric.compute(args[0], args[1], rate))
+    if metric.needs_input:
+        value = float(metric.compute(args[0], args[1], rate, input_cutoff_hz=prepared.input_cutoff_hz(rate)))
+    else:
+        value = float(metric.compute(args[0], args[1], rate))
     if not np.isfinite(value):
         raise MetricError(f"not finite ({value})")
     return value

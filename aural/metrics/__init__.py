@@ -9,7 +9,9 @@ snr            yes        reference rate              numpy
 si_sdr         yes        reference rate              numpy
 mse, mae,      yes        reference rate              numpy
 rmse, pearson
-lsd, lsd_hf    yes        reference rate              numpy (see :mod:`.spectral`)
+lsd, lsd_hf,   yes        reference rate              numpy (see :mod:`.spectral`)
+lsd_above_
+cutoff
 pesq_wb        yes        16 kHz                      pesq (ITU-T P.862.2)
 pesq_nb        yes        8 kHz                       pesq (ITU-T P.862)
 stoi, estoi    yes        10 kHz                      pystoi
@@ -51,7 +53,7 @@ def names() -> list[str]:
     return METRICS.names()
 
 
-DEFAULT_ORDER = ("pesq_wb", "pesq_nb", "stoi", "estoi", "si_sdr", "snr", "lsd", "lsd_hf",
+DEFAULT_ORDER = ("pesq_wb", "pesq_nb", "stoi", "estoi", "si_sdr", "snr", "lsd", "lsd_hf", "lsd_above_cutoff",
                  "dnsmos_sig", "dnsmos_bak", "dnsmos_ovrl", "dnsmos_sig_norm", "dnsmos_bak_norm",
                  "dnsmos_ovrl_norm", "srmrnorm", "srmr", "bandwidth_hz", "lufs", "true_peak_db", "clipping_percent",
                  "mse", "mae", "rmse", "pearson")

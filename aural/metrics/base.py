@@ -54,6 +54,7 @@ class Metric:
     requires: tuple[str, ...] = field(default_factory=tuple)  # importable modules it needs
     extra: str | None = None          # the pip extra that installs ``requires``
     rate_note: str = ""               # anything more about rates, e.g. oversampling
+    needs_input: bool = False         # also takes ``input_cutoff_hz``: where the processed input's content stops
 
     def unavailable_reason(self) -> str | None:
         """Why this metric cannot run here (a missing optional package), or None."""
@@ -83,7 +84,7 @@ def register_metric(name: str, *, intrusive: bool, higher_is_better: bool | None
                     sample_rate: int | None = None, unit: str = "", summary: str = "",
                     min_duration_s: float = 0.0, channels: Literal["mono", "all"] = "mono",
                     requires: tuple[str, ...] = (), extra: str | None = None,
-                    rate_note: str = "") -> Callable[[MetricFn], MetricFn]:
+                    rate_note: str = "", needs_input: bool = False) -> Callable[[MetricFn], MetricFn]:
     """Decorator for built-in metric functions: registers a :class:`Metric` record."""
     def decorate(fn: MetricFn) -> MetricFn:
         METRICS.add(name, Metric(
@@ -91,7 +92,7 @@ def register_metric(name: str, *, intrusive: bool, higher_is_better: bool | None
             package=package, sample_rate=sample_rate, unit=unit,
             summary=summary or (fn.__doc__ or "").strip().splitlines()[0],
             min_duration_s=min_duration_s, channels=channels, requires=requires, extra=extra,
-            rate_note=rate_note))
+            rate_note=rate_note, needs_input=needs_input))
         return fn
     return decorate
 

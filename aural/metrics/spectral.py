@@ -19,8 +19,10 @@ with ``P_est`` taken of ``g * est``, so loudness is not counted as spectrum.
   4 kHz (the band a phone loses), and has no value below 8 kHz sample rate.
 
 A gain applied to the whole estimate does not change LSD; lower is better; identical signals
-give 0. ``lsd_above(cutoff_hz)`` restricts the mean over bins to those above a cutoff (the band
-a bandwidth extender generates).
+give 0. ``lsd_above_cutoff`` restricts the mean over bins to those above the cutoff of the
+*processed input* (where its content stops, found as ``freq_expansion`` finds it): the band a
+bandwidth extender generates. It needs the input (``aural bench`` and ``aural evaluate`` pass
+it) and has no value when the input is full band.
 """
 
 from __future__ import annotations
@@ -87,3 +89,12 @@ def lsd_hf(reference: np.ndarray, estimate: np.ndarray, sample_rate: int) -> flo
     """Log-spectral distance above 4 kHz (log10 units)."""
     require_not_silent(reference)
     return log_spectral_distance(reference, estimate, sample_rate, HIGH_BAND_HZ)
+
+
+@register_metric("lsd_above_cutoff", intrusive=True, higher_is_better=False, package="numpy", unit="",
+                 needs_input=True)
+def lsd_above_cutoff(reference: np.ndarray, estimate: np.ndarray, sample_rate: int, *,
+                     input_cutoff_hz: float) -> float:
+    """Log-spectral distance above where the processed input's content stops (log10 units)."""
+    require_not_silent(reference)
+    return log_spectral_distance(reference, estimate, sample_rate, input_cutoff_hz)

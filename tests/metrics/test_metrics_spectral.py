@@ -84,3 +84,35 @@ def test_an_upper_limit_leaves_the_bins_above_it_out():
     assert limited == pytest.approx(np.log10(24 / 20), abs=0.01)
     with pytest.raises(MetricError, match="at or below 100 Hz"):
         log_spectral_distance(reference, low_passed, 48000, min_frequency_hz=200.0, max_frequency_hz=100.0)
+
+
+def _band_limited(audio: np.ndarray, cutoff_hz: float, rate: int = 48000) -> np.ndarray:
+    import soxr
+
+    low = int(2 * cutoff_hz)
+    return soxr.resample(soxr.resample(audio, rate, low), low, rate)[: audio.size]
+
+
+def test_lsd_above_cutoff_scores_only_the_band_the_input_lacks():
+    import torch
+
+    from aural.evaluate.scoring import score_signals
+    from aural.signal import Signal
+
+    def signal(audio, rate=48000):
+        return Signal(torch.from_numpy(np.asarray(audio, dtype=np.float32))[None], rate)
+
+    reference = noise(3 * 48000)
+    limited = _band_limited(reference, 8000.0)
+    scored = score_signals(signal(reference), signal(limited), ["lsd_above_cutoff", "lsd"], input=signal(limited))
+    above = scored.values["lsd_above_cutoff"]
+    by_hand = log_spectral_distance(reference, limited.astype(np.float32).astype(np.float64), 48000, 7900.0)
+    assert above == pytest.approx(by_hand, rel=0.05) and above > scored.values["lsd"]
+    # an 8 kHz file stops at its Nyquist: 4 kHz against a 48 kHz reference
+    eight_khz = signal(_band_limited(reference, 4000.0)[::6], 8000)
+    assert "lsd_above_cutoff" in score_signals(signal(reference), signal(limited), ["lsd_above_cutoff"],
+                                               input=eight_khz).values
+    alone = score_signals(signal(reference), signal(limited), ["lsd_above_cutoff"])
+    assert "needs the processed input" in alone.reasons["lsd_above_cutoff"]
+    full = score_signals(signal(reference), signal(reference), ["lsd_above_cutoff"], input=signal(reference))
+    assert "full band" in full.reasons["lsd_above_cutoff"]
