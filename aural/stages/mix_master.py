@@ -25,6 +25,7 @@ PRESETS: dict[str, tuple[float, float]] = {
 PRESENCE_Q = 1.0
 NYQUIST_FRACTION = 0.95     # EQ bands at or above this fraction of Nyquist are left out
 LIMITER_MARGIN_DB = 0.15    # headroom kept under true_peak_db for other meters' readings
+MIN_STEM_GAIN_DB, MAX_STEM_GAIN_DB = -120.0, 24.0  # the range of the stems param
 DUCK_RANGE_DB = 6.0         # ducking goes from none to full over this range above duck_threshold_db
 DUCK_RMS_MS = 10.0          # level detector of the ducking key (one-pole mean square)
 
@@ -79,6 +80,10 @@ class MixMasterParams:
                                            help="with stems in: the gain of each stem before they are "
                                                 "summed, e.g. {voice: 0, background: -15} (a stem left "
                                                 "out: 0 dB; null: every stem at 0 dB)")
+    stems_relative_to: str | None = param(None, help="with stems in: the stem whose loudness the other "
+                                                     "stems' gains count from (BS.1770, whole file): "
+                                                     "background: -18 puts the background 18 dB under it; "
+                                                     "null: the gains apply to the stems as they are")
     duck_db: float = param(0.0, unit="dB", min=0.0, max=60.0,
                            help="with stems in: most reduction of every other stem while duck_under "
                                 "is active (0 = off)")
@@ -108,8 +113,8 @@ class _StemMixer:
 
         from aural.dsp.dynamics import time_coefficient
 
-        gains_db = params.stems or {}
-        self.gains = np.array([10.0 ** (gains_db.get(name, 0.0) / 20.0) for name in stems])[:, None, None]
+        self.stems = stems
+        self.set_gains_db({name: (params.stems or {}).get(name, 0.0) for name in stems})
         self.duck_db = params.duck_db
         self.key = stems.index(params.duck_under) if params.duck_db > 0 and params.duck_under in stems else None
         self.threshold_db = params.duck_threshold_db
@@ -117,6 +122,12 @@ class _StemMixer:
         self._attack = time_coefficient(params.duck_attack_ms, sample_rate)
         self._release = time_coefficient(params.duck_release_ms, sample_rate)
         self.reset()
+
+    def set_gains_db(self, gains_db: dict[str, float]) -> None:
+        import numpy as np
+
+        self.gains_db = dict(gains_db)
+        self.gains = np.array([10.0 ** (gains_db[name] / 20.0) for name in self.stems])[:, None, None]
 
     def reset(self) -> None:
         import numpy as np
@@ -187,6 +198,9 @@ class MixMasterStage(Stage):
     background: -15}``), every stem but ``duck_under`` ducked by up to ``duck_db`` while
     ``duck_under`` is active (its 10 ms RMS level from ``duck_threshold_db`` to 6 dB above it;
     ``duck_attack_ms`` down, ``duck_release_ms`` back), then summed; the sum is mastered.
+    With ``stems_relative_to`` (e.g. ``voice``) a first analysis pass measures each stem's
+    integrated loudness and the gains count from that stem's: ``background: -18`` puts the
+    background 18 LU under the voice, wherever it sat in the recording.
     Chain: rumble high-pass (highpass_hz, 12 dB/octave) -> low shelf, presence bell, high
     shelf -> split-band de-esser (deess_db > 0: the band around deess_hz is turned down,
     by up to deess_db, while it dominates; untouched otherwise) -> gain -> true-peak
@@ -222,24 +236,33 @@ class MixMasterStage(Stage):
             if params.duck_db > 0:
                 problems.append(("duck_db", "ducking needs stems in (after a stage that outputs stems); "
                                             "this stage gets a signal"))
+            if params.stems_relative_to is not None:
+                problems.append(("stems_relative_to", "relative stem gains need stems in (after a stage "
+                                                      "that outputs stems); this stage gets a signal"))
             return problems
         for name in params.stems or {}:
             if name not in stems:
                 problems.append(("stems", f"no stem {name!r}{close_matches(name, stems)}; the stems here are "
                                           f"{', '.join(stems)}"))
+        relative = params.stems_relative_to
+        if relative is not None and relative not in stems:
+            problems.append(("stems_relative_to", f"no stem {relative!r}{close_matches(relative, stems)}; "
+                                                  f"the stems here are {', '.join(stems)}"))
         if params.duck_db > 0 and params.duck_under not in stems:
             problems.append(("duck_under", f"no stem {params.duck_under!r}{close_matches(params.duck_under, stems)}; "
                                            f"the stems here are {', '.join(stems)}"))
         return problems
 
     def configure(self, sample_rate: int, num_channels: int, stems: tuple[str, ...] | None = None) -> None:
-        from aural.dsp.loudness import LimitedLoudnessMeter
+        from aural.dsp.loudness import LimitedLoudnessMeter, LoudnessMeter
         from aural.dsp.true_peak import TruePeakLimiter
 
         problems = self.check_stems(self.params, tuple(stems) if stems else None)
         if problems:
             raise StageError(f"mix_master: {problems[0][0]}: {problems[0][1]}")
         target_lufs, true_peak_db = self.params.target
+        self._stem_meters = ([LoudnessMeter(sample_rate, num_channels) for _ in stems]
+                             if stems and self.params.stems_relative_to is not None else None)
         self._analysis_mixer = _StemMixer(self.params, tuple(stems), sample_rate) if stems else None
         self._mixer = _StemMixer(self.params, tuple(stems), sample_rate) if stems else None
         self._analysis_chain = _PreGainChain(self.params, sample_rate, num_channels)
@@ -261,6 +284,14 @@ class MixMasterStage(Stage):
                 part.reset()
         self.measured_lufs: float | None = None
         self.gain_db: float | None = None
+        self.stem_lufs: dict[str, float] | None = None
+        if self._stem_meters is not None:  # the stems' loudness first, then the mix's
+            for meter in self._stem_meters:
+                meter.reset()
+            plain = {name: (self.params.stems or {}).get(name, 0.0) for name in self._mixer.stems}
+            for mixer in (self._analysis_mixer, self._mixer):
+                mixer.set_gains_db(plain)
+            self._measuring_stems = True
 
     @property
     def latency_samples(self) -> int:
@@ -272,9 +303,17 @@ class MixMasterStage(Stage):
         return mixer.mix(samples) if mixer is not None else samples
 
     def analyze_block(self, audio: torch.Tensor) -> None:
+        if getattr(self, "_measuring_stems", False):
+            for meter, stem in zip(self._stem_meters, _to_numpy(audio)):
+                meter.process(stem)
+            return
         self._meter.process(self._analysis_chain.process(self._mixdown(audio, self._analysis_mixer)))
 
     def finish_analysis(self) -> bool:
+        if getattr(self, "_measuring_stems", False):
+            self._measuring_stems = False
+            self._set_relative_gains()
+            return True  # now the mix's loudness, with those gains
         self.measured_lufs = self._meter.integrated_lufs()
         self.gain_db = self._solve_gain() if math.isfinite(self.measured_lufs) else 0.0
         self._chain.reset()
@@ -282,6 +321,19 @@ class MixMasterStage(Stage):
         if self._mixer is not None:
             self._mixer.reset()
         return False  # one analysis pass is enough
+
+    def _set_relative_gains(self) -> None:
+        """Each stem's gain counted from ``stems_relative_to``'s loudness: a stem's gain puts it
+        that far from the reference stem (a silent stem, or a silent reference, keeps its plain gain)."""
+        stems = self._mixer.stems
+        self.stem_lufs = {name: meter.integrated_lufs() for name, meter in zip(stems, self._stem_meters)}
+        reference = self.stem_lufs[self.params.stems_relative_to]
+        gains_db = dict(self._mixer.gains_db)
+        for name, lufs in self.stem_lufs.items():
+            if name != self.params.stems_relative_to and math.isfinite(lufs) and math.isfinite(reference):
+                gains_db[name] = min(max(gains_db[name] + reference - lufs, MIN_STEM_GAIN_DB), MAX_STEM_GAIN_DB)
+        for mixer in (self._analysis_mixer, self._mixer):
+            mixer.set_gains_db(gains_db)
 
     def _solve_gain(self) -> float:
         """The gain that brings the limited output to target_lufs (bisection on the model)."""
@@ -311,7 +363,11 @@ class MixMasterStage(Stage):
     def describe(self) -> dict:
         target_lufs, true_peak_db = self.params.target
         measured = getattr(self, "measured_lufs", None)
-        return {**super().describe(), "target_lufs": target_lufs, "true_peak_db": true_peak_db,
+        relative = {}
+        if getattr(self, "stem_lufs", None):
+            relative = {"stem_lufs": {k: (v if math.isfinite(v) else None) for k, v in self.stem_lufs.items()},
+                        "stem_gains_db": dict(self._mixer.gains_db)}
+        return {**super().describe(), **relative, "target_lufs": target_lufs, "true_peak_db": true_peak_db,
                 "measured_lufs": measured if measured is not None and math.isfinite(measured) else None,
                 "gain_db": getattr(self, "gain_db", None)}
 

@@ -216,3 +216,38 @@ def test_stem_params_are_checked():
         MixMasterStage(stems={"background": "loud"})
     with pytest.raises(ParamError, match="expected a mapping of names to numbers"):
         MixMasterStage(stems=[0, -10])
+
+
+@pytest.mark.parametrize("bed_amplitude", [0.2, 0.02])
+def test_relative_stem_gains_put_the_bed_under_the_voice_wherever_it_sat(bed_amplitude):
+    """stems_relative_to: voice with background -18: the bed comes out 18 LU under the voice
+    whether it was recorded 3 dB or 23 dB under it; the mix is then mastered as always."""
+    from aural.stems import Stems
+
+    rate = 48000
+    voice = speech_like(4.0, rate, seed=3).audio * 2.0
+    t = torch.arange(voice.shape[1]) / rate
+    bed = bed_amplitude * torch.sin(2 * torch.pi * 330 * t)[None] * (0.6 + 0.4 * torch.sin(2 * torch.pi * 0.5 * t))
+    stems = Stems({"voice": Signal(voice, rate), "background": Signal(bed, rate)})
+    stage = MixMasterStage(stems={"background": -18.0}, stems_relative_to="voice", highpass_hz=0.0,
+                           preset="podcast")
+    out = stage.process(stems)
+    facts = out.history[-1]
+    voice_lufs, bed_lufs = (loudness(Signal(x, rate)) for x in (voice, bed))
+    assert facts["stem_lufs"]["voice"] == pytest.approx(voice_lufs, abs=0.1)
+    assert facts["stem_lufs"]["background"] == pytest.approx(bed_lufs, abs=0.1)
+    assert facts["stem_gains_db"]["background"] == pytest.approx(voice_lufs - 18.0 - bed_lufs, abs=0.1)
+    assert loudness(out) == pytest.approx(PRESETS["podcast"][0], abs=0.1)
+
+
+def test_relative_stem_gains_need_that_stem():
+    from aural.stems import Stems
+
+    rate = 16000
+    stems = Stems({"voice": Signal(torch.zeros(1, rate), rate), "background": Signal(torch.zeros(1, rate), rate)})
+    with pytest.raises(StageError, match="stems_relative_to: no stem 'vocals'"):
+        MixMasterStage(stems_relative_to="vocals").process(stems)
+    with pytest.raises(StageError, match="stems_relative_to: relative stem gains need stems in"):
+        MixMasterStage(stems_relative_to="voice").process(Signal(torch.zeros(1, rate), rate))
+    silent = MixMasterStage(stems={"background": -18.0}, stems_relative_to="voice").process(stems)
+    assert torch.isfinite(silent.audio).all() and silent.history[-1]["stem_gains_db"]["background"] == -18.0
