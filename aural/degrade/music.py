@@ -156,9 +156,8 @@ def draw_piece(rng: np.random.Generator, ranges: MusicRanges, pool: dict[str, li
             score = parse_score(path)
         except Exception:  # music21 raises many kinds on malformed files: draw another
             continue
-        parts = [part for part in score.parts if part.recurse().notes]
         measures = _measure_count(score)
-        if not parts or measures == 0:
+        if measures == 0 or not any(part.recurse().notes for part in score.parts):
             continue
         quarters_per_bar = _quarters_per_bar(score)
         bars = math.ceil(ranges.seconds * tempo_bpm / 60.0 / quarters_per_bar) + 1
@@ -184,7 +183,7 @@ def draw_piece(rng: np.random.Generator, ranges: MusicRanges, pool: dict[str, li
             drums = {"groove": _draw_groove(rng, quarters_per_bar),
                      "gain_db": float(rng.uniform(*ranges.stem_gain_db)),
                      "pan": 0.0}
-        return {"score": path, "composer_folder": folder, "first_bar": first_bar, "bars": bars,
+        return {"score": path, "composer_folder": folder, "first_bar": first_bar, "bars": available_bars,
                 "quarters_per_bar": quarters_per_bar, "tempo_bpm": tempo_bpm, "transpose": transpose,
                 "ensemble": ensemble, "voices": voices, "drums": drums, "seconds": ranges.seconds}
     raise AuralError(f"no usable score in {max_tries} draws")
@@ -233,6 +232,8 @@ def render_piece(piece: dict[str, Any], sample_rate: int, soundfont: Path, *, fl
                              piece["tempo_bpm"], midi_path)
             stems["drums"] = _placed(_render(fluidsynth, soundfont, midi_path, sample_rate, max_seconds),
                                      piece["drums"])
+    if not stems:
+        raise AuralError(f"{piece['score']}: every part rests in the excerpt")
     samples = min(max(stem.shape[1] for stem in stems.values()), int(round(piece["seconds"] * sample_rate)))
     stems = {name: _fit(stem, samples) for name, stem in stems.items()}
     peak = float(np.abs(sum(stems.values())).max())
