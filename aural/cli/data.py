@@ -28,6 +28,7 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import Any, Callable
 
 import click
 
@@ -160,6 +161,34 @@ def _progress(total: int):
     return bar.update
 
 
+def _make_items(out_dir: Path, manifest: Path, count: int, prefix: str,
+                make: Callable[[int, str], dict[str, Any]], errors: tuple[type[BaseException], ...] = (AuralError,),
+                min_digits: int = 5) -> int:
+    """Items ``<prefix>-<index>`` 0..count-1: ``make(index, name)`` writes one and returns its
+    manifest entry, one JSON line in ``manifest`` (in place only once all are done). An item that
+    fails with one of ``errors`` is reported in one line and the others go on; returns how many failed."""
+    width = max(min_digits, len(str(count - 1)))
+    partial = manifest.with_name(f".{manifest.name}.part")
+    failures = 0
+    progress = _progress(count)
+    with open(partial, "w", encoding="utf-8") as lines:
+        for index in range(count):
+            name = f"{prefix}-{index:0{width}d}"
+            try:
+                entry = make(index, name)
+            except KeyboardInterrupt:
+                raise
+            except errors as exc:
+                failures += 1
+                click.echo(f"aural: {out_dir / name}: {str(exc) or type(exc).__name__}", err=True)
+            else:
+                lines.write(json.dumps(entry) + "\n")
+                lines.flush()
+            progress(1)
+    os.replace(partial, manifest)
+    return failures
+
+
 @command.command("mix")
 @click.option("--voices", required=True, type=click.Path(path_type=Path),
               help="Speech: a folder (searched recursively) or a .txt list of files.")
@@ -213,31 +242,18 @@ def mix(voices: Path, backgrounds: Path, out_dir: Path, count: int, seed: int, s
     dataset = MixtureDataset(voice_files, background_files, segment_samples=int(round(seconds * sample_rate)),
                              seed=seed, num_items=count, snr_db=snr_db, rooms=rooms, voice_only=voice_only,
                              sample_rate=sample_rate)
-    width = max(4, len(str(count - 1)))
-    partial = out_dir / ".manifest.jsonl.part"
-    failures = 0
-    progress = _progress(count)
-    with open(partial, "w", encoding="utf-8") as lines:
-        for index in range(count):
-            name = f"mix-{index:0{width}d}"
-            try:
-                mixture, voice, record = dataset.item(index)
-                stems = {"mixture": mixture, "voice": voice, "background": mixture - voice}
-                (out_dir / name).mkdir(exist_ok=True)
-                for stem, audio in stems.items():
-                    io.write(Signal(audio, sample_rate), out_dir / name / f"{stem}.wav", subtype="FLOAT")
-            except AuralError as exc:
-                failures += 1
-                click.echo(f"aural: {name}: {exc}", err=True)
-            else:
-                snr = record["snr_db"]
-                entry = {"item": name, "index": index, "seed": seed, "sample_rate": sample_rate,
-                         "seconds": seconds, "voice": record["voice"], "background": record["background"],
-                         "snr_db": snr if math.isfinite(snr) else None, "rt60_s": record.get("rt60_s")}
-                lines.write(json.dumps(entry) + "\n")
-                lines.flush()
-            progress(1)
-    os.replace(partial, manifest)
+    def make(index: int, name: str) -> dict[str, Any]:
+        mixture, voice, record = dataset.item(index)
+        stems = {"mixture": mixture, "voice": voice, "background": mixture - voice}
+        (out_dir / name).mkdir(exist_ok=True)
+        for stem, audio in stems.items():
+            io.write(Signal(audio, sample_rate), out_dir / name / f"{stem}.wav", subtype="FLOAT")
+        snr = record["snr_db"]
+        return {"item": name, "index": index, "seed": seed, "sample_rate": sample_rate,
+                "seconds": seconds, "voice": record["voice"], "background": record["background"],
+                "snr_db": snr if math.isfinite(snr) else None, "rt60_s": record.get("rt60_s")}
+
+    failures = _make_items(out_dir, manifest, count, "mix", make, min_digits=4)
     click.echo(f"wrote {count - failures} mixtures of {seconds:g} s at {sample_rate} Hz "
                f"(voice-to-background {snr_db[0]:g} to {snr_db[1]:g} dB, seed {seed}) to {out_dir}; "
                f"manifest: {manifest}", err=True)
@@ -282,29 +298,18 @@ def rooms(out_dir: Path, count: int, seed: int, sample_rate: int, rt60_s: tuple[
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise UsageError(f"{out_dir}: cannot create the output folder ({exc.strerror})") from None
-    width = max(5, len(str(count - 1)))
-    manifest, partial = out_dir / "rooms.jsonl", out_dir / ".rooms.jsonl.part"
-    failures, started = 0, time.monotonic()
-    progress = _progress(count)
-    with open(partial, "w", encoding="utf-8") as lines:
-        for index in range(count):
-            name = f"room-{index:0{width}d}.wav"
-            room_seed = item_seed(seed, "room", index)
-            try:
-                room = draw_room(np.random.default_rng(room_seed), ranges)
-                rir, facts = render_room(room, sample_rate)
-                io.write(Signal(torch_tensor(rir), sample_rate), out_dir / name, subtype="FLOAT")
-            except KeyboardInterrupt:
-                raise
-            except Exception as exc:  # pyroomacoustics raises plain errors (even assertions): report, go on
-                failures += 1
-                click.echo(f"aural: {out_dir / name}: {str(exc) or type(exc).__name__}", err=True)
-            else:
-                entry = {"file": name, "index": index, "seed": seed, "room_seed": room_seed, **room, **facts}
-                lines.write(json.dumps(entry) + "\n")
-                lines.flush()
-            progress(1)
-    os.replace(partial, manifest)
+    started = time.monotonic()
+
+    def make(index: int, name: str) -> dict[str, Any]:
+        room_seed = item_seed(seed, "room", index)
+        room = draw_room(np.random.default_rng(room_seed), ranges)
+        rir, facts = render_room(room, sample_rate)
+        io.write(Signal(torch_tensor(rir), sample_rate), out_dir / f"{name}.wav", subtype="FLOAT")
+        return {"file": f"{name}.wav", "index": index, "seed": seed, "room_seed": room_seed, **room, **facts}
+
+    manifest = out_dir / "rooms.jsonl"
+    # pyroomacoustics raises plain errors (even assertions): report them, go on
+    failures = _make_items(out_dir, manifest, count, "room", make, errors=(Exception,))
     click.echo(f"wrote {count - failures} rooms at {sample_rate} Hz (seed {seed}) to {out_dir} in "
                f"{time.monotonic() - started:.1f} s; manifest: {manifest}", err=True)
     if failures:
@@ -366,32 +371,20 @@ def music(out_dir: Path, count: int, seed: int, sample_rate: int, seconds: float
     licences = {"score": f"music21 {music21.__version__} corpus (BSD-3-Clause software; encodings distributed "
                          "with their encoders' permission, see music21/corpus/license.txt)",
                 "soundfont": soundfont_licence(soundfont)}
-    width = max(5, len(str(count - 1)))
-    partial = out_dir / ".music.jsonl.part"
-    failures, started = 0, time.monotonic()
-    progress = _progress(count)
-    with open(partial, "w", encoding="utf-8") as lines:
-        for index in range(count):
-            name = f"piece-{index:0{width}d}"
-            piece_seed = item_seed(seed, "music", index)
-            try:
-                piece, stems = make_piece(np.random.default_rng(piece_seed), ranges, pool, sample_rate, soundfont,
-                                          fluidsynth=fluidsynth)
-                (out_dir / name).mkdir(exist_ok=True)
-                for stem, audio in {"mix": sum(stems.values()), **stems}.items():
-                    io.write(Signal(torch.from_numpy(audio), sample_rate), out_dir / name / f"{stem}.flac",
-                             subtype="PCM_24", dither=False)
-            except AuralError as exc:
-                failures += 1
-                click.echo(f"aural: {out_dir / name}: {exc}", err=True)
-            else:
-                entry = {"item": name, "index": index, "seed": seed, "piece_seed": piece_seed,
-                         "sample_rate": sample_rate, "stems": sorted(stems), "soundfont": soundfont.name,
-                         "licences": licences, **piece}
-                lines.write(json.dumps(entry) + "\n")
-                lines.flush()
-            progress(1)
-    os.replace(partial, manifest)
+    started = time.monotonic()
+
+    def make(index: int, name: str) -> dict[str, Any]:
+        piece_seed = item_seed(seed, "music", index)
+        piece, stems = make_piece(np.random.default_rng(piece_seed), ranges, pool, sample_rate, soundfont,
+                                  fluidsynth=fluidsynth)
+        (out_dir / name).mkdir(exist_ok=True)
+        for stem, audio in {"mix": sum(stems.values()), **stems}.items():
+            io.write(Signal(torch.from_numpy(audio), sample_rate), out_dir / name / f"{stem}.flac",
+                     subtype="PCM_24", dither=False)
+        return {"item": name, "index": index, "seed": seed, "piece_seed": piece_seed, "sample_rate": sample_rate,
+                "stems": sorted(stems), "soundfont": soundfont.name, "licences": licences, **piece}
+
+    failures = _make_items(out_dir, manifest, count, "piece", make)
     click.echo(f"wrote {count - failures} pieces of up to {seconds:g} s at {sample_rate} Hz (seed {seed}, "
                f"{soundfont.name}) to {out_dir} in {time.monotonic() - started:.1f} s; manifest: {manifest}", err=True)
     if failures:
