@@ -204,38 +204,59 @@ def data_info(run: str = "sisdr") -> dict[str, object]:
     from train_default_weights import licences
 
     def listed(part: str, name: str) -> list[str]:
-        return _relative((DATA / part / f"{name}.txt").read_text().split())
+        return (DATA / part / f"{name}.txt").read_text().split()
 
-    train_voices, train_backgrounds = listed("train", "voice"), listed("train", "background")
-    return {
+    part = "train_music" if run == "dereverb_music" else "train"
+    train_voices, train_backgrounds = listed(part, "voice"), listed(part, "background")
+    rendered = [path for path in train_backgrounds if path.startswith(str(RENDERED_MUSIC))]
+    recorded = [path for path in train_backgrounds if path not in rendered]
+    info: dict[str, object] = {
         "voices (train)": f"{len(train_voices)} clean speech files (the split of scripts/train_default_weights.py)",
-        "voice sources and licences": licences(data_root(), train_voices),
-        "backgrounds (train)": f"{len(train_backgrounds)} real noise recordings and instrumental music",
-        "background sources and licences": licences(data_root(), train_backgrounds),
-        "held-out voices (validation)": listed("val", "voice"),
-        "held-out backgrounds (validation)": listed("val", "background"),
-        "initialisation": "none: trained from scratch" if run == "complex" else
-                          "models/mel_unet/default.safetensors (aural's own mel_unet, trained on CC0 / CC-BY / "
-                          "public-domain speech and real noise)",
+        "voice sources and licences": licences(data_root(), _relative(train_voices)),
+        "backgrounds (train)": f"{len(recorded)} real noise recordings and instrumental music"
+                               + (f", {len(rendered)} rendered pieces" if rendered else ""),
+        "background sources and licences": licences(data_root(), _relative(recorded)),
+        "held-out voices (validation)": _relative(listed("val", "voice")),
+        "held-out backgrounds (validation)": _relative(listed("val", "background")),
+        "initialisation": INITIALISATION.get(run, INITIALISATION["sisdr"]),
     }
+    if rendered:
+        info["rendered music"] = (f"{len(rendered)} pieces of 30 s at 16 kHz from `aural data music --seed 0` "
+                                  "(scripts/train_separation.py music): music21's corpus (BSD-3-Clause software; "
+                                  "encodings distributed with their encoders' permission) through FluidSynth with "
+                                  "MuseScore General (MIT)")
+    return info
 
 
+INITIALISATION = {
+    "sisdr": "models/mel_unet/default.safetensors (aural's own mel_unet, trained on CC0 / CC-BY / "
+             "public-domain speech and real noise)",
+    "complex": "none: trained from scratch",
+    "dereverb": "models/mel_unet/dereverb.safetensors (aural's own mel_unet dereverb weights: CC0 / CC-BY / "
+                "public-domain speech, real noise, simulated and measured rooms)",
+}
+INITIALISATION["dereverb_music"] = INITIALISATION["dereverb"]
 NOTES = {
     "sisdr": "Trained on CPU only (2 cores, no GPU lent), far fewer steps than the recipes plan: phase 1 "
              "(scripts/recipes/separation_phase1.yaml) 1,000 steps from mel_unet's weights, then the "
              "SI-SDR-led built-in recipe; scripts/train_separation.py finetune --resume continues it.",
     "complex": "A complex mask per STFT bin (network: complex_mask), trained from scratch with "
                "scripts/recipes/separation_complex.yaml; scripts/train_separation.py complex --resume continues it.",
+    "dereverb": "Trained on CPU only (2 cores, no GPU lent): the SI-SDR-led built-in recipe from mel_unet's "
+                "dereverb weights (scripts/train_separation.py dereverb; --resume continues it).",
+    "dereverb_music": "Trained on CPU only (2 cores, no GPU lent): the SI-SDR-led built-in recipe from mel_unet's "
+                      "dereverb weights, backgrounds with rendered music beds (scripts/train_separation.py music, "
+                      "then dereverb --music; --resume continues it).",
 }
 
 
 def export(evaluation: Path | None, run_name: str = "sisdr", preset: str | None = None) -> None:
     """Record the data in the run's records, then ``aural export`` its best checkpoint as the preset
-    (``default`` for the MelUNet's ``sisdr`` run, ``complex`` for the complex-mask run)."""
+    (``complex`` for the complex-mask run, ``default`` for the MelUNet runs)."""
     import json
 
     run = RUNS[run_name]
-    preset = preset or ("default" if run_name == "sisdr" else run_name)
+    preset = preset or ("complex" if run_name == "complex" else "default")
     record = json.loads((run / "run.json").read_text())
     record["data"] = {**record.get("data", {}), **data_info(run_name)}
     (run / "run.json").write_text(json.dumps(record, indent=2) + "\n")
