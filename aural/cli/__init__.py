@@ -24,7 +24,7 @@ COMMANDS = {
     "separate": ("aural.cli.separate", "Split recordings into voice and background stems."),
     "validate": ("aural.cli.validate", "Check pipeline files without running them."),
     "stages": ("aural.cli.stages", "List stages with their io contract and params."),
-    "data": ("aural.cli.data", "Make training and evaluation data (simulate phone recordings)."),
+    "data": ("aural.cli.data", "Make training and evaluation data (phone simulations, rooms, mixtures, music)."),
     "evaluate": ("aural.cli.evaluate", "Score audio against references; write tables and a report."),
     "bench": ("aural.cli.bench", "Compare aural pipelines with other systems on paired data."),
     "train": ("aural.cli.train", "Train a learned stage on your own data."),
