@@ -118,7 +118,7 @@ class _Prepared:
         """Where the processed input's content stops (Hz), found once, as ``freq_expansion`` finds
         it (at most the input's Nyquist: an 8 kHz file stops at 4 kHz), compared at ``sample_rate``."""
         if self.input is None:
-            raise MetricError("needs the processed input (aural bench and aural evaluate --pipeline pass it)")
+            raise MetricError("needs the processed input (aural bench and aural evaluate pass it)")
         if self._input_cutoff_hz is None:
             from aural.stages.freq_expansion.cutoff import detect_cutoff_hz
 
