@@ -8,6 +8,7 @@
     python scripts/train_separation.py complex [--steps N] [--resume]    # complex mask -> runs/separation/complex
     python scripts/train_separation.py music [--count N]                 # rendered music beds -> data/train_music
     python scripts/train_separation.py dereverb [--music] [--steps N] [--resume]   # from mel_unet dereverb
+    python scripts/train_separation.py level [--music] [--steps N] [--resume]      # then the voice's level
     python scripts/train_separation.py export --run complex [--preset P] # its best -> models/separation/complex.*
 
 Phase 1 trains with ``scripts/recipes/separation_phase1.yaml`` (mrstft-led losses) from mel_unet's
@@ -19,6 +20,10 @@ scale: simulated rooms, hum, clicks; on the held-out mixtures they separate 4.0 
 are, against 1.8 for mel_unet ``default``) into ``runs/separation/dereverb``; with ``--music`` its
 backgrounds also hold the rendered music of ``music`` (``aural data music``: music21's corpus
 through FluidSynth, 16 kHz) and it trains into ``runs/separation/dereverb_music``.
+
+``level`` fine-tunes the ``dereverb`` run's best checkpoint with ``scripts/recipes/separation_level.yaml``
+(an snr term beside SI-SDR: SI-SDR does not see the voice's scale, and the background, mixture -
+voice, does) into ``runs/separation/level`` (``--music``: ``level_music``, from ``dereverb_music``).
 
 ``complex`` trains the second network, a complex mask per STFT bin (``network: complex_mask``),
 from scratch with ``scripts/recipes/separation_complex.yaml`` on the same lists. Its export goes
@@ -51,7 +56,7 @@ DATA = RUN / "data"
 DEFAULT_SPLIT = ROOT / "runs" / "default_weights" / "data"
 PHASE1_BEST = RUN / "phase1_best.safetensors"
 RUNS = {"sisdr": RUN / "sisdr", "complex": RUN / "complex", "dereverb": RUN / "dereverb",
-        "dereverb_music": RUN / "dereverb_music"}
+        "dereverb_music": RUN / "dereverb_music", "level": RUN / "level", "level_music": RUN / "level_music"}
 RENDERED_MUSIC = DATA / "rendered_music"
 TRAIN_MUSIC = (
     "castanets_dry_ebu_sqam.flac", "librosa_admiralbob77_choice_drum_bass.flac",
@@ -174,6 +179,23 @@ def train_from_dereverb(steps: int | None, resume: bool, with_music: bool) -> No
     run_or_exit(command, ROOT)
 
 
+def train_level(steps: int | None, resume: bool, with_music: bool) -> None:
+    """The voice's level: the dereverb run's best checkpoint, fine-tuned with an snr term."""
+    suffix = "_music" if with_music else ""
+    out = RUNS["level" + suffix]
+    command = [sys.executable, "-m", "aural", "train", "separation", "--out", str(out), "--no-progress"]
+    if resume:
+        command.append("--resume")
+    else:
+        command += ["--data", str(DATA / ("train_music" if with_music else "train")), "--val-data",
+                    str(DATA / "val"), "--init", str(RUNS["dereverb" + suffix] / "best.safetensors"),
+                    "--recipe", str(ROOT / "scripts" / "recipes" / "separation_level.yaml")]
+    if steps:
+        command += ["--steps", str(steps)]
+    print(" ".join(command), flush=True)
+    run_or_exit(command, ROOT)
+
+
 def train(steps: int | None, resume: bool, phase: str = "train") -> None:
     first = phase == "train"
     out = RUN / ("run" if first else "sisdr")
@@ -206,7 +228,7 @@ def data_info(run: str = "sisdr") -> dict[str, object]:
     def listed(part: str, name: str) -> list[str]:
         return (DATA / part / f"{name}.txt").read_text().split()
 
-    part = "train_music" if run == "dereverb_music" else "train"
+    part = "train_music" if run.endswith("_music") else "train"
     train_voices, train_backgrounds = listed(part, "voice"), listed(part, "background")
     rendered = [path for path in train_backgrounds if path.startswith(str(RENDERED_MUSIC))]
     recorded = [path for path in train_backgrounds if path not in rendered]
@@ -236,6 +258,7 @@ INITIALISATION = {
                 "public-domain speech, real noise, simulated and measured rooms)",
 }
 INITIALISATION["dereverb_music"] = INITIALISATION["dereverb"]
+INITIALISATION["level"] = INITIALISATION["level_music"] = INITIALISATION["dereverb"]
 NOTES = {
     "sisdr": "Trained on CPU only (2 cores, no GPU lent), far fewer steps than the recipes plan: phase 1 "
              "(scripts/recipes/separation_phase1.yaml) 1,000 steps from mel_unet's weights, then the "
@@ -247,6 +270,13 @@ NOTES = {
     "dereverb_music": "Trained on CPU only (2 cores, no GPU lent): the SI-SDR-led built-in recipe from mel_unet's "
                       "dereverb weights, backgrounds with rendered music beds (scripts/train_separation.py music, "
                       "then dereverb --music; --resume continues it).",
+    "level": "Trained on CPU only (2 cores, no GPU lent): the SI-SDR-led built-in recipe from mel_unet's dereverb "
+             "weights (scripts/train_separation.py dereverb), then scripts/recipes/separation_level.yaml (an snr "
+             "term for the voice's level) from its best checkpoint (scripts/train_separation.py level).",
+    "level_music": "Trained on CPU only (2 cores, no GPU lent): the SI-SDR-led built-in recipe from mel_unet's "
+                   "dereverb weights with rendered music beds among the backgrounds (scripts/train_separation.py "
+                   "music, dereverb --music), then scripts/recipes/separation_level.yaml (an snr term for the "
+                   "voice's level) from its best checkpoint (level --music).",
 }
 
 
@@ -272,7 +302,7 @@ def export(evaluation: Path | None, run_name: str = "sisdr", preset: str | None 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("phase", choices=("lists", "init", "train", "finetune", "complex", "music", "dereverb",
-                                          "export"))
+                                          "level", "export"))
     parser.add_argument("--music", action="store_true", help="dereverb: backgrounds with the rendered music")
     parser.add_argument("--count", type=int, default=100, help="music: pieces to render")
     parser.add_argument("--evaluation", type=Path, default=None, help="export: markdown of measured results")
@@ -291,6 +321,8 @@ def main() -> None:
         render_music(args.count)
     elif args.phase == "dereverb":
         train_from_dereverb(args.steps, args.resume, args.music)
+    elif args.phase == "level":
+        train_level(args.steps, args.resume, args.music)
     elif args.phase == "complex":
         train_complex(args.steps, args.resume)
     else:
