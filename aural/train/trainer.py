@@ -17,6 +17,7 @@ checkpoint and the exported weights use an exponential moving average of the wei
 
 from __future__ import annotations
 
+import atexit
 import math
 import os
 import random
@@ -107,7 +108,16 @@ def init_distributed(device: torch.device) -> DistInfo:
     if world <= 1:
         return DistInfo()
     dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
+    atexit.register(_leave_process_group)
     return DistInfo(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", 0)))
+
+
+def _leave_process_group() -> None:
+    """Destroy the process group before the interpreter tears down: a gloo group left alive
+    made a finished rank abort at exit now and then ("terminate called without an active
+    exception", exit code -6), failing a run that had trained and saved everything."""
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
 
 
 def _all_reduce(tensor: torch.Tensor, info: DistInfo, op: Any = None) -> torch.Tensor:

@@ -37,7 +37,9 @@ ROOM_PROBABILITY = 0.3
 
 
 def _level_db(audio: np.ndarray) -> float:
-    return 10.0 * math.log10(float(np.mean(np.square(audio, dtype=np.float64))) + 1e-20)
+    """Mean power in dB, summed exactly (``math.fsum``): numpy's sums can differ in the last bit
+    with the array's memory alignment, and the mix's gains must not (items are reproducible)."""
+    return 10.0 * math.log10(math.fsum(np.square(audio, dtype=np.float64).ravel()) / max(audio.size, 1) + 1e-20)
 
 
 class MixtureDataset(Dataset):
