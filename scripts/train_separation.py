@@ -9,6 +9,7 @@
     python scripts/train_separation.py music [--count N]                 # rendered music beds -> data/train_music
     python scripts/train_separation.py dereverb [--music] [--steps N] [--resume]   # from mel_unet dereverb
     python scripts/train_separation.py level [--music] [--steps N] [--resume]      # then the voice's level
+    python scripts/train_separation.py shipped_music [--steps N] [--resume]        # the shipped weights, music beds
     python scripts/train_separation.py export --run complex [--preset P] # its best -> models/separation/complex.*
 
 Phase 1 trains with ``scripts/recipes/separation_phase1.yaml`` (mrstft-led losses) from mel_unet's
@@ -24,6 +25,9 @@ through FluidSynth, 16 kHz) and it trains into ``runs/separation/dereverb_music`
 ``level`` fine-tunes the ``dereverb`` run's best checkpoint with ``scripts/recipes/separation_level.yaml``
 (an snr term beside SI-SDR: SI-SDR does not see the voice's scale, and the background, mixture -
 voice, does) into ``runs/separation/level`` (``--music``: ``level_music``, from ``dereverb_music``).
+
+``shipped_music`` fine-tunes the shipped ``default`` weights on the backgrounds with the rendered
+music (``data/train_music``) with the level recipe, 4,000 steps, into ``runs/separation/shipped_music``.
 
 ``complex`` trains the second network, a complex mask per STFT bin (``network: complex_mask``),
 from scratch with ``scripts/recipes/separation_complex.yaml`` on the same lists. Its export goes
@@ -56,7 +60,9 @@ DATA = RUN / "data"
 DEFAULT_SPLIT = ROOT / "runs" / "default_weights" / "data"
 PHASE1_BEST = RUN / "phase1_best.safetensors"
 RUNS = {"sisdr": RUN / "sisdr", "complex": RUN / "complex", "dereverb": RUN / "dereverb",
-        "dereverb_music": RUN / "dereverb_music", "level": RUN / "level", "level_music": RUN / "level_music"}
+        "dereverb_music": RUN / "dereverb_music", "level": RUN / "level", "level_music": RUN / "level_music",
+        "shipped_music": RUN / "shipped_music"}
+SHIPPED_MUSIC_STEPS = 4000
 RENDERED_MUSIC = DATA / "rendered_music"
 TRAIN_MUSIC = (
     "castanets_dry_ebu_sqam.flac", "librosa_admiralbob77_choice_drum_bass.flac",
@@ -179,6 +185,23 @@ def train_from_dereverb(steps: int | None, resume: bool, with_music: bool) -> No
     run_or_exit(command, ROOT)
 
 
+def train_shipped_music(steps: int | None, resume: bool) -> None:
+    """The shipped weights, fine-tuned with the level recipe on backgrounds with rendered music."""
+    out = RUNS["shipped_music"]
+    command = [sys.executable, "-m", "aural", "train", "separation", "--out", str(out), "--no-progress"]
+    if resume:
+        command.append("--resume")
+    else:
+        command += ["--data", str(DATA / "train_music"), "--val-data", str(DATA / "val"),
+                    "--init", str(ROOT / "models" / "separation" / "default.safetensors"),
+                    "--recipe", str(ROOT / "scripts" / "recipes" / "separation_level.yaml"),
+                    "--steps", str(steps or SHIPPED_MUSIC_STEPS)]
+    if resume and steps:
+        command += ["--steps", str(steps)]
+    print(" ".join(command), flush=True)
+    run_or_exit(command, ROOT)
+
+
 def train_level(steps: int | None, resume: bool, with_music: bool) -> None:
     """The voice's level: the dereverb run's best checkpoint, fine-tuned with an snr term."""
     suffix = "_music" if with_music else ""
@@ -259,6 +282,8 @@ INITIALISATION = {
 }
 INITIALISATION["dereverb_music"] = INITIALISATION["dereverb"]
 INITIALISATION["level"] = INITIALISATION["level_music"] = INITIALISATION["dereverb"]
+INITIALISATION["shipped_music"] = ("models/separation/default.safetensors (aural's own separation weights, "
+                                   "themselves from mel_unet default)")
 NOTES = {
     "sisdr": "Trained on CPU only (2 cores, no GPU lent), far fewer steps than the recipes plan: phase 1 "
              "(scripts/recipes/separation_phase1.yaml) 1,000 steps from mel_unet's weights, then the "
@@ -273,6 +298,9 @@ NOTES = {
     "level": "Trained on CPU only (2 cores, no GPU lent): the SI-SDR-led built-in recipe from mel_unet's dereverb "
              "weights (scripts/train_separation.py dereverb), then scripts/recipes/separation_level.yaml (an snr "
              "term for the voice's level) from its best checkpoint (scripts/train_separation.py level).",
+    "shipped_music": "Trained on CPU only (2 cores, no GPU lent): the shipped separation weights fine-tuned with "
+                     "scripts/recipes/separation_level.yaml on backgrounds with rendered music beds "
+                     "(scripts/train_separation.py music, then shipped_music; --resume continues it).",
     "level_music": "Trained on CPU only (2 cores, no GPU lent): the SI-SDR-led built-in recipe from mel_unet's "
                    "dereverb weights with rendered music beds among the backgrounds (scripts/train_separation.py "
                    "music, dereverb --music), then scripts/recipes/separation_level.yaml (an snr term for the "
@@ -302,7 +330,7 @@ def export(evaluation: Path | None, run_name: str = "sisdr", preset: str | None 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("phase", choices=("lists", "init", "train", "finetune", "complex", "music", "dereverb",
-                                          "level", "export"))
+                                          "level", "shipped_music", "export"))
     parser.add_argument("--music", action="store_true", help="dereverb: backgrounds with the rendered music")
     parser.add_argument("--count", type=int, default=100, help="music: pieces to render")
     parser.add_argument("--evaluation", type=Path, default=None, help="export: markdown of measured results")
@@ -323,6 +351,8 @@ def main() -> None:
         train_from_dereverb(args.steps, args.resume, args.music)
     elif args.phase == "level":
         train_level(args.steps, args.resume, args.music)
+    elif args.phase == "shipped_music":
+        train_shipped_music(args.steps, args.resume)
     elif args.phase == "complex":
         train_complex(args.steps, args.resume)
     else:
