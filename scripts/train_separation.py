@@ -136,18 +136,28 @@ def make_init(preset: str = "default") -> Path:
     return target
 
 
-def train_complex(steps: int | None, resume: bool) -> None:
-    """The complex-mask network from scratch (no --init) into ``runs/separation/complex``."""
-    command = [sys.executable, "-m", "aural", "train", "separation", "--out", str(RUNS["complex"]), "--no-progress"]
-    if resume:
-        command.append("--resume")
-    else:
-        command += ["--data", str(DATA / "train"), "--val-data", str(DATA / "val"),
-                    "--recipe", str(ROOT / "scripts" / "recipes" / "separation_complex.yaml")]
+def _train(out: Path, fresh: list[str], steps: int | None, resume: bool) -> None:
+    """``aural train separation`` into ``out``: a new run with ``fresh`` (data, init, recipe), or
+    ``--resume``; ``steps`` overrides the recipe's."""
+    command = [sys.executable, "-m", "aural", "train", "separation", "--out", str(out), "--no-progress"]
+    command += ["--resume"] if resume else fresh
     if steps:
         command += ["--steps", str(steps)]
     print(" ".join(command), flush=True)
     run_or_exit(command, ROOT)
+
+
+def _data(part: str) -> list[str]:
+    return ["--data", str(DATA / part), "--val-data", str(DATA / "val")]
+
+
+def _recipe(name: str) -> list[str]:
+    return ["--recipe", str(ROOT / "scripts" / "recipes" / f"{name}.yaml")]
+
+
+def train_complex(steps: int | None, resume: bool) -> None:
+    """The complex-mask network from scratch (no --init) into ``runs/separation/complex``."""
+    _train(RUNS["complex"], _data("train") + _recipe("separation_complex"), steps, resume)
 
 
 def render_music(count: int) -> None:
@@ -169,73 +179,33 @@ def render_music(count: int) -> None:
 
 def train_from_dereverb(steps: int | None, resume: bool, with_music: bool) -> None:
     """The SI-SDR-led built-in recipe from mel_unet's ``dereverb`` weights."""
-    out = RUNS["dereverb_music" if with_music else "dereverb"]
-    command = [sys.executable, "-m", "aural", "train", "separation", "--out", str(out), "--no-progress"]
-    if resume:
-        command.append("--resume")
-    else:
-        init = RUN / "init_dereverb.safetensors"
-        if not init.exists():
-            make_init("dereverb")
-        command += ["--data", str(DATA / ("train_music" if with_music else "train")), "--val-data",
-                    str(DATA / "val"), "--init", str(init)]
-    if steps:
-        command += ["--steps", str(steps)]
-    print(" ".join(command), flush=True)
-    run_or_exit(command, ROOT)
+    init = RUN / "init_dereverb.safetensors"
+    if not resume and not init.exists():
+        make_init("dereverb")
+    _train(RUNS["dereverb_music" if with_music else "dereverb"],
+           _data("train_music" if with_music else "train") + ["--init", str(init)], steps, resume)
 
 
 def train_shipped_music(steps: int | None, resume: bool) -> None:
     """The shipped weights, fine-tuned with the level recipe on backgrounds with rendered music."""
-    out = RUNS["shipped_music"]
-    command = [sys.executable, "-m", "aural", "train", "separation", "--out", str(out), "--no-progress"]
-    if resume:
-        command.append("--resume")
-    else:
-        command += ["--data", str(DATA / "train_music"), "--val-data", str(DATA / "val"),
-                    "--init", str(ROOT / "models" / "separation" / "default.safetensors"),
-                    "--recipe", str(ROOT / "scripts" / "recipes" / "separation_level.yaml"),
-                    "--steps", str(steps or SHIPPED_MUSIC_STEPS)]
-    if resume and steps:
-        command += ["--steps", str(steps)]
-    print(" ".join(command), flush=True)
-    run_or_exit(command, ROOT)
+    fresh = _data("train_music") + ["--init", str(ROOT / "models" / "separation" / "default.safetensors")]
+    _train(RUNS["shipped_music"], fresh + _recipe("separation_level"),
+           steps if resume else steps or SHIPPED_MUSIC_STEPS, resume)
 
 
 def train_level(steps: int | None, resume: bool, with_music: bool) -> None:
     """The voice's level: the dereverb run's best checkpoint, fine-tuned with an snr term."""
     suffix = "_music" if with_music else ""
-    out = RUNS["level" + suffix]
-    command = [sys.executable, "-m", "aural", "train", "separation", "--out", str(out), "--no-progress"]
-    if resume:
-        command.append("--resume")
-    else:
-        command += ["--data", str(DATA / ("train_music" if with_music else "train")), "--val-data",
-                    str(DATA / "val"), "--init", str(RUNS["dereverb" + suffix] / "best.safetensors"),
-                    "--recipe", str(ROOT / "scripts" / "recipes" / "separation_level.yaml")]
-    if steps:
-        command += ["--steps", str(steps)]
-    print(" ".join(command), flush=True)
-    run_or_exit(command, ROOT)
+    fresh = _data("train" + suffix) + ["--init", str(RUNS["dereverb" + suffix] / "best.safetensors")]
+    _train(RUNS["level" + suffix], fresh + _recipe("separation_level"), steps, resume)
 
 
 def train(steps: int | None, resume: bool, phase: str = "train") -> None:
     first = phase == "train"
-    out = RUN / ("run" if first else "sisdr")
-    command = [sys.executable, "-m", "aural", "train", "separation", "--out", str(out), "--no-progress"]
-    if resume:
-        command.append("--resume")
-    else:
-        if not first and not PHASE1_BEST.exists():
-            shutil.copyfile(RUN / "run" / "best.safetensors", PHASE1_BEST)
-        command += ["--data", str(DATA / "train"), "--val-data", str(DATA / "val"),
-                    "--init", str(RUN / "init.safetensors" if first else PHASE1_BEST)]
-        if first:
-            command += ["--recipe", str(ROOT / "scripts" / "recipes" / "separation_phase1.yaml")]
-    if steps:
-        command += ["--steps", str(steps)]
-    print(" ".join(command), flush=True)
-    run_or_exit(command, ROOT)
+    if not resume and not first and not PHASE1_BEST.exists():
+        shutil.copyfile(RUN / "run" / "best.safetensors", PHASE1_BEST)
+    fresh = _data("train") + ["--init", str(RUN / "init.safetensors" if first else PHASE1_BEST)]
+    _train(RUN / ("run" if first else "sisdr"), fresh + (_recipe("separation_phase1") if first else []), steps, resume)
 
 
 def _relative(paths: list[str]) -> list[str]:
