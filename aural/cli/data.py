@@ -94,10 +94,7 @@ def simulate(clean_dir: Path, noise_dir: Path | None, rir_dir: Path | None, mic_
     settings = Settings(sample_rate=sample_rate, max_seconds=max_seconds, chunk_seconds=chunk_seconds,
                         reference_level_db=reference_level_db, subtype=subtype, reference=reference,
                         early_reflections_ms=early_reflections_ms)
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UsageError(f"{out_dir}: cannot create the output folder ({exc.strerror})") from None
+    _create_folder(out_dir)
     jobs = [(path, rel, profile, variant) for path, rel in zip(files, rels)
             for profile in chosen for variant in range(per_file)]
     manifest = out_dir / "manifest.jsonl"
@@ -188,6 +185,23 @@ def _make_items(out_dir: Path, manifest: Path, count: int, prefix: str,
     os.replace(partial, manifest)
     return failures
 
+def _create_folder(out_dir: Path) -> None:
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"{out_dir}: cannot create the output folder ({exc.strerror})") from None
+
+
+def _refuse_existing(manifest: Path, what: str, overwrite: bool) -> None:
+    """A folder that already holds a set (its manifest) is only written into with --overwrite."""
+    if manifest.exists() and not overwrite:
+        raise UsageError(f"{manifest.parent}: already holds {what} ({manifest.name}); pass --overwrite or another --out")
+
+
+def _raise_if_failed(failures: int, count: int, what: str) -> None:
+    if failures:
+        raise AuralError(f"{failures} of {count} {what} failed (see the messages above)")
+
 
 @command.command("mix")
 @click.option("--voices", required=True, type=click.Path(path_type=Path),
@@ -233,12 +247,8 @@ def mix(voices: Path, backgrounds: Path, out_dir: Path, count: int, seed: int, s
             raise UsageError(f"{option} {source}: no such folder or list")
     voice_files, background_files = list_files(voices), list_files(backgrounds)
     manifest = out_dir / "manifest.jsonl"
-    if manifest.exists() and not overwrite:
-        raise UsageError(f"{out_dir}: already holds mixtures ({manifest.name}); pass --overwrite or another --out")
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UsageError(f"{out_dir}: cannot create the output folder ({exc.strerror})") from None
+    _refuse_existing(manifest, "mixtures", overwrite)
+    _create_folder(out_dir)
     dataset = MixtureDataset(voice_files, background_files, segment_samples=int(round(seconds * sample_rate)),
                              seed=seed, num_items=count, snr_db=snr_db, rooms=rooms, voice_only=voice_only,
                              sample_rate=sample_rate)
@@ -257,8 +267,7 @@ def mix(voices: Path, backgrounds: Path, out_dir: Path, count: int, seed: int, s
     click.echo(f"wrote {count - failures} mixtures of {seconds:g} s at {sample_rate} Hz "
                f"(voice-to-background {snr_db[0]:g} to {snr_db[1]:g} dB, seed {seed}) to {out_dir}; "
                f"manifest: {manifest}", err=True)
-    if failures:
-        raise AuralError(f"{failures} of {count} mixtures failed (see the messages above)")
+    _raise_if_failed(failures, count, "mixtures")
 
 
 @command.command("rooms")
@@ -294,10 +303,7 @@ def rooms(out_dir: Path, count: int, seed: int, sample_rate: int, rt60_s: tuple[
     if not 0.0 < rt60_s[0] <= rt60_s[1]:
         raise UsageError(f"--rt60-s {rt60_s[0]:g} {rt60_s[1]:g}: give 0 < LOW <= HIGH")
     ranges = RoomRanges(rt60_s=rt60_s, polygon_probability=polygon_fraction)
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UsageError(f"{out_dir}: cannot create the output folder ({exc.strerror})") from None
+    _create_folder(out_dir)
     started = time.monotonic()
 
     def make(index: int, name: str) -> dict[str, Any]:
@@ -312,8 +318,7 @@ def rooms(out_dir: Path, count: int, seed: int, sample_rate: int, rt60_s: tuple[
     failures = _make_items(out_dir, manifest, count, "room", make, errors=(Exception,))
     click.echo(f"wrote {count - failures} rooms at {sample_rate} Hz (seed {seed}) to {out_dir} in "
                f"{time.monotonic() - started:.1f} s; manifest: {manifest}", err=True)
-    if failures:
-        raise AuralError(f"{failures} of {count} rooms failed (see the messages above)")
+    _raise_if_failed(failures, count, "rooms")
 
 
 @command.command("music")
@@ -358,12 +363,8 @@ def music(out_dir: Path, count: int, seed: int, sample_rate: int, seconds: float
     fluidsynth = require_music_tools()
     soundfont = find_soundfont(soundfont)
     manifest = out_dir / "music.jsonl"
-    if manifest.exists() and not overwrite:
-        raise UsageError(f"{out_dir}: already holds pieces ({manifest.name}); pass --overwrite or another --out")
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UsageError(f"{out_dir}: cannot create the output folder ({exc.strerror})") from None
+    _refuse_existing(manifest, "pieces", overwrite)
+    _create_folder(out_dir)
     import music21
 
     pool = corpus_pool()
@@ -387,8 +388,7 @@ def music(out_dir: Path, count: int, seed: int, sample_rate: int, seconds: float
     failures = _make_items(out_dir, manifest, count, "piece", make)
     click.echo(f"wrote {count - failures} pieces of up to {seconds:g} s at {sample_rate} Hz (seed {seed}, "
                f"{soundfont.name}) to {out_dir} in {time.monotonic() - started:.1f} s; manifest: {manifest}", err=True)
-    if failures:
-        raise AuralError(f"{failures} of {count} pieces failed (see the messages above)")
+    _raise_if_failed(failures, count, "pieces")
 
 
 def torch_tensor(rir):
