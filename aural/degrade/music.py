@@ -52,13 +52,13 @@ PROGRAMS_BY_REGISTER = {
     "middle": (0, 4, 11, 19, 21, 24, 25, 41, 42, 46, 48, 57, 60, 66, 70, 71),
     "treble": (0, 4, 8, 9, 12, 40, 56, 64, 65, 68, 71, 73, 74),
 }
-# Families for a piece played by one kind of ensemble: (bass, middle, treble) programs.
+# Families for a piece played by one kind of ensemble: programs by register.
 ENSEMBLES = {
-    "strings": ((42, 43), (41, 42), (40,)),
-    "winds": ((70, 58), (71, 60, 70), (68, 73, 71)),
-    "brass": ((57, 58), (60, 57), (56,)),
-    "keys": ((0,), (0, 4), (0, 4)),
-    "guitars": ((32, 33), (24, 25), (24, 25)),
+    "strings": {"bass": (42, 43), "middle": (41, 42), "treble": (40,)},
+    "winds": {"bass": (70, 58), "middle": (71, 60, 70), "treble": (68, 73, 71)},
+    "brass": {"bass": (57, 58), "middle": (60, 57), "treble": (56,)},
+    "keys": {"bass": (0,), "middle": (0, 4), "treble": (0, 4)},
+    "guitars": {"bass": (32, 33), "middle": (24, 25), "treble": (24, 25)},
 }
 BASS_BELOW_MIDI = 50
 TREBLE_FROM_MIDI = 64
@@ -172,8 +172,7 @@ def draw_piece(rng: np.random.Generator, ranges: MusicRanges, pool: dict[str, li
             if not part.recurse().notes:
                 continue
             register = _register(part, transpose)
-            choices = (ENSEMBLES[ensemble][("bass", "middle", "treble").index(register)] if ensemble
-                       else PROGRAMS_BY_REGISTER[register])
+            choices = (ENSEMBLES[ensemble] if ensemble else PROGRAMS_BY_REGISTER)[register]
             voices.append({"part": index, "register": register,
                            "program": int(choices[int(rng.integers(len(choices)))]),
                            "gain_db": float(rng.uniform(*ranges.stem_gain_db)),
@@ -252,8 +251,7 @@ def _measure_count(score) -> int:
 def _quarters_per_bar(score) -> float:
     from music21 import meter
 
-    signatures = score.recurse().getElementsByClass(meter.TimeSignature)
-    first = signatures.first() if hasattr(signatures, "first") else next(iter(signatures), None)
+    first = score.recurse().getElementsByClass(meter.TimeSignature).first()
     return float(first.barDuration.quarterLength) if first is not None else 4.0
 
 
@@ -368,7 +366,8 @@ def _render(fluidsynth: str, soundfont: Path, midi_path: Path, sample_rate: int,
                "-O", "float", "-E", "little", "-T", "raw", "-F", str(out), str(soundfont), str(midi_path)]
     max_samples = int(max_seconds * sample_rate)
     started = time.monotonic()
-    with subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) as process:
+    log = midi_path.with_suffix(".log")  # a file, not a pipe: a pipe that fills would stall it
+    with open(log, "w") as errors, subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=errors) as process:
         while process.poll() is None:
             if out.is_file() and out.stat().st_size >= max_samples * 2 * 4:
                 process.kill()
@@ -378,9 +377,8 @@ def _render(fluidsynth: str, soundfont: Path, midi_path: Path, sample_rate: int,
                 raise AuralError(f"{midi_path.name}: FluidSynth took longer than {RENDER_TIMEOUT_S} s")
             time.sleep(RENDER_POLL_S)
         stopped = process.wait() < 0
-        error = process.stderr.read() if process.stderr else ""
     if not out.is_file() or (process.returncode != 0 and not stopped):
-        last = (error.strip().splitlines() or ["no output"])[-1]
+        last = (log.read_text(errors="replace").strip().splitlines() or ["no output"])[-1]
         raise AuralError(f"{midi_path.name}: FluidSynth failed ({last})")
     frames = min(out.stat().st_size // 8, max_samples)
     return np.fromfile(out, dtype="<f4", count=frames * 2).reshape(frames, 2).T.copy()

@@ -75,14 +75,14 @@ class _Prepared:
     """Mono, aligned and per-rate resampled arrays, computed once per rate."""
 
     def __init__(self, reference: Signal | None, estimate: Signal, max_lag_s: float,
-                 labels: tuple[str, str], notes: list[str]):
+                 labels: tuple[str, str], notes: list[str], input: Signal | None = None):
         ref_label, est_label = labels
         self.labels = labels
         self.estimate = estimate
         self.estimate_mono = _mono(estimate)
         self._cache: dict[tuple[str, int], np.ndarray] = {}
         self.delay_s: float | None = None
-        self.input: Signal | None = None
+        self.input = input
         self._input_cutoff_hz: float | None = None
         self.reference_rate = reference.sample_rate if reference is not None else None
         if estimate.num_channels > 1:
@@ -166,8 +166,7 @@ def score_signals(reference: Signal | None, estimate: Signal,
     """
     metrics = resolve_metrics(metric_names)
     result = ScoreResult()
-    prepared = _Prepared(reference, estimate, max_lag_s, labels, result.notes)
-    prepared.input = input
+    prepared = _Prepared(reference, estimate, max_lag_s, labels, result.notes, input)
     result.delay_s = prepared.delay_s
     for metric in metrics:
         reason = metric.unavailable_reason()

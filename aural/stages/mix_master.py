@@ -114,7 +114,8 @@ class _StemMixer:
         from aural.dsp.dynamics import time_coefficient
 
         self.stems = stems
-        self.set_gains_db({name: (params.stems or {}).get(name, 0.0) for name in stems})
+        self._plain_gains_db = {name: (params.stems or {}).get(name, 0.0) for name in stems}
+        self.set_gains_db(self._plain_gains_db)
         self.duck_db = params.duck_db
         self.key = stems.index(params.duck_under) if params.duck_db > 0 and params.duck_under in stems else None
         self.threshold_db = params.duck_threshold_db
@@ -124,10 +125,14 @@ class _StemMixer:
         self.reset()
 
     def set_gains_db(self, gains_db: dict[str, float]) -> None:
+        """Each stem's gain in dB (``reset_gains`` goes back to the params')."""
         import numpy as np
 
         self.gains_db = dict(gains_db)
         self.gains = np.array([10.0 ** (gains_db[name] / 20.0) for name in self.stems])[:, None, None]
+
+    def reset_gains(self) -> None:
+        self.set_gains_db(self._plain_gains_db)
 
     def reset(self) -> None:
         import numpy as np
@@ -285,13 +290,12 @@ class MixMasterStage(Stage):
         self.measured_lufs: float | None = None
         self.gain_db: float | None = None
         self.stem_lufs: dict[str, float] | None = None
-        if self._stem_meters is not None:  # the stems' loudness first, then the mix's
+        self._measuring_stems = self._stem_meters is not None  # the stems' loudness first, then the mix's
+        if self._measuring_stems:
             for meter in self._stem_meters:
                 meter.reset()
-            plain = {name: (self.params.stems or {}).get(name, 0.0) for name in self._mixer.stems}
             for mixer in (self._analysis_mixer, self._mixer):
-                mixer.set_gains_db(plain)
-            self._measuring_stems = True
+                mixer.reset_gains()
 
     @property
     def latency_samples(self) -> int:
@@ -303,14 +307,14 @@ class MixMasterStage(Stage):
         return mixer.mix(samples) if mixer is not None else samples
 
     def analyze_block(self, audio: torch.Tensor) -> None:
-        if getattr(self, "_measuring_stems", False):
+        if self._measuring_stems:
             for meter, stem in zip(self._stem_meters, _to_numpy(audio)):
                 meter.process(stem)
             return
         self._meter.process(self._analysis_chain.process(self._mixdown(audio, self._analysis_mixer)))
 
     def finish_analysis(self) -> bool:
-        if getattr(self, "_measuring_stems", False):
+        if self._measuring_stems:
             self._measuring_stems = False
             self._set_relative_gains()
             return True  # now the mix's loudness, with those gains

@@ -49,9 +49,8 @@ def test_a_draw_is_plain_data_and_depends_only_on_the_seed():
     assert ranges.tempo_bpm[0] <= first["tempo_bpm"] <= ranges.tempo_bpm[1]
     assert abs(first["transpose"]) <= ranges.transpose_semitones
     for voice in first["voices"]:
-        allowed = music.PROGRAMS_BY_REGISTER[voice["register"]]
-        if first["ensemble"]:
-            allowed = music.ENSEMBLES[first["ensemble"]][("bass", "middle", "treble").index(voice["register"])]
+        table = music.ENSEMBLES[first["ensemble"]] if first["ensemble"] else music.PROGRAMS_BY_REGISTER
+        allowed = table[voice["register"]]
         assert voice["program"] in allowed
         assert ranges.stem_gain_db[0] <= voice["gain_db"] <= ranges.stem_gain_db[1]
 
