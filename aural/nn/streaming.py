@@ -267,7 +267,11 @@ def spectral_stream(transform: SpectralTransform, config: Any, *, strength: floa
     engine = StreamingFrameProcessor(chunked, frame_length=config.n_fft, hop_length=config.hop_length,
                                      synthesis_window=window, analysis_window=window,
                                      max_held_frames=chunked.max_held_frames, strength=strength,
-                                     pause_gate=pause_gate,
-                                     lead_in_samples=config.n_fft - config.hop_length
-                                     + config.context_frames * config.hop_length)
+                                     pause_gate=pause_gate, lead_in_samples=spectral_lead_in_samples(config))
     return chunked, engine
+
+
+def spectral_lead_in_samples(config: Any) -> int:
+    """How much mirrored start :func:`spectral_stream` puts before a stream (its first chunk's
+    context): a ``track`` should leave the frames reaching into it out."""
+    return config.n_fft - config.hop_length + config.context_frames * config.hop_length

@@ -94,6 +94,27 @@ def test_cutoff_is_found_at_once_when_a_stream_starts_mid_signal():
     assert float(settled.max()) <= 8200 and float(settled.min()) >= 7000, cutoff_hz[:40].tolist()
 
 
+def test_tracker_leaves_a_streams_mirrored_lead_in_out():
+    """The frames reaching into the made-up start report no cutoff and stay out of the peak hold:
+    a 2.1 kHz tone (below the tracker's floor) then has no cutoff from its first frame on."""
+    from aural.nn.spectral import hann_window, stft
+    from aural.nn.streaming import spectral_lead_in_samples
+    from aural.stages.freq_expansion.cutoff import CutoffTracker
+
+    config = FreqExpansionConfig()
+    lead_in = spectral_lead_in_samples(config)
+    tracker = CutoffTracker(RATE, config.n_fft, config.hop_length, config.cutoff, lead_in_samples=lead_in)
+    assert tracker.warmup_frames == config.n_fft // config.hop_length - 1 + -(-lead_in // config.hop_length)
+    audio = 0.5 * torch.sin(2 * math.pi * 2100 * torch.arange(RATE) / RATE)
+    mirrored = torch.cat([audio[1:lead_in + 1].flip(0), audio])  # the even mirror: a kink at the first sample
+    padded = torch.nn.functional.pad(mirrored, (config.n_fft - config.hop_length, 0))
+    spec = stft(padded[None], config.n_fft, config.hop_length, hann_window(config.n_fft))
+    power = spec.real.pow(2) + spec.imag.pow(2)
+    assert (tracker(power) == tracker.num_bins).all()
+    kinked = CutoffTracker(RATE, config.n_fft, config.hop_length, config.cutoff)(power)
+    assert (kinked < tracker.num_bins).any()  # without it, the kink reads as a band-limited onset
+
+
 def test_cutoff_follows_a_codec_switch_halfway():
     audio = full_band(8.0)
     switched = torch.cat([lowpass(audio[:, :4 * RATE], 8000), lowpass(audio[:, 4 * RATE:], 4000)], dim=1)
@@ -356,6 +377,15 @@ SHIPPED_TONES = {
 }
 
 
+# (whole file, worst 100 ms) bounds on what the stage adds, dB re the input. A 4 kHz tone sits above
+# the tracker's 3.5 kHz floor and reads as content cut off at 4.4 kHz: it gets a steady band 24.8 dB
+# down (measured 2026-12-04), the band limit's allowance for so little in-band power beyond the
+# tone's own bins. The others are below the floor (nothing to expand) or, with the faint noise,
+# full band; before the tracker left the mirrored lead-in out, its kink at the first sample gave
+# them a band over their first second (the fax tone with faint noise: -15 dB).
+ADDED_BOUNDS_DB = {"tone_4khz": (-24.0, -24.0)}
+
+
 @pytest.mark.parametrize("name", sorted(SHIPPED_TONES))
 def test_shipped_weights_add_no_burst_to_tones(name):
     from aural import weights
@@ -367,8 +397,9 @@ def test_shipped_weights_add_no_burst_to_tones(name):
     added_db = 20 * math.log10(float((out - audio).pow(2).mean().sqrt()) / float(audio.pow(2).mean().sqrt()))
     worst_100ms_db = 20 * math.log10(float((out - audio)[0, : 30 * 4800].reshape(30, 4800).pow(2).mean(1).sqrt().max())
                                      / float(audio.pow(2).mean().sqrt()))
-    assert added_db <= (-15.0 if name == "fax_with_faint_noise" else -25.0), added_db
-    assert worst_100ms_db <= (-10.0 if name == "fax_with_faint_noise" else -20.0), worst_100ms_db
+    whole_bound_db, worst_bound_db = ADDED_BOUNDS_DB.get(name, (-45.0, -40.0))
+    assert added_db <= whole_bound_db, added_db
+    assert worst_100ms_db <= worst_bound_db, worst_100ms_db
 
 
 @pytest.mark.parametrize("change, key", [({"adversarial": {"start_step": 100}}, "adversarial"),
