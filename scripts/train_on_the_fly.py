@@ -3,7 +3,8 @@
 
     python scripts/train_default_weights.py --phase split   # once: the speech/noise/room split
     python scripts/train_on_the_fly.py rooms                # 2000 simulated rooms + the split's measured ones
-    nice python scripts/train_on_the_fly.py gan_refiner     # -> runs/gan_refiner/run (resumes if started)
+    nice python scripts/train_on_the_fly.py gan_refiner     # -> runs/gan_refiner/{run,gan,quiet,bak} (resumes)
+    nice python scripts/train_on_the_fly.py gan_refiner_dereverb  # -> runs/gan_refiner/dereverb (not shipped)
     nice python scripts/train_on_the_fly.py mel_unet        # -> runs/mel_unet_dereverb/{run,more} (resumes)
     nice python scripts/train_on_the_fly.py mel_unet_df     # -> runs/mel_unet_df/{filter,joint} (resumes)
 
@@ -20,9 +21,13 @@ with the default early-reflections target (the direct path and the first 50 ms o
   EMA of the generator) from phase 1's last checkpoint into ``runs/gan_refiner/gan``; phase 3,
   ``scripts/recipes/gan_refiner_quiet.yaml`` (the GAN phase continued with phase 2's
   discriminators, plus the residual-noise losses) into ``runs/gan_refiner/quiet``, behind
-  ``mel_unet`` ``default``; phase 4, ``scripts/recipes/gan_refiner_dereverb.yaml``, phase 3
+  ``mel_unet`` ``default``; phase 5, ``scripts/recipes/gan_refiner_bak.yaml``, phase 3 continued
+  with three times the residual-noise weight into ``runs/gan_refiner/bak`` (shipped). The shipped
+  phase 5 started from phase 3's exported generator with fresh discriminators (``--init`` of the
+  exported weights: phase 3's checkpoint was gone); the script carries phase 3's discriminators over.
+- ``gan_refiner_dereverb``: phase 4, ``scripts/recipes/gan_refiner_dereverb.yaml``, phase 3
   continued behind ``mel_unet`` ``dereverb`` (the front ``phone_to_studio`` runs) into
-  ``runs/gan_refiner/dereverb``.
+  ``runs/gan_refiner/dereverb`` (not shipped: ``benchmarks/results/gan_refiner_phases.md``).
 - ``mel_unet``: the shipped ``mel_unet`` weights fine-tuned with its built-in recipe at peak
   lr 0.0002 for 4000 steps into ``runs/mel_unet_dereverb/run`` (shipped as ``dereverb``): rooms
   at scale and early targets teach it dereverberation; then 6000 more at peak lr 0.0001 from
@@ -60,8 +65,10 @@ RUNS = {
                                            "--init", str(GAN_REFINER / "run" / "last.safetensors")]),
                     (GAN_REFINER / "quiet", ["--recipe", "scripts/recipes/gan_refiner_quiet.yaml",
                                              "--init", str(GAN_REFINER / "gan" / "last.safetensors")]),
-                    (GAN_REFINER / "dereverb", ["--recipe", "scripts/recipes/gan_refiner_dereverb.yaml",
-                                                "--init", str(GAN_REFINER / "quiet" / "last.safetensors")])),
+                    (GAN_REFINER / "bak", ["--recipe", "scripts/recipes/gan_refiner_bak.yaml",
+                                           "--init", str(GAN_REFINER / "quiet" / "last.safetensors")])),
+    "gan_refiner_dereverb": ((GAN_REFINER / "dereverb", ["--recipe", "scripts/recipes/gan_refiner_dereverb.yaml",
+                                                         "--init", str(GAN_REFINER / "quiet" / "last.safetensors")]),),
     "mel_unet": ((ROOT / "runs" / "mel_unet_dereverb" / "run",
                   ["--init", "default", "--lr", "0.0002", "--steps", "4000", "--workers", "1"]),
                  (ROOT / "runs" / "mel_unet_dereverb" / "more",
@@ -73,7 +80,7 @@ RUNS = {
                      ["--recipe", "scripts/recipes/mel_unet_deep_filter_joint.yaml",
                       "--init", str(ROOT / "runs" / "mel_unet_df" / "filter" / "last.safetensors")])),
 }
-STAGE_OF = {"mel_unet_df": "mel_unet"}
+STAGE_OF = {"mel_unet_df": "mel_unet", "gan_refiner_dereverb": "gan_refiner"}
 
 
 def aural(*args: str) -> None:
