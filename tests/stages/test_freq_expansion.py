@@ -382,7 +382,8 @@ SHIPPED_TONES = {
 # down (measured 2026-12-04), the band limit's allowance for so little in-band power beyond the
 # tone's own bins. The others are below the floor (nothing to expand) or, with the faint noise,
 # full band; before the tracker left the mirrored lead-in out, its kink at the first sample gave
-# them a band over their first second (the fax tone with faint noise: -15 dB).
+# them a band in their first second (worst 100 ms: -15 dB for the fax tone with faint noise,
+# -24 to -26 dB for the plain fax tone, the 2 kHz tone and the whistle).
 ADDED_BOUNDS_DB = {"tone_4khz": (-24.0, -24.0)}
 
 

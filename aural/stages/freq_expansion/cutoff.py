@@ -16,7 +16,7 @@ cut off sharply by the zeros there, their spectra spread over the whole band, so
 Nyquist and stay out of the peak hold. A stream that begins with ``lead_in_samples`` of made-up
 context (the mirrored start a streaming network reads before the first sample) keeps the frames
 reaching into it out too: the mirror's kink at the first sample spreads over the band like an
-onset (a 2.1 kHz tone got a 5 kHz cutoff, and a generated band, for its first second).
+onset (a 2.1 kHz tone got cutoffs near 5 kHz, and a generated band, in its first second).
 """
 
 from __future__ import annotations
