@@ -23,6 +23,7 @@ import os
 import random
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
 
@@ -42,6 +43,7 @@ LAST = "last.safetensors"
 BEST = "best.safetensors"
 MAX_NONFINITE_STEPS = 20
 LOG_PROGRESS_S = 10.0  # progress lines in a log (not a terminal): at most one per this many seconds
+EXIT_BARRIER_S = 60.0  # how long a rank leaving the process group waits for the others
 
 
 @dataclass(frozen=True)
@@ -113,11 +115,21 @@ def init_distributed(device: torch.device) -> DistInfo:
 
 
 def _leave_process_group() -> None:
-    """Destroy the process group before the interpreter tears down: a gloo group left alive
-    made a finished rank abort at exit now and then ("terminate called without an active
-    exception", exit code -6), failing a run that had trained and saved everything."""
-    if dist.is_available() and dist.is_initialized():
-        dist.destroy_process_group()
+    """Destroy the process group before the interpreter tears down, all ranks together: a gloo
+    group left alive, or torn down by one rank while another still listened on it, made a
+    finished rank abort at exit now and then ("terminate called without an active exception",
+    exit code -6), failing a run that had trained and saved everything. The ranks meet at a
+    barrier first (gloo's monitored one gives up after ``EXIT_BARRIER_S`` if a rank is gone)."""
+    if not (dist.is_available() and dist.is_initialized()):
+        return
+    try:
+        if dist.get_backend() == "gloo":
+            dist.monitored_barrier(timeout=timedelta(seconds=EXIT_BARRIER_S))
+        else:
+            dist.barrier()
+    except Exception:  # a rank that has gone: leave anyway
+        pass
+    dist.destroy_process_group()
 
 
 def _all_reduce(tensor: torch.Tensor, info: DistInfo, op: Any = None) -> torch.Tensor:
