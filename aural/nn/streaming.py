@@ -193,11 +193,14 @@ class ChunkedSpectralProcessor:
     ``max_batch`` windows at a time; the chunk centres are inverse transformed. The output does
     not depend on how the input is split into blocks. With a ``track``, every frame also gets a
     causal side value (channels linked; ``pad_value`` before the start), queued alongside, and
-    the network is called as ``transform(windows, values)``.
+    the network is called as ``transform(windows, values)``. The first ``lead_in_frames`` frames
+    (made-up context before the stream, such as a mirrored start) get ``pad_value`` without the
+    track seeing them: a mirror's kink at the first sample would read as an onset.
     """
 
     def __init__(self, transform: SpectralTransform, *, n_fft: int, window: torch.Tensor, chunk_frames: int,
-                 context_frames: int, max_batch: int = 16, track: FrameTrack | None = None):
+                 context_frames: int, max_batch: int = 16, track: FrameTrack | None = None,
+                 lead_in_frames: int = 0):
         from aural.nn.spectral import stft_frames
 
         self._analyse = stft_frames
@@ -208,6 +211,7 @@ class ChunkedSpectralProcessor:
         self.context = context_frames
         self.max_batch = max_batch
         self.track = track
+        self.lead_in_frames = lead_in_frames
 
     @property
     def max_held_frames(self) -> int:
@@ -221,13 +225,20 @@ class ChunkedSpectralProcessor:
             self.track.reset()
             self._history_track = torch.full((self.context,), self.track.pad_value, dtype=torch.long)
             self._queue_track = torch.zeros(0, dtype=torch.long)
+            self._unseen = self.lead_in_frames  # lead-in frames still to come
 
     @torch.inference_mode()
     def __call__(self, frames: torch.Tensor) -> torch.Tensor:
         spec = self._analyse(frames, self.window)
         self._queue = torch.cat([self._queue, spec], dim=1)
         if self.track is not None and spec.shape[1]:
-            self._queue_track = torch.cat([self._queue_track, self.track(spec.real.pow(2) + spec.imag.pow(2))])
+            skipped = min(self._unseen, spec.shape[1])
+            self._unseen -= skipped
+            seen = spec[:, skipped:]
+            values = [torch.full((skipped,), self.track.pad_value, dtype=torch.long)]
+            if seen.shape[1]:
+                values.append(self.track(seen.real.pow(2) + seen.imag.pow(2)))
+            self._queue_track = torch.cat([self._queue_track, *values])
         channels, queued, bins = self._queue.shape
         num_chunks = max(0, (queued - self.context) // self.chunk)
         if num_chunks == 0:
@@ -262,16 +273,12 @@ def spectral_stream(transform: SpectralTransform, config: Any, *, strength: floa
     from aural.nn.spectral import hann_window
 
     window = hann_window(config.n_fft)
+    lead_in_samples = config.n_fft - config.hop_length + config.context_frames * config.hop_length
     chunked = ChunkedSpectralProcessor(transform, n_fft=config.n_fft, window=window, chunk_frames=config.chunk_frames,
-                                       context_frames=config.context_frames, max_batch=max_batch, track=track)
+                                       context_frames=config.context_frames, max_batch=max_batch, track=track,
+                                       lead_in_frames=-(-lead_in_samples // config.hop_length))
     engine = StreamingFrameProcessor(chunked, frame_length=config.n_fft, hop_length=config.hop_length,
                                      synthesis_window=window, analysis_window=window,
                                      max_held_frames=chunked.max_held_frames, strength=strength,
-                                     pause_gate=pause_gate, lead_in_samples=spectral_lead_in_samples(config))
+                                     pause_gate=pause_gate, lead_in_samples=lead_in_samples)
     return chunked, engine
-
-
-def spectral_lead_in_samples(config: Any) -> int:
-    """How much mirrored start :func:`spectral_stream` puts before a stream (its first chunk's
-    context): a ``track`` should leave the frames reaching into it out."""
-    return config.n_fft - config.hop_length + config.context_frames * config.hop_length

@@ -95,24 +95,25 @@ def test_cutoff_is_found_at_once_when_a_stream_starts_mid_signal():
 
 
 def test_tracker_leaves_a_streams_mirrored_lead_in_out():
-    """The frames reaching into the made-up start report no cutoff and stay out of the peak hold:
-    a 2.1 kHz tone (below the tracker's floor) then has no cutoff from its first frame on."""
+    """The stream's frames reaching into its made-up start get no cutoff and never reach the
+    tracker: a 2.1 kHz tone (below the tracker's floor) has no cutoff from its first frame on."""
     from aural.nn.spectral import hann_window, stft
-    from aural.nn.streaming import spectral_lead_in_samples
     from aural.stages.freq_expansion.cutoff import CutoffTracker
 
-    config = FreqExpansionConfig()
-    lead_in = spectral_lead_in_samples(config)
-    tracker = CutoffTracker(RATE, config.n_fft, config.hop_length, config.cutoff, lead_in_samples=lead_in)
-    assert tracker.warmup_frames == config.n_fft // config.hop_length - 1 + -(-lead_in // config.hop_length)
+    stage = FreqExpansionStage(model=random_model())
+    config = stage.model.config
+    seen = []
+    stage._transform.transform = lambda spec, cutoff: seen.append(cutoff) or spec
     audio = 0.5 * torch.sin(2 * math.pi * 2100 * torch.arange(RATE) / RATE)
+    stage.process(Signal(audio[None], RATE))
+    assert (seen[0] == config.n_fft // 2 + 1).all()  # the first windows: the lead-in and the first chunk
+
+    lead_in = config.n_fft - config.hop_length + config.context_frames * config.hop_length
     mirrored = torch.cat([audio[1:lead_in + 1].flip(0), audio])  # the even mirror: a kink at the first sample
     padded = torch.nn.functional.pad(mirrored, (config.n_fft - config.hop_length, 0))
     spec = stft(padded[None], config.n_fft, config.hop_length, hann_window(config.n_fft))
-    power = spec.real.pow(2) + spec.imag.pow(2)
-    assert (tracker(power) == tracker.num_bins).all()
-    kinked = CutoffTracker(RATE, config.n_fft, config.hop_length, config.cutoff)(power)
-    assert (kinked < tracker.num_bins).any()  # without it, the kink reads as a band-limited onset
+    kinked = CutoffTracker(RATE, config.n_fft, config.hop_length, config.cutoff)(spec.real.pow(2) + spec.imag.pow(2))
+    assert (kinked < config.n_fft // 2 + 1).any()  # shown the lead-in, it reads the kink as a band-limited onset
 
 
 def test_cutoff_follows_a_codec_switch_halfway():

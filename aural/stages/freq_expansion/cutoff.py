@@ -13,10 +13,8 @@ A cutoff below ``min_cutoff_hz`` (a pure tone, a low-passed hum) or at or above
 the Nyquist bin. Digital silence has no peak and reports Nyquist too. The first
 ``warmup_frames`` frames of a stream (``n_fft / hop_length - 1``) reach back before its start:
 cut off sharply by the zeros there, their spectra spread over the whole band, so they report
-Nyquist and stay out of the peak hold. A stream that begins with ``lead_in_samples`` of made-up
-context (the mirrored start a streaming network reads before the first sample) keeps the frames
-reaching into it out too: the mirror's kink at the first sample spreads over the band like an
-onset (a 2.1 kHz tone got cutoffs near 5 kHz, and a generated band, in its first second).
+Nyquist and stay out of the peak hold. (A stream's mirrored lead-in never reaches the tracker:
+:class:`~aural.nn.streaming.ChunkedSpectralProcessor` keeps it out.)
 """
 
 from __future__ import annotations
@@ -42,13 +40,12 @@ class CutoffTracker:
     Channels are tracked jointly (the loudest channel decides), so stereo stays linked.
     """
 
-    def __init__(self, sample_rate: int, n_fft: int, hop_length: int, config: CutoffConfig = CutoffConfig(), *,
-                 lead_in_samples: int = 0):
+    def __init__(self, sample_rate: int, n_fft: int, hop_length: int, config: CutoffConfig = CutoffConfig()):
         self.num_bins = n_fft // 2 + 1
         self.bin_hz = sample_rate / n_fft
         self.decay_db = config.decay_db_per_s * hop_length / sample_rate
         self.range_db = config.range_db
-        self.warmup_frames = n_fft // hop_length - 1 + -(-lead_in_samples // hop_length)
+        self.warmup_frames = n_fft // hop_length - 1
         self.min_bin = int(round(config.min_cutoff_hz / self.bin_hz))
         self.max_bin = int(round(config.max_cutoff_hz / self.bin_hz))
         self.reset()

@@ -108,10 +108,9 @@ class BandwidthExtender(nn.Module):
         self.reference_low_bin = int(round(REFERENCE_LOW_HZ / bin_hz))
         self.crossfade_bins = max(1, int(round(config.crossfade_hz / bin_hz)))
 
-    def cutoff_tracker(self, *, lead_in_samples: int = 0) -> CutoffTracker:
-        """A tracker for streams of this framing (``lead_in_samples``: made-up context first)."""
+    def cutoff_tracker(self) -> CutoffTracker:
         c = self.config
-        return CutoffTracker(c.sample_rate, c.n_fft, c.hop_length, c.cutoff, lead_in_samples=lead_in_samples)
+        return CutoffTracker(c.sample_rate, c.n_fft, c.hop_length, c.cutoff)
 
     # -- the network ----------------------------------------------------------------------------
     def predict_log_power(self, log_power: torch.Tensor, cutoff: torch.Tensor,

@@ -49,14 +49,13 @@ class FreqExpansionStage(LearnedStage):
 
     def __init__(self, params: Any = None, *, weights: str | None = "default", model: nn.Module | None = None,
                  **param_values: Any):
-        from aural.nn.streaming import spectral_lead_in_samples, spectral_stream
+        from aural.nn.streaming import spectral_stream
 
         super().__init__(params, **param_values)
         self.model = self._resolve_model(weights, model)
         self._band_weight = speech_band_weight(self.model.config, self.params.strength_below_8khz)
         self._transform, self._engine = spectral_stream(self._expand, self.model.config, strength=self.params.strength,
-                                                        track=self.model.cutoff_tracker(
-                                                            lead_in_samples=spectral_lead_in_samples(self.model.config)))
+                                                        track=self.model.cutoff_tracker())
 
     def _expand(self, spec: Any, cutoff: Any) -> Any:
         expanded = self.model.expand(spec, cutoff)[0]
