@@ -10,6 +10,7 @@
     python scripts/train_separation.py dereverb [--music] [--steps N] [--resume]   # from mel_unet dereverb
     python scripts/train_separation.py level [--music] [--steps N] [--resume]      # then the voice's level
     python scripts/train_separation.py shipped_music [--steps N] [--resume]        # the shipped weights, music beds
+    python scripts/train_separation.py augment [--steps N] [--resume]              # then speed and EQ changes
     python scripts/train_separation.py export --run complex [--preset P] # its best -> models/separation/complex.*
 
 Phase 1 trains with ``scripts/recipes/separation_phase1.yaml`` (mrstft-led losses) from mel_unet's
@@ -28,6 +29,9 @@ voice, does) into ``runs/separation/level`` (``--music``: ``level_music``, from 
 
 ``shipped_music`` fine-tunes the shipped ``default`` weights on the backgrounds with the rendered
 music (``data/train_music``) with the level recipe, 4,000 steps, into ``runs/separation/shipped_music``.
+``augment`` continues that run's best checkpoint with ``scripts/recipes/separation_augment.yaml``
+(the level recipe, with voices and backgrounds sped up or slowed down and equalised at random),
+4,000 steps, into ``runs/separation/augment_music``.
 
 ``complex`` trains the second network, a complex mask per STFT bin (``network: complex_mask``),
 from scratch with ``scripts/recipes/separation_complex.yaml`` on the same lists. Its export goes
@@ -61,7 +65,7 @@ DEFAULT_SPLIT = ROOT / "runs" / "default_weights" / "data"
 PHASE1_BEST = RUN / "phase1_best.safetensors"
 RUNS = {"sisdr": RUN / "sisdr", "complex": RUN / "complex", "dereverb": RUN / "dereverb",
         "dereverb_music": RUN / "dereverb_music", "level": RUN / "level", "level_music": RUN / "level_music",
-        "shipped_music": RUN / "shipped_music"}
+        "shipped_music": RUN / "shipped_music", "augment_music": RUN / "augment_music"}
 SHIPPED_MUSIC_STEPS = 4000
 RENDERED_MUSIC = DATA / "rendered_music"
 TRAIN_MUSIC = (
@@ -193,6 +197,15 @@ def train_shipped_music(steps: int | None, resume: bool) -> None:
            steps if resume else steps or SHIPPED_MUSIC_STEPS, resume)
 
 
+def train_augmented(steps: int | None, resume: bool) -> None:
+    """The shipped_music run's best checkpoint, trained on with speed and EQ changes of the sources."""
+    init = RUNS["shipped_music"] / "best.safetensors"
+    if not resume and not init.exists():
+        sys.exit(f"{init}: missing; run `python scripts/train_separation.py shipped_music` first")
+    _train(RUNS["augment_music"], _data("train_music") + ["--init", str(init)] + _recipe("separation_augment"),
+           steps, resume)
+
+
 def train_level(steps: int | None, resume: bool, with_music: bool) -> None:
     """The voice's level: the dereverb run's best checkpoint, fine-tuned with an snr term."""
     suffix = "_music" if with_music else ""
@@ -254,6 +267,8 @@ INITIALISATION["dereverb_music"] = INITIALISATION["dereverb"]
 INITIALISATION["level"] = INITIALISATION["level_music"] = INITIALISATION["dereverb"]
 INITIALISATION["shipped_music"] = ("models/separation/default.safetensors (aural's own separation weights, "
                                    "themselves from mel_unet default)")
+INITIALISATION["augment_music"] = ("the best checkpoint of scripts/train_separation.py shipped_music (itself from "
+                                   + INITIALISATION["shipped_music"] + ")")
 NOTES = {
     "sisdr": "Trained on CPU only (2 cores, no GPU lent), far fewer steps than the recipes plan: phase 1 "
              "(scripts/recipes/separation_phase1.yaml) 1,000 steps from mel_unet's weights, then the "
@@ -271,6 +286,11 @@ NOTES = {
     "shipped_music": "Trained on CPU only (2 cores, no GPU lent): the shipped separation weights fine-tuned with "
                      "scripts/recipes/separation_level.yaml on backgrounds with rendered music beds "
                      "(scripts/train_separation.py music, then shipped_music; --resume continues it).",
+    "augment_music": "Trained on CPU only (2 cores, no GPU lent): the shipped separation weights fine-tuned with "
+                     "scripts/recipes/separation_level.yaml on backgrounds with rendered music beds "
+                     "(scripts/train_separation.py shipped_music), then with scripts/recipes/separation_augment.yaml "
+                     "(voices and backgrounds sped up or slowed down and equalised at random; "
+                     "scripts/train_separation.py augment; --resume continues it).",
     "level_music": "Trained on CPU only (2 cores, no GPU lent): the SI-SDR-led built-in recipe from mel_unet's "
                    "dereverb weights with rendered music beds among the backgrounds (scripts/train_separation.py "
                    "music, dereverb --music), then scripts/recipes/separation_level.yaml (an snr term for the "
@@ -300,7 +320,7 @@ def export(evaluation: Path | None, run_name: str = "sisdr", preset: str | None 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("phase", choices=("lists", "init", "train", "finetune", "complex", "music", "dereverb",
-                                          "level", "shipped_music", "export"))
+                                          "level", "shipped_music", "augment", "export"))
     parser.add_argument("--music", action="store_true", help="dereverb: backgrounds with the rendered music")
     parser.add_argument("--count", type=int, default=100, help="music: pieces to render")
     parser.add_argument("--evaluation", type=Path, default=None, help="export: markdown of measured results")
@@ -323,6 +343,8 @@ def main() -> None:
         train_level(args.steps, args.resume, args.music)
     elif args.phase == "shipped_music":
         train_shipped_music(args.steps, args.resume)
+    elif args.phase == "augment":
+        train_augmented(args.steps, args.resume)
     elif args.phase == "complex":
         train_complex(args.steps, args.resume)
     else:

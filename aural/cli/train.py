@@ -134,10 +134,14 @@ def command(stage: str, data: Path | None, val_data: Path | None, out_dir: Path,
         raise UsageError(f"{stage} declares no native sample rate to train at")
     options = DataOptions(sample_rate=sample_rate, segment_samples=chosen.segment_samples, noise_dir=noise_dir,
                           rir_dir=rir_dir, profiles=profiles, seed=chosen.seed,
-                          **{key: chosen.data[key] for key in ("reference", "early_reflections_ms") if key in chosen.data})
+                          **{key: chosen.data[key] for key in ("reference", "early_reflections_ms", "augment")
+                             if key in chosen.data})
     # a stage whose data is not degraded/clean pairs (band-limited full-band audio, mixtures)
     # says how to build it from --data in its task module
     datasets_of = getattr(task_module, "build_datasets", build_datasets)
+    if options.augment and not getattr(task_module, "TAKES_AUGMENT", False):
+        raise UsageError(f"{chosen.source} data.augment: {stage}'s training data does not take it "
+                         "(only separation's mixtures do)")
     train_set, val_set, description = datasets_of(data, val_data, options)
     if data_info is not None:
         try:

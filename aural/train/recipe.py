@@ -30,7 +30,7 @@ SCHEDULE_KEYS = ("warmup_steps", "decay", "min_lr_ratio")
 EARLY_STOPPING_KEYS = ("metric", "mode", "patience")
 TASK_KEYS = ("match_level", "front", "front_weights", "trainable")
 #: on-the-fly training targets (aural.degrade.reference): ``reference: early|dry``, ``early_reflections_ms``
-DATA_KEYS = ("reference", "early_reflections_ms")
+DATA_KEYS = ("reference", "early_reflections_ms", "augment")
 
 
 @dataclass(frozen=True)
@@ -174,6 +174,8 @@ def _check_data(source: str, data: dict[str, Any]) -> None:
             or not 0.0 <= window <= MAX_EARLY_REFLECTIONS_MS:
         raise _fail(source, "data.early_reflections_ms",
                     f"expected a number from 0 to {MAX_EARLY_REFLECTIONS_MS:g}, got {window!r}")
+    if not isinstance(data.get("augment", False), bool):
+        raise _fail(source, "data.augment", f"expected true or false, got {data['augment']!r}")
 
 
 MAX_BASE_DEPTH = 4

@@ -39,6 +39,7 @@ class DataOptions:
     seed: int = 0
     reference: str = "early"               # on-the-fly targets: see aural.degrade.reference
     early_reflections_ms: float = 50.0
+    augment: bool = False                  # separation's mixtures: speed and EQ of voices and backgrounds
 
 
 def _kind(path: Path) -> tuple[str, dict[str, Any]]:

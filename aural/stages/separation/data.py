@@ -13,6 +13,7 @@ Items are pure functions of ``(seed, epoch, index)`` as in :mod:`aural.train.dat
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -22,6 +23,9 @@ import torch
 from torch.utils.data import Dataset
 
 from aural import io
+from aural.degrade.augment import change_speed, draw_speed, source_samples
+from aural.degrade.base import fit_length
+from aural.degrade.eq import Equalizer
 from aural.degrade.reverb import synthetic_rir
 from aural.errors import UsageError
 from aural.train.datasets import loudest_channel_crop
@@ -34,6 +38,9 @@ MIN_VOICE_LEVEL_DB = -50.0
 VOICE_ONLY_PROBABILITY = 0.04
 TWO_BACKGROUNDS_PROBABILITY = 0.25
 ROOM_PROBABILITY = 0.3
+AUGMENT_PROBABILITY = 0.5       # of each of: voice speed, voice EQ, background speed, background EQ
+VOICE_SPEED = (0.88, 1.12)      # about +-2 semitones: still a plausible voice
+BACKGROUND_SPEED = (0.8, 1.25)
 
 
 def _level_db(audio: np.ndarray) -> float:
@@ -42,17 +49,41 @@ def _level_db(audio: np.ndarray) -> float:
     return 10.0 * math.log10(math.fsum(np.square(audio, dtype=np.float64).ravel()) / max(audio.size, 1) + 1e-20)
 
 
+@dataclass(frozen=True)
+class Augmentation:
+    """A speed factor (1: none) and the parameters of :class:`~aural.degrade.eq.Equalizer`
+    (``None``: none) for one source of one item."""
+
+    speed: float
+    eq: dict[str, Any] | None
+
+    @classmethod
+    def draw(cls, rng: np.random.Generator, speed_bounds: tuple[float, float]) -> "Augmentation":
+        speed = draw_speed(rng, AUGMENT_PROBABILITY, speed_bounds)
+        eq = Equalizer().draw(rng, {}) if rng.random() < AUGMENT_PROBABILITY else None
+        return cls(speed, eq)
+
+    def apply(self, crop: np.ndarray, sample_rate: int, num_samples: int) -> np.ndarray:
+        audio = torch.from_numpy(crop.astype(np.float64)).unsqueeze(0)
+        if self.speed != 1.0:
+            audio = fit_length(change_speed(audio, sample_rate, self.speed), num_samples)
+        if self.eq is not None:
+            audio = Equalizer().apply(audio, sample_rate, self.eq)
+        return audio[0].numpy().astype(np.float64)
+
+
 class MixtureDataset(Dataset):
     """``(mixture, voice)`` crops of ``(1, segment_samples)`` at 16 kHz.
 
     ``snr_db``: the range of voice-to-background ratios drawn (uniform in dB); ``rooms``:
     whether voices may be put in a synthetic room; ``voice_only``: whether a few items have
-    no background.
+    no background; ``augment``: speed and EQ changes of voices and backgrounds (module docstring).
     """
 
     def __init__(self, voices: Sequence[Path], backgrounds: Sequence[Path], *, segment_samples: int,
                  seed: int = 0, num_items: int | None = None, snr_db: tuple[float, float] = TRAIN_SNR_DB,
-                 rooms: bool = True, voice_only: bool = True, sample_rate: int = SAMPLE_RATE):
+                 rooms: bool = True, voice_only: bool = True, augment: bool = False,
+                 sample_rate: int = SAMPLE_RATE):
         if not voices:
             raise UsageError("separation data: no voice (speech) files")
         if not backgrounds:
@@ -66,6 +97,7 @@ class MixtureDataset(Dataset):
         self.snr_db = (float(snr_db[0]), float(snr_db[1]))
         self.rooms = rooms
         self.voice_only = voice_only
+        self.augment = augment
         self.sample_rate = int(sample_rate)
         self._info: dict[Path, Any] = {}
 
@@ -75,11 +107,24 @@ class MixtureDataset(Dataset):
     def set_epoch(self, epoch: int) -> None:
         self.epoch = int(epoch)
 
-    def _crop(self, path: Path, rng: np.random.Generator, min_level_db: float) -> np.ndarray:
+    def _crop(self, path: Path, rng: np.random.Generator, min_level_db: float,
+              changes: Augmentation | None = None) -> np.ndarray:
+        """A crop of ``segment_samples``; with ``changes``, read long enough for its speed and
+        then sped up or slowed down and equalised."""
         facts = self._info.get(path) or self._info.setdefault(path, io.info(path))
-        crop, _ = loudest_channel_crop(path, facts, rng, self.segment_samples, self.sample_rate, min_level_db,
-                                       loop_short=True)
-        return crop.astype(np.float64)
+        speed = changes.speed if changes is not None else 1.0
+        length = self.segment_samples if speed == 1.0 else source_samples(self.segment_samples, speed)
+        crop, _ = loudest_channel_crop(path, facts, rng, length, self.sample_rate, min_level_db, loop_short=True)
+        return changes.apply(crop, self.sample_rate, self.segment_samples) if changes is not None \
+            else crop.astype(np.float64)
+
+    def _changes(self, index: int, source: str) -> Augmentation | None:
+        """The augmentation of an item's voice or background (``None`` without ``augment``)."""
+        if not self.augment:
+            return None
+        salt = {"voice": 3, "background": 4}[source]
+        return Augmentation.draw(np.random.default_rng([self.seed, self.epoch, index, salt]),
+                                 VOICE_SPEED if source == "voice" else BACKGROUND_SPEED)
 
     def _pick(self, files: list[Path], rng: np.random.Generator, index: int, salt: int) -> Path:
         n = len(files)
@@ -88,7 +133,7 @@ class MixtureDataset(Dataset):
 
     def _background(self, rng: np.random.Generator, index: int) -> tuple[np.ndarray, list[str]]:
         first = self._pick(self.backgrounds, rng, index, 2)
-        audio = self._crop(first, rng, -70.0)
+        audio = self._crop(first, rng, -70.0, self._changes(index, "background"))
         names = [str(first)]
         if rng.random() < TWO_BACKGROUNDS_PROBABILITY:
             second = self.backgrounds[int(rng.integers(len(self.backgrounds)))]
@@ -112,7 +157,7 @@ class MixtureDataset(Dataset):
             raise IndexError(index)
         rng = np.random.default_rng([self.seed, self.epoch, index])
         voice_path = self._pick(self.voices, rng, index, 1)
-        voice = self._crop(voice_path, rng, MIN_VOICE_LEVEL_DB)
+        voice = self._crop(voice_path, rng, MIN_VOICE_LEVEL_DB, self._changes(index, "voice"))
         record: dict[str, Any] = {"voice": str(voice_path)}
         if self.rooms and rng.random() < ROOM_PROBABILITY:
             voice, record["rt60_s"] = self._in_room(voice, rng)

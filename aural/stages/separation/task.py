@@ -28,6 +28,7 @@ ITEMS_PER_VOICE = 100
 VAL_ITEMS = 64
 VAL_SEGMENT_S = 4.0
 VAL_FRACTION = 0.1
+TAKES_AUGMENT = True  # recipe data.augment: speed and EQ of the training mixtures' sources
 
 
 def build_task(recipe: Recipe) -> EnhancementTask:
@@ -85,12 +86,15 @@ def build_datasets(data: Path, val_data: Path | None, options: Any):
         val_voices, val_backgrounds, _ = _sources(Path(val_data), None)
         where = str(val_data)
     train = MixtureDataset(voices, backgrounds, segment_samples=options.segment_samples, seed=options.seed,
-                           num_items=len(voices) * ITEMS_PER_VOICE)
+                           num_items=len(voices) * ITEMS_PER_VOICE, augment=options.augment)
     val = MixtureDataset(val_voices, val_backgrounds, segment_samples=int(VAL_SEGMENT_S * SAMPLE_RATE),
                          seed=options.seed + 1, num_items=VAL_ITEMS, snr_db=EVAL_SNR_DB, voice_only=False)
     description = {"training data": f"{data} ({len(voices)} voices, {len(backgrounds)} backgrounds, mixed on the fly)",
                    "mixing": "voice-to-background -8 to +12 dB, 30 % of voices in a synthetic room (RT60 0.15-1 s), "
-                             "25 % two backgrounds, 4 % voice only; mixture level -38 to -16 dBFS",
+                             "25 % two backgrounds, 4 % voice only; mixture level -38 to -16 dBFS"
+                             + ("; each voice and background sped up or slowed down (voices 0.88-1.12, "
+                                "backgrounds 0.8-1.25) and equalised, each with probability 0.5"
+                                if options.augment else ""),
                    "validation data": f"{where}: mixtures at -5 to +5 dB",
                    "training items": len(train), "validation items": len(val)}
     return train, val, description
