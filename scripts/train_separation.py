@@ -143,12 +143,18 @@ def make_init(preset: str = "default") -> Path:
 def _train(out: Path, fresh: list[str], steps: int | None, resume: bool) -> None:
     """``aural train separation`` into ``out``: a new run with ``fresh`` (data, init, recipe), or
     ``--resume``; ``steps`` overrides the recipe's."""
-    command = [sys.executable, "-m", "aural", "train", "separation", "--out", str(out), "--no-progress"]
-    command += ["--resume"] if resume else fresh
+    command = [sys.executable, "-m", "aural", "train", "separation", "--out", _in_repo(str(out)), "--no-progress"]
+    command += ["--resume"] if resume else [_in_repo(arg) for arg in fresh]
     if steps:
         command += ["--steps", str(steps)]
     print(" ".join(command), flush=True)
     run_or_exit(command, ROOT)
+
+
+def _in_repo(arg: str) -> str:
+    """A path inside the checkout relative to it (the run's records and model card name it so;
+    the trainer runs from the checkout), anything else as it is."""
+    return arg[len(str(ROOT)) + 1:] if arg.startswith(str(ROOT) + os.sep) else arg
 
 
 def _data(part: str) -> list[str]:
@@ -265,8 +271,9 @@ INITIALISATION = {
 }
 INITIALISATION["dereverb_music"] = INITIALISATION["dereverb"]
 INITIALISATION["level"] = INITIALISATION["level_music"] = INITIALISATION["dereverb"]
-INITIALISATION["shipped_music"] = ("models/separation/default.safetensors (aural's own separation weights, "
-                                   "themselves from mel_unet default)")
+INITIALISATION["shipped_music"] = ("models/separation/default.safetensors as shipped before 2026-12-04 (sha256 "
+                                   "91ba50bf98fa..., step 1250 of the SI-SDR-led fine-tune, itself from mel_unet "
+                                   "default)")
 INITIALISATION["augment_music"] = ("the best checkpoint of scripts/train_separation.py shipped_music (itself from "
                                    + INITIALISATION["shipped_music"] + ")")
 NOTES = {
