@@ -2,7 +2,8 @@
 
 ``STAGE`` is a stage name; when it appears more than once in ``stages:``, name the entry by
 its position as in error messages: ``dynamics[2].ratio=4`` is ``stages[2]``, which must be
-a ``dynamics`` stage. ``VALUE`` is read as a YAML scalar (``0.7``, ``true``, ``null``,
+a ``dynamics`` stage. A param that is a mapping takes one key at a time:
+``mix_master.stems.background=-30``. ``VALUE`` is read as a YAML scalar (``0.7``, ``true``, ``null``,
 ``podcast``). Overrides are applied to the pipeline's data before validation, so they are
 checked exactly like the YAML; their errors name the ``--set`` instead of a file line.
 """
@@ -20,8 +21,9 @@ from aural.errors import UsageError
 
 MAX_VALUE_CHARS = 1000
 _SYNTAX = re.compile(r"^(?P<stage>[A-Za-z_][A-Za-z0-9_]*)(?:\[(?P<index>\d+)\])?\.(?P<param>[A-Za-z_][A-Za-z0-9_]*)"
-                     r"=(?P<value>.*)$", re.DOTALL)
-USAGE = "expected STAGE.PARAM=VALUE (or STAGE[INDEX].PARAM=VALUE), e.g. mel_unet.strength=0.7"
+                     r"(?:\.(?P<key>[A-Za-z_][A-Za-z0-9_]*))?=(?P<value>.*)$", re.DOTALL)
+USAGE = ("expected STAGE.PARAM=VALUE (or STAGE[INDEX].PARAM=VALUE, or STAGE.PARAM.KEY=VALUE for a mapping), "
+         "e.g. mel_unet.strength=0.7")
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,7 @@ class Override:
     stage: str
     index: int | None      # position in ``stages:`` when given
     param: str
+    key: str | None        # one key of a mapping param
     value: Any
 
 
@@ -48,7 +51,7 @@ def parse_override(text: str) -> Override:
     if isinstance(value, (list, dict)):
         raise UsageError(f"--set {text}: expected a single value, got a {type(value).__name__}")
     index = int(match["index"]) if match["index"] is not None else None
-    return Override(text, match["stage"], index, match["param"], value)
+    return Override(text, match["stage"], index, match["param"], match["key"], value)
 
 
 def apply_overrides(data: Any, texts: Sequence[str]) -> tuple[Any, dict[tuple, str]]:
@@ -74,8 +77,18 @@ def apply_overrides(data: Any, texts: Sequence[str]) -> tuple[Any, dict[tuple, s
             params = stages[index]["params"] = {}
         if not isinstance(params, dict):
             raise UsageError(f"--set {override.text}: stages[{index}].params is not a mapping")
-        params[override.param] = override.value
-        paths[("stages", index, "params", override.param)] = override.text
+        path = ("stages", index, "params", override.param)
+        if override.key is None:
+            params[override.param] = override.value
+        else:
+            mapping = params.get(override.param)
+            if mapping is None:
+                mapping = params[override.param] = {}
+            if not isinstance(mapping, dict):
+                raise UsageError(f"--set {override.text}: stages[{index}].params.{override.param} is not a mapping")
+            mapping[override.key] = override.value
+            paths[(*path, override.key)] = override.text
+        paths[path] = override.text
     return data, paths
 
 

@@ -70,3 +70,25 @@ def test_bad_values_are_checked_like_the_yaml_and_name_the_set(twice):
     assert first == "--set dynamics[0].ratio=loud: stages[0].params.ratio: expected a number in 1..1000, got 'loud'"
     assert second.startswith("--set mix_master.volume=3: stages[1].params.volume: unknown parameter; known: ")
     assert third == "--set dynamics[2].ratio=0.5: stages[2].params.ratio: expected a number in 1..1000, got 0.5"
+
+
+def test_one_key_of_a_mapping_param_changes_and_the_rest_stays(tmp_path):
+    assert parse_override("mix_master.stems.background=-30").key == "background"
+    assert parse_override("mel_unet.strength=0.7").key is None
+    spec = load_pipeline_spec("voice_isolation", ["mix_master.stems.background=-30"])
+    assert spec.stages[-1].params.stems == {"voice": 0.0, "background": -30.0}
+    path = tmp_path / "no_stems.yaml"
+    path.write_text("aural: 1\nstages:\n  - stage: separation\n  - stage: mix_master\n")
+    assert load_pipeline_spec(path, ["mix_master.stems.background=-12"]).stages[1].params.stems == {"background": -12.0}
+
+
+@pytest.mark.parametrize("text, error, message", [
+    ("mix_master.stems.background=loud", ConfigError,
+     "--set mix_master.stems.background=loud: stages[4].params.stems: background: expected a number in -120..24"),
+    ("mix_master.stems.drums=-3", ConfigError, "--set mix_master.stems.drums=-3: stages[4].params.stems: no stem 'drums'"),
+    ("separation.strength.x=1", UsageError, "--set separation.strength.x=1: stages[1].params.strength is not a mapping"),
+])
+def test_a_bad_key_of_a_mapping_param_names_the_set(text, error, message):
+    with pytest.raises(error) as info:
+        load_pipeline_spec("voice_isolation", [text])
+    assert str(info.value).startswith(message)

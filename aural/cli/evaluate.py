@@ -108,7 +108,8 @@ def _separation(pipeline: str, overrides: tuple[str, ...], folder: Path, out_dir
               help="With PIPELINE: also write the processed files to OUT/outputs/.")
 @click.option("--set", "overrides", multiple=True, metavar="STAGE.PARAM=VALUE",
               help="With PIPELINE: change a param of it, validated like the YAML: STAGE.PARAM=VALUE "
-                   "(STAGE[INDEX].PARAM=VALUE when the stage appears twice; INDEX as in stages[INDEX]). "
+                   "(STAGE[INDEX].PARAM=VALUE when the stage appears twice; INDEX as in stages[INDEX]; "
+                   "STAGE.PARAM.KEY=VALUE for one key of a mapping, e.g. mix_master.stems.background=-30). "
                    "Repeatable.")
 @click.option("--list-metrics", is_flag=True, help="List the metrics and exit.")
 @click.pass_context

@@ -310,7 +310,8 @@ def _check_pipeline_yaml(ctx: click.Context, param: click.Parameter, value: str)
 @click.option("--overwrite", is_flag=True, help="Replace existing output files.")
 @click.option("--set", "overrides", multiple=True, metavar="STAGE.PARAM=VALUE",
               help="Change a param of the pipeline, validated like the YAML: STAGE.PARAM=VALUE "
-                   "(STAGE[INDEX].PARAM=VALUE when the stage appears twice; INDEX as in stages[INDEX]). "
+                   "(STAGE[INDEX].PARAM=VALUE when the stage appears twice; INDEX as in stages[INDEX]; "
+                   "STAGE.PARAM.KEY=VALUE for one key of a mapping, e.g. mix_master.stems.background=-30). "
                    "Repeatable.")
 @click.option("--stems", is_flag=True,
               help="The pipeline ends with stems: write a folder per input, a file per stem "
