@@ -29,7 +29,8 @@ OPTIMIZER_KEYS = ("lr", "betas", "weight_decay")
 SCHEDULE_KEYS = ("warmup_steps", "decay", "min_lr_ratio")
 EARLY_STOPPING_KEYS = ("metric", "mode", "patience")
 TASK_KEYS = ("match_level", "front", "front_weights", "trainable")
-#: on-the-fly training targets (aural.degrade.reference): ``reference: early|dry``, ``early_reflections_ms``
+#: on-the-fly training targets (aural.degrade.reference): ``reference: early|dry``, ``early_reflections_ms``;
+#: ``augment``: speed and EQ changes of separation's mixture sources (aural.stages.separation.data)
 DATA_KEYS = ("reference", "early_reflections_ms", "augment")
 
 

@@ -115,8 +115,9 @@ class MixtureDataset(Dataset):
         speed = changes.speed if changes is not None else 1.0
         length = self.segment_samples if speed == 1.0 else source_samples(self.segment_samples, speed)
         crop, _ = loudest_channel_crop(path, facts, rng, length, self.sample_rate, min_level_db, loop_short=True)
-        return changes.apply(crop, self.sample_rate, self.segment_samples) if changes is not None \
-            else crop.astype(np.float64)
+        if changes is None:
+            return crop.astype(np.float64)
+        return changes.apply(crop, self.sample_rate, self.segment_samples)
 
     def _changes(self, index: int, source: str) -> Augmentation | None:
         """The augmentation of an item's voice or background (``None`` without ``augment``)."""
