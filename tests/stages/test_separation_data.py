@@ -51,9 +51,9 @@ def test_the_eq_colours_without_moving_or_lengthening():
     out = Augmentation(speed=1.0, eq=eq).apply(noise, SAMPLE_RATE, SAMPLE_RATE)
     assert out.shape == noise.shape
     assert np.corrcoef(out, noise)[0, 1] > 0.5                       # aligned, not shifted
-    low, high = (np.abs(np.fft.rfft(x))[100:400].mean() / np.abs(np.fft.rfft(x))[4000:7000].mean()
-                 for x in (out, noise))
-    assert 20 * np.log10(high / low) > 10.0                          # +3 dB/octave tilts the top up
+    highs_over_lows_out, highs_over_lows_in = (np.abs(np.fft.rfft(x))[4000:7000].mean()
+                                               / np.abs(np.fft.rfft(x))[100:400].mean() for x in (out, noise))
+    assert 20 * np.log10(highs_over_lows_out / highs_over_lows_in) > 10.0  # +3 dB/octave tilts the top up
 
 
 def test_items_are_reproducible_with_and_without_augmentation(sources):
@@ -63,8 +63,12 @@ def test_items_are_reproducible_with_and_without_augmentation(sources):
         mixture, voice, record = plain.item(index)
         again, voice_again, _ = dataset(sources, False).item(index)
         assert torch.equal(mixture, again) and torch.equal(voice, voice_again)
-        mixed, target, _ = augmented.item(index)
+        mixed, target, facts = augmented.item(index)
         assert torch.equal(mixed, dataset(sources, True).item(index)[0])
+        for mix, clean, drawn in ((mixture, voice, record), (mixed, target, facts)):
+            if np.isfinite(drawn["snr_db"]):  # the target sits in the mixture at the drawn ratio
+                ratio_db = 10 * np.log10(float(clean.double().pow(2).sum() / (mix - clean).double().pow(2).sum()))
+                assert ratio_db == pytest.approx(drawn["snr_db"], abs=0.05)
         assert mixed.shape == mixture.shape == target.shape == (1, SAMPLE_RATE)
         assert torch.isfinite(mixed).all() and mixed.abs().max() < 1.0
         differ += not torch.equal(mixed, mixture)
