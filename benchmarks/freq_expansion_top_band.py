@@ -12,15 +12,18 @@ the generated band above a frequency. Needs the outputs of
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
-RUN = ROOT / "runs" / "freq_expansion"
+sys.path.insert(0, str(ROOT / "scripts"))
+
+from train_freq_expansion import RUN, SPEECH_SETS  # noqa: E402  (the pairs and corpora its bench scores)
+
 SAMPLE_RATE = 48000
 TRANSITION_HZ = 200.0
-CORPORA = {"seflow_": "VCTK", "03-": "RAVDESS"}
 
 
 def low_passed(audio: np.ndarray, top_hz: float) -> np.ndarray:
@@ -55,7 +58,7 @@ def main() -> None:
             reference, estimate = reference[:length], estimate[:length]
             row = [log_spectral_distance(reference, low_passed(estimate, t) if t else estimate, SAMPLE_RATE)
                    for t in tops]
-            corpus = next((name for prefix, name in CORPORA.items() if folder.name.startswith(prefix)), None)
+            corpus = next((name for name, prefix in SPEECH_SETS.items() if folder.name.startswith(prefix)), None)
             for label in ("all", corpus):
                 if label:
                     scores.setdefault(label, []).append(row)

@@ -70,7 +70,7 @@ def command(stage: str, data: Path | None, val_data: Path | None, out_dir: Path,
 
     from aural.stages import get_stage
     from aural.train.checkpoint import load_growing
-    from aural.train.recipe import builtin_recipe, load_recipe, recipe_from_mapping
+    from aural.train.recipe import DATA_KEYS, builtin_recipe, load_recipe, recipe_from_mapping
     from aural.train.sources import DataOptions, build_datasets
     from aural.train.trainer import LAST, Trainer
 
@@ -134,8 +134,7 @@ def command(stage: str, data: Path | None, val_data: Path | None, out_dir: Path,
         raise UsageError(f"{stage} declares no native sample rate to train at")
     options = DataOptions(sample_rate=sample_rate, segment_samples=chosen.segment_samples, noise_dir=noise_dir,
                           rir_dir=rir_dir, profiles=profiles, seed=chosen.seed,
-                          **{key: chosen.data[key] for key in ("reference", "early_reflections_ms", "augment")
-                             if key in chosen.data})
+                          **{key: chosen.data[key] for key in DATA_KEYS if key in chosen.data})
     # a stage whose data is not degraded/clean pairs (band-limited full-band audio, mixtures)
     # says how to build it from --data in its task module
     datasets_of = getattr(task_module, "build_datasets", build_datasets)

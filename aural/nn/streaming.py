@@ -273,7 +273,7 @@ def spectral_stream(transform: SpectralTransform, config: Any, *, strength: floa
     from aural.nn.spectral import hann_window
 
     window = hann_window(config.n_fft)
-    lead_in_samples = config.n_fft - config.hop_length + config.context_frames * config.hop_length
+    lead_in_samples = spectral_lead_in_samples(config)
     chunked = ChunkedSpectralProcessor(transform, n_fft=config.n_fft, window=window, chunk_frames=config.chunk_frames,
                                        context_frames=config.context_frames, max_batch=max_batch, track=track,
                                        lead_in_frames=-(-lead_in_samples // config.hop_length))
@@ -282,3 +282,9 @@ def spectral_stream(transform: SpectralTransform, config: Any, *, strength: floa
                                      max_held_frames=chunked.max_held_frames, strength=strength,
                                      pause_gate=pause_gate, lead_in_samples=lead_in_samples)
     return chunked, engine
+
+
+def spectral_lead_in_samples(config: Any) -> int:
+    """How much mirrored start :func:`spectral_stream` puts before a stream: its first chunk's
+    context, and the first window's reach back before the first sample."""
+    return config.n_fft - config.hop_length + config.context_frames * config.hop_length

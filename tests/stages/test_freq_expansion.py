@@ -98,6 +98,7 @@ def test_tracker_leaves_a_streams_mirrored_lead_in_out():
     """The stream's frames reaching into its made-up start get no cutoff and never reach the
     tracker: a 2.1 kHz tone (below the tracker's floor) has no cutoff from its first frame on."""
     from aural.nn.spectral import hann_window, stft
+    from aural.nn.streaming import spectral_lead_in_samples
     from aural.stages.freq_expansion.cutoff import CutoffTracker
 
     stage = FreqExpansionStage(model=random_model())
@@ -108,7 +109,7 @@ def test_tracker_leaves_a_streams_mirrored_lead_in_out():
     stage.process(Signal(audio[None], RATE))
     assert (seen[0] == config.n_fft // 2 + 1).all()  # the first windows: the lead-in and the first chunk
 
-    lead_in = config.n_fft - config.hop_length + config.context_frames * config.hop_length
+    lead_in = spectral_lead_in_samples(config)
     mirrored = torch.cat([audio[1:lead_in + 1].flip(0), audio])  # the even mirror: a kink at the first sample
     padded = torch.nn.functional.pad(mirrored, (config.n_fft - config.hop_length, 0))
     spec = stft(padded[None], config.n_fft, config.hop_length, hann_window(config.n_fft))

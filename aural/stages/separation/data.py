@@ -41,6 +41,7 @@ ROOM_PROBABILITY = 0.3
 AUGMENT_PROBABILITY = 0.5       # of each of: voice speed, voice EQ, background speed, background EQ
 VOICE_SPEED = (0.88, 1.12)      # about +-2 semitones: still a plausible voice
 BACKGROUND_SPEED = (0.8, 1.25)
+AUGMENTED = {"voice": (3, VOICE_SPEED), "background": (4, BACKGROUND_SPEED)}  # source: (generator salt, speeds)
 
 
 def _level_db(audio: np.ndarray) -> float:
@@ -123,9 +124,8 @@ class MixtureDataset(Dataset):
         """The augmentation of an item's voice or background (``None`` without ``augment``)."""
         if not self.augment:
             return None
-        salt = {"voice": 3, "background": 4}[source]
-        return Augmentation.draw(np.random.default_rng([self.seed, self.epoch, index, salt]),
-                                 VOICE_SPEED if source == "voice" else BACKGROUND_SPEED)
+        salt, speeds = AUGMENTED[source]
+        return Augmentation.draw(np.random.default_rng([self.seed, self.epoch, index, salt]), speeds)
 
     def _pick(self, files: list[Path], rng: np.random.Generator, index: int, salt: int) -> Path:
         n = len(files)
