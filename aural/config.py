@@ -265,6 +265,9 @@ def _check_stages(stages: list, problems: _Problems) -> list[StageSpec]:
         if not runs_here:
             problems.add(("stages", i, "stage"), f"stage {cls.name} cannot run here: {reason}")
         spec = _check_stage_entry(i, entry, cls, problems)
+        reason = cls.unavailable_with(spec.params) if spec is not None and spec.params is not None else None
+        if reason:
+            problems.add(("stages", i, "params"), f"cannot run here: {reason}")
         if spec is not None and enabled is not False:
             specs.append(spec)
     return specs

@@ -5,6 +5,7 @@
     python benchmarks/stage_speed.py --random-init            # learned stages without shipped weights
     python benchmarks/stage_speed.py --stages separation --random-init --sample-rate 48000 --channels 2
     python benchmarks/stage_speed.py --stages separation --random-init --model-config '{"network": "complex_mask"}'
+    python benchmarks/stage_speed.py --stages separation --params '{"deepfilter_share": 0.7}'
 
 Each measurement runs in a fresh child process: it builds the stage (weights loaded before
 the clock starts), streams a generated file of the given length at the stage's native rate
@@ -36,13 +37,14 @@ from aural.stages import STAGES
 
 name, seconds, random_init, folder = sys.argv[1], float(sys.argv[2]), sys.argv[3] == "1", sys.argv[4]
 rate_arg, channels, model_config = int(sys.argv[5]), int(sys.argv[6]), json.loads(sys.argv[7])
+params = json.loads(sys.argv[8])
 cls = STAGES.get(name)
 if cls.learned and random_init:
-    stage = cls(model=cls.model_factory(model_config))
+    stage = cls(model=cls.model_factory(model_config), **params)
 elif cls.learned:
-    stage = cls(weights="default")
+    stage = cls(weights="default", **params)
 else:
-    stage = cls()
+    stage = cls(**params)
 rate = rate_arg or stage.contract.sample_rate or 48000
 src, out = f"{folder}/in.wav", f"{folder}/out.wav"
 rng = np.random.default_rng(0)
@@ -68,7 +70,8 @@ print(json.dumps({"stage": name, "seconds": seconds, "sample_rate": rate, "chann
                   "wall_s": round(wall, 3), "real_time_factor": round(wall / seconds, 4),
                   "cpu_real_time_factor": round(cpu / seconds, 4),
                   "peak_rss_mb": round(peak_mb, 1), "random_init": random_init and cls.learned,
-                  **({"model_config": model_config} if model_config and random_init else {})}))
+                  **({"model_config": model_config} if model_config and random_init else {}),
+                  **({"params": params} if params else {})}))
 """
 
 
@@ -82,6 +85,7 @@ def main() -> None:
                         help="learned stages with untrained weights (speed and memory only)")
     parser.add_argument("--model-config", default="{}",
                         help="with --random-init: the model config as JSON (default: the stage's defaults)")
+    parser.add_argument("--params", default="{}", help="the stage's params as JSON (default: its defaults)")
     args = parser.parse_args()
     if args.stages is None:
         from aural.stages import STAGES
@@ -94,7 +98,7 @@ def main() -> None:
             with tempfile.TemporaryDirectory(prefix="aural-speed-") as folder:
                 result = subprocess.run([sys.executable, "-c", CHILD, name, str(seconds),
                                          "1" if args.random_init else "0", folder, str(args.sample_rate),
-                                         str(args.channels), args.model_config],
+                                         str(args.channels), args.model_config, args.params],
                                         env=env, capture_output=True, text=True)
             if result.returncode:
                 print(json.dumps({"stage": name, "seconds": seconds,

@@ -167,13 +167,20 @@ def with_separation_weights(pipeline: Path, folder: Path) -> Path:
 
 def skip_unless_stages_run_here(pipeline: Path) -> None:
     """Skip the calling test, with the reason, when a stage of ``pipeline`` cannot run on this
-    machine (its optional extra is not installed: ``deepfilter`` without ``aural[deepfilter]``)."""
+    machine (its optional extra is not installed: ``deepfilter`` without ``aural[deepfilter]``,
+    or a param that needs it)."""
     import yaml
 
+    from aural.params import check_params
     from aural.stages import STAGES
 
     for entry in yaml.safe_load(Path(pipeline).read_text())["stages"]:
-        runs_here, reason = STAGES.get(entry["stage"]).available()
+        cls = STAGES.get(entry["stage"])
+        runs_here, reason = cls.available()
+        if runs_here:
+            params, _ = check_params(cls.Params, entry.get("params") or {})
+            reason = cls.unavailable_with(params) if params is not None else None
+            runs_here = reason is None
         if not runs_here:
             pytest.skip(f"{Path(pipeline).name}: stage {entry['stage']}: {reason}")
 

@@ -128,6 +128,12 @@ class Stage(ABC):
         ``aural validate`` and ``aural stages`` ask every stage."""
         return True, ""
 
+    @classmethod
+    def unavailable_with(cls, params: Any) -> str | None:
+        """``None``, or a one-line reason why these ``params`` cannot run here although the stage
+        can (a param that needs an optional extra). Cheap and never raises."""
+        return None
+
     # -- lifecycle -------------------------------------------------------------------------
     def configure(self, sample_rate: int, num_channels: int, stems: tuple[str, ...] | None = None) -> None:
         """Prepare for audio at ``sample_rate`` with ``num_channels``; resets state. ``stems``:

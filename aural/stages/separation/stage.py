@@ -63,6 +63,15 @@ class SeparationStage(LearnedStage):
     model_module = "aural.stages.separation.model"
     task_module = "aural.stages.separation.task"
 
+    @classmethod
+    def unavailable_with(cls, params: Any) -> str | None:
+        if params.deepfilter_share == 0.0:
+            return None
+        from aural.stages.deepfilter import DeepFilterStage
+
+        runs_here, reason = DeepFilterStage.available()
+        return None if runs_here else f"deepfilter_share needs DeepFilterNet3: {reason}"
+
     def __init__(self, params: Any = None, *, weights: str | None = "default", model: nn.Module | None = None,
                  **param_values: Any):
         from aural.nn.streaming import spectral_stream
