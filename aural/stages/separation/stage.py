@@ -6,6 +6,12 @@ per bin) on a streamed STFT at 16 kHz: ``voice = strength * mask * input + (1 - 
 stems add up to the input within float error whatever the network predicts. Stereo stays
 linked: one mask, computed on the channel mean, applies to every channel.
 
+``deepfilter_share`` (extra ``deepfilter``) blends DeepFilterNet3's output into the voice
+estimate: ``voice = (1 - share) * network voice + share * DeepFilterNet3 voice`` (each with
+``strength``), DeepFilterNet3 run at 48 kHz on each channel (its share is not linked across
+channels) and aligned inside the network's latency (:mod:`aural.stages.separation.deepfilter_voice`).
+The two err differently, so the blend separates better than either.
+
 At other rates the pipeline runs the stage at 16 kHz: in a faster stream the band above 8 kHz
 goes to the voice scaled by the mask's gain on the voice's top octave (4-8 kHz, every 10 ms),
 the rest of it to the background; in a slower one (8 kHz) the voice comes back at the stream
@@ -27,6 +33,7 @@ if TYPE_CHECKING:
     from torch import nn
 
     from aural.signal import Signal
+    from aural.stages.deepfilter import DeepFilterStage
     from aural.stages.separation.deepfilter_voice import DeepFilterVoice
     from aural.stems import Stems
 
@@ -81,7 +88,7 @@ class SeparationStage(LearnedStage):
         self._transform, self._engine = spectral_stream(self._mask_linked, self.model.config,
                                                         strength=self.params.strength, max_batch=1 << 30)
         self._deepfilter: DeepFilterVoice | None = None
-        self._denoiser = None
+        self._denoiser: DeepFilterStage | None = None
         if self.params.deepfilter_share > 0.0:
             from aural.stages.deepfilter import DeepFilterStage
 
