@@ -501,6 +501,14 @@ class Pipeline:
             steps.append(_ChannelStep(channels, num_channels, groups))
         return steps
 
+    def block_stream(self, sample_rate: int, num_channels: int) -> Callable[[torch.Tensor], torch.Tensor]:
+        """A push function over fresh steps: ``(num_channels, n)`` blocks at ``sample_rate`` in, the
+        output so far out, aligned with the input (stage latencies dropped) but short of what
+        resamplers and stages still hold back. No analysis passes and no flush: a caller that
+        needs the tail pushes silence past the hold-back."""
+        steps = self.plan(sample_rate, num_channels)
+        return lambda audio: _through(steps, audio)
+
     @staticmethod
     def _plan_stage(stage: Stage, rate: int, channels: int, stems: tuple[str, ...] | None,
                     working_rate: int | None) -> tuple[list[_Step], int, int, tuple[str, ...] | None]:

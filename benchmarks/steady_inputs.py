@@ -1,7 +1,7 @@
 """Steady input through a pipeline: how far its 100 ms output levels swing (pumping).
 
     python benchmarks/steady_inputs.py                                    # phone_to_studio as shipped
-    python benchmarks/steady_inputs.py --set mel_unet.attenuation_limit_db=20 --set ...
+    python benchmarks/steady_inputs.py --set mel_unet.pause_attenuation_db=30   # with the pause gate
 
 Three 6 s inputs at 48 kHz that hold still: pink noise at -35 dBFS RMS (noise alone, no speech),
 a sustained C major chord (four sines at 0.05 each) and a 440 Hz tone at 0.1. For each, the

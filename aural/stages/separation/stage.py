@@ -33,7 +33,6 @@ if TYPE_CHECKING:
     from torch import nn
 
     from aural.signal import Signal
-    from aural.stages.deepfilter import DeepFilterStage
     from aural.stages.separation.deepfilter_voice import DeepFilterVoice
     from aural.stems import Stems
 
@@ -88,11 +87,10 @@ class SeparationStage(LearnedStage):
         self._transform, self._engine = spectral_stream(self._mask_linked, self.model.config,
                                                         strength=self.params.strength, max_batch=1 << 30)
         self._deepfilter: DeepFilterVoice | None = None
-        self._denoiser: DeepFilterStage | None = None
         if self.params.deepfilter_share > 0.0:
-            from aural.stages.deepfilter import DeepFilterStage
+            from aural.stages.separation.deepfilter_voice import DeepFilterVoice
 
-            self._denoiser = DeepFilterStage()  # without the extra: the error naming it, before anything runs
+            self._deepfilter = DeepFilterVoice(SAMPLE_RATE)  # without the extra: the error naming it, now
 
     def _mask_linked(self, windows: torch.Tensor) -> torch.Tensor:
         """``(rows * chunks, frames, bins)`` windows, row 0 the channel mean (when there are
@@ -112,10 +110,8 @@ class SeparationStage(LearnedStage):
         self._engine.reset(self._rows)
         self._transform.reset(self._rows)
         self._delay = torch.zeros(channels, self.latency_samples)
-        if self._denoiser is not None:
-            from aural.stages.separation.deepfilter_voice import DeepFilterVoice
-
-            self._deepfilter = DeepFilterVoice(self._denoiser, SAMPLE_RATE, channels, self.latency_samples)
+        if self._deepfilter is not None:
+            self._deepfilter.reset(channels, self.latency_samples)
 
     def process_block(self, audio: torch.Tensor) -> torch.Tensor:
         import torch
