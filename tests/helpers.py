@@ -213,3 +213,10 @@ def clicks(num_samples: int, seed: int = 0, count: int = 40, level: float = 0.3)
         start, length = int(rng.integers(1000, num_samples - 1000)), int(rng.integers(1, 9))
         out[start:start + length] += click_burst(rng, length, level)
     return out
+
+
+def noisy_voice(seconds: float = 2.0, channels: int = 1) -> Signal:
+    """:func:`speech_like` at 16 kHz in white noise (about 10 dB below it)."""
+    voice = speech_like(seconds, 16000, num_channels=channels)
+    noise = 0.03 * torch.randn(voice.audio.shape, generator=torch.Generator().manual_seed(5))
+    return Signal(voice.audio + noise, 16000)

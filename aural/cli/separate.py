@@ -34,6 +34,10 @@ MODELS = {"voice": "default", "music": "music"}
 @click.option("--deepfilter-share", type=click.FloatRange(0.0, 1.0), default=0.0, show_default=True,
               help="Share of DeepFilterNet3's denoised input blended into the voice estimate (needs the extra "
                    "deepfilter; 0.7 separates speech from noise best on aural's held-out mixtures).")
+@click.option("--deepfilter-fusion", is_flag=True,
+              help="With --deepfilter-share: a small learned network picks between DeepFilterNet3's and the "
+                   "separation network's voice per time-frequency bin (the share then weighs that fused "
+                   "estimate; 1 is the fused estimate alone).")
 @click.option("--format", "fmt", type=click.Choice(["wav", "flac"]), default=None,
               help="Output format (default: the input's if wav/flac, else wav).")
 @click.option("--subtype", type=click.Choice(list(io.SUBTYPES)), default=None,
@@ -43,7 +47,7 @@ MODELS = {"voice": "default", "music": "music"}
 @threads_option
 @click.pass_context
 def command(ctx: click.Context, inputs: tuple[Path, ...], output: Path, model: str, weights: str | None,
-            strength: float, deepfilter_share: float, fmt: str | None, subtype: str | None, overwrite: bool,
+            strength: float, deepfilter_share: float, deepfilter_fusion: bool, fmt: str | None, subtype: str | None, overwrite: bool,
             quiet: bool) -> None:
     """Split INPUT files or folders into voice and background stems under OUTPUT.
 
@@ -59,7 +63,11 @@ def command(ctx: click.Context, inputs: tuple[Path, ...], output: Path, model: s
     if output.suffix.lower() in io.WRITE_FORMATS and not output.is_dir():
         raise click.UsageError(f"{output}: aural separate writes a folder per input; -o must name a folder")
     reference = weights or MODELS[model]
-    stage = SeparationStage(weights=reference, strength=strength, deepfilter_share=deepfilter_share)
+    if deepfilter_fusion and deepfilter_share == 0.0:
+        raise click.UsageError("--deepfilter-fusion fuses DeepFilterNet3's voice in: give --deepfilter-share too "
+                               "(1: the fused estimate alone)")
+    stage = SeparationStage(weights=reference, strength=strength, deepfilter_share=deepfilter_share,
+                            deepfilter_fusion=deepfilter_fusion)
     spec = PipelineSpec(name=f"separate ({model})", stages=(StageSpec(stage.name, stage.params, reference),))
     pipeline = Pipeline(spec, [stage])
     options = RunOptions(subtype=subtype, overwrite=overwrite, show_progress=not quiet,

@@ -102,3 +102,11 @@ def test_run_stems_writes_the_last_stages_stems(tmp_path, capsys, weights):
     assert all((s.sample_rate, s.num_channels, s.num_samples) == (22050, 2, 22050) for s in stems.values())
     code, _, err = run_cli(["run", "podcast_master", str(src), "-o", str(tmp_path / "x"), "--stems", "-q"], capsys)
     assert code == 2 and "ends with a signal, not stems" in err
+
+
+def test_separate_deepfilter_fusion_needs_a_share(tmp_path, capsys, weights):
+    src = write_audio(tmp_path / "memo.wav", speech_like(0.3, 16000))
+    code, _, err = run_cli(["separate", str(src), "-o", str(tmp_path / "o"), "--weights", weights,
+                            "--deepfilter-fusion"], capsys)
+    assert code == 2 and "give --deepfilter-share too" in err
+    assert not (tmp_path / "o").exists()

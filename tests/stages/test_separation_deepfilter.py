@@ -11,7 +11,7 @@ from aural.signal import Signal
 from aural.stages.deepfilter import DeepFilterStage
 from aural.stages.separation import SeparationStage, separate
 from aural.stages.separation.model import build_model
-from helpers import run_cli, speech_like
+from helpers import noisy_voice, run_cli, speech_like
 
 RUNS_HERE, REASON = DeepFilterStage.available()
 needs_libdf = pytest.mark.skipif(not RUNS_HERE, reason=f"deepfilter: {REASON}")
@@ -22,12 +22,6 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 def model():
     torch.manual_seed(0)
     return build_model()
-
-
-def noisy_voice(seconds: float = 2.0, channels: int = 1) -> Signal:
-    voice = speech_like(seconds, 16000, num_channels=channels)
-    noise = 0.03 * torch.randn(voice.audio.shape, generator=torch.Generator().manual_seed(5))
-    return Signal(voice.audio + noise, 16000)
 
 
 def deepfilter_alone(signal: Signal) -> torch.Tensor:

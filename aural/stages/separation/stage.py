@@ -7,10 +7,13 @@ stems add up to the input within float error whatever the network predicts. Ster
 linked: one mask, computed on the channel mean, applies to every channel.
 
 ``deepfilter_share`` (extra ``deepfilter``) blends DeepFilterNet3's output into the voice
-estimate: ``voice = (1 - share) * network voice + share * DeepFilterNet3 voice`` (each with
-``strength``), DeepFilterNet3 run at 48 kHz on each channel (its share is not linked across
-channels) and aligned inside the network's latency (:mod:`aural.stages.separation.deepfilter_voice`).
-The two err differently, so the blend separates better than either.
+estimate: ``voice = (1 - share) * network voice + share * DeepFilterNet3 voice``, DeepFilterNet3
+run at 48 kHz on each channel (its share is not linked across channels) and aligned inside the
+network's latency (:mod:`aural.stages.separation.deepfilter_voice`). The two err differently, so
+the blend separates better than either. With ``deepfilter_fusion`` a small learned network
+(:mod:`aural.stages.separation.fusion`, weights preset ``fusion``) chooses between the two per
+STFT bin, and ``share`` weighs that fused estimate against the network's instead; it streams
+after the blend on its own STFT and adds its latency. ``strength`` applies to the final estimate.
 
 At other rates the pipeline runs the stage at 16 kHz: in a faster stream the band above 8 kHz
 goes to the voice scaled by the mask's gain on the voice's top octave (4-8 kHz, every 10 ms),
@@ -24,7 +27,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from aural.params import param
+from aural.params import ParamError, param
 from aural.stages import register_stage
 from aural.stages.base import IOContract, LearnedStage
 
@@ -34,6 +37,7 @@ if TYPE_CHECKING:
 
     from aural.signal import Signal
     from aural.stages.separation.deepfilter_voice import DeepFilterVoice
+    from aural.stages.separation.fusion import FusedVoice
     from aural.stems import Stems
 
 SAMPLE_RATE = 16000
@@ -49,6 +53,15 @@ class SeparationParams:
                                               "blended with the network's (needs the extra deepfilter; "
                                               "DeepFilterNet3 runs on each channel); 0: the network alone",
                                     min=0.0, max=1.0)
+    deepfilter_fusion: bool = param(False, help="with deepfilter_share > 0: a small learned network picks "
+                                                "between DeepFilterNet3's and the network's voice per "
+                                                "time-frequency bin, and deepfilter_share weighs that fused "
+                                                "estimate against the network's (1: the fused estimate alone)")
+
+    def __post_init__(self) -> None:
+        if self.deepfilter_fusion and self.deepfilter_share == 0.0:
+            raise ParamError("deepfilter_fusion", "deepfilter_fusion fuses DeepFilterNet3's voice in: "
+                                                  "set deepfilter_share too (1: the fused estimate alone)")
 
 
 @register_stage
@@ -79,18 +92,36 @@ class SeparationStage(LearnedStage):
         return None if runs_here else f"deepfilter_share needs DeepFilterNet3: {reason}"
 
     def __init__(self, params: Any = None, *, weights: str | None = "default", model: nn.Module | None = None,
-                 **param_values: Any):
+                 fusion: nn.Module | None = None, **param_values: Any):
+        """``fusion``: a :class:`~aural.stages.separation.fusion.VoiceFusion` instead of the
+        preset ``fusion`` (with ``deepfilter_fusion``)."""
         from aural.nn.streaming import spectral_stream
+
+        from aural.stages.separation.fusion import VoiceFusion
 
         super().__init__(params, **param_values)
         self.model = self._resolve_model(weights, model)
-        self._transform, self._engine = spectral_stream(self._mask_linked, self.model.config,
-                                                        strength=self.params.strength, max_batch=1 << 30)
+        if isinstance(self.model, VoiceFusion):
+            from aural.errors import WeightsError
+
+            raise WeightsError(f"{self.name}: weights {weights!r} are a VoiceFusion (what deepfilter_fusion runs), "
+                               "not a voice network")
+        self._transform, self._engine = spectral_stream(self._mask_linked, self.model.config, strength=1.0,
+                                                        max_batch=1 << 30)
         self._deepfilter: DeepFilterVoice | None = None
+        self._fusion: FusedVoice | None = None
         if self.params.deepfilter_share > 0.0:
             from aural.stages.separation.deepfilter_voice import DeepFilterVoice
 
             self._deepfilter = DeepFilterVoice(SAMPLE_RATE)  # without the extra: the error naming it, now
+            if self.params.deepfilter_fusion:
+                from aural.stages.separation.fusion import FusedVoice
+
+                self._fusion = FusedVoice(fusion, share=self.params.deepfilter_share)
+
+    @property
+    def latency_samples(self) -> int:
+        return self._engine.latency_samples + (self._fusion.latency_samples if self._fusion else 0)
 
     def _mask_linked(self, windows: torch.Tensor) -> torch.Tensor:
         """``(rows * chunks, frames, bins)`` windows, row 0 the channel mean (when there are
@@ -109,9 +140,11 @@ class SeparationStage(LearnedStage):
         self._rows = channels + 1 if channels > 1 else channels
         self._engine.reset(self._rows)
         self._transform.reset(self._rows)
-        self._delay = torch.zeros(channels, self.latency_samples)
+        self._delay = torch.zeros(channels, self._engine.latency_samples)
         if self._deepfilter is not None:
-            self._deepfilter.reset(channels, self.latency_samples)
+            self._deepfilter.reset(channels, self._engine.latency_samples)
+        if self._fusion is not None:
+            self._fusion.reset(channels)
 
     def process_block(self, audio: torch.Tensor) -> torch.Tensor:
         import torch
@@ -128,32 +161,46 @@ class SeparationStage(LearnedStage):
         import torch
 
         channels = self.num_channels or 1
-        tail = torch.zeros(channels, self.latency_samples)
+        tail = torch.zeros(channels, self._engine.latency_samples)
         if self._deepfilter is not None:
             self._deepfilter.push(tail)
-        return self._stems(self._engine.finish()[self._rows - channels:], tail)
+        stems = self._stems(self._engine.finish()[self._rows - channels:], tail)
+        if self._fusion is None:
+            return stems
+        return torch.cat([stems, self._voice_and_rest(*self._fusion.finish())], dim=-1)
 
     def _stems(self, voice: torch.Tensor, audio: torch.Tensor) -> torch.Tensor:
-        """``(2, channels, n)``: the voice, and the input (delayed as the voice is) minus it."""
+        """``(2, channels, n)`` from the network's next voice estimate and the next input."""
         import torch
 
         joined = torch.cat([self._delay, audio], dim=1)
         delayed, self._delay = joined[:, :audio.shape[1]], joined[:, audio.shape[1]:]
         if self._deepfilter is not None:
-            share, strength = self.params.deepfilter_share, self.params.strength
-            denoised = delayed + strength * (self._deepfilter.take(audio.shape[1]) - delayed)
-            voice = (1.0 - share) * voice + share * denoised
-        return torch.stack([voice, delayed - voice])
+            denoised = self._deepfilter.take(audio.shape[1])
+            if self._fusion is not None:
+                voice, delayed = self._fusion.push(delayed, voice, denoised)
+            else:
+                voice = voice + self.params.deepfilter_share * (denoised - voice)
+        return self._voice_and_rest(voice, delayed)
+
+    def _voice_and_rest(self, estimate: torch.Tensor, mixture: torch.Tensor) -> torch.Tensor:
+        """``(2, channels, n)``: the voice (``strength`` of the way from the mixture to the
+        estimate), and the mixture minus it."""
+        import torch
+
+        voice = mixture + self.params.strength * (estimate - mixture)
+        return torch.stack([voice, mixture - voice])
 
 
 def separate(signal: Signal, *, weights: str | None = "default", model: nn.Module | None = None,
-             strength: float = 1.0, deepfilter_share: float = 0.0) -> Stems:
+             strength: float = 1.0, deepfilter_share: float = 0.0, deepfilter_fusion: bool = False) -> Stems:
     """``signal`` (any rate, any channels) split into Stems ``voice`` and ``background`` at its
     own rate and length, adding up to it; ``model`` (e.g. ``build_model()`` or a trained one)
     instead of ``weights`` (a preset name or a .safetensors path)."""
     from aural.config import PipelineSpec, StageSpec
     from aural.pipeline import Pipeline
 
-    stage = SeparationStage(weights=weights, model=model, strength=strength, deepfilter_share=deepfilter_share)
+    stage = SeparationStage(weights=weights, model=model, strength=strength, deepfilter_share=deepfilter_share,
+                            deepfilter_fusion=deepfilter_fusion)
     spec = PipelineSpec(name="separate", stages=(StageSpec(stage.name, stage.params, weights),))
     return Pipeline(spec, [stage]).process(signal)
