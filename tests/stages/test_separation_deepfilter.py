@@ -11,7 +11,7 @@ from aural.signal import Signal
 from aural.stages.deepfilter import DeepFilterStage
 from aural.stages.separation import SeparationStage, separate
 from aural.stages.separation.model import build_model
-from helpers import noisy_voice, run_cli, speech_like
+from helpers import noisy_voice, run_cli, speech_like, streamed_in_blocks
 
 RUNS_HERE, REASON = DeepFilterStage.available()
 needs_libdf = pytest.mark.skipif(not RUNS_HERE, reason=f"deepfilter: {REASON}")
@@ -59,10 +59,7 @@ def test_streaming_in_odd_blocks_equals_whole_signal(model):
     stage = SeparationStage(model=model, deepfilter_share=0.6)
     signal = noisy_voice(channels=2)
     whole = stage.process(signal)
-    stage.configure(16000, 2)
-    parts = [stage.process_block(signal.audio[:, i:i + 1531]) for i in range(0, signal.num_samples, 1531)]
-    parts.append(stage.flush())
-    streamed = torch.cat(parts, dim=-1)[..., stage.latency_samples:stage.latency_samples + signal.num_samples]
+    streamed = streamed_in_blocks(stage, signal)
     torch.testing.assert_close(streamed[0], whole["voice"].audio, rtol=0, atol=1e-5)
     torch.testing.assert_close(streamed[1], whole["background"].audio, rtol=0, atol=1e-5)
 

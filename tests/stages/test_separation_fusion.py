@@ -12,7 +12,7 @@ from aural.stages.separation.fusion import VoiceFusion, VoiceFusionConfig, build
 from aural.stages.separation.fusion_data import FusionMaterial, material_split
 from aural.stages.separation.model import build_model
 from aural.weights import read_manifest
-from helpers import noisy_voice, run_cli, speech_like
+from helpers import noisy_voice, run_cli, speech_like, streamed_in_blocks
 
 RUNS_HERE, REASON = DeepFilterStage.available()
 needs_libdf = pytest.mark.skipif(not RUNS_HERE, reason=f"deepfilter: {REASON}")
@@ -83,10 +83,7 @@ def test_fused_stems_stream_in_odd_blocks_as_the_whole_signal_and_sum_to_it(mode
     signal = noisy_voice(channels=2)
     whole = stage.process(signal)
     torch.testing.assert_close(whole.mixture().audio, signal.audio, rtol=0, atol=1e-6)
-    stage.configure(16000, 2)
-    parts = [stage.process_block(signal.audio[:, i:i + 1531]) for i in range(0, signal.num_samples, 1531)]
-    parts.append(stage.flush())
-    streamed = torch.cat(parts, dim=-1)[..., stage.latency_samples:stage.latency_samples + signal.num_samples]
+    streamed = streamed_in_blocks(stage, signal)
     torch.testing.assert_close(streamed[0], whole["voice"].audio, rtol=0, atol=1e-5)
     torch.testing.assert_close(streamed[1], whole["background"].audio, rtol=0, atol=1e-5)
 
