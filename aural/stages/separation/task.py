@@ -6,6 +6,10 @@ speech with ``--noise`` naming the backgrounds (noise, ambience, music beds); th
 10 % of each (by name hash) validates unless ``--val-data`` gives another such folder.
 Mixtures are made on the fly (:class:`~aural.stages.separation.data.MixtureDataset`);
 validation mixes at -5 to +5 dB, as the evaluation does.
+
+A folder of fusion material (``fusion.json`` in it: :mod:`aural.stages.separation.fusion_data`)
+with a recipe whose model is ``network: voice_fusion`` trains the ``deepfilter_fusion`` network
+instead (:class:`FusionTask`).
 """
 
 from __future__ import annotations
@@ -37,7 +41,7 @@ TAKES_AUGMENT = True  # recipe data.augment: speed and EQ of the training mixtur
 
 def build_task(recipe: Recipe) -> EnhancementTask:
     """The network ``recipe.model`` names (:func:`build_model`); the MelUNet's task also logs
-    its encoder / bottleneck / decoder gradient norms."""
+    its encoder / bottleneck / decoder gradient norms, the VoiceFusion's is :class:`FusionTask`."""
     from aural.stages.separation.fusion import VoiceFusion
 
     model = build_model(recipe.model)
