@@ -165,7 +165,7 @@ class EnhancementTask:
 
     def training_step(self, batch: Any) -> dict[str, torch.Tensor]:
         noisy, clean = self.pair(batch)
-        estimate = self.forward(noisy)
+        estimate = self.matching(self.forward(noisy), clean)
         total, parts = self.loss(estimate, clean)
         if self.adversarial is not None and self.adversarial.active(self.step):
             parts.update(self.adversarial.discriminator_step(estimate, clean))
@@ -201,10 +201,19 @@ class EnhancementTask:
         return self.adversarial.load_discriminators({k[len(prefix):]: v for k, v in tensors.items()
                                                      if k.startswith(prefix)})
 
+    @staticmethod
+    def matching(estimate: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """``estimate``, if it has the target's shape; else the error that says the data does
+        not suit the model (e.g. fusion material with a voice network's recipe)."""
+        if estimate.shape != target.shape:
+            raise UsageError(f"the model gives {tuple(estimate.shape)} for a target of {tuple(target.shape)}: "
+                             "the training data does not suit this model (check the recipe's model)")
+        return estimate
+
     @torch.no_grad()
     def validation_step(self, batch: Any) -> dict[str, torch.Tensor]:
         noisy, clean = self.pair(batch)
-        estimate = self.forward(noisy).float()
+        estimate = self.matching(self.forward(noisy), clean).float()
         total, _ = self.loss(estimate, clean)
         cap = METRIC_CAP_DB
         output_snr = snr_db(estimate, clean).clamp(max=cap)

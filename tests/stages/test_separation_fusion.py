@@ -178,3 +178,13 @@ def test_fusion_without_a_share_is_a_validation_error_with_file_and_line(tmp_pat
                         "      deepfilter_fusion: true\n")
     code, _, err = run_cli(["validate", str(pipeline)], capsys)
     assert code == 2 and "fused.yaml:6 stages[0].params.deepfilter_fusion: " in err and "deepfilter_share" in err
+
+
+def test_fusion_material_with_a_voice_networks_recipe_is_a_one_line_error(tmp_path, capsys):
+    write_material(tmp_path / "m", count=12)
+    recipe = tmp_path / "voice.yaml"
+    recipe.write_text("stage: separation\nsteps: 2\nbatch_size: 2\nsegment_samples: 4000\nval_every: 2\n"
+                      "losses: [{name: si_sdr, weight: 1.0}]\n")
+    code, _, err = run_cli(["train", "separation", "--data", str(tmp_path / "m"), "--val-data", str(tmp_path / "m"),
+                            "--recipe", str(recipe), "--out", str(tmp_path / "run"), "--no-progress"], capsys)
+    assert code == 2 and "does not suit this model" in err and "Traceback" not in err

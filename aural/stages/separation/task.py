@@ -149,7 +149,7 @@ class FusionTask(EnhancementTask):
     @torch.no_grad()
     def validation_step(self, batch: Any) -> dict[str, torch.Tensor]:
         estimates, voice = self.pair(batch)
-        fused = self.forward(estimates).float()
+        fused = self.matching(self.forward(estimates), voice).float()
         total, _ = self.loss(fused, voice)
         cap = METRIC_CAP_DB
 
