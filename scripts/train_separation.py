@@ -44,11 +44,13 @@ MelUNet once it measures better on the held-out mixtures (benchmarks/separation.
 
 ``fusion_material`` draws mixtures as ``augment`` trains on (seed 7, 4 s) from voices the network
 never heard (``data/fusion``: the speech in neither of its lists, RAVDESS and JVS) and the
-training backgrounds, and runs each through the shipped ``default`` network and through DeepFilterNet3 (extra ``deepfilter``)
-into ``runs/separation/fusion_material`` (about 1.3 s per mixture on one core; an interrupted run
-resumes). ``fusion`` trains the ``deepfilter_fusion`` network
-(:mod:`aural.stages.separation.fusion`) on it with ``scripts/recipes/separation_fusion.yaml``; its
-export is the preset ``fusion``.
+training backgrounds, and runs each through the shipped ``default`` network and through
+DeepFilterNet3 (extra ``deepfilter``) into ``runs/separation/fusion_material`` (about 4 s per
+mixture on one core; ``--part K/N`` shares the work between processes; an interrupted run
+resumes). ``fusion`` trains the ``deepfilter_fusion`` network (:mod:`aural.stages.separation.fusion`)
+on it with ``scripts/recipes/separation_fusion.yaml``; its export is the preset ``fusion``, and
+``calibrate`` then shifts its trust from the network towards DeepFilterNet3
+(``benchmarks/results/separation_fusion.md``).
 
 Material (``$AURAL_DATA``, default ``../shared/data``):
 
@@ -233,7 +235,8 @@ def fusion_lists() -> Path:
     its training nor its validation list), backgrounds those of ``train_music``."""
     from aural import io
 
-    known = {str(Path(p).resolve()) for part in ("train_music", "val") for p in (DATA / part / "voice.txt").read_text().split()}
+    known = {str(Path(p).resolve()) for part in ("train_music", "val")
+             for p in (DATA / part / "voice.txt").read_text().split()}
     voices = [str(p.resolve()) for p in io.find_audio(data_root() / "speech") if str(p.resolve()) not in known]
     folder = DATA / "fusion"
     folder.mkdir(parents=True, exist_ok=True)

@@ -47,8 +47,8 @@ MODELS = {"voice": "default", "music": "music"}
 @threads_option
 @click.pass_context
 def command(ctx: click.Context, inputs: tuple[Path, ...], output: Path, model: str, weights: str | None,
-            strength: float, deepfilter_share: float, deepfilter_fusion: bool, fmt: str | None, subtype: str | None, overwrite: bool,
-            quiet: bool) -> None:
+            strength: float, deepfilter_share: float, deepfilter_fusion: bool, fmt: str | None,
+            subtype: str | None, overwrite: bool, quiet: bool) -> None:
     """Split INPUT files or folders into voice and background stems under OUTPUT.
 
     Example: aural separate rehearsal.m4a -o stems/   (stems/rehearsal/voice.wav, background.wav)

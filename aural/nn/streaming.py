@@ -35,6 +35,19 @@ if TYPE_CHECKING:
 FrameTransform = Callable[[torch.Tensor], torch.Tensor]
 
 
+class DelayLine:
+    """``(channels, n)`` blocks in, the same samples ``delay_samples`` later out (zeros first);
+    :attr:`held` is what is still inside (the last ``delay_samples`` pushed)."""
+
+    def __init__(self, num_channels: int, delay_samples: int):
+        self.held = torch.zeros(num_channels, delay_samples)
+
+    def __call__(self, audio: torch.Tensor) -> torch.Tensor:
+        joined = torch.cat([self.held, audio], dim=1)
+        out, self.held = joined[:, :audio.shape[1]], joined[:, audio.shape[1]:]
+        return out
+
+
 class StreamingFrameProcessor:
     """Stream audio through a frame transform; ``push`` returns as many samples as given."""
 

@@ -26,6 +26,7 @@ from torch import nn
 
 from aural.nn.config import ModelConfig
 from aural.nn.spectral import hann_window, istft, stft
+from aural.nn.streaming import DelayLine
 
 NETWORK = "voice_fusion"
 INITIAL_SHARE = 0.3  # the network's share in the fixed blend that measured best (deepfilter_share 0.7)
@@ -152,17 +153,15 @@ class FusedVoice:
         self._channels = num_channels
         self._engine.reset(3 * num_channels)
         self._transform.reset(3 * num_channels)
-        self._mixture = torch.zeros(num_channels, self.latency_samples)
+        self._mixture = DelayLine(num_channels, self.latency_samples)
 
     def push(self, mixture: torch.Tensor, network: torch.Tensor, deepfilter: torch.Tensor
              ) -> tuple[torch.Tensor, torch.Tensor]:
         voice = self._engine.push(torch.cat([network, deepfilter, mixture]))[:self._channels]
-        joined = torch.cat([self._mixture, mixture], dim=1)
-        delayed, self._mixture = joined[:, :mixture.shape[1]], joined[:, mixture.shape[1]:]
-        return voice, delayed
+        return voice, self._mixture(mixture)
 
     def finish(self) -> tuple[torch.Tensor, torch.Tensor]:
-        return self._engine.finish()[:self._channels], self._mixture
+        return self._engine.finish()[:self._channels], self._mixture.held
 
     def _fuse_rows(self, windows: torch.Tensor) -> torch.Tensor:
         """``(3 * channels * chunks, frames, bins)`` windows, network rows first, then

@@ -134,13 +134,13 @@ class SeparationStage(LearnedStage):
         return (shaped * gains).reshape(windows.shape)
 
     def reset(self) -> None:
-        import torch
+        from aural.nn.streaming import DelayLine
 
         channels = self.num_channels or 1
         self._rows = channels + 1 if channels > 1 else channels
         self._engine.reset(self._rows)
         self._transform.reset(self._rows)
-        self._delay = torch.zeros(channels, self._engine.latency_samples)
+        self._delay = DelayLine(channels, self._engine.latency_samples)
         if self._deepfilter is not None:
             self._deepfilter.reset(channels, self._engine.latency_samples)
         if self._fusion is not None:
@@ -173,8 +173,7 @@ class SeparationStage(LearnedStage):
         """``(2, channels, n)`` from the network's next voice estimate and the next input."""
         import torch
 
-        joined = torch.cat([self._delay, audio], dim=1)
-        delayed, self._delay = joined[:, :audio.shape[1]], joined[:, audio.shape[1]:]
+        delayed = self._delay(audio)
         if self._deepfilter is not None:
             denoised = self._deepfilter.take(audio.shape[1])
             if self._fusion is not None:
