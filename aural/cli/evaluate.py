@@ -67,6 +67,8 @@ def _separation(pipeline: str, overrides: tuple[str, ...], folder: Path, out_dir
         from aural.pipeline import load_pipeline
 
         loaded = load_pipeline(pipeline, overrides)
+        for note in loaded.spec.left_out:
+            click.echo(f"aural: note: {loaded.spec.name} runs without {note}", err=True)
 
     def echo_problem(message: str) -> None:
         click.echo(f"aural: {message}", err=True)

@@ -29,5 +29,7 @@ def command(pipelines: tuple[str, ...]) -> None:
             continue
         chain = " -> ".join(f"{s.stage}[{s.apply_to}]" if s.apply_to else s.stage for s in spec.stages)
         click.echo(f"ok: {name} ({spec.name}: {chain})")
+        for note in spec.left_out:
+            click.echo(f"  left out here: {note}")
     if failed:
         sys.exit(2)

@@ -54,6 +54,9 @@ class PipelineSystem(System):
     def describe(self) -> dict[str, Any]:
         info = super().describe()
         info["pipeline"] = self.spec
+        left_out = self._pipeline.spec.left_out if self._pipeline is not None else ()
+        if left_out:  # optional stages that cannot run here: the table scores the pipeline without them
+            info["summary"] += "; left out here: " + "; ".join(left_out)
         return info
 
     def load(self) -> None:
