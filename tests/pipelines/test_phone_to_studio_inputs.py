@@ -131,10 +131,13 @@ def test_speech_never_ends_quieter_relative_to_its_noise(pipeline, snr_db):
     assert after >= before - 0.5, (before, after)
 
 
-def test_mains_hum_20_db_under_the_speech_comes_out_25_db_lower(pipeline):
-    """dehum runs first: a 50 Hz hum with 11 harmonics at -20 dB under the speech is taken about
-    29 dB down through the whole pipeline (mel_unet alone: 2.5 dB). Measured as the difference
-    between the outputs with and without the hum (dehum passes hum-free audio bit for bit)."""
+def test_mains_hum_20_db_under_the_speech_comes_out_30_db_lower(pipeline):
+    """dehum runs first: a 50 Hz hum with 11 harmonics at -20 dB under the speech comes out 33 dB
+    lower at its lines through the whole pipeline (mel_unet alone: 2.5 dB). Measured on the
+    difference between the outputs with and without the hum (dehum passes hum-free audio bit for
+    bit), within 2 Hz of each harmonic: DeepFilterNet3 and mel_unet respond to the hum's small
+    remainder across the band too (the whole difference is 24 dB under the hum; without
+    DeepFilterNet3, 29 dB), which the second bound watches."""
     from aural.degrade.mains import mains_wave
     from aural.systems.probe import voiced
 
@@ -145,8 +148,12 @@ def test_mains_hum_20_db_under_the_speech_comes_out_25_db_lower(pipeline):
     hum *= np.sqrt(np.mean(voice ** 2) / np.mean(hum ** 2)) * 10 ** (-20 / 20)
     with_hum, without = run(pipeline, voice + hum, rate), run(pipeline, voice, rate)
     gain = np.sqrt(np.mean(voice ** 2) / np.mean(without ** 2))  # the mastering's gain, undone
-    left_db = 10 * np.log10(np.mean(hum ** 2) / np.mean(((with_hum - without) * gain) ** 2))
-    assert left_db >= 25.0, left_db
+    left = (with_hum - without) * gain
+    frequencies = np.fft.rfftfreq(len(hum), 1 / rate)
+    lines = np.min(np.abs(frequencies[:, None] - 50.0 * np.arange(1, 12)), axis=1) <= 2.0
+    hum_power, left_power = (np.abs(np.fft.rfft(x)[lines]) ** 2 for x in (hum, left))
+    assert 10 * np.log10(hum_power.sum() / left_power.sum()) >= 30.0
+    assert 10 * np.log10(np.mean(hum ** 2) / np.mean(left ** 2)) >= 20.0
 
 
 @pytest.mark.parametrize("sample_rate", [16000, 48000])
