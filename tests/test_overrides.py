@@ -84,9 +84,9 @@ def test_one_key_of_a_mapping_param_changes_and_the_rest_stays(tmp_path):
 
 @pytest.mark.parametrize("text, error, message", [
     ("mix_master.stems.background=loud", ConfigError,
-     "--set mix_master.stems.background=loud: stages[4].params.stems: background: expected a number in -120..24"),
-    ("mix_master.stems.drums=-3", ConfigError, "--set mix_master.stems.drums=-3: stages[4].params.stems: no stem 'drums'"),
-    ("separation.strength.x=1", UsageError, "--set separation.strength.x=1: stages[1].params.strength is not a mapping"),
+     "--set mix_master.stems.background=loud: stages[5].params.stems: background: expected a number in -120..24"),
+    ("mix_master.stems.drums=-3", ConfigError, "--set mix_master.stems.drums=-3: stages[5].params.stems: no stem 'drums'"),
+    ("separation.strength.x=1", UsageError, "--set separation.strength.x=1: stages[2].params.strength is not a mapping"),
 ])
 def test_a_bad_key_of_a_mapping_param_names_the_set(text, error, message):
     with pytest.raises(error) as info:

