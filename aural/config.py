@@ -69,6 +69,10 @@ class PipelineSpec:
     #: ``optional: true`` stages that cannot run here, each "name (stages[i]): reason", left out
     left_out: tuple[str, ...] = ()
 
+    def left_out_notes(self) -> list[str]:
+        """One line per optional stage left out, for the user: "NAME runs without STAGE (stages[i]): reason"."""
+        return [f"{self.name} runs without {item}" for item in self.left_out]
+
     @property
     def output_stems(self) -> tuple[str, ...] | None:
         """The stems the pipeline ends with (as :attr:`aural.pipeline.Pipeline.output_stems`),

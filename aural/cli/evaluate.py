@@ -67,8 +67,8 @@ def _separation(pipeline: str, overrides: tuple[str, ...], folder: Path, out_dir
         from aural.pipeline import load_pipeline
 
         loaded = load_pipeline(pipeline, overrides)
-        for note in loaded.spec.left_out:
-            click.echo(f"aural: note: {loaded.spec.name} runs without {note}", err=True)
+        for note in loaded.spec.left_out_notes():
+            click.echo(f"aural: note: {note}", err=True)
 
     def echo_problem(message: str) -> None:
         click.echo(f"aural: {message}", err=True)
@@ -177,6 +177,8 @@ def command(ctx: click.Context, pipeline: str | None, reference_dir: Path | None
         from aural.pipeline import load_pipeline
 
         loaded = load_pipeline(pipeline, overrides)
+        for note in loaded.spec.left_out_notes():
+            click.echo(f"aural: note: {note}", err=True)
         with file_progress("evaluate") as progress:
             outcome = evaluate_pipeline(loaded, pairs_dir, out_dir, options, echo=echo_problem, progress=progress)
     summary = outcome.summary

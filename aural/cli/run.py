@@ -347,8 +347,8 @@ def command(ctx: click.Context, pipeline: str, inputs: tuple[Path, ...], output:
         if given:
             raise UsageError(f"{', '.join(given)}: only with --engine ray")
     spec = load_pipeline_spec(pipeline, overrides)
-    for note in spec.left_out:
-        click.echo(f"aural: note: {spec.name} runs without {note}", err=True)
+    for note in spec.left_out_notes():
+        click.echo(f"aural: note: {note}", err=True)
     ends_with = spec.output_stems  # from the stages' contracts, before any weights load
     if ends_with and not stems:
         raise UsageError(f"pipeline {spec.name} ends with stems ({', '.join(ends_with)}): add --stems to write "
