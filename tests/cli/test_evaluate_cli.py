@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 
+from aural.config import PipelineSpec
 from aural.evaluate import OUTPUT_FILES
 from aural.signal import Signal
 from helpers import run_cli, shared_data, speech_like, write_audio
@@ -149,6 +150,7 @@ class StandIn:
     """A pipeline stand-in: halves the level; fails on one file if asked."""
 
     name = "stand_in"
+    spec = PipelineSpec(name="stand_in", stages=())  # nothing left out
 
     def __init__(self, fail_on: str | None = None):
         self.fail_on = fail_on
