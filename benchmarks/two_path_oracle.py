@@ -3,7 +3,7 @@
     python benchmarks/compare.py --shared-pairs --save-audio --out OUT --systems A,B ...
     python benchmarks/two_path_oracle.py OUT/audio/<A> OUT/audio/<B>
 
-Both outputs and the clean reference at 16 kHz, STFT 512 / hop 128 (periodic Hann), first channel.
+References from ``$AURAL_DATA/pairs`` (default ``../shared/data``). Both outputs and the clean reference at 16 kHz, STFT 512 / hop 128 (periodic Hann), first channel.
 Three estimates, each scored as `aural bench` scores a system: ``complex`` takes in every bin the
 output whose complex value is nearer the reference's (an oracle), ``logmag`` the one whose log
 magnitude is nearer (an oracle), ``min`` the one with the smaller magnitude (a rule that needs no
@@ -13,6 +13,7 @@ reference). Outputs are matched by file name (``<pair>__<input>.wav``, as ``--sa
 from __future__ import annotations
 
 import argparse
+import os
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -23,7 +24,7 @@ from aural import io
 from aural.evaluate.scoring import score_signals
 
 METRICS = ["pesq_wb", "stoi", "dnsmos_sig_norm", "dnsmos_bak_norm", "dnsmos_ovrl_norm"]
-PAIRS = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "pairs"
+PAIRS = Path(os.environ.get("AURAL_DATA", Path(__file__).resolve().parents[2] / "shared" / "data")) / "pairs"
 SAMPLE_RATE, N_FFT, HOP = 16000, 512, 128
 
 
