@@ -58,6 +58,14 @@ def link_shared_pairs(source: Path, target: Path) -> int:
     return len(entries)
 
 
+def shared_pairs_dir() -> Path:
+    """``$AURAL_DATA/pairs`` (default ``../shared/data/pairs``); a missing folder ends the script."""
+    pairs = Path(os.environ.get("AURAL_DATA", REPO.parent / "shared" / "data")) / "pairs"
+    if not pairs.is_dir():
+        sys.exit(f"{Path(sys.argv[0]).name}: {pairs}: no such folder (set AURAL_DATA)")
+    return pairs
+
+
 def main(argv: list[str]) -> None:
     from aural.cli import main as aural_main
 
@@ -65,12 +73,10 @@ def main(argv: list[str]) -> None:
         aural_main(["bench", *argv])
         return
     argv = [a for a in argv if a != "--shared-pairs"]
-    data = Path(os.environ.get("AURAL_DATA", REPO.parent / "shared" / "data"))
-    if not (data / "pairs").is_dir():
-        sys.exit(f"compare.py: {data / 'pairs'}: no such folder (set AURAL_DATA)")
+    pairs = shared_pairs_dir()
     with tempfile.TemporaryDirectory(prefix="aural-bench-pairs-") as folder:
-        count = link_shared_pairs(data / "pairs", Path(folder))
-        print(f"{count} pairs from {data / 'pairs'}", file=sys.stderr)
+        count = link_shared_pairs(pairs, Path(folder))
+        print(f"{count} pairs from {pairs}", file=sys.stderr)
         aural_main(["bench", "--pairs", folder, *argv])
 
 
