@@ -91,3 +91,21 @@ def test_without_the_extra_validation_names_the_param_file_and_line(without_deep
         load_pipeline_spec("voice_isolation_deepfilter")
     code, out, err = run_cli(["validate", "voice_isolation_deepfilter", "voice_isolation"], capsys)
     assert code == 2 and err.count("\n") == 1 and "ok: voice_isolation " in out
+
+
+@needs_libdf
+@pytest.mark.parametrize("block_samples", [7, 1000, 4096, 20000])
+def test_deepfilternet3s_voice_is_ready_at_the_least_delay_whatever_the_blocks(block_samples):
+    from aural.stages.separation.deepfilter_voice import MIN_DELAY_SAMPLES, DeepFilterVoice
+
+    signal = noisy_voice(3.0)
+    voice = DeepFilterVoice(16000)
+    voice.reset(1, MIN_DELAY_SAMPLES)
+    taken = []
+    for start in range(0, signal.num_samples, block_samples):
+        block = signal.audio[:, start:start + block_samples]
+        voice.push(block)
+        taken.append(voice.take(block.shape[1]))  # raises if the resamplers and libDF hold back more
+    late = torch.cat(taken, dim=1)[:, MIN_DELAY_SAMPLES:]
+    expected = deepfilter_alone(signal)[:, :late.shape[1]]
+    torch.testing.assert_close(late, expected, rtol=0, atol=1e-5)

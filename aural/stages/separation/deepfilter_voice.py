@@ -15,7 +15,7 @@ from aural.config import PipelineSpec, StageSpec
 from aural.pipeline import Pipeline
 from aural.stages.deepfilter import DeepFilterStage
 
-MIN_DELAY_SAMPLES = 2048  # at 16 kHz: libDF's 1,919 samples at 48 kHz plus the resamplers' hold-back, with room
+MIN_DELAY_SAMPLES = 2560  # at 16 kHz: at most 2,332 measured (libDF's 1,919 samples at 48 kHz, the resamplers' hold-back), with room
 
 
 class DeepFilterVoice:

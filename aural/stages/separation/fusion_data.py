@@ -66,7 +66,8 @@ def write_material(voices: Sequence[Path], backgrounds: Sequence[Path], out: Pat
 class FusionMaterial(Dataset):
     """``(estimates (3, segment), voice (1, segment))`` crops of material files: item ``i`` is a
     crop of file ``i % len(files)`` at an offset drawn from ``(seed, epoch, i)``; with
-    ``fixed_offset`` every item is its file's start (validation)."""
+    ``fixed_offset`` every item is its file's start (validation). A file shorter than the crop
+    comes whole, zero-padded at its end."""
 
     def __init__(self, files: Sequence[Path], *, segment_samples: int, seed: int = 0,
                  num_items: int | None = None, fixed_offset: bool = False):
@@ -91,7 +92,8 @@ class FusionMaterial(Dataset):
             signals = {name: arrays[name] for name in (*ESTIMATES, "voice")}
         length = len(signals["voice"])
         if length < self.segment_samples:
-            raise UsageError(f"{path}: {length} samples, shorter than the {self.segment_samples}-sample crop")
+            signals = {name: np.pad(audio, (0, self.segment_samples - length)) for name, audio in signals.items()}
+            length = self.segment_samples
         start = 0
         if not self.fixed_offset:
             start = int(np.random.default_rng([self.seed, self.epoch, index]).integers(
