@@ -22,6 +22,9 @@ PRESETS: dict[str, tuple[float, float]] = {
     "streaming": (-14.0, -1.0),  # Spotify, YouTube, Tidal playback reference
     "broadcast": (-23.0, -1.0),  # EBU R128
 }
+# A mono file plays on both earpieces, 3 dB louder than its BS.1770 reading (which counts one
+# channel): the podcast convention masters mono 3 LU lower, -19 LUFS, to sound as loud as stereo at -16.
+MONO_OFFSET_LU: dict[str, float] = {"podcast": -3.0}
 PRESENCE_Q = 1.0
 NYQUIST_FRACTION = 0.95     # EQ bands at or above this fraction of Nyquist are left out
 LIMITER_MARGIN_DB = 0.15    # headroom kept under true_peak_db for other meters' readings
@@ -33,7 +36,7 @@ DUCK_RMS_MS = 10.0          # level detector of the ducking key (one-pole mean s
 @dataclass(frozen=True)
 class MixMasterParams:
     preset: str = param("podcast", choices=tuple(PRESETS),
-                        help="delivery target: podcast (-16 LUFS, -1 dBTP), streaming "
+                        help="delivery target: podcast (-16 LUFS stereo, -19 LUFS mono, -1 dBTP), streaming "
                              "(-14 LUFS, -1 dBTP), broadcast (-23 LUFS, -1 dBTP, EBU R128)")
     target_lufs: float | None = param(None, unit="LUFS", min=-60.0, max=0.0,
                                       help="integrated loudness (ITU-R BS.1770) to normalise to "
@@ -96,10 +99,12 @@ class MixMasterParams:
     duck_release_ms: float = param(400.0, unit="ms", min=1.0, max=10000.0,
                                    help="how fast they come back when it stops")
 
-    @property
-    def target(self) -> tuple[float, float]:
-        """``(target_lufs, true_peak_db)`` with the preset filled in."""
+    def target(self, num_channels: int = 2) -> tuple[float, float]:
+        """``(target_lufs, true_peak_db)`` for audio of ``num_channels``, the preset filled in
+        (a preset's mono target is its ``MONO_OFFSET_LU`` below its stereo one)."""
         lufs, peak = PRESETS[self.preset]
+        if num_channels == 1:
+            lufs += MONO_OFFSET_LU.get(self.preset, 0.0)
         return (lufs if self.target_lufs is None else self.target_lufs,
                 peak if self.true_peak_db is None else self.true_peak_db)
 
@@ -219,7 +224,9 @@ class MixMasterStage(Stage):
     The gain never exceeds max_gain_db; silence gets none.
     The limiter looks ahead limiter_lookahead_ms and holds the 8x-oversampled true peak at
     true_peak_db minus a 0.15 dB safety margin, with one gain for all channels.
-    A preset sets target_lufs and true_peak_db unless they are given. EQ bands at or above
+    A preset sets target_lufs and true_peak_db unless they are given; ``podcast`` masters
+    mono 3 LU lower than stereo (-19 against -16 LUFS: a mono file plays on both earpieces).
+    EQ bands at or above
     95 % of Nyquist are left out.
     """
 
@@ -265,7 +272,7 @@ class MixMasterStage(Stage):
         problems = self.check_stems(self.params, tuple(stems) if stems else None)
         if problems:
             raise StageError(f"mix_master: {problems[0][0]}: {problems[0][1]}")
-        target_lufs, true_peak_db = self.params.target
+        target_lufs, true_peak_db = self.params.target(num_channels)
         self._stem_meters = ([LoudnessMeter(sample_rate, num_channels) for _ in stems]
                              if stems and self.params.stems_relative_to is not None else None)
         self._analysis_mixer = _StemMixer(self.params, tuple(stems), sample_rate) if stems else None
@@ -341,7 +348,7 @@ class MixMasterStage(Stage):
 
     def _solve_gain(self) -> float:
         """The gain that brings the limited output to target_lufs (bisection on the model)."""
-        target_lufs, true_peak_db = self.params.target
+        target_lufs, true_peak_db = self.params.target(self.num_channels)
         ceiling_db = true_peak_db - LIMITER_MARGIN_DB
         low = min(target_lufs - self.measured_lufs, self.params.max_gain_db)
         high = min(low + self.params.max_limiting_db, self.params.max_gain_db)
@@ -365,7 +372,7 @@ class MixMasterStage(Stage):
         return torch.from_numpy(self._limiter.process(out).astype("float32"))
 
     def describe(self) -> dict:
-        target_lufs, true_peak_db = self.params.target
+        target_lufs, true_peak_db = self.params.target(self.num_channels or 2)
         measured = getattr(self, "measured_lufs", None)
         relative = {}
         if getattr(self, "stem_lufs", None):

@@ -33,10 +33,11 @@ def oversampled_peak_db(signal: Signal, factor: int) -> float:
 def test_registered_with_presets_that_set_the_targets():
     assert get_stage("mix_master") is MixMasterStage and MixMasterStage.needs_analysis
     assert PRESETS == {"podcast": (-16.0, -1.0), "streaming": (-14.0, -1.0), "broadcast": (-23.0, -1.0)}
-    assert build_params(MixMasterParams, {}).target == (-16.0, -1.0)
-    assert build_params(MixMasterParams, {"preset": "broadcast"}).target == (-23.0, -1.0)
-    assert build_params(MixMasterParams, {"preset": "streaming", "true_peak_db": -2.0}).target == (-14.0, -2.0)
-    assert build_params(MixMasterParams, {"target_lufs": -18.0}).target == (-18.0, -1.0)
+    assert build_params(MixMasterParams, {}).target(2) == (-16.0, -1.0)
+    assert build_params(MixMasterParams, {}).target(1) == (-19.0, -1.0)  # mono plays on both earpieces
+    assert build_params(MixMasterParams, {"preset": "broadcast"}).target(1) == (-23.0, -1.0)
+    assert build_params(MixMasterParams, {"preset": "streaming", "true_peak_db": -2.0}).target(2) == (-14.0, -2.0)
+    assert build_params(MixMasterParams, {"target_lufs": -18.0}).target(1) == (-18.0, -1.0)
     with pytest.raises(ParamError) as error:
         build_params(MixMasterParams, {"preset": "cinema"})
     assert error.value.key == "preset"
@@ -55,6 +56,18 @@ def test_speech_comes_out_on_loudness_target_under_the_true_peak_ceiling(preset,
     record = out.history[-1]
     assert record["step"] == "mix_master" and record["target_lufs"] == target_lufs
     assert record["measured_lufs"] == pytest.approx(loudness(signal), abs=0.5)  # the 80 Hz high-pass
+
+
+@pytest.mark.parametrize("preset, mono_lufs", [("podcast", -19.0), ("broadcast", -23.0)])
+def test_the_podcast_preset_masters_mono_3_lu_under_stereo(preset, mono_lufs):
+    """A mono file plays on both earpieces, so podcasts master it at -19 LUFS where stereo gets
+    -16; EBU R128 keeps one target."""
+    mono = speech_like(4.0, 48000, num_channels=1, seed=21, level_db=-30.0)
+    out = MixMasterStage(preset=preset).process(mono)
+    assert loudness(out) == pytest.approx(mono_lufs, abs=0.2)
+    assert out.history[-1]["target_lufs"] == mono_lufs
+    stereo = MixMasterStage(preset=preset).process(Signal(mono.audio.repeat(2, 1), 48000))
+    assert loudness(stereo) == pytest.approx(PRESETS[preset][0], abs=0.2)
 
 
 def test_custom_targets_and_a_loud_music_like_signal():
@@ -237,7 +250,7 @@ def test_relative_stem_gains_put_the_bed_under_the_voice_wherever_it_sat(bed_amp
     assert facts["stem_lufs"]["voice"] == pytest.approx(voice_lufs, abs=0.1)
     assert facts["stem_lufs"]["background"] == pytest.approx(bed_lufs, abs=0.1)
     assert facts["stem_gains_db"]["background"] == pytest.approx(voice_lufs - 18.0 - bed_lufs, abs=0.1)
-    assert loudness(out) == pytest.approx(PRESETS["podcast"][0], abs=0.1)
+    assert loudness(out) == pytest.approx(PRESETS["podcast"][0] - 3.0, abs=0.1)  # mono: -19 LUFS
 
 
 def test_relative_stem_gains_need_that_stem():
