@@ -226,8 +226,7 @@ class MixMasterStage(Stage):
     true_peak_db minus a 0.15 dB safety margin, with one gain for all channels.
     A preset sets target_lufs and true_peak_db unless they are given; ``podcast`` masters
     mono 3 LU lower than stereo (-19 against -16 LUFS: a mono file plays on both earpieces).
-    EQ bands at or above
-    95 % of Nyquist are left out.
+    EQ bands at or above 95 % of Nyquist are left out.
     """
 
     name = "mix_master"
