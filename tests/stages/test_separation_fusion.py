@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from aural.errors import UsageError, WeightsError
+from aural.errors import WeightsError
 from aural.stages.deepfilter import DeepFilterStage
 from aural.stages.separation import SeparationStage, separate
 from aural.stages.separation.fusion import VoiceFusion, VoiceFusionConfig, build_fusion
