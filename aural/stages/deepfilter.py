@@ -54,7 +54,9 @@ class DeepFilterStage(Stage):
     filter). Needs the extra: pip install 'aural[deepfilter]'.
 
     48 kHz native, any channel count (each channel denoised on its own), streamed in 10 ms
-    frames; latency 1919 samples (40 ms), compensated by the pipeline."""
+    frames; latency 1919 samples (40 ms), compensated by the pipeline. Input quieter than
+    quiet_input_lufs is raised to it for DeepFilterNet3 and lowered back after (an analysis
+    pass measures it): DeepFilterNet3 erases quiet band-limited speech as noise."""
 
     name = "deepfilter"
     summary = "DeepFilterNet3 speech denoiser, pretrained, inference only (libDF; extra deepfilter), 48 kHz."
