@@ -21,3 +21,9 @@ def run_or_exit(command: Sequence[str], cwd: Path) -> None:
         print(f"{Path(sys.argv[0]).name}: stopped: `{' '.join(map(str, command[:4]))} ...` ended with "
               f"status {status}; run the script again to resume", file=sys.stderr)
         sys.exit(status)
+
+
+def run_aural(args: Sequence[str], cwd: Path) -> None:
+    """``python -m aural ARGS...`` in ``cwd``, echoed first; a failure leaves as :func:`run_or_exit` does."""
+    print("+ aural", " ".join(args), flush=True)
+    run_or_exit([sys.executable, "-m", "aural", *args], cwd)

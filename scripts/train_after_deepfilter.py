@@ -22,10 +22,9 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 from pathlib import Path
 
-from script_commands import run_or_exit
+from script_commands import run_aural
 
 ROOT = Path(__file__).resolve().parent.parent
 SPLIT = ROOT / "runs" / "default_weights" / "data"
@@ -38,8 +37,7 @@ SIMULATIONS = {"train": (SPLIT / "train" / "speech", SPLIT / "train" / "noise", 
 
 
 def aural(*args: str) -> None:
-    print("+ aural", " ".join(args), flush=True)
-    run_or_exit([sys.executable, "-m", "aural", *args], ROOT)
+    run_aural(args, ROOT)
 
 
 def link_tree(source: Path, target: Path) -> None:

@@ -44,10 +44,9 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 from pathlib import Path
 
-from script_commands import run_or_exit
+from script_commands import run_aural
 
 ROOT = Path(__file__).resolve().parent.parent
 SPLIT = ROOT / "runs" / "default_weights" / "data"
@@ -84,8 +83,7 @@ STAGE_OF = {"mel_unet_df": "mel_unet", "gan_refiner_dereverb": "gan_refiner"}
 
 
 def aural(*args: str) -> None:
-    print("+ aural", " ".join(args), flush=True)
-    run_or_exit([sys.executable, "-m", "aural", *args], ROOT)
+    run_aural(args, ROOT)
 
 
 def rooms() -> None:

@@ -17,6 +17,7 @@ analysis pass runs (a pipeline's ``block_stream``) the gain stays 0 dB.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -72,7 +73,7 @@ class DeepFilterStage(Stage):
         super().__init__(params, **param_values)
         self._states: list[Any] = []
         self._runtime = _runtime()
-        self.level_gain_db = 0.0
+        self.measured_lufs: float | None = None  # the analysis pass's reading (-inf: silence)
 
     @classmethod
     def available(cls) -> tuple[bool, str]:
@@ -109,8 +110,7 @@ class DeepFilterStage(Stage):
         from aural.dsp.loudness import LoudnessMeter
 
         self._meter = LoudnessMeter(sample_rate, num_channels)
-        self.measured_lufs: float | None = None
-        self.level_gain_db = 0.0
+        self.measured_lufs = None
         super().configure(sample_rate, num_channels, stems=stems)
 
     def analyze_block(self, audio: torch.Tensor) -> None:
@@ -118,14 +118,18 @@ class DeepFilterStage(Stage):
             self._meter.process(audio)
 
     def finish_analysis(self) -> bool:
-        import math
-
-        floor_lufs = self.params.quiet_input_lufs
-        if floor_lufs is not None:
+        if self.params.quiet_input_lufs is not None:
             self.measured_lufs = self._meter.integrated_lufs()
-            if math.isfinite(self.measured_lufs):  # silence gets no gain
-                self.level_gain_db = min(max(floor_lufs - self.measured_lufs, 0.0), MAX_LEVEL_GAIN_DB)
         return False
+
+    @property
+    def level_gain_db(self) -> float:
+        """How far the input is raised for DeepFilterNet3: up to ``quiet_input_lufs``, none for
+        silence or before an analysis pass."""
+        floor_lufs, measured = self.params.quiet_input_lufs, self.measured_lufs
+        if floor_lufs is None or measured is None or not math.isfinite(measured):
+            return 0.0
+        return min(max(floor_lufs - measured, 0.0), MAX_LEVEL_GAIN_DB)
 
     def process_block(self, audio: torch.Tensor) -> torch.Tensor:
         import numpy as np
@@ -144,10 +148,14 @@ class DeepFilterStage(Stage):
         n = x.shape[1]
         pending = np.concatenate([self._pending, x], axis=1)
         whole = pending.shape[1] - pending.shape[1] % FRAME_SAMPLES
-        self._pending = pending[:, whole:]
+        frames, self._pending = pending[:, :whole], pending[:, whole:]
         gain = np.float32(10.0 ** (self.level_gain_db / 20.0))
-        wet = np.stack([self._runtime.process_frames(state, np.ascontiguousarray(channel * gain))
-                        for state, channel in zip(self._states, pending[:, :whole])]) / gain
+        if gain != 1.0:
+            frames = frames * gain
+        wet = np.stack([self._runtime.process_frames(state, np.ascontiguousarray(channel))
+                        for state, channel in zip(self._states, frames)])
+        if gain != 1.0:
+            wet /= gain
         self._wet = np.concatenate([self._wet, wet], axis=1)
         out, self._wet = self._wet[:, :n], self._wet[:, n:]
         if self.params.strength < 1.0:
@@ -157,9 +165,7 @@ class DeepFilterStage(Stage):
         return torch.from_numpy(np.ascontiguousarray(out)).to(audio.dtype)
 
     def describe(self) -> dict[str, Any]:
-        import math
-
-        measured = getattr(self, "measured_lufs", None)
+        measured = self.measured_lufs
         return {**super().describe(), "latency_samples": self.latency_samples, **self._runtime.versions(),
                 "measured_lufs": measured if measured is not None and math.isfinite(measured) else None,
                 "level_gain_db": self.level_gain_db}
