@@ -8,8 +8,8 @@ from the model's config) plus up to one frame of buffering (479 samples); the dr
 ``strength`` below 1 is delayed by as much, so dry and wet line up.
 
 DeepFilterNet3 depends on the input's level: band-limited speech (a 16 kHz recording) at -40
-dBFS RMS comes through (1 dB down), at -50 dBFS it is erased with the noise (55 to 70 dB down;
-full-band speech at that level passes). An analysis pass measures the file's
+dBFS RMS comes through (1 dB down), at -50 to -60 dBFS it is erased with the noise (63 to 70 dB
+down; full-band speech at those levels passes). An analysis pass measures the file's
 integrated loudness (BS.1770); input quieter than ``quiet_input_lufs`` is raised to it before
 DeepFilterNet3 and lowered by as much after, so the stage keeps the input's level. Where no
 analysis pass runs (a pipeline's ``block_stream``) the gain stays 0 dB.
