@@ -84,6 +84,9 @@ class _Step:
         """A block of the analysis pass of ``analysis_stage``."""
         raise NotImplementedError
 
+    def end_analysis(self) -> None:
+        """The analysis pass has seen its last block (a step that holds samples back passes them on)."""
+
     def push(self, audio: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
@@ -238,13 +241,18 @@ class _StemsRateStep(_Step):
     stream's rate. In a faster stream the band above the stage's Nyquist goes to the first
     stem, scaled by that stem's gain on the stage's top octave (as in :class:`_BandSplitStep`).
     The last stem is then the input minus the others, at the stream's rate, so the stems add
-    up to the input exactly (a resampling round trip alone would not)."""
+    up to the input exactly (a resampling round trip alone would not). A stage that analyses its
+    input first sees it resampled to its rate in that pass too."""
 
     def __init__(self, stage: Stage, sample_rate: int, stage_sample_rate: int, num_channels: int):
         self.num_channels = num_channels
         self.num_stems = len(stage.contract.stems)
         self.out_rows = self.num_stems * num_channels
         inner = _StageStep(stage, stage_sample_rate, num_channels)
+        self._inner = inner
+        self.analysis_stage = inner.analysis_stage
+        self._rates = (sample_rate, stage_sample_rate)
+        self._analysis_resampler: StreamingResampler | None = None
         self._wet = [_ResampleStep(sample_rate, stage_sample_rate, num_channels), inner,
                      _ResampleStep(stage_sample_rate, sample_rate, self.out_rows)]
         self._low: list[_Step] | None = None
@@ -282,6 +290,16 @@ class _StemsRateStep(_Step):
             stems[0] += torch.from_numpy(gains) * (dry - low)
         stems[-1] = dry - stems[:-1].sum(dim=0)
         return stems.reshape(self.out_rows, ready)
+
+    def analyze(self, audio: torch.Tensor) -> None:
+        if self._analysis_resampler is None:
+            self._analysis_resampler = StreamingResampler(*self._rates, self.num_channels)
+        self._inner.analyze(self._analysis_resampler.process(audio))
+
+    def end_analysis(self) -> None:
+        if self._analysis_resampler is not None:
+            self._inner.analyze(self._analysis_resampler.flush())
+            self._analysis_resampler = None
 
     def push(self, audio: torch.Tensor) -> torch.Tensor:
         parts = {"dry": audio, "wet": _through(self._wet, audio)}
@@ -330,6 +348,9 @@ class _StemStep(_Step):
 
     def analyze(self, audio: torch.Tensor) -> None:
         self.steps[0].analyze(audio[self.rows])
+
+    def end_analysis(self) -> None:
+        self.steps[0].end_analysis()
 
     def push(self, audio: torch.Tensor) -> torch.Tensor:
         self._all = torch.cat([self._all, audio], dim=1)
@@ -526,7 +547,7 @@ class Pipeline:
         makes_stems = stage.contract.output == "stems"
         out_stems = stage.contract.stems if makes_stems else None
         simple = want_channels == channels and not stage.needs_analysis and stems is None
-        if want_rate != rate and makes_stems and simple:
+        if want_rate != rate and makes_stems and want_channels == channels and stems is None:
             steps.append(_StemsRateStep(stage, rate, want_rate, channels))
             return steps, rate, channels, out_stems
         if want_rate < rate and stage.contract.keep_high_band and simple:
@@ -581,6 +602,7 @@ class Pipeline:
                         announce("analysis", segment, current.num_samples)
                         for block in counted(current.blocks(), current.num_samples):
                             head.analyze(block)
+                        head.end_analysis()
                         done_passes += 1
                         if not head.analysis_stage.finish_analysis():
                             break

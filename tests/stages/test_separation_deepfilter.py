@@ -11,7 +11,7 @@ from aural.signal import Signal
 from aural.stages.deepfilter import DeepFilterStage
 from aural.stages.separation import SeparationStage, separate
 from aural.stages.separation.model import build_model
-from helpers import noisy_voice, run_cli, speech_like, streamed_in_blocks
+from helpers import noisy_voice, run_cli, shared_data, speech_like, streamed_in_blocks
 
 RUNS_HERE, REASON = DeepFilterStage.available()
 needs_libdf = pytest.mark.skipif(not RUNS_HERE, reason=f"deepfilter: {REASON}")
@@ -109,3 +109,41 @@ def test_deepfilternet3s_voice_is_ready_at_the_least_delay_whatever_the_blocks(b
     late = torch.cat(taken, dim=1)[:, MIN_DELAY_SAMPLES:]
     expected = deepfilter_alone(signal)[:, :late.shape[1]]
     torch.testing.assert_close(late, expected, rtol=0, atol=1e-5)
+
+
+def quiet_phone_voice(level_db: float) -> Signal:
+    """A real voice (VCTK, CC BY 4.0) with faint white noise, at 16 kHz and ``level_db`` dBFS RMS."""
+    import soxr
+
+    from aural import io
+
+    voice = io.read(shared_data("speech/vctk48k_clearervoice/p234_003.flac")).audio[0, :4 * 48000]
+    noisy = voice + 0.1 * voice.pow(2).mean().sqrt() * torch.randn(voice.shape[0], generator=torch.Generator().manual_seed(0))
+    phone = torch.from_numpy(soxr.resample(noisy.numpy(), 48000, 16000))[None]
+    return Signal(phone * 10 ** (level_db / 20) / phone.pow(2).mean().sqrt(), 16000)
+
+
+def level_drop_db(reference: torch.Tensor, out: torch.Tensor) -> float:
+    return float(20 * torch.log10(reference.pow(2).mean().sqrt() / out.pow(2).mean().sqrt()))
+
+
+@needs_libdf
+def test_quiet_band_limited_speech_keeps_its_voice_at_the_stages_rate_and_in_a_faster_pipeline(model):
+    """DeepFilterNet3 erases 16 kHz speech at -55 dBFS (see test_deepfilter.py); the stage's
+    analysis pass raises it for DeepFilterNet3 as the deepfilter stage does, also when the
+    pipeline runs the stage at 16 kHz inside a 48 kHz stream (its analysis pass resampled)."""
+    import soxr
+
+    quiet = quiet_phone_voice(-55.0)
+    stage = SeparationStage(model=model, deepfilter_share=1.0)
+    stems = stage.process(quiet)
+    assert level_drop_db(quiet.audio, stems["voice"].audio) < 3.0  # without the analysis pass: 51 dB (measured)
+    assert stage.describe()["deepfilter_level_gain_db"] == pytest.approx(25.0, abs=3.0)
+
+    full_rate = Signal(torch.from_numpy(soxr.resample(quiet.audio[0].numpy(), 16000, 48000))[None], 48000)
+    stage = SeparationStage(model=model, deepfilter_share=1.0)
+    pipeline = Pipeline(PipelineSpec(name="separate", stages=(StageSpec(stage.name, stage.params),)), [stage])
+    stems = pipeline.process(full_rate)
+    assert level_drop_db(full_rate.audio, stems["voice"].audio) < 3.0
+    assert stems["voice"].history[0]["deepfilter_level_gain_db"] == pytest.approx(25.0, abs=3.0)
+    torch.testing.assert_close(stems.mixture().audio, full_rate.audio, rtol=0, atol=1e-6)

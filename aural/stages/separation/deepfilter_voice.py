@@ -5,6 +5,10 @@ to its 48 kHz, one libDF state per channel, its latency dropped, back down), so 
 lines up with input sample n. The resamplers hold back a few hundred samples and libDF a frame
 and its own delay; :meth:`DeepFilterVoice.take` gives the estimate ``delay_samples`` behind the
 input, which must cover that (the separation network's latency does, many times over).
+
+DeepFilterNet3 erases quiet band-limited speech (see :mod:`aural.stages.deepfilter`): the
+separation stage's analysis pass feeds :meth:`DeepFilterVoice.analyze`, and the loudness it
+measures sets the stage's ``quiet_input_lufs`` gain as a pipeline's analysis pass would.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 import torch
 
 from aural.config import PipelineSpec, StageSpec
+from aural.dsp.loudness import LoudnessMeter
 from aural.pipeline import Pipeline
 from aural.stages.deepfilter import DeepFilterStage
 
@@ -24,17 +29,32 @@ class DeepFilterVoice:
     that names it."""
 
     def __init__(self, sample_rate: int):
-        denoiser = DeepFilterStage()
-        self._pipeline = Pipeline(PipelineSpec(name="deepfilter", stages=(StageSpec(denoiser.name, denoiser.params),)),
-                                  [denoiser])
+        self._denoiser = DeepFilterStage()
+        self._pipeline = Pipeline(PipelineSpec(name="deepfilter", stages=(StageSpec(self._denoiser.name,
+                                                                                    self._denoiser.params),)),
+                                  [self._denoiser])
         self.sample_rate = sample_rate
 
     def reset(self, num_channels: int, delay_samples: int) -> None:
         if delay_samples < MIN_DELAY_SAMPLES:
             raise ValueError(f"DeepFilterNet3's voice needs a delay of at least {MIN_DELAY_SAMPLES} samples, "
                              f"not {delay_samples}")
-        self._push = self._pipeline.block_stream(self.sample_rate, num_channels)
+        self._push = self._pipeline.block_stream(self.sample_rate, num_channels)  # (the denoiser's reading reset)
         self._ready = torch.zeros(num_channels, delay_samples)
+        self._meter = LoudnessMeter(self.sample_rate, num_channels)
+
+    def analyze(self, audio: torch.Tensor) -> None:
+        """A block of the input's analysis pass (before any :meth:`push`)."""
+        self._meter.process(audio)
+
+    def finish_analysis(self) -> None:
+        """The input's loudness, measured by :meth:`analyze`, handed to DeepFilterNet3's stage."""
+        self._denoiser.measured_lufs = self._meter.integrated_lufs()
+
+    @property
+    def level_gain_db(self) -> float:
+        """How far the input is raised for DeepFilterNet3 (0 dB before an analysis pass)."""
+        return self._denoiser.level_gain_db
 
     def push(self, audio: torch.Tensor) -> None:
         self._ready = torch.cat([self._ready, self._push(audio)], dim=1)

@@ -14,6 +14,8 @@ the blend separates better than either. With ``deepfilter_fusion`` a small learn
 (:mod:`aural.stages.separation.fusion`, weights preset ``fusion``) chooses between the two per
 STFT bin, and ``share`` weighs that fused estimate against the network's instead; it streams
 after the blend on its own STFT and adds its latency. ``strength`` applies to the final estimate.
+With DeepFilterNet3 in the blend the stage has an analysis pass: the input's loudness sets the
+``deepfilter`` stage's ``quiet_input_lufs`` gain (quiet band-limited speech would be erased).
 
 At other rates the pipeline runs the stage at 16 kHz: in a faster stream the band above 8 kHz
 goes to the voice scaled by the mask's gain on the voice's top octave (4-8 kHz, every 10 ms),
@@ -122,6 +124,25 @@ class SeparationStage(LearnedStage):
     @property
     def latency_samples(self) -> int:
         return self._engine.latency_samples + (self._fusion.latency_samples if self._fusion else 0)
+
+    @property  # type: ignore[override]  # (a class constant elsewhere; here it depends on the params)
+    def needs_analysis(self) -> bool:
+        """With DeepFilterNet3 in the blend: its input's loudness (``deepfilter``'s ``quiet_input_lufs``)."""
+        return self._deepfilter is not None
+
+    def analyze_block(self, audio: torch.Tensor) -> None:
+        if self._deepfilter is not None:
+            self._deepfilter.analyze(audio)
+
+    def finish_analysis(self) -> bool:
+        if self._deepfilter is not None:
+            self._deepfilter.finish_analysis()
+        return False
+
+    def describe(self) -> dict[str, Any]:
+        if self._deepfilter is None:
+            return super().describe()
+        return {**super().describe(), "deepfilter_level_gain_db": self._deepfilter.level_gain_db}
 
     def _mask_linked(self, windows: torch.Tensor) -> torch.Tensor:
         """``(rows * chunks, frames, bins)`` windows, row 0 the channel mean (when there are
