@@ -4,6 +4,7 @@
     python scripts/train_freq_expansion.py pairs      # held-out band-limited pairs (4 / 8 / 11 kHz)
     python scripts/train_freq_expansion.py train [--steps N] [--resume]       # phase 1, from scratch
     python scripts/train_freq_expansion.py finetune [--weights W] [--resume]  # phase 2, balanced material
+    python scripts/train_freq_expansion.py music [--weights W] [--resume]     # preset music: music only
     python scripts/train_freq_expansion.py bench [--weights W1,W2]   # LSD tables vs soxr, one run
 
 Material: every speech and music file of ``$AURAL_DATA`` (default ``../shared/data``) recorded
@@ -32,6 +33,9 @@ HELD_OUT_ACTORS = ("actor21", "actor22", "actor23", "actor24")
 GROUP_SHARES = {"ravdess": 0.35, "vctk": 0.25, "other speech": 0.15, "music": 0.25}
 FINETUNE_LR = 3e-4
 FINETUNE_STEPS = 6000
+MUSIC_LR = 1e-4
+MUSIC_STEPS = 3000
+MUSIC_VAL_EVERY = 9  # every 9th training music file validates the music fine-tune (too few for a 10 % hash split)
 EVAL_CUTOFFS_HZ = (4000, 8000, 11025)  # files at 8, 16 and 22.05 kHz
 
 
@@ -107,6 +111,11 @@ def make_lists() -> None:
         (RUN / f"{name}.txt").write_text("\n".join(sorted(files)) + "\n")
         print(f"{name}: {len(files)} files")
     (RUN / "train_balanced.txt").write_text("\n".join(balanced(lists["train"], root)) + "\n")
+    music = [path for path in lists["train"] if material_group(os.path.relpath(path, root)) == "music"]
+    validate = music[MUSIC_VAL_EVERY - 1::MUSIC_VAL_EVERY]
+    (RUN / "train_music_fit.txt").write_text("\n".join(p for p in music if p not in validate) + "\n")
+    (RUN / "val_music.txt").write_text("\n".join(validate) + "\n")
+    print(f"music fine-tune: {len(music) - len(validate)} files, {len(validate)} validate")
     print(f"not full band (skipped): {rejected}")
 
 
@@ -217,12 +226,25 @@ def finetune(weights: str, steps: int | None, resume: bool) -> None:
     run_or_exit(command, ROOT)
 
 
+def music(weights: str, steps: int | None, resume: bool) -> None:
+    """Preset ``music``: from ``weights``, on the training music alone, scored up to 24 kHz
+    (``scripts/recipes/freq_expansion_music.yaml``): music mastered at 44.1 kHz holds nothing above
+    22.05 kHz, and ``default``, which 48 kHz speech teaches to fill that band, fills it."""
+    command = [sys.executable, "-m", "aural", "train", "freq_expansion", "--data", str(RUN / "train_music_fit.txt"),
+               "--val-data", str(RUN / "val_music.txt"), "--out", str(RUN / "music"), "--threads", "1",
+               "--recipe", str(ROOT / "scripts" / "recipes" / "freq_expansion_music.yaml"),
+               "--no-progress", "--init", weights, "--lr", str(MUSIC_LR), "--steps", str(steps or MUSIC_STEPS)]
+    if resume:
+        command.append("--resume")
+    run_or_exit(command, ROOT)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("what", choices=("lists", "pairs", "train", "finetune", "bench"))
+    parser.add_argument("what", choices=("lists", "pairs", "train", "finetune", "music", "bench"))
     parser.add_argument("--weights", default="default",
                         help="bench: presets or .safetensors paths, comma-separated (compared in one run); "
-                             "finetune: the weights to start from")
+                             "finetune, music: the weights to start from")
     parser.add_argument("--steps", type=int, default=None)
     parser.add_argument("--resume", action="store_true")
     parser.add_argument("--no-run", action="store_true", help="bench: re-score the saved outputs only")
@@ -235,6 +257,8 @@ def main() -> None:
         bench(args.weights.split(","), run=not args.no_run)
     elif args.what == "finetune":
         finetune(args.weights, args.steps, args.resume)
+    elif args.what == "music":
+        music(args.weights, args.steps, args.resume)
     else:
         train(args.steps, args.resume)
 

@@ -70,7 +70,7 @@ def command(stage: str, data: Path | None, val_data: Path | None, out_dir: Path,
 
     from aural.stages import get_stage
     from aural.train.checkpoint import load_growing
-    from aural.train.recipe import DATA_KEYS, builtin_recipe, load_recipe, recipe_from_mapping
+    from aural.train.recipe import DATA_KEYS, STAGE_DATA_KEYS, builtin_recipe, load_recipe, recipe_from_mapping
     from aural.train.sources import DataOptions, build_datasets
     from aural.train.trainer import LAST, Trainer
 
@@ -138,9 +138,9 @@ def command(stage: str, data: Path | None, val_data: Path | None, out_dir: Path,
     # a stage whose data is not degraded/clean pairs (band-limited full-band audio, mixtures)
     # says how to build it from --data in its task module
     datasets_of = getattr(task_module, "build_datasets", build_datasets)
-    if options.augment and not getattr(task_module, "TAKES_AUGMENT", False):
-        raise UsageError(f"{chosen.source} data.augment: {stage}'s training data does not take it "
-                         "(only separation's mixtures do)")
+    for key, (taker, default) in STAGE_DATA_KEYS.items():
+        if getattr(options, key) != default and stage != taker:
+            raise UsageError(f"{chosen.source} data.{key}: {stage}'s training data does not take it (only {taker}'s does)")
     train_set, val_set, description = datasets_of(data, val_data, options)
     if data_info is not None:
         try:

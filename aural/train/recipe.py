@@ -30,8 +30,11 @@ SCHEDULE_KEYS = ("warmup_steps", "decay", "min_lr_ratio")
 EARLY_STOPPING_KEYS = ("metric", "mode", "patience")
 TASK_KEYS = ("match_level", "front", "front_weights", "trainable")
 #: on-the-fly training targets (aural.degrade.reference): ``reference: early|dry``, ``early_reflections_ms``;
-#: ``augment``: speed and EQ changes of separation's mixture sources (aural.stages.separation.data)
-DATA_KEYS = ("reference", "early_reflections_ms", "augment")
+#: ``augment``: speed and EQ changes of separation's mixture sources (aural.stages.separation.data);
+#: ``known_band``: freq_expansion scores only each source's known band (false: up to 24 kHz)
+DATA_KEYS = ("reference", "early_reflections_ms", "augment", "known_band")
+#: the data keys only one stage takes: that stage and the key's default
+STAGE_DATA_KEYS = {"augment": ("separation", False), "known_band": ("freq_expansion", True)}
 
 
 @dataclass(frozen=True)
@@ -175,8 +178,9 @@ def _check_data(source: str, data: dict[str, Any]) -> None:
             or not 0.0 <= window <= MAX_EARLY_REFLECTIONS_MS:
         raise _fail(source, "data.early_reflections_ms",
                     f"expected a number from 0 to {MAX_EARLY_REFLECTIONS_MS:g}, got {window!r}")
-    if not isinstance(data.get("augment", False), bool):
-        raise _fail(source, "data.augment", f"expected true or false, got {data['augment']!r}")
+    for key, (_, default) in STAGE_DATA_KEYS.items():
+        if not isinstance(data.get(key, default), bool):
+            raise _fail(source, f"data.{key}", f"expected true or false, got {data[key]!r}")
 
 
 MAX_BASE_DEPTH = 4

@@ -40,6 +40,7 @@ class DataOptions:
     reference: str = "early"               # on-the-fly targets: see aural.degrade.reference
     early_reflections_ms: float = 50.0
     augment: bool = False                  # separation's mixtures: speed and EQ of voices and backgrounds
+    known_band: bool = True                # freq_expansion: the loss only within each source's known band
 
 
 def _kind(path: Path) -> tuple[str, dict[str, Any]]:

@@ -284,6 +284,20 @@ def test_items_know_how_far_up_their_source_holds_content(tmp_path):
     for name, low_hz, high_hz in (("cd", 19800, 19900), ("studio", 23900, 24000), ("dat", 19000, 20500)):
         limited, clean, known = BandLimitDataset([tmp_path / f"{name}.flac"], segment_samples=4800, num_items=1)[0]
         assert low_hz <= float(known) <= high_hz and limited.shape == clean.shape == (1, 4800), name
+        _, _, whole = BandLimitDataset([tmp_path / f"{name}.flac"], segment_samples=4800, num_items=1,
+                                       known_band=False)[0]
+        assert float(whole) == RATE / 2, name  # data.known_band: false scores the whole band
+
+
+def test_known_band_is_a_recipe_data_key_of_freq_expansion_only(tmp_path, capsys):
+    from helpers import run_cli, write_audio
+
+    write_audio(tmp_path / "speech" / "a.wav", speech_like(2.0, 16000))
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text("base: builtin\nstage: mel_unet\nsteps: 2\ndata: {known_band: false}\n")
+    code, _, err = run_cli(["train", "mel_unet", "--data", str(tmp_path / "speech"), "--recipe", str(recipe),
+                            "--out", str(tmp_path / "run")], capsys)
+    assert code == 2 and "data.known_band" in err and "only freq_expansion's does" in err
 
 
 def test_two_step_smoke_training_then_save_and_load_give_identical_output(tmp_path):
@@ -353,15 +367,24 @@ def test_replicated_phase_is_finite_for_subnormal_and_zero_bins():
     assert torch.allclose(unit[0, 0, 171:], torch.full((342,), complex(0.6, -0.8)), atol=1e-6)
 
 
-def test_shipped_weights_lower_lsd_of_a_band_limited_harmonic_signal():
+SHIPPED_PRESETS = ("default", "music")
+
+
+def skip_unless_shipped(preset: str) -> None:
     from aural import weights
+
+    if preset not in weights.read_manifest()["models"].get("freq_expansion", {}):
+        pytest.skip(f"no shipped freq_expansion weights {preset!r}")
+
+
+@pytest.mark.parametrize("preset", SHIPPED_PRESETS)
+def test_shipped_weights_lower_lsd_of_a_band_limited_harmonic_signal(preset):
     from aural.metrics.spectral import log_spectral_distance
 
-    if "default" not in weights.read_manifest()["models"].get("freq_expansion", {}):
-        pytest.skip("no shipped freq_expansion weights yet")
+    skip_unless_shipped(preset)
     reference = full_band(3.0, seed=4)
     limited = lowpass(reference, 8000)
-    out = FreqExpansionStage().process(Signal(limited, RATE)).audio
+    out = FreqExpansionStage(weights=preset).process(Signal(limited, RATE)).audio
     before = log_spectral_distance(reference[0].numpy(), limited[0].numpy(), RATE)
     after = log_spectral_distance(reference[0].numpy(), out[0].numpy(), RATE)
     assert after < before - 0.2, (before, after)
@@ -389,14 +412,12 @@ SHIPPED_TONES = {
 ADDED_BOUNDS_DB = {"tone_4khz": (-24.0, -24.0)}
 
 
+@pytest.mark.parametrize("preset", SHIPPED_PRESETS)
 @pytest.mark.parametrize("name", sorted(SHIPPED_TONES))
-def test_shipped_weights_add_no_burst_to_tones(name):
-    from aural import weights
-
-    if "default" not in weights.read_manifest()["models"].get("freq_expansion", {}):
-        pytest.skip("no shipped freq_expansion weights yet")
+def test_shipped_weights_add_no_burst_to_tones(name, preset):
+    skip_unless_shipped(preset)
     audio = torch.from_numpy(SHIPPED_TONES[name](np.arange(3 * RATE) / RATE)).float()[None]
-    out = FreqExpansionStage().process(Signal(audio, RATE)).audio
+    out = FreqExpansionStage(weights=preset).process(Signal(audio, RATE)).audio
     added_db = 20 * math.log10(float((out - audio).pow(2).mean().sqrt()) / float(audio.pow(2).mean().sqrt()))
     worst_100ms_db = 20 * math.log10(float((out - audio)[0, : 30 * 4800].reshape(30, 4800).pow(2).mean(1).sqrt().max())
                                      / float(audio.pow(2).mean().sqrt()))

@@ -81,5 +81,5 @@ def test_a_stage_whose_data_does_not_take_augment_refuses_it(tmp_path, capsys):
     write_audio(tmp_path / "speech" / "a.wav", speech_like(2.0, SAMPLE_RATE))
     code, _, err = run_cli(["train", "mel_unet", "--data", str(tmp_path / "speech"), "--recipe", str(recipe),
                             "--out", str(tmp_path / "run")], capsys)
-    assert code == 2 and "data.augment" in err and "only separation" in err
+    assert code == 2 and "data.augment" in err and "only separation's does" in err
     assert not (tmp_path / "run" / "last.safetensors").exists()

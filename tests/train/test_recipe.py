@@ -34,7 +34,7 @@ def test_data_section_chooses_the_on_the_fly_reference():
     assert recipe_from_mapping({"stage": "mel_unet"}).data == {}
     for data, key in (({"reference": "wet"}, "data.reference"), ({"early_reflections_ms": -5}, "data.early_reflections_ms"),
                       ({"early_reflections_ms": "50"}, "data.early_reflections_ms"), ({"rooms": 1}, "data.rooms"),
-                      ({"augment": "yes"}, "data.augment")):
+                      ({"augment": "yes"}, "data.augment"), ({"known_band": 0}, "data.known_band")):
         with pytest.raises(ConfigError, match=rf"^r.yaml {key}: "):
             recipe_from_mapping({"stage": "mel_unet", "data": data}, "r.yaml")
 

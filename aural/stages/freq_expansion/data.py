@@ -130,12 +130,15 @@ class BandLimitDataset(Dataset):
     the reference's known band (:func:`known_top_hz`).
 
     ``damage``: whether items may be damaged before the band limit (training), or clean
-    (validation, to measure expansion alone). Crops quieter than -60 dBFS are redrawn.
+    (validation, to measure expansion alone). ``known_band=False``: every item's ``top_hz`` is
+    the Nyquist frequency, so what a source lacks up there is taught as absent (music mastered
+    at 44.1 kHz holds nothing above 22.05 kHz). Crops quieter than -60 dBFS are redrawn.
     """
 
     def __init__(self, files: Sequence[Path], *, segment_samples: int, seed: int = 0, num_items: int | None = None,
                  split: str = "all", val_fraction: float = 0.0, damage: bool = True,
-                 cutoffs_hz: Sequence[float] = CUTOFFS_HZ, filters: Sequence[str] = FILTERS):
+                 cutoffs_hz: Sequence[float] = CUTOFFS_HZ, filters: Sequence[str] = FILTERS,
+                 known_band: bool = True):
         chosen = [f for f in files if split == "all" or split_of(f.name, val_fraction) == split]
         if not chosen:
             raise UsageError(f"no audio files in the {split} split")
@@ -147,6 +150,7 @@ class BandLimitDataset(Dataset):
         self.damage = damage
         self.cutoffs_hz = tuple(cutoffs_hz)
         self.filters = tuple(filters)
+        self.known_band = known_band
         self._info: dict[Path, Any] = {}
         self._top_hz: dict[Path, float] = {}
 
@@ -163,6 +167,8 @@ class BandLimitDataset(Dataset):
         return (best * 10.0 ** (gain_db / 20.0)).astype(np.float32)
 
     def _known_top_hz(self, path: Path) -> float:
+        if not self.known_band:
+            return SAMPLE_RATE / 2
         if path not in self._top_hz:
             self._top_hz[path] = known_top_hz(path, self._info[path])
         return self._top_hz[path]

@@ -4,7 +4,8 @@ The regression phase needs no waveform: the loss is the mean squared difference 
 power between the prediction and the full-band reference over the bins above each frame's
 detected cutoff, which is the square of the log-spectral distance (LSD) restricted to the
 band being generated, and below each item's ``top_hz`` (the band its reference is known in:
-a 44.1 kHz source says nothing about 20-24 kHz). Validation runs the whole stage path
+a 44.1 kHz source says nothing about 20-24 kHz; with the recipe's ``data.known_band: false`` the
+whole band up to 24 kHz, for material whose empty top is what it should have). Validation runs the whole stage path
 (expansion, inverse STFT) and scores the LSD of the output and of the input against the
 reference within the same band (:mod:`aural.metrics.spectral`).
 """
@@ -143,21 +144,24 @@ def build_datasets(data: Path, val_data: Path | None, options: Any):
     val_segment = int(VAL_SEGMENT_S * SAMPLE_RATE)
     if val_data is None:
         train = BandLimitDataset(files, segment_samples=options.segment_samples, seed=options.seed,
-                                 split="train", val_fraction=0.1)
+                                 split="train", val_fraction=0.1, known_band=options.known_band)
         train.num_items = len(train.files) * ITEMS_PER_FILE
         val = BandLimitDataset(files, segment_samples=val_segment, seed=options.seed + 1, split="val",
-                               val_fraction=0.1, damage=False, num_items=VAL_ITEMS)
+                               val_fraction=0.1, damage=False, num_items=VAL_ITEMS, known_band=options.known_band)
         where = f"{data}: a fixed 10 % of the files (by name hash)"
     else:
-        train = BandLimitDataset(files, segment_samples=options.segment_samples, seed=options.seed)
+        train = BandLimitDataset(files, segment_samples=options.segment_samples, seed=options.seed,
+                                 known_band=options.known_band)
         train.num_items = len(train.files) * ITEMS_PER_FILE
         val = BandLimitDataset(list_files(val_data), segment_samples=val_segment, seed=options.seed + 1,
-                               damage=False, num_items=VAL_ITEMS)
+                               damage=False, num_items=VAL_ITEMS, known_band=options.known_band)
         where = str(val_data)
     unique = len(set(train.files))
     repeats = f", {len(train.files)} list entries" if unique != len(train.files) else ""
     description = {"training data": f"{data} ({unique} full-band files{repeats}, band-limited on the fly)",
                    "degradation": "cutoffs 4/5.5/8/11.025/12/16 kHz (x0.95-1.03); soxr, Butterworth, Chebyshev I, "
                                   "elliptic and FIR low-passes; 45 % noise, mu-law or lossy-codec damage before",
+                   "scored band": ("each source's known band (known_top_hz)" if options.known_band
+                                   else "up to 24 kHz, whatever the source holds (data.known_band: false)"),
                    "validation data": where, "training items": len(train), "validation items": len(val)}
     return train, val, description

@@ -36,7 +36,6 @@ ITEMS_PER_FUSION_FILE = 10  # random crops of each material file per epoch
 VAL_ITEMS = 64
 VAL_SEGMENT_S = 4.0
 VAL_FRACTION = 0.1
-TAKES_AUGMENT = True  # recipe data.augment: speed and EQ of the training mixtures' sources
 
 
 def build_task(recipe: Recipe) -> EnhancementTask:
