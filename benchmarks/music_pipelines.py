@@ -2,6 +2,7 @@
 """Music through aural's pipelines: spectrum kept (LSD) and sustained notes kept (level).
 
     python benchmarks/music_pipelines.py [--list runs/freq_expansion/eval_music.txt] [--out FILE]
+        [--pipelines NAME_OR_YAML,...]
 
 1. Held-out music (the excerpts ``scripts/train_freq_expansion.py lists`` keeps out of training;
    first 20 s of each): the reference is the file at 48 kHz, the input the same music
@@ -57,12 +58,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--list", type=Path, default=ROOT / "runs" / "freq_expansion" / "eval_music.txt")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "music_to_studio.md")
+    parser.add_argument("--pipelines", default=",".join(PIPELINES),
+                        help="pipelines to compare (names or YAML paths, comma-separated)")
     args = parser.parse_args()
     torch.set_num_threads(1)
     files = [Path(line) for line in args.list.read_text().split() if line]
-    pipelines = {name: load_pipeline(name) for name in PIPELINES}
-    scores: dict[str, list[float]] = {name: [] for name in ("input", *PIPELINES)}
-    in_band: dict[str, list[float]] = {name: [] for name in ("input", *PIPELINES)}
+    names = args.pipelines.split(",")
+    pipelines = {name: load_pipeline(name) for name in names}
+    scores: dict[str, list[float]] = {name: [] for name in ("input", *names)}
+    in_band: dict[str, list[float]] = {name: [] for name in ("input", *names)}
     for path in files:
         top_hz = known_top_hz(path, io.info(path))
         signal = io.read(path)
@@ -86,7 +90,8 @@ def main() -> None:
         change_in = level_db(note[4 * RATE:5 * RATE]) - level_db(note[1 * RATE:2 * RATE])
         sustain[name] = change_out - change_in
     lines = ["# Music through the pipelines: spectrum and sustained notes", "",
-             "```bash", "python benchmarks/music_pipelines.py", "```", "",
+             "```bash", "python benchmarks/music_pipelines.py"
+             + ("" if names == list(PIPELINES) else f" --pipelines {args.pipelines}"), "```", "",
              f"{len(files)} held-out music excerpts (`{args.list.relative_to(ROOT) if args.list.is_relative_to(ROOT) else args.list}`, "
              "first 20 s, mono), band-limited to 8 kHz and back at 48 kHz; LSD against the original (lower is better).",
              "In the piece's band: only the bins up to where the original holds content "
@@ -96,7 +101,7 @@ def main() -> None:
              "| system | LSD (mean) | LSD in the piece's band | sustained note, dB |", "|---|---:|---:|---:|",
              f"| input | {np.mean(scores['input']):.3f} | {np.mean(in_band['input']):.3f} | - |"]
     lines += [f"| `{name}` | {np.mean(scores[name]):.3f} | {np.mean(in_band[name]):.3f} | {sustain[name]:+.2f} |"
-              for name in PIPELINES]
+              for name in names]
     args.out.write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 

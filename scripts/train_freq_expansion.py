@@ -151,13 +151,14 @@ def system_spec(weights: str) -> str:
     return "stage:freq_expansion" if weights == "default" else f"stage:freq_expansion@{weights}"
 
 
-def bench(weights: list[str], run: bool = True) -> None:
+def bench(weights: list[str], run: bool = True, sets: str = "") -> None:
     """``aural bench`` (soxr and each of ``weights``, one run on the same files) on every
     held-out pair set, then one table (scored here from the saved outputs; ``run=False``
     only re-scores them), speech also per corpus: the full-band LSD, the LSD above the input's
     cutoff, and the LSD over the bins the reference holds content in (below its
     :func:`known_top_hz`: a 44.1 kHz piece or RAVDESS's converter ends at 20-22 kHz, and
-    generating above that is scored as an error by the full-band LSD)."""
+    generating above that is scored as an error by the full-band LSD). ``sets``: only the pair
+    sets whose name starts with it (``music``, ``speech``)."""
     import numpy as np
 
     from aural import io
@@ -168,7 +169,7 @@ def bench(weights: list[str], run: bool = True) -> None:
     systems = ["soxr"] + [system_spec(w) for w in weights]
     folders = folder_names(systems)
     rows = []
-    for pairs in sorted((RUN / "pairs").iterdir()):
+    for pairs in sorted(p for p in (RUN / "pairs").iterdir() if p.name.startswith(sets)):
         out = RUN / "bench" / pairs.name
         if run:
             run_or_exit([sys.executable, "-m", "aural", "bench", "--pairs", str(pairs), "--systems",
@@ -201,7 +202,7 @@ def bench(weights: list[str], run: bool = True) -> None:
     lines += [f"| {p} | `{s}` | {n} | {a:.3f} | {b:.3f} | {c:.3f} |"
               for p, s, n, a, b, c in sorted(rows, key=lambda r: r[0])]
     table = "\n".join(lines) + "\n"
-    (RUN / "bench" / "lsd.md").write_text(table)
+    (RUN / "bench" / (f"lsd_{sets}.md" if sets else "lsd.md")).write_text(table)
     print(table)
 
 
@@ -248,13 +249,15 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=None)
     parser.add_argument("--resume", action="store_true")
     parser.add_argument("--no-run", action="store_true", help="bench: re-score the saved outputs only")
+    parser.add_argument("--sets", default="", help="bench: only the pair sets whose name starts with this "
+                                                   "(music, speech)")
     args = parser.parse_args()
     if args.what == "lists":
         make_lists()
     elif args.what == "pairs":
         make_pairs()
     elif args.what == "bench":
-        bench(args.weights.split(","), run=not args.no_run)
+        bench(args.weights.split(","), run=not args.no_run, sets=args.sets)
     elif args.what == "finetune":
         finetune(args.weights, args.steps, args.resume)
     elif args.what == "music":
