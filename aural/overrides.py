@@ -3,7 +3,8 @@
 ``STAGE`` is a stage name; when it appears more than once in ``stages:``, name the entry by
 its position as in error messages: ``dynamics[2].ratio=4`` is ``stages[2]``, which must be
 a ``dynamics`` stage. A param that is a mapping takes one key at a time:
-``mix_master.stems.background=-30``. ``VALUE`` is read as a YAML scalar (``0.7``, ``true``, ``null``,
+``mix_master.stems.background=-30``. ``STAGE.weights=PRESET_OR_FILE`` sets the entry's weights
+(``freq_expansion.weights=music``). ``VALUE`` is read as a YAML scalar (``0.7``, ``true``, ``null``,
 ``podcast``). Overrides are applied to the pipeline's data before validation, so they are
 checked exactly like the YAML; their errors name the ``--set`` instead of a file line.
 """
@@ -22,8 +23,14 @@ from aural.errors import UsageError
 MAX_VALUE_CHARS = 1000
 _SYNTAX = re.compile(r"^(?P<stage>[A-Za-z_][A-Za-z0-9_]*)(?:\[(?P<index>\d+)\])?\.(?P<param>[A-Za-z_][A-Za-z0-9_]*)"
                      r"(?:\.(?P<key>[A-Za-z_][A-Za-z0-9_]*))?=(?P<value>.*)$", re.DOTALL)
-USAGE = ("expected STAGE.PARAM=VALUE (or STAGE[INDEX].PARAM=VALUE, or STAGE.PARAM.KEY=VALUE for a mapping), "
-         "e.g. mel_unet.strength=0.7")
+USAGE = ("expected STAGE.PARAM=VALUE (or STAGE[INDEX].PARAM=VALUE, or STAGE.PARAM.KEY=VALUE for a mapping, "
+         "or STAGE.weights=PRESET_OR_FILE), e.g. mel_unet.strength=0.7")
+WEIGHTS = "weights"  # not a param: the stage entry's own key
+#: the --set option's help (aural run, aural evaluate)
+SET_HELP = ("change a param of the pipeline, validated like the YAML: STAGE.PARAM=VALUE "
+            "(STAGE[INDEX].PARAM=VALUE when the stage appears twice; INDEX as in stages[INDEX]; "
+            "STAGE.PARAM.KEY=VALUE for one key of a mapping, e.g. mix_master.stems.background=-30; "
+            "STAGE.weights=PRESET_OR_FILE for a learned stage's weights). Repeatable.")
 
 
 @dataclass(frozen=True)
@@ -72,6 +79,10 @@ def apply_overrides(data: Any, texts: Sequence[str]) -> tuple[Any, dict[tuple, s
     paths: dict[tuple, str] = {}
     for override in overrides:
         index = _entry_index(override, names)
+        if override.param == WEIGHTS and override.key is None:
+            stages[index][WEIGHTS] = override.value
+            paths[("stages", index, WEIGHTS)] = override.text
+            continue
         params = stages[index].get("params")
         if params is None:
             params = stages[index]["params"] = {}

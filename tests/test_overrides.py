@@ -92,3 +92,15 @@ def test_a_bad_key_of_a_mapping_param_names_the_set(text, error, message):
     with pytest.raises(error) as info:
         load_pipeline_spec("voice_isolation", [text])
     assert str(info.value).startswith(message)
+
+
+def test_weights_sets_the_entrys_weights_and_is_validated_like_the_yaml():
+    spec = load_pipeline_spec("bandwidth_extend", ["freq_expansion.weights=music"])
+    assert spec.stages[0].weights == "music"
+    assert load_pipeline_spec("bandwidth_extend").stages[0].weights == "default"
+    with pytest.raises(ConfigError, match=r"^--set freq_expansion.weights=nosuch: stages\[0\]\.weights: "
+                                          r".*no weights preset 'nosuch'"):
+        load_pipeline_spec("bandwidth_extend", ["freq_expansion.weights=nosuch"])
+    with pytest.raises(ConfigError, match=r"--set mix_master.weights=x: stages\[1\]\.weights: "
+                                          r"stage mix_master is a DSP stage and takes no weights"):
+        load_pipeline_spec("podcast_master", ["mix_master.weights=x"])

@@ -10,6 +10,7 @@ import click
 from aural.cli.progress import file_progress
 from aural.cli.threads import threads_option
 from aural.errors import UsageError
+from aural.overrides import SET_HELP
 
 EXAMPLES = """
 \b
@@ -109,10 +110,7 @@ def _separation(pipeline: str, overrides: tuple[str, ...], folder: Path, out_dir
 @click.option("--save-outputs", is_flag=True,
               help="With PIPELINE: also write the processed files to OUT/outputs/.")
 @click.option("--set", "overrides", multiple=True, metavar="STAGE.PARAM=VALUE",
-              help="With PIPELINE: change a param of it, validated like the YAML: STAGE.PARAM=VALUE "
-                   "(STAGE[INDEX].PARAM=VALUE when the stage appears twice; INDEX as in stages[INDEX]; "
-                   "STAGE.PARAM.KEY=VALUE for one key of a mapping, e.g. mix_master.stems.background=-30). "
-                   "Repeatable.")
+              help=f"With PIPELINE: {SET_HELP}")
 @click.option("--list-metrics", is_flag=True, help="List the metrics and exit.")
 @click.pass_context
 def command(ctx: click.Context, pipeline: str | None, reference_dir: Path | None,

@@ -32,6 +32,7 @@ from aural.config import load_pipeline_spec, load_yaml, resolve_pipeline_path
 from aural.errors import AuralError, UsageError
 from aural.interrupts import raise_if_terminated
 from aural.progress import Progress
+from aural.overrides import SET_HELP
 
 if TYPE_CHECKING:
     from aural.pipeline import PassInfo, Pipeline
@@ -309,10 +310,7 @@ def _check_pipeline_yaml(ctx: click.Context, param: click.Parameter, value: str)
               help=f"Sample format (default {io.DEFAULT_SUBTYPE}; PCM_16 is TPDF-dithered).")
 @click.option("--overwrite", is_flag=True, help="Replace existing output files.")
 @click.option("--set", "overrides", multiple=True, metavar="STAGE.PARAM=VALUE",
-              help="Change a param of the pipeline, validated like the YAML: STAGE.PARAM=VALUE "
-                   "(STAGE[INDEX].PARAM=VALUE when the stage appears twice; INDEX as in stages[INDEX]; "
-                   "STAGE.PARAM.KEY=VALUE for one key of a mapping, e.g. mix_master.stems.background=-30). "
-                   "Repeatable.")
+              help=SET_HELP[0].upper() + SET_HELP[1:])
 @click.option("--stems", is_flag=True,
               help="The pipeline ends with stems: write a folder per input, a file per stem "
                    "(OUTPUT/<name>/voice.wav, ...).")
