@@ -233,8 +233,7 @@ def mix(voices: Path, backgrounds: Path, out_dir: Path, count: int, seed: int, s
     OUT/manifest.jsonl          per item: source files, drawn ratio, seed
 
     Items are those of the separation trainer's MixtureDataset (aural.stages.separation.data):
-    the same seed and files give the same folder (samples equal to float rounding). Score it with
-    `aural bench --pairs OUT`.
+    the same seed and files give the same samples. Score it with `aural bench --pairs OUT`.
     """
     from aural import io
     from aural.stages.freq_expansion.data import list_files
