@@ -20,10 +20,9 @@ import argparse
 import csv
 import os
 import re
-import sys
 from pathlib import Path
 
-from script_commands import run_or_exit
+from script_commands import run_aural
 
 ROOT = Path(__file__).resolve().parent.parent
 RUN = ROOT / "runs" / "freq_expansion"
@@ -172,8 +171,8 @@ def bench(weights: list[str], run: bool = True, sets: str = "") -> None:
     for pairs in sorted(p for p in (RUN / "pairs").iterdir() if p.name.startswith(sets)):
         out = RUN / "bench" / pairs.name
         if run:
-            run_or_exit([sys.executable, "-m", "aural", "bench", "--pairs", str(pairs), "--systems",
-                         ",".join(systems), "--metrics", "lsd", "--save-audio", "--out", str(out)], ROOT)
+            run_aural(["bench", "--pairs", str(pairs), "--systems", ",".join(systems), "--metrics", "lsd",
+                       "--save-audio", "--out", str(out)], ROOT)
         cutoff_hz = float(pairs.name.split("_")[1].rstrip("k")) * 1000
         cutoff_hz = 11025.0 if cutoff_hz == 11000 else cutoff_hz
         scores: dict[tuple[str, str], list[list[float]]] = {}
@@ -206,38 +205,30 @@ def bench(weights: list[str], run: bool = True, sets: str = "") -> None:
     print(table)
 
 
+def train_run(out: str, resume: bool, *options: str) -> None:
+    """``aural train freq_expansion OPTIONS`` into ``RUN / out`` on one thread (``resume``: continue it)."""
+    run_aural(["train", "freq_expansion", "--out", str(RUN / out), "--threads", "1", "--no-progress", *options,
+               *(["--resume"] if resume else [])], ROOT)
+
+
 def train(steps: int | None, resume: bool) -> None:
     """Phase 1: from scratch on every training file once (the recipe's 20,000-step plan)."""
-    command = [sys.executable, "-m", "aural", "train", "freq_expansion", "--data", str(RUN / "train.txt"),
-               "--out", str(RUN / "run"), "--threads", "1", "--no-progress"]
-    if steps:
-        command += ["--steps", str(steps)]
-    if resume:
-        command.append("--resume")
-    run_or_exit(command, ROOT)
+    train_run("run", resume, "--data", str(RUN / "train.txt"), *(["--steps", str(steps)] if steps else []))
 
 
 def finetune(weights: str, steps: int | None, resume: bool) -> None:
     """Phase 2: from ``weights``, on the balanced list (``GROUP_SHARES``) at a lower learning rate."""
-    command = [sys.executable, "-m", "aural", "train", "freq_expansion", "--data", str(RUN / "train_balanced.txt"),
-               "--out", str(RUN / "finetune"), "--threads", "1", "--no-progress", "--init", weights,
-               "--lr", str(FINETUNE_LR), "--steps", str(steps or FINETUNE_STEPS)]
-    if resume:
-        command.append("--resume")
-    run_or_exit(command, ROOT)
+    train_run("finetune", resume, "--data", str(RUN / "train_balanced.txt"), "--init", weights,
+              "--lr", str(FINETUNE_LR), "--steps", str(steps or FINETUNE_STEPS))
 
 
 def music(weights: str, steps: int | None, resume: bool) -> None:
     """Preset ``music``: from ``weights``, on the training music alone, scored up to 24 kHz
     (``scripts/recipes/freq_expansion_music.yaml``): music mastered at 44.1 kHz holds nothing above
     22.05 kHz, and ``default``, which 48 kHz speech teaches to fill that band, fills it."""
-    command = [sys.executable, "-m", "aural", "train", "freq_expansion", "--data", str(RUN / "train_music_fit.txt"),
-               "--val-data", str(RUN / "val_music.txt"), "--out", str(RUN / "music"), "--threads", "1",
-               "--recipe", str(ROOT / "scripts" / "recipes" / "freq_expansion_music.yaml"),
-               "--no-progress", "--init", weights, "--lr", str(MUSIC_LR), "--steps", str(steps or MUSIC_STEPS)]
-    if resume:
-        command.append("--resume")
-    run_or_exit(command, ROOT)
+    train_run("music", resume, "--data", str(RUN / "train_music_fit.txt"), "--val-data", str(RUN / "val_music.txt"),
+              "--recipe", str(ROOT / "scripts" / "recipes" / "freq_expansion_music.yaml"), "--init", weights,
+              "--lr", str(MUSIC_LR), "--steps", str(steps or MUSIC_STEPS))
 
 
 def main() -> None:
