@@ -87,6 +87,12 @@ class _Step:
     def end_analysis(self) -> None:
         """The analysis pass has seen its last block (a step that holds samples back passes them on)."""
 
+    def for_analysis(self) -> "_Step":
+        """A step converting blocks as this one does, with state of its own, to feed a later
+        step's analysis pass; only conversions (resampling, channels) can."""
+        raise StageError(f"{self.label}: the analysis of a later stage would need this step's output; "
+                         "only resampling and channel conversion may come before it")
+
     def push(self, audio: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
@@ -145,6 +151,10 @@ class _ResampleStep(_Step):
         self.history = {"step": "resample", "from_sample_rate": from_sample_rate,
                         "to_sample_rate": to_sample_rate}
         self._resampler = StreamingResampler(from_sample_rate, to_sample_rate, num_channels)
+        self._args = (from_sample_rate, to_sample_rate, num_channels)
+
+    def for_analysis(self) -> "_ResampleStep":
+        return _ResampleStep(*self._args)
 
     def push(self, audio: torch.Tensor) -> torch.Tensor:
         return self._resampler.process(audio)
@@ -172,6 +182,9 @@ class _ChannelStep(_Step):
     def finish(self) -> torch.Tensor:
         return torch.zeros(self.out_rows, 0)
 
+    def for_analysis(self) -> "_ChannelStep":
+        return self  # no state
+
 
 def _through(steps: list[_Step], audio: torch.Tensor) -> torch.Tensor:
     for step in steps:
@@ -186,6 +199,29 @@ def _finish_all(steps: list[_Step], num_channels: int) -> torch.Tensor:
     for i, step in enumerate(steps):
         parts.append(_through(steps[i + 1:], step.finish()))
     return torch.cat(parts, dim=1)
+
+
+class _AnalysisFeed:
+    """The analysis pass of ``head``, whose input the conversion steps ``before`` make from the
+    stream: copies of them with state of their own (:meth:`_Step.for_analysis`) convert each
+    block, and :meth:`end` passes on what they hold back. ``num_channels``: ``head``'s input rows."""
+
+    def __init__(self, before: list[_Step], head: _Step, num_channels: int):
+        self._before, self._head, self._num_channels = before, head, num_channels
+        self._steps: list[_Step] | None = None
+
+    def analyze(self, audio: torch.Tensor) -> None:
+        if self._steps is None:
+            self._steps = [step.for_analysis() for step in self._before]
+        self._head.analyze(_through(self._steps, audio))
+
+    def end(self) -> None:
+        if self._steps is not None:
+            tail = _finish_all(self._steps, self._num_channels)
+            if tail.shape[1]:
+                self._head.analyze(tail)
+            self._steps = None
+        self._head.end_analysis()
 
 
 class _BandSplitStep(_Step):
@@ -249,12 +285,10 @@ class _StemsRateStep(_Step):
         self.num_stems = len(stage.contract.stems)
         self.out_rows = self.num_stems * num_channels
         inner = _StageStep(stage, stage_sample_rate, num_channels)
-        self._inner = inner
         self.analysis_stage = inner.analysis_stage
-        self._rates = (sample_rate, stage_sample_rate)
-        self._analysis_resampler: StreamingResampler | None = None
         self._wet = [_ResampleStep(sample_rate, stage_sample_rate, num_channels), inner,
                      _ResampleStep(stage_sample_rate, sample_rate, self.out_rows)]
+        self._analysis = _AnalysisFeed(self._wet[:1], inner, num_channels)
         self._low: list[_Step] | None = None
         self._follower: HighBandFollower | None = None
         self._queues = {"dry": torch.zeros(num_channels, 0), "wet": torch.zeros(self.out_rows, 0)}
@@ -292,14 +326,10 @@ class _StemsRateStep(_Step):
         return stems.reshape(self.out_rows, ready)
 
     def analyze(self, audio: torch.Tensor) -> None:
-        if self._analysis_resampler is None:
-            self._analysis_resampler = StreamingResampler(*self._rates, self.num_channels)
-        self._inner.analyze(self._analysis_resampler.process(audio))
+        self._analysis.analyze(audio)
 
     def end_analysis(self) -> None:
-        if self._analysis_resampler is not None:
-            self._inner.analyze(self._analysis_resampler.flush())
-            self._analysis_resampler = None
+        self._analysis.end()
 
     def push(self, audio: torch.Tensor) -> torch.Tensor:
         parts = {"dry": audio, "wet": _through(self._wet, audio)}
@@ -454,6 +484,40 @@ class _Source:
     num_samples: int
 
 
+class BlockStream:
+    """A pipeline's steps, block by block: calling it with a ``(channels, n)`` block returns the
+    output so far, aligned with the input (stage latencies dropped) but short of what resamplers
+    and stages still hold back; no flush (a caller that needs the tail pushes silence past the
+    hold-back). A stage that analyses its input first (``needs_analysis``) sees the whole input
+    through :meth:`analyze` and :meth:`finish_analysis`, in one pass before the first block is
+    pushed; without them it runs unanalysed. Only the first such stage can, and only after
+    nothing but conversions (its input comes from the stream, not from another stage)."""
+
+    def __init__(self, steps: list[_Step]):
+        self._steps = steps
+        self._analysed = [i for i, step in enumerate(steps) if step.analysis_stage is not None]
+        self._feed: _AnalysisFeed | None = None
+
+    def analyze(self, audio: torch.Tensor) -> None:
+        if not self._analysed:
+            return
+        if self._feed is None:
+            if len(self._analysed) > 1:
+                names = ", ".join(str(self._steps[i].analysis_stage.name) for i in self._analysed)
+                raise StageError(f"a block stream analyses one stage's input, not several ({names})")
+            head = self._steps[self._analysed[0]]
+            self._feed = _AnalysisFeed(self._steps[:self._analysed[0]], head, head.num_channels)
+        self._feed.analyze(audio)
+
+    def finish_analysis(self) -> None:
+        if self._feed is not None:
+            self._feed.end()
+            self._steps[self._analysed[0]].analysis_stage.finish_analysis()
+
+    def __call__(self, audio: torch.Tensor) -> torch.Tensor:
+        return _through(self._steps, audio)
+
+
 class Pipeline:
     """Stages in order, with automatic rate and channel conversion between them."""
 
@@ -522,13 +586,10 @@ class Pipeline:
             steps.append(_ChannelStep(channels, num_channels, groups))
         return steps
 
-    def block_stream(self, sample_rate: int, num_channels: int) -> Callable[[torch.Tensor], torch.Tensor]:
-        """A push function over fresh steps: ``(num_channels, n)`` blocks at ``sample_rate`` in, the
-        output so far out, aligned with the input (stage latencies dropped) but short of what
-        resamplers and stages still hold back. No analysis passes and no flush: a caller that
-        needs the tail pushes silence past the hold-back."""
-        steps = self.plan(sample_rate, num_channels)
-        return lambda audio: _through(steps, audio)
+    def block_stream(self, sample_rate: int, num_channels: int) -> "BlockStream":
+        """Fresh steps for ``(num_channels, n)`` blocks at ``sample_rate``, pushed one by one
+        (:class:`BlockStream`)."""
+        return BlockStream(self.plan(sample_rate, num_channels))
 
     @staticmethod
     def _plan_stage(stage: Stage, rate: int, channels: int, stems: tuple[str, ...] | None,

@@ -172,3 +172,25 @@ def test_a_stage_may_ask_for_another_analysis_pass(temporary_stage, tmp_path):
     seen = []
     build(chain).run_file(src, tmp_path / "out.wav", progress=lambda d, t: seen.append((d, t)))
     assert seen[-1] == (4 * sig.num_samples, 4 * sig.num_samples)  # spool, 2 analyses, process
+
+
+class PeakNormalize16kStage(PeakNormalizeStage):
+    name = "test_peak_normalize_16k"
+    contract = IOContract(sample_rate=16000)
+
+
+def test_a_block_stream_analyses_its_stage_input_through_the_conversions_before_it(stages, temporary_stage):
+    from aural.errors import StageError
+
+    temporary_stage(PeakNormalize16kStage)
+    sig = speech_like(1.0, 48000)
+    stream = build([{"stage": "test_peak_normalize_16k"}]).block_stream(48000, 1)
+    for start in range(0, sig.num_samples, 4093):
+        stream.analyze(sig.audio[:, start:start + 4093])
+    stream.finish_analysis()
+    out = torch.cat([stream(sig.audio[:, start:start + 4093]) for start in range(0, sig.num_samples, 4093)], dim=1)
+    assert float(out.abs().max()) == pytest.approx(0.5, abs=0.05)  # the peak it saw was the 16 kHz input's
+
+    twice = build([{"stage": "test_peak_normalize"}, {"stage": "test_peak_normalize"}]).block_stream(48000, 1)
+    with pytest.raises(StageError, match="a block stream analyses one stage's input, not several"):
+        twice.analyze(sig.audio)

@@ -12,7 +12,7 @@ dBFS RMS comes through (1 dB down), at -50 to -60 dBFS it is erased with the noi
 down; full-band speech at those levels passes). An analysis pass measures the file's
 integrated loudness (BS.1770); input quieter than ``quiet_input_lufs`` is raised to it before
 DeepFilterNet3 and lowered by as much after, so the stage keeps the input's level. Where no
-analysis pass runs (a pipeline's ``block_stream``) the gain stays 0 dB.
+analysis pass runs (a block stream never given one) the gain stays 0 dB.
 """
 
 from __future__ import annotations

@@ -7,8 +7,8 @@ and its own delay; :meth:`DeepFilterVoice.take` gives the estimate ``delay_sampl
 input, which must cover that (the separation network's latency does, many times over).
 
 DeepFilterNet3 erases quiet band-limited speech (see :mod:`aural.stages.deepfilter`): the
-separation stage's analysis pass feeds :meth:`DeepFilterVoice.analyze`, and the loudness it
-measures sets the stage's ``quiet_input_lufs`` gain as a pipeline's analysis pass would.
+separation stage's analysis pass feeds :meth:`DeepFilterVoice.analyze`, the block stream's
+analysis pass, so the ``deepfilter`` stage measures the input as in any pipeline.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from __future__ import annotations
 import torch
 
 from aural.config import PipelineSpec, StageSpec
-from aural.dsp.loudness import LoudnessMeter
 from aural.pipeline import Pipeline
 from aural.stages.deepfilter import DeepFilterStage
 
@@ -39,17 +38,15 @@ class DeepFilterVoice:
         if delay_samples < MIN_DELAY_SAMPLES:
             raise ValueError(f"DeepFilterNet3's voice needs a delay of at least {MIN_DELAY_SAMPLES} samples, "
                              f"not {delay_samples}")
-        self._push = self._pipeline.block_stream(self.sample_rate, num_channels)  # (the denoiser's reading reset)
+        self._stream = self._pipeline.block_stream(self.sample_rate, num_channels)
         self._ready = torch.zeros(num_channels, delay_samples)
-        self._meter = LoudnessMeter(self.sample_rate, num_channels)
 
     def analyze(self, audio: torch.Tensor) -> None:
         """A block of the input's analysis pass (before any :meth:`push`)."""
-        self._meter.process(audio)
+        self._stream.analyze(audio)
 
     def finish_analysis(self) -> None:
-        """The input's loudness, measured by :meth:`analyze`, handed to DeepFilterNet3's stage."""
-        self._denoiser.measured_lufs = self._meter.integrated_lufs()
+        self._stream.finish_analysis()
 
     @property
     def level_gain_db(self) -> float:
@@ -57,7 +54,7 @@ class DeepFilterVoice:
         return self._denoiser.level_gain_db
 
     def push(self, audio: torch.Tensor) -> None:
-        self._ready = torch.cat([self._ready, self._push(audio)], dim=1)
+        self._ready = torch.cat([self._ready, self._stream(audio)], dim=1)
 
     def take(self, num_samples: int) -> torch.Tensor:
         if num_samples > self._ready.shape[1]:
