@@ -72,6 +72,23 @@ def shared_data(relative: str = "") -> Path:
     return path
 
 
+def phone_speech(level_db: float, seconds: float = 4.0, snr_db: float | None = None) -> Signal:
+    """A real voice (VCTK p234, CC BY 4.0; first ``seconds``), with white noise ``snr_db`` under it
+    (``None``: none), resampled to 16 kHz as a phone records it, at ``level_db`` dBFS RMS."""
+    import soxr
+
+    from aural import io
+
+    sig = io.read(shared_data("speech/vctk48k_clearervoice/p234_003.flac"))
+    voice = sig.audio[0, :int(seconds * sig.sample_rate)].double().numpy()
+    if snr_db is not None:
+        noise = np.random.default_rng(0).standard_normal(voice.shape)
+        voice = voice + noise * np.sqrt(np.mean(voice ** 2)) * 10 ** (-snr_db / 20)
+    phone = soxr.resample(voice, sig.sample_rate, 16000)
+    phone *= 10 ** (level_db / 20) / np.sqrt(np.mean(phone ** 2))
+    return Signal(torch.from_numpy(phone.astype(np.float32))[None], 16000)
+
+
 def requires_shared_data(relative: str = ""):
     """A skipif mark for tests that need ``DATA_ROOT / relative`` (same message as :func:`shared_data`)."""
     path = DATA_ROOT / relative

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from helpers import shared_data, speech_like, tone
+from helpers import phone_speech, speech_like, tone
 from aural.signal import Signal
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("one_thread")]
@@ -44,17 +44,6 @@ def run(pipeline, audio: np.ndarray, sample_rate: int) -> np.ndarray:
     assert out.num_samples == round(signal.num_samples * OUTPUT_RATE / sample_rate)
     assert torch.isfinite(out.audio).all() and out.audio.abs().max() <= 1.0
     return out.audio[0].double().numpy()
-
-
-def real_speech_16k(seconds: float, level_db: float) -> np.ndarray:
-    """A real voice (VCTK, CC BY 4.0) at 16 kHz, ``level_db`` dBFS RMS."""
-    import soxr
-
-    from aural import io
-
-    sig = io.read(shared_data("speech/vctk48k_clearervoice/p234_003.flac"))
-    voice = soxr.resample(sig.audio[0, :int(seconds * sig.sample_rate)].double().numpy(), sig.sample_rate, 16000)
-    return voice * 10 ** (level_db / 20) / np.sqrt(np.mean(voice ** 2))
 
 
 def steady_spread_db(audio: np.ndarray, sample_rate: int) -> float:
@@ -113,7 +102,7 @@ def test_silence_stays_silent(pipeline):
 
 @pytest.mark.parametrize("name, sample_rate, make", [
     # real speech: DeepFilterNet3 takes speech_like for noise at any level
-    ("speech at -60 dBFS", 16000, lambda: real_speech_16k(3.0, level_db=-60.0)),
+    ("speech at -60 dBFS", 16000, lambda: phone_speech(-60.0, seconds=3.0).audio[0].numpy()),
     ("clipped speech", 16000, lambda: np.clip(speech_like(3.0, 16000, level_db=-6.0).audio[0].numpy() * 4, -0.5, 0.5)),
     ("8 kHz speech", 8000, lambda: speech_like(3.0, 8000).audio[0].numpy()),
     ("192 kHz speech", 192000, lambda: speech_like(1.5, 192000).audio[0].numpy()),

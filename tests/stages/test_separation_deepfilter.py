@@ -11,7 +11,7 @@ from aural.signal import Signal
 from aural.stages.deepfilter import DeepFilterStage
 from aural.stages.separation import SeparationStage, separate
 from aural.stages.separation.model import build_model
-from helpers import noisy_voice, run_cli, shared_data, speech_like, streamed_in_blocks
+from helpers import noisy_voice, phone_speech, run_cli, speech_like, streamed_in_blocks
 
 RUNS_HERE, REASON = DeepFilterStage.available()
 needs_libdf = pytest.mark.skipif(not RUNS_HERE, reason=f"deepfilter: {REASON}")
@@ -111,18 +111,6 @@ def test_deepfilternet3s_voice_is_ready_at_the_least_delay_whatever_the_blocks(b
     torch.testing.assert_close(late, expected, rtol=0, atol=1e-5)
 
 
-def quiet_phone_voice(level_db: float) -> Signal:
-    """A real voice (VCTK, CC BY 4.0) with faint white noise, at 16 kHz and ``level_db`` dBFS RMS."""
-    import soxr
-
-    from aural import io
-
-    voice = io.read(shared_data("speech/vctk48k_clearervoice/p234_003.flac")).audio[0, :4 * 48000]
-    noisy = voice + 0.1 * voice.pow(2).mean().sqrt() * torch.randn(voice.shape[0], generator=torch.Generator().manual_seed(0))
-    phone = torch.from_numpy(soxr.resample(noisy.numpy(), 48000, 16000))[None]
-    return Signal(phone * 10 ** (level_db / 20) / phone.pow(2).mean().sqrt(), 16000)
-
-
 def level_drop_db(reference: torch.Tensor, out: torch.Tensor) -> float:
     return float(20 * torch.log10(reference.pow(2).mean().sqrt() / out.pow(2).mean().sqrt()))
 
@@ -134,10 +122,10 @@ def test_quiet_band_limited_speech_keeps_its_voice_at_the_stages_rate_and_in_a_f
     pipeline runs the stage at 16 kHz inside a 48 kHz stream (its analysis pass resampled)."""
     import soxr
 
-    quiet = quiet_phone_voice(-55.0)
+    quiet = phone_speech(-55.0, snr_db=20.0)
     stage = SeparationStage(model=model, deepfilter_share=1.0)
     stems = stage.process(quiet)
-    assert level_drop_db(quiet.audio, stems["voice"].audio) < 3.0  # without the analysis pass: 51 dB (measured)
+    assert level_drop_db(quiet.audio, stems["voice"].audio) < 3.0  # without the analysis pass: 50 dB (measured)
     assert stage.describe()["deepfilter_level_gain_db"] == pytest.approx(25.0, abs=3.0)
 
     full_rate = Signal(torch.from_numpy(soxr.resample(quiet.audio[0].numpy(), 16000, 48000))[None], 48000)
