@@ -15,6 +15,7 @@ from aural.stages.base import BLOCK_SAMPLES, IOContract, NoParams, Stage
 BUILTIN_MODULES = (
     "aural.stages.dehum",
     "aural.stages.declick",
+    "aural.stages.wpe_dereverb",
     "aural.stages.deepfilter",
     "aural.stages.dynamics",
     "aural.stages.mix_master",

@@ -1,0 +1,187 @@
+"""Late reverberation removed by weighted prediction error (WPE), streamed in blocks.
+
+WPE (Nakatani et al. 2010; Yoshioka & Nakatani 2012) predicts each STFT bin's late reverberation
+from the same bin ``delay`` to ``delay + taps - 1`` frames earlier and subtracts the prediction.
+The filter is the least-squares one with every frame weighted by the inverse power of the
+dereverberated estimate, iterated a few times, so the quiet frames (reverberant tails) decide it
+rather than the loud direct sound; the frames inside ``delay`` (direct sound and early
+reflections) are never predicted. Channels share one multichannel filter, so stereo stays linked.
+Frames of digital silence (the zeros a stream ends with, gaps in a file) carry no information
+about the room and are left out of the fit: with the inverse-power weight they would otherwise
+outweigh everything and teach the filter to predict nothing (the reason this is not
+``nara_wpe``, whose power floor is relative to the loudest frame). WPE assumes the direct sound changes
+faster than the room decays; bins that hold steady through a block (sustained tones, hum) break
+that assumption and are passed through (``STEADY_DB``).
+
+:class:`WpeDereverberator` streams: frames are gathered into blocks of ``block_s``, each block's
+filter is estimated on the block with the frames before it as its past, and consecutive blocks
+crossfade over ``overlap_s``. Memory is bounded by one block; the output comes
+``latency_samples`` late.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+WINDOW_S = 0.032         # STFT window (512 samples at 16 kHz); the hop is a quarter of it
+# A bin whose power holds steady over a block (a sustained tone, hum, DC) is perfectly predictable
+# from its past, and WPE would take it for reverberation: bins whose 90th / 10th power percentiles
+# span less than STEADY_DB[0] are left alone, from STEADY_DB[1] on they are fully processed.
+STEADY_DB = (6.0, 12.0)
+SILENT_DB = -60.0        # frames this far below their bin's mean power are left out of the fit
+BIN_CHUNK = 32           # bins fitted at once (bounds the memory of the stacked past)
+LOADING = 1e-6           # diagonal loading of the correlation matrix, relative to its mean diagonal
+
+
+def stft_sizes(sample_rate: int) -> tuple[int, int]:
+    """``(window, hop)`` in samples at ``sample_rate``: 32 ms, hop 8 ms (window rounded to a multiple of 4)."""
+    window = max(64, 4 * round(WINDOW_S * sample_rate / 4))
+    return window, window // 4
+
+
+def stack_past(spectra: np.ndarray, taps: int, delay: int) -> np.ndarray:
+    """``(bins, taps * channels, frames)``: for each frame, the frames ``delay`` to ``delay + taps - 1`` before it."""
+    bins, channels, frames = spectra.shape
+    past = np.zeros((bins, taps, channels, frames), dtype=spectra.dtype)
+    for tap in range(taps):
+        lag = delay + tap
+        if lag < frames:
+            past[:, tap, :, lag:] = spectra[..., :frames - lag]
+    return past.reshape(bins, taps * channels, frames)
+
+
+def wpe(spectra: np.ndarray, taps: int, delay: int, iterations: int) -> np.ndarray:
+    """WPE estimate of the direct sound and early reflections of ``spectra`` (bins, channels, frames)."""
+    out = np.empty_like(spectra)
+    for low in range(0, spectra.shape[0], BIN_CHUNK):
+        observed = spectra[low:low + BIN_CHUNK]
+        past = stack_past(observed, taps, delay)
+        heard = heard_frames(np.mean(np.abs(observed) ** 2, axis=1))                     # (bins, frames)
+        estimate = observed
+        for _ in range(iterations):
+            power = np.mean(np.abs(estimate) ** 2, axis=1)
+            weight = np.where(heard, 1.0 / np.maximum(power, 1e-30), 0.0)
+            weighted_past = past * weight[:, None, :]
+            correlation = weighted_past @ past.conj().transpose(0, 2, 1)                 # (bins, tD, tD)
+            cross = weighted_past @ observed.conj().transpose(0, 2, 1)                  # (bins, tD, D)
+            loading = LOADING * np.real(np.trace(correlation, axis1=1, axis2=2)) / correlation.shape[-1]
+            correlation += (loading + 1e-30)[:, None, None] * np.eye(correlation.shape[-1])
+            prediction_filter = np.linalg.solve(correlation, cross)
+            estimate = observed - prediction_filter.conj().transpose(0, 2, 1) @ past
+        out[low:low + BIN_CHUNK] = estimate
+    return out
+
+
+def heard_frames(power: np.ndarray) -> np.ndarray:
+    """Which frames of ``power`` (bins, frames) are not digital silence (``SILENT_DB`` under their bin's mean)."""
+    return power > 10 ** (SILENT_DB / 10) * np.mean(power, axis=-1, keepdims=True)
+
+
+def changing_share(spectra: np.ndarray) -> np.ndarray:
+    """Per bin of ``spectra`` (bins, channels, frames), 0 where its power holds steady over the
+    frames that are not silent, 1 where it changes as speech does (``STEADY_DB``)."""
+    power = np.mean(np.abs(spectra) ** 2, axis=1)
+    heard = heard_frames(power)
+    with warnings.catch_warnings(), np.errstate(all="ignore"):   # a bin with no frame heard: nan, share 0
+        warnings.simplefilter("ignore", RuntimeWarning)
+        low, high = np.nanpercentile(np.where(heard, power, np.nan), [10.0, 90.0], axis=-1)
+        span_db = 10.0 * np.log10(high / low)
+    return np.nan_to_num(np.clip((span_db - STEADY_DB[0]) / (STEADY_DB[1] - STEADY_DB[0]), 0.0, 1.0))
+
+
+class WpeDereverberator:
+    """Streaming WPE dereverberation of ``(channels, samples)`` float64 blocks."""
+
+    def __init__(self, sample_rate: int, num_channels: int, *, filter_ms: float = 320.0, delay_ms: float = 32.0,
+                 iterations: int = 2, block_s: float = 8.0, overlap_s: float = 1.0, strength: float = 1.0):
+        self.window, self.hop = stft_sizes(sample_rate)
+        hop_ms = 1000.0 * self.hop / sample_rate
+        self.taps = max(1, round(filter_ms / hop_ms))
+        self.delay = max(1, round(delay_ms / hop_ms))
+        self.iterations = iterations
+        self.strength = strength
+        self.block_frames = max(4 * (self.taps + self.delay), round(block_s * sample_rate / self.hop))
+        self.overlap_frames = min(self.block_frames // 2, max(1, round(overlap_s * sample_rate / self.hop)))
+        self.num_channels = num_channels
+        # a block runs once its overlap has arrived: at most (block + overlap) hops of samples wait for it,
+        # and the synthesis of a frame lags its input by window - hop
+        waiting = (self.block_frames + self.overlap_frames) * self.hop
+        self.latency_samples = waiting + self.window - self.hop
+
+        self._analysis = np.hanning(self.window + 1)[:-1]          # periodic Hann
+        self._synthesis = self._analysis / 1.5                     # Hann^2 at hop window/4 sums to 1.5
+        ramp = np.sin(0.5 * np.pi * (np.arange(self.overlap_frames) + 0.5) / self.overlap_frames) ** 2
+        self._fade_in, self._fade_out = ramp, 1.0 - ramp
+        bins = self.window // 2 + 1
+        self._history = self.taps + self.delay - 1                 # frames a block's first frame predicts from
+        # input samples not yet framed (starting with window - hop zeros, so frame 0 ends at sample hop)
+        self._pending = np.zeros((num_channels, self.window - self.hop))
+        self._frames = np.zeros((bins, num_channels, 0), dtype=np.complex128)   # from frame _frames_start on
+        self._frames_start = 0
+        self._next_block = 0                                       # first frame of the next block
+        self._tail = np.zeros((bins, num_channels, 0), dtype=np.complex128)     # previous block's overlap, faded out
+        self._overlap_add = np.zeros((num_channels, self.window))  # synthesis of frames not yet final
+        self._ready = [np.zeros((num_channels, waiting))]
+        self._ready_samples = waiting
+
+    def process(self, audio: np.ndarray) -> np.ndarray:
+        """Dereverberated ``audio`` (same shape), ``latency_samples`` late."""
+        self._push_frames(audio)
+        while self._frame_count() >= self._next_block + self.block_frames + self.overlap_frames:
+            self._run_block()
+        return self._take(audio.shape[-1])
+
+    def _frame_count(self) -> int:
+        return self._frames_start + self._frames.shape[-1]
+
+    def _push_frames(self, audio: np.ndarray) -> None:
+        pending = np.concatenate([self._pending, audio], axis=-1)
+        count = max(0, (pending.shape[-1] - self.window) // self.hop + 1)
+        if count:
+            starts = self.hop * np.arange(count)
+            segments = pending[:, starts[:, None] + np.arange(self.window)] * self._analysis   # (C, count, window)
+            spectra = np.fft.rfft(segments, axis=-1).transpose(2, 0, 1)                       # (bins, C, count)
+            self._frames = np.concatenate([self._frames, spectra], axis=-1)
+        self._pending = pending[:, count * self.hop:]
+
+    def _run_block(self) -> None:
+        start, stop = self._next_block, self._next_block + self.block_frames + self.overlap_frames
+        first = max(self._frames_start, start - self._history)
+        observed = self._frames[..., first - self._frames_start:stop - self._frames_start]
+        estimate = wpe(observed, self.taps, self.delay, self.iterations)
+        own = start - first
+        share = self.strength * changing_share(observed[..., own:])[:, None, None]
+        block = observed[..., own:] + share * (estimate[..., own:] - observed[..., own:])
+        if self._tail.shape[-1]:
+            block[..., :self.overlap_frames] = self._tail + block[..., :self.overlap_frames] * self._fade_in
+        self._tail = block[..., self.block_frames:] * self._fade_out
+        self._synthesize(block[..., :self.block_frames])
+        self._next_block += self.block_frames
+        drop = self._next_block - self._history - self._frames_start
+        if drop > 0:
+            self._frames = self._frames[..., drop:]
+            self._frames_start += drop
+
+    def _synthesize(self, spectra: np.ndarray) -> None:
+        """Overlap-add the frames ``spectra`` (bins, C, frames) and queue the samples made final."""
+        segments = np.fft.irfft(spectra.transpose(1, 2, 0), n=self.window, axis=-1) * self._synthesis
+        count = segments.shape[1]
+        out = np.zeros((self.num_channels, (count - 1) * self.hop + self.window))
+        out[:, :self.window] += self._overlap_add
+        for index in range(count):
+            out[:, index * self.hop:index * self.hop + self.window] += segments[:, index]
+        final = count * self.hop
+        self._ready.append(out[:, :final])
+        self._ready_samples += final
+        self._overlap_add = out[:, final:final + self.window].copy()
+        self._overlap_add = np.pad(self._overlap_add, ((0, 0), (0, self.window - self._overlap_add.shape[-1])))
+
+    def _take(self, count: int) -> np.ndarray:
+        if count > self._ready_samples:
+            raise RuntimeError(f"WPE: {count} samples asked, {self._ready_samples} ready (latency too small)")
+        ready = np.concatenate(self._ready, axis=-1)
+        self._ready = [ready[:, count:]]
+        self._ready_samples -= count
+        return ready[:, :count]
