@@ -4,14 +4,15 @@ WPE (Nakatani et al. 2010; Yoshioka & Nakatani 2012) predicts each STFT bin's la
 from the same bin ``delay`` to ``delay + taps - 1`` frames earlier and subtracts the prediction.
 The filter is the least-squares one with every frame weighted by the inverse power of the
 dereverberated estimate, iterated a few times, so the quiet frames (reverberant tails) decide it
-rather than the loud direct sound; the frames inside ``delay`` (direct sound and early
-reflections) are never predicted. Channels share one multichannel filter, so stereo stays linked.
-Frames of digital silence (the zeros a stream ends with, gaps in a file) carry no information
-about the room and are left out of the fit: with the inverse-power weight they would otherwise
-outweigh everything and teach the filter to predict nothing (the reason this is not
-``nara_wpe``, whose power floor is relative to the loudest frame). WPE assumes the direct sound changes
-faster than the room decays; bins that hold steady through a block (sustained tones, hum) break
-that assumption and are passed through (``STEADY_DB``).
+rather than the loud direct sound; what arrives within ``delay`` (direct sound and early
+reflections) is never predicted. Channels share one multichannel filter, so stereo stays linked.
+
+Three guards that the textbook algorithm (and ``nara_wpe``, Drude et al. 2018) lacks, for
+audio as users have it: frames of digital silence (a stream's closing zeros, gaps) are left out
+of the fit, since with the inverse-power weight they would outweigh everything and teach the
+filter to predict nothing; bins that hold steady through a block (sustained tones, hum, DC) are
+passed through, since they are perfectly predictable and WPE would take them for reverberation;
+and inaudible bins (the empty top of upsampled phone audio) are not fitted at all.
 
 :class:`WpeDereverberator` streams: frames are gathered into blocks of ``block_s``, each block's
 filter is estimated on the block with the frames before it as its past, and consecutive blocks
@@ -25,19 +26,19 @@ import warnings
 
 import numpy as np
 
-WINDOW_S = 0.032         # STFT window (512 samples at 16 kHz); the hop is a quarter of it
 # A bin whose power holds steady over a block (a sustained tone, hum, DC) is perfectly predictable
 # from its past, and WPE would take it for reverberation: bins whose 90th / 10th power percentiles
 # span less than STEADY_DB[0] are left alone, from STEADY_DB[1] on they are fully processed.
 STEADY_DB = (6.0, 12.0)
 SILENT_DB = -60.0        # frames this far below their bin's mean power are left out of the fit
+INAUDIBLE_DB = -70.0     # bins this far below the block's loudest bin are not fitted (the empty top of phone audio)
 BIN_CHUNK = 32           # bins fitted at once (bounds the memory of the stacked past)
 LOADING = 1e-6           # diagonal loading of the correlation matrix, relative to its mean diagonal
 
 
-def stft_sizes(sample_rate: int) -> tuple[int, int]:
-    """``(window, hop)`` in samples at ``sample_rate``: 32 ms, hop 8 ms (window rounded to a multiple of 4)."""
-    window = max(64, 4 * round(WINDOW_S * sample_rate / 4))
+def stft_sizes(sample_rate: int, window_ms: float) -> tuple[int, int]:
+    """``(window, hop)`` in samples: ``window_ms`` rounded to a multiple of 4, the hop a quarter of it."""
+    window = max(64, 4 * round(window_ms * sample_rate / 4000))
     return window, window // 4
 
 
@@ -70,8 +71,16 @@ def wpe(spectra: np.ndarray, taps: int, delay: int, iterations: int) -> np.ndarr
             correlation += (loading + 1e-30)[:, None, None] * np.eye(correlation.shape[-1])
             prediction_filter = np.linalg.solve(correlation, cross)
             estimate = observed - prediction_filter.conj().transpose(0, 2, 1) @ past
-        out[low:low + BIN_CHUNK] = estimate
+        out[low:low + BIN_CHUNK] = no_louder(estimate, observed, heard)
     return out
+
+
+def no_louder(estimate: np.ndarray, observed: np.ndarray, heard: np.ndarray) -> np.ndarray:
+    """``estimate`` with no bin louder than ``observed`` (taking reverberation away never adds
+    energy), and the frames not ``heard`` as they were: a prediction from the past would
+    otherwise sound into digital silence."""
+    gain = np.minimum(1.0, np.abs(observed) / np.maximum(np.abs(estimate), 1e-30))
+    return np.where(heard[:, None, :], estimate * gain, observed)
 
 
 def heard_frames(power: np.ndarray) -> np.ndarray:
@@ -79,24 +88,29 @@ def heard_frames(power: np.ndarray) -> np.ndarray:
     return power > 10 ** (SILENT_DB / 10) * np.mean(power, axis=-1, keepdims=True)
 
 
-def changing_share(spectra: np.ndarray) -> np.ndarray:
-    """Per bin of ``spectra`` (bins, channels, frames), 0 where its power holds steady over the
-    frames that are not silent, 1 where it changes as speech does (``STEADY_DB``)."""
+def bin_shares(spectra: np.ndarray) -> np.ndarray:
+    """Per bin of ``spectra`` (bins, channels, frames), the share of WPE's estimate to use: 0 where
+    the bin's power holds steady over its frames that are not silent (``STEADY_DB``) or where the
+    bin is inaudible (``INAUDIBLE_DB``), 1 where its power changes as speech does."""
     power = np.mean(np.abs(spectra) ** 2, axis=1)
     heard = heard_frames(power)
     with warnings.catch_warnings(), np.errstate(all="ignore"):   # a bin with no frame heard: nan, share 0
         warnings.simplefilter("ignore", RuntimeWarning)
         low, high = np.nanpercentile(np.where(heard, power, np.nan), [10.0, 90.0], axis=-1)
         span_db = 10.0 * np.log10(high / low)
-    return np.nan_to_num(np.clip((span_db - STEADY_DB[0]) / (STEADY_DB[1] - STEADY_DB[0]), 0.0, 1.0))
+    shares = np.nan_to_num(np.clip((span_db - STEADY_DB[0]) / (STEADY_DB[1] - STEADY_DB[0]), 0.0, 1.0))
+    mean_power = np.mean(power, axis=-1)
+    shares[mean_power <= 10 ** (INAUDIBLE_DB / 10) * np.max(mean_power)] = 0.0
+    return shares
 
 
 class WpeDereverberator:
     """Streaming WPE dereverberation of ``(channels, samples)`` float64 blocks."""
 
-    def __init__(self, sample_rate: int, num_channels: int, *, filter_ms: float = 320.0, delay_ms: float = 32.0,
-                 iterations: int = 2, block_s: float = 8.0, overlap_s: float = 1.0, strength: float = 1.0):
-        self.window, self.hop = stft_sizes(sample_rate)
+    def __init__(self, sample_rate: int, num_channels: int, *, filter_ms: float = 480.0, delay_ms: float = 48.0,
+                 iterations: int = 2, window_ms: float = 64.0, block_s: float = 8.0, overlap_s: float = 1.0,
+                 strength: float = 1.0):
+        self.window, self.hop = stft_sizes(sample_rate, window_ms)
         hop_ms = 1000.0 * self.hop / sample_rate
         self.taps = max(1, round(filter_ms / hop_ms))
         self.delay = max(1, round(delay_ms / hop_ms))
@@ -150,10 +164,13 @@ class WpeDereverberator:
         start, stop = self._next_block, self._next_block + self.block_frames + self.overlap_frames
         first = max(self._frames_start, start - self._history)
         observed = self._frames[..., first - self._frames_start:stop - self._frames_start]
-        estimate = wpe(observed, self.taps, self.delay, self.iterations)
         own = start - first
-        share = self.strength * changing_share(observed[..., own:])[:, None, None]
-        block = observed[..., own:] + share * (estimate[..., own:] - observed[..., own:])
+        block = observed[..., own:].copy()
+        shares = self.strength * bin_shares(block)
+        fitted = np.flatnonzero(shares > 0.0)
+        if len(fitted):
+            estimate = wpe(observed[fitted], self.taps, self.delay, self.iterations)[..., own:]
+            block[fitted] += shares[fitted, None, None] * (estimate - block[fitted])
         if self._tail.shape[-1]:
             block[..., :self.overlap_frames] = self._tail + block[..., :self.overlap_frames] * self._fade_in
         self._tail = block[..., self.block_frames:] * self._fade_out

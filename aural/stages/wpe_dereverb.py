@@ -15,12 +15,14 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class WpeDereverbParams:
-    filter_ms: float = param(320.0, unit="ms", min=16.0, max=1000.0,
+    filter_ms: float = param(480.0, unit="ms", min=16.0, max=1000.0,
                              help="span of the past each STFT bin's late reverberation is predicted from "
                                   "(longer reaches longer reverberation and costs more)")
-    delay_ms: float = param(32.0, unit="ms", min=8.0, max=100.0,
+    delay_ms: float = param(48.0, unit="ms", min=8.0, max=100.0,
                             help="direct sound and early reflections inside this delay are kept")
     iterations: int = param(2, min=1, max=5, help="re-estimations of the filter from the dereverberated power")
+    window_ms: float = param(64.0, unit="ms", min=16.0, max=128.0,
+                             help="STFT window (hop a quarter of it): longer is cheaper and blurs onsets more")
     block_s: float = param(8.0, unit="s", min=2.0, max=30.0,
                            help="each block's filter is fitted on this much audio (also the stage's latency)")
     strength: float = param(1.0, min=0.0, max=1.0, help="share of the predicted reverberation removed (0 = off)")
@@ -44,17 +46,20 @@ class WpeDereverbStage(Stage):
         from aural.dsp.wpe import WpeDereverberator
 
         p = self.params
+        if p.strength == 0.0:     # off: the input passes as it is, without the block's delay
+            self._dereverberator = None
+            return
         self._dereverberator = WpeDereverberator(
             self.sample_rate or 48000, self.num_channels or 1, filter_ms=p.filter_ms, delay_ms=p.delay_ms,
-            iterations=p.iterations, block_s=p.block_s, strength=p.strength)
+            iterations=p.iterations, window_ms=p.window_ms, block_s=p.block_s, strength=p.strength)
 
     @property
     def latency_samples(self) -> int:
-        return self._dereverberator.latency_samples
+        return self._dereverberator.latency_samples if self._dereverberator else 0
 
     def process_block(self, audio: torch.Tensor) -> torch.Tensor:
         import torch
 
-        if self.params.strength == 0.0:
+        if self._dereverberator is None:
             return audio.clone()
         return torch.from_numpy(self._dereverberator.process(audio.double().numpy())).to(audio.dtype)
