@@ -113,3 +113,14 @@ def test_stem_pipelines_master_the_mix_of_their_stems(tmp_path, capsys, name, wi
     lufs, peak = measure(tmp_path / "o.wav")
     assert lufs == pytest.approx(-16.0, abs=0.5)
     assert peak <= -1.0
+
+
+def test_room_to_studio_is_phone_to_studio_with_wpe_before_the_learned_stages():
+    from aural.config import load_pipeline_spec
+
+    def chain(name):
+        return [(s.stage, s.params, s.weights) for s in load_pipeline_spec(name).stages]
+
+    room, phone = chain("room_to_studio"), chain("phone_to_studio")
+    assert room[1][0] == "wpe_dereverb" and room[:1] + room[2:] == phone
+    assert load_pipeline_spec("room_to_studio").sample_rate == load_pipeline_spec("phone_to_studio").sample_rate
