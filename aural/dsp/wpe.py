@@ -22,6 +22,7 @@ crossfade over ``overlap_s``. Memory is bounded by one block; the output comes
 
 from __future__ import annotations
 
+import collections
 import warnings
 
 import numpy as np
@@ -132,23 +133,28 @@ class WpeDereverberator:
         self._history = self.taps + self.delay - 1                 # frames a block's first frame predicts from
         # input samples not yet framed (starting with window - hop zeros, so frame 0 ends at sample hop)
         self._pending = np.zeros((num_channels, self.window - self.hop))
-        self._frames = np.zeros((bins, num_channels, 0), dtype=np.complex128)   # from frame _frames_start on
+        # frames from _frames_start on, in place (input is fed a block at a time, so it never overflows)
+        self._frames = np.zeros((bins, num_channels, self._history + 2 * self.block_frames + self.overlap_frames + 1),
+                                dtype=np.complex128)
+        self._frame_fill = 0
         self._frames_start = 0
         self._next_block = 0                                       # first frame of the next block
         self._tail = np.zeros((bins, num_channels, 0), dtype=np.complex128)     # previous block's overlap, faded out
         self._overlap_add = np.zeros((num_channels, self.window))  # synthesis of frames not yet final
-        self._ready = [np.zeros((num_channels, waiting))]
+        self._ready = collections.deque([np.zeros((num_channels, waiting))])
         self._ready_samples = waiting
 
     def process(self, audio: np.ndarray) -> np.ndarray:
         """Dereverberated ``audio`` (same shape), ``latency_samples`` late."""
-        self._push_frames(audio)
-        while self._frame_count() >= self._next_block + self.block_frames + self.overlap_frames:
-            self._run_block()
+        step = self.block_frames * self.hop
+        for start in range(0, audio.shape[-1], step):
+            self._push_frames(audio[:, start:start + step])
+            while self._frame_count() >= self._next_block + self.block_frames + self.overlap_frames:
+                self._run_block()
         return self._take(audio.shape[-1])
 
     def _frame_count(self) -> int:
-        return self._frames_start + self._frames.shape[-1]
+        return self._frames_start + self._frame_fill
 
     def _push_frames(self, audio: np.ndarray) -> None:
         pending = np.concatenate([self._pending, audio], axis=-1)
@@ -157,7 +163,8 @@ class WpeDereverberator:
             starts = self.hop * np.arange(count)
             segments = pending[:, starts[:, None] + np.arange(self.window)] * self._analysis   # (C, count, window)
             spectra = np.fft.rfft(segments, axis=-1).transpose(2, 0, 1)                       # (bins, C, count)
-            self._frames = np.concatenate([self._frames, spectra], axis=-1)
+            self._frames[..., self._frame_fill:self._frame_fill + count] = spectra
+            self._frame_fill += count
         self._pending = pending[:, count * self.hop:]
 
     def _run_block(self) -> None:
@@ -178,7 +185,9 @@ class WpeDereverberator:
         self._next_block += self.block_frames
         drop = self._next_block - self._history - self._frames_start
         if drop > 0:
-            self._frames = self._frames[..., drop:]
+            kept = self._frame_fill - drop
+            self._frames[..., :kept] = self._frames[..., drop:self._frame_fill]
+            self._frame_fill = kept
             self._frames_start += drop
 
     def _synthesize(self, spectra: np.ndarray) -> None:
@@ -198,7 +207,15 @@ class WpeDereverberator:
     def _take(self, count: int) -> np.ndarray:
         if count > self._ready_samples:
             raise RuntimeError(f"WPE: {count} samples asked, {self._ready_samples} ready (latency too small)")
-        ready = np.concatenate(self._ready, axis=-1)
-        self._ready = [ready[:, count:]]
+        parts, needed = [], count
+        while needed:
+            head = self._ready[0]
+            if head.shape[-1] <= needed:
+                parts.append(self._ready.popleft())
+                needed -= head.shape[-1]
+            else:
+                parts.append(head[:, :needed])
+                self._ready[0] = head[:, needed:]
+                needed = 0
         self._ready_samples -= count
-        return ready[:, :count]
+        return np.concatenate(parts, axis=-1) if parts else np.zeros((self.num_channels, 0))
