@@ -35,6 +35,7 @@ SILENT_DB = -60.0        # frames this far below their bin's mean power are left
 INAUDIBLE_DB = -70.0     # bins this far below the block's loudest bin are not fitted (the empty top of phone audio)
 BIN_CHUNK = 32           # bins fitted at once (bounds the memory of the stacked past)
 LOADING = 1e-6           # diagonal loading of the correlation matrix, relative to its mean diagonal
+RANGE_RAMP_DB = 6.0      # with min_range_db: no dereverberation below it, full from this much above it
 
 
 def stft_sizes(sample_rate: int, window_ms: float) -> tuple[int, int]:
@@ -89,6 +90,18 @@ def heard_frames(power: np.ndarray) -> np.ndarray:
     return power > 10 ** (SILENT_DB / 10) * np.mean(power, axis=-1, keepdims=True)
 
 
+def speech_range_db(spectra: np.ndarray) -> float:
+    """How far the loud frames of ``spectra`` (bins, channels, frames) stand above its quiet
+    ones: the 95th minus the 10th percentile of frame power (dB), silent frames left out. In a
+    quiet room the pauses reach the room's decay and its floor; in noise they stop at the noise."""
+    power = np.mean(np.abs(spectra) ** 2, axis=(0, 1))
+    power = power[power > 1e-8 * np.max(power, initial=0.0)]
+    if len(power) < 2:
+        return 0.0
+    low, high = np.percentile(power, [10.0, 95.0])
+    return float(10.0 * np.log10(high / low))
+
+
 def bin_shares(spectra: np.ndarray) -> np.ndarray:
     """Per bin of ``spectra`` (bins, channels, frames), the share of WPE's estimate to use: 0 where
     the bin's power holds steady over its frames that are not silent (``STEADY_DB``) or where the
@@ -110,13 +123,14 @@ class WpeDereverberator:
 
     def __init__(self, sample_rate: int, num_channels: int, *, filter_ms: float = 480.0, delay_ms: float = 48.0,
                  iterations: int = 2, window_ms: float = 64.0, block_s: float = 8.0, overlap_s: float = 1.0,
-                 strength: float = 1.0):
+                 strength: float = 1.0, min_range_db: float | None = None):
         self.window, self.hop = stft_sizes(sample_rate, window_ms)
         hop_ms = 1000.0 * self.hop / sample_rate
         self.taps = max(1, round(filter_ms / hop_ms))
         self.delay = max(1, round(delay_ms / hop_ms))
         self.iterations = iterations
         self.strength = strength
+        self.min_range_db = min_range_db
         self.block_frames = max(4 * (self.taps + self.delay), round(block_s * sample_rate / self.hop))
         self.overlap_frames = min(self.block_frames // 2, max(1, round(overlap_s * sample_rate / self.hop)))
         self.num_channels = num_channels
@@ -173,7 +187,7 @@ class WpeDereverberator:
         observed = self._frames[..., first - self._frames_start:stop - self._frames_start]
         own = start - first
         block = observed[..., own:].copy()
-        shares = self.strength * bin_shares(block)
+        shares = self._block_strength(block) * bin_shares(block)
         fitted = np.flatnonzero(shares > 0.0)
         if len(fitted):
             estimate = wpe(observed[fitted], self.taps, self.delay, self.iterations)[..., own:]
@@ -189,6 +203,13 @@ class WpeDereverberator:
             self._frames[..., :kept] = self._frames[..., drop:self._frame_fill]
             self._frame_fill = kept
             self._frames_start += drop
+
+    def _block_strength(self, block: np.ndarray) -> float:
+        """``strength``, ramped down in blocks whose speech-to-floor range is under ``min_range_db``."""
+        if self.min_range_db is None:
+            return self.strength
+        ramp = (speech_range_db(block) - self.min_range_db) / RANGE_RAMP_DB
+        return self.strength * float(np.clip(ramp, 0.0, 1.0))
 
     def _synthesize(self, spectra: np.ndarray) -> None:
         """Overlap-add the frames ``spectra`` (bins, C, frames) and queue the samples made final."""

@@ -25,6 +25,11 @@ class WpeDereverbParams:
                              help="STFT window (hop a quarter of it): longer is cheaper and blurs onsets more")
     block_s: float = param(8.0, unit="s", min=2.0, max=30.0,
                            help="each block's filter is fitted on this much audio (also the stage's latency)")
+    min_range_db: float | None = param(None, unit="dB", min=0.0, max=60.0,
+                                       help="blocks whose loud frames stand less than this above their quiet ones "
+                                            "(95th / 10th percentile of frame power) are left alone, fully processed "
+                                            "from 6 dB above it: noise, not the room, fills their pauses, and WPE "
+                                            "would model the noise; null: every block")
     strength: float = param(1.0, min=0.0, max=1.0, help="share of the predicted reverberation removed (0 = off)")
 
 
@@ -51,7 +56,8 @@ class WpeDereverbStage(Stage):
             return
         self._dereverberator = WpeDereverberator(
             self.sample_rate or 48000, self.num_channels or 1, filter_ms=p.filter_ms, delay_ms=p.delay_ms,
-            iterations=p.iterations, window_ms=p.window_ms, block_s=p.block_s, strength=p.strength)
+            iterations=p.iterations, window_ms=p.window_ms, block_s=p.block_s, strength=p.strength,
+            min_range_db=p.min_range_db)
 
     @property
     def latency_samples(self) -> int:

@@ -78,3 +78,14 @@ def test_channels_share_one_filter():
     out = dereverberate(reverberant)
     np.testing.assert_allclose(out[0], out[1], atol=1e-9)
     assert not np.allclose(out, reverberant, atol=1e-4)
+
+
+def test_min_range_leaves_noisy_blocks_alone_and_clean_ones_dereverberated():
+    dry = voice(16.0)
+    reverberant = scipy.signal.fftconvolve(dry, room())[:len(dry)]
+    noisy = reverberant + np.std(reverberant) * np.random.default_rng(4).standard_normal(len(dry))
+    for audio, changed in ((reverberant, True), (noisy, False)):
+        out = dereverberate(audio[None], min_range_db=15.0)[0]
+        change_db = 10 * np.log10(np.sum((out - audio) ** 2) / np.sum(audio ** 2))
+        assert (change_db > -30.0) == changed, change_db
+    np.testing.assert_array_equal(dereverberate(noisy[None], min_range_db=15.0)[0], dereverberate(noisy[None], strength=0.0)[0])
