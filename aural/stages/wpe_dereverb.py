@@ -38,7 +38,7 @@ class WpeDereverbStage(Stage):
     """Removes late reverberation with WPE (weighted prediction error) linear prediction: for
     every STFT bin, what the room adds more than ``delay_ms`` after the direct sound is
     predicted from the recording's own past and subtracted. No training and no model of the
-    voice: it changes little on dry recordings and leaves the noise for the denoisers after it.
+    voice; it leaves the noise to the denoisers after it.
     Any rate and channel count (channels share one filter, so stereo stays linked); the output
     comes one block (``block_s``, plus 1 s of crossfade) late and is realigned."""
 
