@@ -219,6 +219,17 @@ def smooth_voice(duration_s: float, seed: int = 0, sample_rate: int = 48000) -> 
     return voice / np.sqrt(np.mean(voice ** 2)) * 0.1 + 1e-3 * rng.standard_normal(len(voice))
 
 
+def generated_room(sample_rate: int = 16000, rt60_s: float = 0.8, length_s: float = 1.5, seed: int = 0,
+                   tail: float = 0.01) -> np.ndarray:
+    """An impulse response: the direct path at sample 0, nothing for 2 ms, then exponentially
+    decaying noise (``tail`` times a unit Gaussian at the start, reverberation time ``rt60_s``)."""
+    t = np.arange(int(length_s * sample_rate)) / sample_rate
+    response = np.random.default_rng(seed).standard_normal(len(t)) * 10 ** (-3 * t / rt60_s) * tail
+    response[:int(0.002 * sample_rate)] = 0.0
+    response[0] = 1.0
+    return response
+
+
 def clicks(num_samples: int, seed: int = 0, count: int = 40, level: float = 0.3) -> np.ndarray:
     """Impulsive clicks of 1-8 samples, of random sign and amplitude, anywhere in the signal
     (the ``clicks`` degradation's click shape, :func:`aural.degrade.impulsive.click_burst`)."""

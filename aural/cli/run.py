@@ -31,8 +31,8 @@ from aural.cli.threads import threads_option
 from aural.config import load_pipeline_spec, load_yaml, resolve_pipeline_path
 from aural.errors import AuralError, UsageError
 from aural.interrupts import raise_if_terminated
-from aural.progress import Progress
 from aural.overrides import SET_HELP
+from aural.progress import Progress
 
 if TYPE_CHECKING:
     from aural.pipeline import PassInfo, Pipeline

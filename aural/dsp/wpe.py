@@ -222,8 +222,8 @@ class WpeDereverberator:
         final = count * self.hop
         self._ready.append(out[:, :final])
         self._ready_samples += final
-        self._overlap_add = out[:, final:final + self.window].copy()
-        self._overlap_add = np.pad(self._overlap_add, ((0, 0), (0, self.window - self._overlap_add.shape[-1])))
+        held = out[:, final:]                       # window - hop samples that later frames add to
+        self._overlap_add = np.pad(held, ((0, 0), (0, self.window - held.shape[-1])))
 
     def _take(self, count: int) -> np.ndarray:
         if count > self._ready_samples:

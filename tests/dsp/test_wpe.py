@@ -6,7 +6,7 @@ import numpy as np
 import scipy.signal
 
 from aural.dsp.wpe import WpeDereverberator
-from helpers import speech_like
+from helpers import generated_room, speech_like
 
 SAMPLE_RATE = 16000
 EARLY_S = 0.048          # the default delay_ms: what WPE keeps
@@ -18,16 +18,6 @@ def dereverberate(audio: np.ndarray, block: int = 3001, **options) -> np.ndarray
     padded = np.pad(audio, ((0, 0), (0, wpe.latency_samples)))
     out = np.concatenate([wpe.process(padded[:, s:s + block]) for s in range(0, padded.shape[1], block)], axis=1)
     return out[:, wpe.latency_samples:]
-
-
-def room(rt60_s: float = 0.8, seed: int = 0) -> np.ndarray:
-    """An impulse response: a direct path, then exponentially decaying noise (reverberation time ``rt60_s``)."""
-    rng = np.random.default_rng(seed)
-    t = np.arange(int(1.5 * SAMPLE_RATE)) / SAMPLE_RATE
-    response = rng.standard_normal(len(t)) * 10 ** (-3 * t / rt60_s) * 0.01
-    response[:int(0.002 * SAMPLE_RATE)] = 0.0
-    response[0] = 1.0
-    return response
 
 
 def snr_db(reference: np.ndarray, estimate: np.ndarray) -> float:
@@ -51,7 +41,7 @@ def test_streaming_does_not_depend_on_block_size():
 
 def test_late_reverberation_is_removed_and_the_early_sound_kept():
     dry = voice(24.0)
-    response = room()
+    response = generated_room(SAMPLE_RATE)
     reverberant = scipy.signal.fftconvolve(dry, response)[:len(dry)]
     early = response.copy()
     early[int(EARLY_S * SAMPLE_RATE):] = 0.0
@@ -74,7 +64,7 @@ def test_steady_tone_silence_and_dc_pass():
 
 def test_channels_share_one_filter():
     audio = np.stack([voice(12.0)] * 2)
-    reverberant = scipy.signal.fftconvolve(audio, room()[None], axes=1)[:, :audio.shape[1]]
+    reverberant = scipy.signal.fftconvolve(audio, generated_room(SAMPLE_RATE)[None], axes=1)[:, :audio.shape[1]]
     out = dereverberate(reverberant)
     np.testing.assert_allclose(out[0], out[1], atol=1e-9)
     assert not np.allclose(out, reverberant, atol=1e-4)
@@ -82,7 +72,7 @@ def test_channels_share_one_filter():
 
 def test_min_range_leaves_noisy_blocks_alone_and_clean_ones_dereverberated():
     dry = voice(16.0)
-    reverberant = scipy.signal.fftconvolve(dry, room())[:len(dry)]
+    reverberant = scipy.signal.fftconvolve(dry, generated_room(SAMPLE_RATE))[:len(dry)]
     noisy = reverberant + np.std(reverberant) * np.random.default_rng(4).standard_normal(len(dry))
     for audio, changed in ((reverberant, True), (noisy, False)):
         out = dereverberate(audio[None], min_range_db=15.0)[0]

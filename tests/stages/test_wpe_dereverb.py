@@ -12,7 +12,7 @@ from aural.pipeline import Pipeline
 from aural.signal import Signal
 from aural.stages import get_stage
 from aural.stages.wpe_dereverb import WpeDereverbStage
-from helpers import speech_like, streamed_in_blocks
+from helpers import generated_room, speech_like, streamed_in_blocks
 
 SAMPLE_RATE = 16000
 
@@ -20,9 +20,7 @@ SAMPLE_RATE = 16000
 def reverberant(seconds: float = 12.0, channels: int = 1) -> tuple[Signal, np.ndarray]:
     """A speech-like voice in a generated room (RT60 0.8 s), and its direct sound with the first 50 ms of the room."""
     dry = speech_like(seconds, SAMPLE_RATE, num_channels=channels).audio.double().numpy()
-    t = np.arange(int(1.2 * SAMPLE_RATE)) / SAMPLE_RATE
-    room = np.random.default_rng(3).standard_normal(len(t)) * 10 ** (-3 * t / 0.8) * 0.01
-    room[:32], room[0] = 0.0, 1.0
+    room = generated_room(SAMPLE_RATE, length_s=1.2, seed=3)
     wet = scipy.signal.fftconvolve(dry, room[None], axes=1)[:, :dry.shape[1]]
     early = scipy.signal.fftconvolve(dry, room[None, :int(0.05 * SAMPLE_RATE)], axes=1)[:, :dry.shape[1]]
     return Signal(torch.from_numpy(wet).float(), SAMPLE_RATE), early
