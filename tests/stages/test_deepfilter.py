@@ -1,4 +1,4 @@
-"""The ``deepfilter`` stage: DeepFilterNet3 through libDF, aligned, streamed, and its missing extra."""
+"""The ``deepfilter`` stage: DeepFilterNet3 (onnxruntime or libDF), aligned, streamed, and its missing extra."""
 
 import numpy as np
 import pytest
@@ -65,7 +65,9 @@ def test_streaming_in_blocks_equals_the_whole_signal(block):
     sig = speech_like(1.5, 48000, num_channels=1)
     sig = Signal(sig.audio + 0.01 * torch.randn_like(sig.audio, generator=torch.Generator().manual_seed(0)), 48000)
     whole = stage.process(sig).audio
-    assert torch.equal(stream_blocks(stage, sig.audio, 48000, block), whole)
+    # equal to float32 rounding: onnxruntime's products over a block of 1 frame and of 136 sum
+    # in other orders (measured 3e-7 at most, 129 dB below the output)
+    assert (stream_blocks(stage, sig.audio, 48000, block) - whole).abs().max() < 1e-6
 
 
 @needs_libdf

@@ -1,0 +1,90 @@
+"""DeepFilterNet3 run by onnxruntime in blocks (aural.dfnet_onnx): libDF's output, stream state carried."""
+
+import numpy as np
+import pytest
+
+from aural import dfnet_onnx, libdf
+from aural.stages import deepfilter
+from aural.stages.deepfilter import DeepFilterStage
+from helpers import shared_data
+
+REASON = libdf.unavailable_reason() or dfnet_onnx.unavailable_reason()
+needs_both = pytest.mark.skipif(REASON is not None, reason=f"DeepFilterNet3 engines: {REASON}")
+
+
+def noisy_speech_48k(seconds: float = 6.0) -> np.ndarray:
+    """Real speech in white noise at 5 dB, a whole number of frames."""
+    from aural import io
+
+    sig = io.read(shared_data("speech/vctk48k_clearervoice/p234_003.flac"))
+    clean = sig.audio[0, :int(seconds * 48000)].numpy()
+    clean = clean[:clean.size - clean.size % dfnet_onnx.FRAME_SAMPLES]
+    noise = np.random.default_rng(0).standard_normal(clean.size) * np.sqrt(np.mean(clean ** 2)) * 10 ** (-5 / 20)
+    return (clean + noise).astype(np.float32)
+
+
+def distance_db(reference: np.ndarray, other: np.ndarray) -> float:
+    return float(10 * np.log10(np.sum(reference ** 2) / np.sum((reference - other) ** 2)))
+
+
+@needs_both
+@pytest.mark.parametrize("atten_lim_db", [100.0, 12.0])
+def test_the_output_is_libdfs_to_float_rounding(atten_lim_db):
+    """Same samples as libDF frame by frame (measured 101 dB apart, 105 dB with a 12 dB limit):
+    features, lookahead, deep filter taps and the limit's mix-back all line up."""
+    audio = noisy_speech_48k()
+    runtime = libdf.load()
+    state = runtime.create(atten_lim_db)
+    try:
+        expected = runtime.process_frames(state, audio)
+    finally:
+        runtime.free(state)
+    engine = dfnet_onnx.load()
+    assert distance_db(expected, engine.process_frames(engine.create(atten_lim_db), audio)) > 90.0
+
+
+@needs_both
+def test_blocks_of_any_size_carry_the_stream():
+    """The GRU states and the convolutions' past frames cross block edges: one frame at a time,
+    uneven blocks and the whole signal give the same output (float rounding apart); a stream
+    restarted every second does not."""
+    audio = noisy_speech_48k(3.0)
+    engine = dfnet_onnx.load()
+    whole = engine.process_frames(engine.create(), audio)
+    stream = engine.create()
+    sizes = np.random.default_rng(1).integers(1, 40, size=audio.size) * dfnet_onnx.FRAME_SAMPLES
+    edges = np.minimum(np.concatenate([[0], np.cumsum(sizes)]), audio.size)
+    pieces = [engine.process_frames(stream, audio[a:b]) for a, b in zip(edges[:-1], edges[1:]) if b > a]
+    assert np.abs(np.concatenate(pieces) - whole).max() < 1e-6
+    restarted = np.concatenate([engine.process_frames(engine.create(), audio[a:a + 48000])
+                                for a in range(0, audio.size, 48000)])
+    assert distance_db(whole, restarted) < 40.0
+
+
+def test_erb_bands_cover_every_bin_as_libdf_lays_them_out():
+    widths = dfnet_onnx.erb_band_widths()
+    assert widths.sum() == dfnet_onnx.FFT_SIZE // 2 + 1
+    assert widths.min() >= 2 and len(widths) == dfnet_onnx.ERB_BANDS
+    assert np.all(np.diff(widths[4:]) >= 0)  # wider with frequency above the enforced minimum
+
+
+def test_the_window_is_power_complementary_at_half_overlap():
+    window = dfnet_onnx.vorbis_window()
+    half = dfnet_onnx.FFT_SIZE // 2
+    assert np.allclose(window[:half] ** 2 + window[half:] ** 2, 1.0)
+
+
+@needs_both
+def test_the_stage_runs_onnxruntime_and_falls_back_to_libdf(monkeypatch):
+    assert isinstance(DeepFilterStage()._runtime, dfnet_onnx.DeepFilterNetOnnx)
+    assert DeepFilterStage().describe()["engine"] == "onnxruntime"
+    monkeypatch.setattr(dfnet_onnx, "unavailable_reason", lambda: "onnx not installed")
+    assert isinstance(deepfilter._runtime(), libdf.LibDF)
+
+
+def test_a_missing_runtime_is_named(monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "onnx" else real(name, *a))
+    assert dfnet_onnx.unavailable_reason() == "onnx not installed"
