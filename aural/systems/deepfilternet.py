@@ -9,6 +9,10 @@ libDF has no reset: each channel of each call gets a fresh state, created ahead 
 :meth:`DeepFilterNetSystem.prepare` (df_create takes ~0.2 s, reported as load time). Input
 samples are checked finite (by :meth:`System.process`) before any frame: libDF aborts the
 process on a panic.
+
+The ``deepfilter`` stage runs the same model by onnxruntime a block at a time
+(:mod:`aural.dfnet_onnx`: the same output, 7 times faster); this reference system stays on libDF,
+the runtime as its authors ship it, so its RTF column is libDF's.
 """
 
 from __future__ import annotations
