@@ -63,7 +63,7 @@ class DeepFilterStage(Stage):
     pass measures it): DeepFilterNet3 erases quiet band-limited speech as noise."""
 
     name = "deepfilter"
-    summary = "DeepFilterNet3 speech denoiser, pretrained, inference only (libDF; extra deepfilter), 48 kHz."
+    summary = "DeepFilterNet3 speech denoiser, pretrained, inference only (onnxruntime; extra deepfilter), 48 kHz."
     Params = DeepFilterParams
     contract = IOContract(sample_rate=SAMPLE_RATE, keep_high_band=True)
     needs_analysis = True  # the input's loudness (quiet_input_lufs)
