@@ -88,3 +88,22 @@ def test_a_missing_runtime_is_named(monkeypatch):
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "onnx" else real(name, *a))
     assert dfnet_onnx.unavailable_reason() == "onnx not installed"
+
+
+@needs_both
+def test_a_model_that_does_not_stream_is_refused_and_the_stage_falls_back(monkeypatch, capsys):
+    """Without the rewrite (the graphs as shipped: zero states every call) blocks differ from
+    frames: the engine refuses the model and the stage runs libDF, saying so once."""
+    monkeypatch.setattr(dfnet_onnx, "streaming_graph", lambda model: (model, []))
+    dfnet_onnx.load.cache_clear()
+    deepfilter._warn_once.cache_clear()
+    try:
+        with pytest.raises(RuntimeError, match="do not stream in blocks"):
+            dfnet_onnx.load()
+        assert isinstance(deepfilter._runtime(), libdf.LibDF)
+        assert isinstance(deepfilter._runtime(), libdf.LibDF)
+        err = capsys.readouterr().err
+        assert err.count("running libDF's frame loop instead") == 1 and err.startswith("aural: stage deepfilter: ")
+    finally:
+        dfnet_onnx.load.cache_clear()
+        deepfilter._warn_once.cache_clear()

@@ -20,7 +20,9 @@ analysis pass runs (a block stream never given one) the gain stays 0 dB.
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from aural.params import param
@@ -185,12 +187,23 @@ class DeepFilterStage(Stage):
 
 
 def _runtime() -> Any:
-    """DF3 run by onnxruntime (libDF's C API where onnx or onnxruntime is missing: the same
-    output, 5.6 times slower), or the clear error naming the extra that installs it."""
+    """DF3 run by onnxruntime, or libDF's C API (the same output, 7 times slower) where onnx or
+    onnxruntime is missing or the model does not stream in blocks (said once, on stderr); or the
+    clear error naming the extra that installs it."""
     from aural import dfnet_onnx, libdf
     from aural.errors import UsageError
 
     ok, reason = DeepFilterStage.available()
     if not ok:
         raise UsageError(f"stage {DeepFilterStage.name}: {reason}")
-    return dfnet_onnx.load() if dfnet_onnx.unavailable_reason() is None else libdf.load()
+    if dfnet_onnx.unavailable_reason() is None:
+        try:
+            return dfnet_onnx.load()
+        except RuntimeError as exc:
+            _warn_once(f"aural: stage {DeepFilterStage.name}: {exc}; running libDF's frame loop instead")
+    return libdf.load()
+
+
+@lru_cache(maxsize=None)
+def _warn_once(message: str) -> None:
+    print(message, file=sys.stderr)
