@@ -148,7 +148,7 @@ class DeepFilterStage(Stage):
         if self.num_channels is None:
             raise RuntimeError(f"{self.name}: call configure() before process_block()")
         x = audio.detach().to(torch.float32).numpy()
-        if not np.isfinite(x).all():  # libDF would abort the process
+        if not np.isfinite(x).all():  # libDF would abort the process; DF3 would spread them
             raise StageError(f"{self.name}: input holds non-finite samples (NaN or inf)")
         n = x.shape[1]
         pending = np.concatenate([self._pending, x], axis=1)

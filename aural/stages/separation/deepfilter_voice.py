@@ -1,8 +1,8 @@
 """DeepFilterNet3's voice estimate of a 16 kHz stream, for the ``separation`` stage to blend in.
 
 The ``deepfilter`` stage runs as a one-stage pipeline would run it on the stream (resampled up
-to its 48 kHz, one libDF state per channel, its latency dropped, back down), so output sample n
-lines up with input sample n. The resamplers hold back a few hundred samples and libDF a frame
+to its 48 kHz, one DeepFilterNet3 stream per channel, its latency dropped, back down), so output
+sample n lines up with input sample n. The resamplers hold back a few hundred samples and DeepFilterNet3 a frame
 and its own delay; :meth:`DeepFilterVoice.take` gives the estimate ``delay_samples`` behind the
 input, which must cover that (the separation network's latency does, many times over).
 
@@ -19,7 +19,7 @@ from aural.config import PipelineSpec, StageSpec
 from aural.pipeline import Pipeline
 from aural.stages.deepfilter import DeepFilterStage
 
-MIN_DELAY_SAMPLES = 2560  # at 16 kHz: at most 2,332 measured (libDF's 1,919 samples at 48 kHz, the resamplers' hold-back), with room
+MIN_DELAY_SAMPLES = 2560  # at 16 kHz: at most 2,332 measured (DeepFilterNet3's 1,919 samples at 48 kHz, the resamplers' hold-back), with room
 
 
 class DeepFilterVoice:
