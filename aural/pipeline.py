@@ -361,10 +361,11 @@ class _StemStep(_Step):
         self.label = f"{', '.join(step.label for step in steps)} on {stem}"
         main = next(step for step in steps if step.label.startswith(stage.name))
         self.history = {**main.history, "apply_to": stem}
-        if stage.needs_analysis:
-            if len(steps) != 1:
-                raise StageError(f"{stage.name} needs its whole input first and another rate or channel "
-                                 f"count than the stems: it cannot run on the stem {stem}")
+        if stage.needs_analysis:  # its analysis pass sees the stem through the conversions before it
+            before = steps[:steps.index(main)]
+            for step in before:
+                step.for_analysis()  # only conversions can: refuse anything else now, not mid-run
+            self._analysis = _AnalysisFeed(before, main, main.num_channels)
             self.analysis_stage = stage
         self._all = torch.zeros(len(stems) * num_channels, 0)
         self._done = torch.zeros(num_channels, 0)
@@ -377,10 +378,10 @@ class _StemStep(_Step):
         return out
 
     def analyze(self, audio: torch.Tensor) -> None:
-        self.steps[0].analyze(audio[self.rows])
+        self._analysis.analyze(audio[self.rows])
 
     def end_analysis(self) -> None:
-        self.steps[0].end_analysis()
+        self._analysis.end()
 
     def push(self, audio: torch.Tensor) -> torch.Tensor:
         self._all = torch.cat([self._all, audio], dim=1)

@@ -8,6 +8,7 @@ from aural.config import parse_pipeline
 from aural.errors import ConfigError, StageError
 from aural.pipeline import Pipeline
 from aural.signal import Signal
+from aural.stages.base import IOContract, Stage
 from aural.stems import Stems
 from helpers import separation_weights, speech_like
 
@@ -137,3 +138,34 @@ def test_long_stems_spool_to_a_file_for_mix_master(weights, tmp_path, monkeypatc
     monkeypatch.setattr(module, "MEMORY_SPOOL_BYTES", 64 << 20)
     in_memory = pipeline(text, weights).process(sig)
     assert torch.allclose(spooled.audio, in_memory.audio, atol=1e-5)
+
+
+class Peak16kStage(Stage):
+    """Two passes at 16 kHz: finds its input's peak, then scales the input to a peak of 0.5."""
+
+    name = "test_peak16k"
+    needs_analysis = True
+    contract = IOContract(sample_rate=16000)
+
+    def reset(self):
+        self.peak = 0.0
+
+    def analyze_block(self, audio):
+        self.peak = max(self.peak, float(audio.abs().max()))
+
+    def process_block(self, audio):
+        return audio * (0.5 / self.peak)
+
+
+def test_a_two_pass_stage_at_another_rate_runs_on_one_stem(weights, temporary_stage):
+    """Its analysis pass sees the stem through the same resampling as its processing (as the
+    deepfilter stage on a separated voice in a 48 kHz pipeline needs); the other stem waits,
+    unchanged."""
+    temporary_stage(Peak16kStage)
+    sig = speech_like(1.5, 48000)
+    alone = pipeline(SEPARATE, weights).process(sig)
+    out = pipeline(SEPARATE + "  - stage: test_peak16k\n    apply_to: voice\n", weights).process(sig)
+    assert (out.sample_rate, out.num_samples) == (48000, sig.num_samples)
+    assert torch.equal(out["background"].audio, alone["background"].audio)
+    assert abs(float(alone["voice"].audio.abs().max()) - 0.5) > 0.2
+    assert abs(float(out["voice"].audio.abs().max()) - 0.5) < 0.03
