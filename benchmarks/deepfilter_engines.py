@@ -57,7 +57,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--files", type=int, default=48)
     parser.add_argument("--repeats", type=int, default=2)
-    parser.add_argument("--block-frames", type=int, default=136, help="frames per call (136: a 65,536-sample block)")
+    parser.add_argument("--block-frames", type=int, default=136,
+                        help="frames per process_frames call (136: a pipeline's 65,536-sample block; the "
+                             "engine runs at most 100 through its networks at a time)")
     args = parser.parse_args()
     torch.set_num_threads(1)
     audio = noisy_recordings(args.files)

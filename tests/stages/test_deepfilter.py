@@ -130,7 +130,7 @@ def test_attenuation_limit_bounds_how_far_noise_is_lowered(limit_db):
 
 
 @needs_libdf
-def test_non_finite_input_is_refused_before_libdf_sees_it():
+def test_non_finite_input_is_refused_before_deepfilternet3_sees_it():
     stage = DeepFilterStage()
     stage.configure(48000, 1)
     block = torch.zeros(1, 960)
