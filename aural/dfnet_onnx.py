@@ -1,4 +1,4 @@
-"""DeepFilterNet3 run by onnxruntime a block of frames at a time: libDF's output, 6.9 times faster.
+"""DeepFilterNet3 run by onnxruntime a block of frames at a time: libDF's output, 6 to 7 times faster.
 
 libDF (:mod:`aural.libdf`) runs DF3's three ONNX networks (encoder, ERB decoder, deep-filter
 decoder) through tract one 10 ms frame at a time: one thread, CPU RTF about 0.10 at 48 kHz, half

@@ -2,7 +2,7 @@
 
 Inference only, from the optional extra ``deepfilter`` (``pip install 'aural[deepfilter]'``):
 DF3's networks run by onnxruntime over each block's frames (:mod:`aural.dfnet_onnx`, libDF's
-output to float rounding, 6.9 times faster: CPU RTF 0.015 against 0.10 in
+output to float rounding, 6 to 7 times faster: CPU RTF 0.015-0.018 against 0.10-0.11 in
 ``benchmarks/deepfilter_engines.py``), or through libDF's C API (:mod:`aural.libdf`) where
 ``onnx`` or ``onnxruntime`` is missing or the model is not the one the engine is written for.
 It runs at 48 kHz (the pipeline resamples other rates; above 24 kHz the band bypasses it), one
@@ -188,7 +188,7 @@ class DeepFilterStage(Stage):
 
 
 def _runtime() -> Any:
-    """DF3 run by onnxruntime, or libDF's C API (the same output, 6.9 times slower) where onnx or
+    """DF3 run by onnxruntime, or libDF's C API (the same output, 6 to 7 times slower) where onnx or
     onnxruntime is missing or the model is not the one the engine is written for (said once, on
     stderr); or a one-line error: the extra to install, or the damaged model to reinstall."""
     from aural import dfnet_onnx, libdf

@@ -11,7 +11,7 @@ samples are checked finite (by :meth:`System.process`) before any frame: libDF a
 process on a panic.
 
 The ``deepfilter`` stage runs the same model by onnxruntime a block at a time
-(:mod:`aural.dfnet_onnx`: the same output, 7 times faster); this reference system stays on libDF,
+(:mod:`aural.dfnet_onnx`: the same output, 6 to 7 times faster); this reference system stays on libDF,
 the runtime as its authors ship it, so its RTF column is libDF's.
 """
 
