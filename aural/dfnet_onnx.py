@@ -173,6 +173,8 @@ def _check_config(text: str, model_path: Path) -> None:
         if not same:
             raise UnsupportedModel(f"{model_path}: config.ini [{section}] {key} is {found}, this engine is "
                                    f"written for {expected}")
+    if config.has_option("df", "norm_alpha"):  # libDF would use it in place of the one norm_tau gives
+        raise UnsupportedModel(f"{model_path}: config.ini [df] sets norm_alpha, this engine derives it from norm_tau")
 
 
 def _number(text: str) -> float | None:
