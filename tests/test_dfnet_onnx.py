@@ -52,7 +52,8 @@ def test_blocks_of_any_size_carry_the_stream():
     engine = dfnet_onnx.load()
     whole = engine.process_frames(engine.create(), audio)
     stream = engine.create()
-    sizes = np.random.default_rng(1).integers(1, 40, size=audio.size // dfnet_onnx.FRAME_SAMPLES) * dfnet_onnx.FRAME_SAMPLES
+    frame = dfnet_onnx.FRAME_SAMPLES
+    sizes = np.random.default_rng(1).integers(1, 40, size=audio.size // frame) * frame
     edges = np.minimum(np.concatenate([[0], np.cumsum(sizes)]), audio.size)
     pieces = [engine.process_frames(stream, audio[a:b]) for a, b in zip(edges[:-1], edges[1:]) if b > a]
     assert np.abs(np.concatenate(pieces) - whole).max() < 1e-6
