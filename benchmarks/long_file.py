@@ -42,6 +42,19 @@ def write_programme(path: Path, minutes: float, sample_rate: int, num_channels: 
             f.write(block.astype(np.float32))
 
 
+def write_looped(path: Path, source: Path, minutes: float, sample_rate: int, num_channels: int) -> None:
+    """``source`` (its channel mean, at ``sample_rate``) repeated to ``minutes``, on every channel."""
+    import soxr
+
+    audio, rate = sf.read(str(source), dtype="float32", always_2d=True)
+    mono = soxr.resample(audio.mean(axis=1), rate, sample_rate).astype(np.float32)
+    total = int(minutes * 60 * sample_rate)
+    with sf.SoundFile(str(path), "w", samplerate=sample_rate, channels=num_channels, subtype="PCM_16") as f:
+        for start in range(0, total, mono.size):
+            piece = mono[:min(mono.size, total - start)]
+            f.write(np.repeat(piece[:, None], num_channels, axis=1))
+
+
 def measure_output(path: Path) -> dict[str, float]:
     from aural import io
     from aural.dsp.loudness import LoudnessMeter
@@ -63,11 +76,15 @@ def main() -> None:
     parser.add_argument("--channels", type=int, default=2)
     parser.add_argument("--pipeline", default="podcast_master")
     parser.add_argument("--workdir", type=Path, default=None)
+    parser.add_argument("--loop", type=Path, default=None, help="a recording to repeat instead of the synthetic programme")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="aural-bench-", dir=args.workdir) as tmp:
         src, out = Path(tmp) / "programme.wav", Path(tmp) / "out" / "programme.wav"
-        write_programme(src, args.minutes, args.sample_rate, args.channels)
+        if args.loop is not None:
+            write_looped(src, args.loop, args.minutes, args.sample_rate, args.channels)
+        else:
+            write_programme(src, args.minutes, args.sample_rate, args.channels)
         started = time.perf_counter()
         subprocess.run([sys.executable, "-m", "aural.cli", "run", args.pipeline, str(src), "-o", str(out), "-q"],
                        check=True)
@@ -75,7 +92,8 @@ def main() -> None:
         child = resource.getrusage(resource.RUSAGE_CHILDREN)
         cpu_seconds, peak_mb = child.ru_utime + child.ru_stime, child.ru_maxrss / 1024
         result = {
-            "pipeline": args.pipeline, "minutes": args.minutes, "sample_rate": args.sample_rate,
+            "pipeline": args.pipeline, "input": str(args.loop) if args.loop else "synthetic programme",
+            "minutes": args.minutes, "sample_rate": args.sample_rate,
             "channels": args.channels, "wall_s": round(seconds, 1),
             "real_time_factor": round(seconds / (args.minutes * 60), 4),
             "cpu_real_time_factor": round(cpu_seconds / (args.minutes * 60), 4),
