@@ -27,10 +27,9 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-SAMPLE_RATE = 48000
+from aural.libdf import FRAME_SAMPLES, LATENCY_SAMPLES, SAMPLE_RATE  # the hop, and FFT - hop + 2 frames ahead
+
 FFT_SIZE = 960
-FRAME_SAMPLES = 480       # hop
-LATENCY_SAMPLES = 1440    # FFT_SIZE - hop + 2 frames of lookahead, as libDF
 ERB_BANDS = 32
 DF_BINS = 96              # the deep filter's band: 0 to 4.8 kHz
 DF_ORDER = 5              # taps: two frames back, the frame, two ahead

@@ -6,6 +6,12 @@ Everything the CLI reports without a traceback derives from :class:`AuralError`.
 from __future__ import annotations
 
 
+def first_line(exc: BaseException) -> str:
+    """The first non-empty line of ``exc``'s message (its type's name if there is none)."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return lines[0] if lines else type(exc).__name__
+
+
 class AuralError(Exception):
     """An error with a message fit for the user: it names the file and the problem."""
 

@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Iterator
 
-from aural.errors import UsageError
+from aural.errors import UsageError, first_line
 
 if TYPE_CHECKING:
     from aural.cli.run import Job, JobOutcome, RunOptions
@@ -132,7 +132,7 @@ def _check_ready(ray: Any, actors: list[Any]) -> None:
     try:
         errors = ray.get([actor.ready.remote() for actor in actors])
     except ray.exceptions.RayActorError as exc:
-        raise UsageError(f"a Ray worker could not start: {_first_line(exc)}") from None
+        raise UsageError(f"a Ray worker could not start: {first_line(exc)}") from None
     for error in errors:
         if error:
             raise UsageError(f"a Ray worker could not build the pipeline: {error}")
@@ -158,14 +158,10 @@ def _dispatch(ray: Any, actors: list[Any], start: Any, jobs: list[Job]) -> Itera
         try:
             outcome = ray.get(ready[0])
         except ray.exceptions.RayActorError as exc:  # the worker died with this file
-            outcome = JobOutcome(job, f"{job.input}: the Ray worker processing it died ({_first_line(exc)})")
+            outcome = JobOutcome(job, f"{job.input}: the Ray worker processing it died ({first_line(exc)})")
             actor = start()
         except ray.exceptions.RayError as exc:
-            outcome = JobOutcome(job, f"{job.input}: Ray failed to process it ({_first_line(exc)})")
+            outcome = JobOutcome(job, f"{job.input}: Ray failed to process it ({first_line(exc)})")
         yield outcome
         give(actor)
 
-
-def _first_line(exc: BaseException) -> str:
-    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    return lines[0] if lines else type(exc).__name__

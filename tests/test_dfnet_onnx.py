@@ -1,5 +1,7 @@
 """DeepFilterNet3 run by onnxruntime in blocks (aural.dfnet_onnx): libDF's output, stream state carried."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -112,7 +114,7 @@ def test_a_model_that_does_not_stream_is_refused_and_the_stage_falls_back(monkey
         deepfilter._warn_once.cache_clear()
 
 
-def damaged_copy(tmp_path, damage) -> "Path":
+def damaged_copy(tmp_path, damage) -> Path:
     """The shipped model archive with ``damage(name, data) -> data`` applied to each member."""
     import io
     import tarfile

@@ -61,10 +61,12 @@ def wpe(spectra: np.ndarray, taps: int, delay: int, iterations: int) -> np.ndarr
     for low in range(0, spectra.shape[0], BIN_CHUNK):
         observed = spectra[low:low + BIN_CHUNK]
         past = stack_past(observed, taps, delay)
-        heard = heard_frames(np.mean(np.abs(observed) ** 2, axis=1))                     # (bins, frames)
+        power = np.mean(np.abs(observed) ** 2, axis=1)                                 # (bins, frames)
+        heard = heard_frames(power)
         estimate = observed
-        for _ in range(iterations):
-            power = np.mean(np.abs(estimate) ** 2, axis=1)
+        for iteration in range(iterations):
+            if iteration:
+                power = np.mean(np.abs(estimate) ** 2, axis=1)
             weight = np.where(heard, 1.0 / np.maximum(power, 1e-30), 0.0)
             weighted_past = past * weight[:, None, :]
             correlation = weighted_past @ past.conj().transpose(0, 2, 1)                 # (bins, tD, tD)

