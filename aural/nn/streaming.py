@@ -297,6 +297,12 @@ def spectral_stream(transform: SpectralTransform, config: Any, *, strength: floa
     return chunked, engine
 
 
+def chunk_window_frames(config: Any) -> int:
+    """Frames in each window :class:`ChunkedSpectralProcessor` hands its network: a chunk and
+    its context on both sides."""
+    return config.chunk_frames + 2 * config.context_frames
+
+
 def spectral_lead_in_samples(config: Any) -> int:
     """How much mirrored start :func:`spectral_stream` puts before a stream: its first chunk's
     context, and the first window's reach back before the first sample."""

@@ -264,8 +264,16 @@ class LearnedStage(Stage):
     def flush(self) -> torch.Tensor:
         return self._engine.finish()
 
+    inference_engine = "torch"  # "onnxruntime" where the stage's network runs there
+
     def describe(self) -> dict[str, Any]:
-        return {**super().describe(), **self.weights_info}
+        return {**super().describe(), **self.weights_info, "engine": self.inference_engine}
+
+    def _weights_key(self) -> tuple[str, str] | None:
+        """``(stage name, weights sha256)``: what lets stages of one process share an inference
+        session; ``None`` for a model object."""
+        sha256 = self.weights_info.get("sha256")
+        return (self.name, sha256) if sha256 else None
 
     @classmethod
     def model_factory(cls, config: Any) -> nn.Module:

@@ -23,8 +23,8 @@ SMALL_DEEP_FILTER = MelUNetConfig(channels=(4, 8), bottleneck_channels=8, chunk_
 
 
 class UnitGains(MelUNet):
-    def gains(self, spec):
-        return torch.ones_like(spec.real)
+    def power_gains(self, power):
+        return torch.ones_like(power)
 
 
 def random_model(seed: int = 0, config: MelUNetConfig = SMALL) -> MelUNet:
@@ -269,3 +269,15 @@ def test_pause_gate_keeps_the_network_output_in_speech_and_lowers_the_input_in_p
     assert 0.3 < float((envelope[:inside] == 1.0).float().mean()) < 0.95
     pause = 0.1 * audio
     torch.testing.assert_close(gated[:, :inside], (pause + envelope * (plain - pause))[:, :inside], rtol=0, atol=1e-5)
+
+
+def test_onnxruntime_gives_pytorchs_output(monkeypatch):
+    pytest.importorskip("onnxruntime")
+    audio = Signal(noisy_input(2), 16000)
+    fast = MelUNetStage(model=random_model())
+    monkeypatch.setenv("AURAL_ONNXRUNTIME", "0")
+    plain = MelUNetStage(model=random_model())
+    assert (fast.describe()["engine"], plain.describe()["engine"]) == ("onnxruntime", "torch")
+    expected = plain.process(audio).audio
+    assert expected.abs().max() > 0.1
+    torch.testing.assert_close(fast.process(audio).audio, expected, rtol=0, atol=1e-5)

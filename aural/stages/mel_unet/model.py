@@ -20,7 +20,7 @@ fine-tuning (``grown_from_identity`` names its tensors for ``aural train --init`
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar, Mapping
+from typing import Any, Callable, ClassVar, Mapping
 
 import torch
 from torch import nn
@@ -33,6 +33,8 @@ from aural.nn.unet import UNet2d
 
 LOG_FLOOR = 1e-8
 DENOISE_BIAS = 2.0  # an untrained first pass passes ~88 % of every band
+
+PowerGains = Callable[[torch.Tensor], torch.Tensor]
 
 
 @dataclass(frozen=True)
@@ -106,19 +108,32 @@ class MelUNet(nn.Module):
         mel = power @ self.filterbank.T
         return ((torch.log10(mel + LOG_FLOOR) + 5.0) / 2.0).unsqueeze(1)
 
-    def gains(self, spec: torch.Tensor) -> torch.Tensor:
-        """Complex ``(batch, frames, bins)`` -> real gains of the same shape."""
-        power = spec.real.pow(2) + spec.imag.pow(2)
+    def gains(self, spec: torch.Tensor, power_gains: PowerGains | None = None) -> torch.Tensor:
+        """Complex ``(batch, frames, bins)`` -> real gains of the same shape, computed from its
+        power by ``power_gains`` (default :meth:`power_gains`; :meth:`inference_power_gains`)."""
+        return (power_gains or self.power_gains)(spec.real.pow(2) + spec.imag.pow(2))
+
+    def power_gains(self, power: torch.Tensor) -> torch.Tensor:
+        """Power ``(batch, frames, bins)`` -> real gains of the same shape."""
         noisy = self.log_mel(power)
         first = torch.sigmoid(self.denoise(noisy) + DENOISE_BIAS).squeeze(1) @ self.spread.T
         cleaned = self.log_mel(power * first.pow(2))
         second = self.config.max_gain * torch.sigmoid(self.enhance(torch.cat([cleaned, noisy], dim=1)))
         return post_filter(first * (second.squeeze(1) @ self.spread.T), self.config.post_filter_beta)
 
-    def enhanced_spectrum(self, spec: torch.Tensor) -> torch.Tensor:
+    def inference_power_gains(self, frames: int, cache_key: tuple[Any, ...] | None = None) -> PowerGains:
+        """:meth:`power_gains` for windows of ``frames`` frames, run by onnxruntime where it
+        can (:func:`aural.nn.onnx_runtime.onnx_function`; other shapes run here)."""
+        from aural.nn.onnx_runtime import BoundMethod, onnx_function
+
+        generator = torch.Generator().manual_seed(0)  # a noisy power spectrum, to check the export on
+        power = torch.rand(1, frames, self.config.n_fft // 2 + 1, generator=generator).pow(4) * 1e-2
+        return onnx_function(BoundMethod(self, "power_gains"), (power,), label="MelUNet", cache_key=cache_key)
+
+    def enhanced_spectrum(self, spec: torch.Tensor, power_gains: PowerGains | None = None) -> torch.Tensor:
         """Complex ``(batch, frames, bins)`` -> the enhanced complex frames: gains, then the
         low band's deep filter if the model has one."""
-        gained = spec * self.gains(spec)
+        gained = spec * self.gains(spec, power_gains)
         if self.deep_filter is None:
             return gained
         bins = self.config.deep_filter_bins

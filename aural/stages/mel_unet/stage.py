@@ -44,12 +44,17 @@ class MelUNetStage(LearnedStage):
 
     def __init__(self, params: Any = None, *, weights: str | None = "default", model: nn.Module | None = None,
                  **param_values: Any):
+        from functools import partial
+
         from aural.nn.speech_presence import PauseGate
-        from aural.nn.streaming import spectral_stream
+        from aural.nn.streaming import chunk_window_frames, spectral_stream
 
         super().__init__(params, **param_values)
         self.model = self._resolve_model(weights, model)
         attenuation_db = self.params.pause_attenuation_db
         pause_gate = PauseGate(attenuation_db, sample_rate=self.model.config.sample_rate) if attenuation_db else None
-        self._transform, self._engine = spectral_stream(self.model.enhanced_spectrum, self.model.config,
-                                                        strength=self.params.strength, pause_gate=pause_gate)
+        power_gains = self.model.inference_power_gains(chunk_window_frames(self.model.config), self._weights_key())
+        self.inference_engine = getattr(power_gains, "engine", "torch")
+        self._transform, self._engine = spectral_stream(partial(self.model.enhanced_spectrum, power_gains=power_gains),
+                                                        self.model.config, strength=self.params.strength,
+                                                        pause_gate=pause_gate)

@@ -110,6 +110,15 @@ class SeparationStage(LearnedStage):
                                "not a voice network")
         self._transform, self._engine = spectral_stream(self._mask_linked, self.model.config, strength=1.0,
                                                         max_batch=1 << 30)
+        self._gains = self.model.gains
+        if hasattr(self.model, "inference_power_gains"):  # the MelUNet: onnxruntime where it can
+            from functools import partial
+
+            from aural.nn.streaming import chunk_window_frames
+
+            power_gains = self.model.inference_power_gains(chunk_window_frames(self.model.config), self._weights_key())
+            self.inference_engine = getattr(power_gains, "engine", "torch")
+            self._gains = partial(self.model.gains, power_gains=power_gains)
         self._deepfilter: DeepFilterVoice | None = None
         self._fusion: FusedVoice | None = None
         if self.params.deepfilter_share > 0.0:
@@ -151,7 +160,7 @@ class SeparationStage(LearnedStage):
 
         rows = self._rows
         shaped = windows.reshape(rows, -1, *windows.shape[1:])
-        gains = torch.cat([self.model.gains(part) for part in shaped[0].split(MODEL_BATCH)])
+        gains = torch.cat([self._gains(part) for part in shaped[0].split(MODEL_BATCH)])
         return (shaped * gains).reshape(windows.shape)
 
     def reset(self) -> None:
