@@ -59,7 +59,7 @@ class OnnxFunction:
     def __call__(self, *inputs: torch.Tensor) -> torch.Tensor:
         if tuple(tuple(x.shape[1:]) for x in inputs) != self.row_shapes:
             return self.module(*inputs)
-        arrays = [x.detach().to(torch.float32).contiguous().numpy() for x in inputs]
+        arrays = [x.detach().contiguous().numpy() for x in inputs]
         rows = [self.session.run(None, {name: array[row:row + 1] for name, array in zip(self._names, arrays)})[0]
                 for row in range(arrays[0].shape[0])]
         return torch.from_numpy(rows[0] if len(rows) == 1 else _stack(rows))
@@ -73,7 +73,7 @@ def _stack(rows: list[Any]) -> Any:
 
 def onnx_function(module: nn.Module, example: tuple[torch.Tensor, ...], *, label: str,
                   cache_key: tuple[Any, ...] | None = None) -> Callable[..., torch.Tensor]:
-    """``module`` (a network in eval mode; float32 tensors in, one tensor out) as an
+    """``module`` (a network in eval mode; tensors in, one tensor out) as an
     :class:`OnnxFunction` for inputs shaped like ``example`` (batch 1), or ``module`` itself
     where onnxruntime cannot run it (one line on stderr naming ``label``, once per label).
     ``cache_key`` (say, the weights' hash) shares one session between stages of one process."""

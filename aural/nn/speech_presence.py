@@ -5,7 +5,9 @@
 linked across channels) into a per-sample envelope in ``[0, 1]``: speech where the probability
 reaches ``threshold`` (and until it falls ``RELEASE_MARGIN`` below it), opened ``lookahead_ms``
 before speech starts and held ``hold_ms`` after it ends, both rounded up to whole chunks, with
-linear ramps from one chunk's centre to the next. It looks ahead by reading the stream further
+linear ramps from one chunk's centre to the next. With ``speech_before_start`` the stream is
+taken to start just after speech: a pause at its start is one like any other, held open for
+``hold_ms``. It looks ahead by reading the stream further
 than the samples it gives: a caller with enough latency (a network's) gets the envelope without
 adding any.
 
@@ -31,7 +33,7 @@ class SpeechPresence:
     """
 
     def __init__(self, *, sample_rate: int = SAMPLE_RATE, threshold: float = 0.5, lookahead_ms: float = 96.0,
-                 hold_ms: float = 320.0, model: SileroVad | None = None):
+                 hold_ms: float = 320.0, speech_before_start: bool = False, model: SileroVad | None = None):
         if sample_rate != SAMPLE_RATE:
             raise ValueError(f"speech presence runs at {SAMPLE_RATE} Hz, not {sample_rate} Hz")
         self.model = model if model is not None else SileroVad.pretrained()
@@ -39,6 +41,7 @@ class SpeechPresence:
         chunk_ms = 1000 * CHUNK_SAMPLES / SAMPLE_RATE
         self.lookahead_chunks = int(-(-lookahead_ms // chunk_ms))
         self.hold_chunks = int(-(-hold_ms // chunk_ms))
+        self.speech_before_start = speech_before_start
         self.reset()
 
     @property
@@ -110,11 +113,15 @@ class SpeechPresence:
 
     def _openness(self, first: int, stop: int) -> torch.Tensor:
         """Chunks ``first..stop-1``: 1.0 where speech lies within ``hold`` before or ``lookahead``
-        after them (chunks before the stream, or not yet analysed, hold none)."""
-        index = torch.arange(first - self.hold_chunks, stop + self.lookahead_chunks) - self._first
+        after them (chunks not yet analysed hold none; those before the stream hold speech with
+        ``speech_before_start``, else none)."""
+        chunks = torch.arange(first - self.hold_chunks, stop + self.lookahead_chunks)
+        index = chunks - self._first
         known = (index >= 0) & (index < self._speech.shape[0])
         speech = torch.zeros(index.shape, dtype=torch.float32)
         speech[known] = self._speech[index[known]].float()
+        if self.speech_before_start:
+            speech[chunks < 0] = 1.0
         return speech.unfold(0, self.hold_chunks + self.lookahead_chunks + 1, 1).amax(dim=1)
 
     def _forget(self, first_needed: int) -> None:

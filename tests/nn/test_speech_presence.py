@@ -86,6 +86,18 @@ def test_envelope_opens_before_speech_holds_after_and_ignores_block_sizes(vad, m
     assert bool((whole[: speech.shape[0]][speech] == 1.0).all())
 
 
+def test_with_speech_before_the_start_a_leading_pause_is_held_like_any_other(vad, memo):
+    """The memo starts with 2 s of near silence: closed from the start by default, open for
+    ``hold_ms`` (then closed) when the stream counts as starting just after speech."""
+    hold = 20 * CHUNK_SAMPLES  # 640 ms
+    plain = envelope(SpeechPresence(model=vad, hold_ms=640), memo, block=16000)
+    held = envelope(SpeechPresence(model=vad, hold_ms=640, speech_before_start=True), memo, block=16000)
+    assert float(plain[:RATE].max()) == 0.0
+    assert bool((held[:hold - CHUNK_SAMPLES // 2] == 1.0).all())  # openness sits at chunk centres
+    assert float(held[hold + CHUNK_SAMPLES // 2: RATE].max()) == 0.0
+    assert torch.equal(held[RATE:], plain[RATE:])
+
+
 def test_one_envelope_for_all_channels_even_in_anti_phase(vad, memo):
     presence = SpeechPresence(model=vad)
     mono = envelope(presence, memo, block=16000)

@@ -29,6 +29,9 @@ class MelUNetParams:
     pause_attenuation_db: float = param(
         0.0, help="in pauses (no speech by Silero VAD) the input this far down instead of the network's output: "
                   "steady room tone in place of a fluttering residual; scaled by strength; 0: off", min=0.0, max=60.0)
+    pause_hold_ms: float = param(320.0, help="with pause_attenuation_db: how long a pause (the file's start "
+                                             "included) keeps the network's output before the gate closes",
+                                 min=0.0, max=10000.0)
 
 
 @register_stage
@@ -46,13 +49,17 @@ class MelUNetStage(LearnedStage):
                  **param_values: Any):
         from functools import partial
 
-        from aural.nn.speech_presence import PauseGate
+        from aural.nn.speech_presence import PauseGate, SpeechPresence
         from aural.nn.streaming import chunk_window_frames, spectral_stream
 
         super().__init__(params, **param_values)
         self.model = self._resolve_model(weights, model)
         attenuation_db = self.params.pause_attenuation_db
-        pause_gate = PauseGate(attenuation_db, sample_rate=self.model.config.sample_rate) if attenuation_db else None
+        pause_gate = None
+        if attenuation_db:
+            presence = SpeechPresence(sample_rate=self.model.config.sample_rate, hold_ms=self.params.pause_hold_ms,
+                                      speech_before_start=True)
+            pause_gate = PauseGate(attenuation_db, presence=presence)
         power_gains = self.model.inference_power_gains(chunk_window_frames(self.model.config), self._weights_key())
         self.inference_engine = getattr(power_gains, "engine", "torch")
         self._transform, self._engine = spectral_stream(partial(self.model.enhanced_spectrum, power_gains=power_gains),
