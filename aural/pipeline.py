@@ -562,6 +562,7 @@ class Pipeline:
         """Fresh, configured steps for input at ``sample_rate`` with ``num_channels``."""
         steps: list[_Step] = []
         rate, channels, stems = sample_rate, num_channels, None
+        final_rate = self.output_sample_rate(sample_rate, output_sample_rate)
         for stage, apply_to in zip(self.stages, self.apply_to):
             if apply_to is not None:
                 if stems is None or apply_to not in stems:
@@ -577,10 +578,15 @@ class Pipeline:
             if stems is not None and not stage.contract.takes("stems"):
                 raise StageError(f"{stage.name} takes a signal but receives stems ({', '.join(stems)}): run it on "
                                  "one stem with apply_to, or mix the stems first with mix_master")
+            before = rate
             added, rate, channels, stems = self._plan_stage(stage, rate, channels, stems, self.sample_rate)
             steps += added
+            back = max(before, final_rate)
+            if rate > back:  # e.g. deepfilter (48 kHz) in a 16 kHz pipeline on 16 kHz input: the output
+                # keeps nothing above the rate the stream came in at, so it goes back to that rate
+                steps.append(_ResampleStep(rate, back, channels * (len(stems) if stems else 1)))
+                rate = back
         groups = len(stems) if stems else 1
-        final_rate = self.output_sample_rate(sample_rate, output_sample_rate)
         if final_rate != rate:
             steps.append(_ResampleStep(rate, final_rate, channels * groups))
         if channels != num_channels and (channels == 1 or num_channels == 1):

@@ -50,6 +50,16 @@ class Mono16kStage(Stage):
         return audio * 1.0
 
 
+class Half48kStage(Stage):
+    """Halves its input at 48 kHz; keeps the high band of a faster stream (as deepfilter does)."""
+
+    name = "test_half48k"
+    contract = IOContract(sample_rate=48000, keep_high_band=True)
+
+    def process_block(self, audio):
+        return audio * 0.5
+
+
 def build(stages, sample_rate=None, **extra):
     data = {"aural": 1, "name": "t", "stages": stages, **extra}
     if sample_rate:
@@ -59,7 +69,7 @@ def build(stages, sample_rate=None, **extra):
 
 @pytest.fixture
 def stages(temporary_stage):
-    for cls in (DelayStage, PeakNormalizeStage, Mono16kStage):
+    for cls in (DelayStage, PeakNormalizeStage, Mono16kStage, Half48kStage):
         temporary_stage(cls)
 
 
@@ -111,6 +121,24 @@ def test_rate_and_channel_conversion_are_inserted_and_recorded(stages):
     assert (out.sample_rate, out.num_channels, out.num_samples) == (48000, 2, 48000)
     middle = slice(2000, -2000)
     assert torch.allclose(out.audio[0, middle], sig.audio[0, middle], atol=2e-3)
+
+
+def test_a_stage_above_the_rate_of_the_stream_and_the_output_returns_the_stream_to_its_rate(stages):
+    """16 kHz in and out: the 48 kHz stage runs between two resamplings and what follows runs at
+    16 kHz (not at 48 kHz with the band above 8 kHz split around it)."""
+    sig = tone(440.0, 1.0, 16000)
+    pipeline = build([{"stage": "test_half48k"}, {"stage": "test_mono16k"}])
+    assert [step.label for step in pipeline.plan(16000, 1)] == [
+        "resample 16000->48000 Hz", "test_half48k", "resample 48000->16000 Hz", "test_mono16k"]
+    out = pipeline.process(sig)
+    assert out.sample_rate == 16000
+    middle = slice(2000, -2000)
+    assert torch.allclose(out.audio[:, middle], 0.5 * sig.audio[:, middle], atol=2e-3)
+    to_48k = build([{"stage": "test_half48k"}, {"stage": "test_mono16k"}], sample_rate=48000)
+    assert [step.label for step in to_48k.plan(16000, 1)][:3] == [
+        "resample 16000->48000 Hz", "test_half48k", "resample 48000->16000 Hz"]  # the next stage is 16 kHz
+    stays = build([{"stage": "test_half48k"}, {"stage": "test_delay"}], sample_rate=48000)
+    assert [step.label for step in stays.plan(16000, 1)] == ["resample 16000->48000 Hz", "test_half48k", "test_delay"]
 
 
 def test_pipeline_rate_and_output_rate(stages):
