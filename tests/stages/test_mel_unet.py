@@ -286,3 +286,18 @@ def test_onnxruntime_gives_pytorchs_output(monkeypatch):
     expected = plain.process(audio).audio
     assert expected.abs().max() > 0.1
     torch.testing.assert_close(fast.process(audio).audio, expected, rtol=0, atol=1e-5)
+
+
+def test_the_attenuation_limit_floors_every_gain():
+    """A network that would silence everything lowers nothing by more than the limit."""
+    class Silencing(MelUNet):
+        def power_gains(self, power):
+            return torch.zeros_like(power)
+
+    audio = noisy_input(1, duration_s=1.0)
+    out = MelUNetStage(model=Silencing(SMALL), attenuation_limit_db=20.0).process(Signal(audio, 16000)).audio
+    torch.testing.assert_close(out, 0.1 * audio, rtol=0, atol=1e-6)
+    model = random_model()
+    plain = MelUNetStage(model=model).process(Signal(audio, 16000)).audio
+    loose = MelUNetStage(model=model, attenuation_limit_db=100.0).process(Signal(audio, 16000)).audio
+    torch.testing.assert_close(loose, plain, rtol=0, atol=1e-4)

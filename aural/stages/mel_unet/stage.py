@@ -29,6 +29,9 @@ class MelUNetParams:
     pause_attenuation_db: float = param(
         0.0, help="in pauses (no speech by Silero VAD) the input this far down instead of the network's output: "
                   "steady room tone in place of a fluttering residual; scaled by strength; 0: off", min=0.0, max=60.0)
+    attenuation_limit_db: float | None = param(None, unit="dB", min=1.0, max=100.0,
+                                               help="most the network lowers any STFT bin (its gains floored "
+                                                    "there); null: no limit")
     pause_hold_ms: float = param(320.0, help="with pause_attenuation_db: how long a pause (the file's start "
                                              "included) keeps the network's output before the gate closes",
                                  min=0.0, max=10000.0)
@@ -62,6 +65,13 @@ class MelUNetStage(LearnedStage):
             pause_gate = PauseGate(attenuation_db, presence=presence)
         power_gains = self.model.inference_power_gains(chunk_window_frames(self.model.config), self._weights_key())
         self.inference_engine = getattr(power_gains, "engine", "torch")
+        if self.params.attenuation_limit_db is not None:
+            power_gains = floored(power_gains, 10 ** (-self.params.attenuation_limit_db / 20))
         self._transform, self._engine = spectral_stream(partial(self.model.enhanced_spectrum, power_gains=power_gains),
                                                         self.model.config, strength=self.params.strength,
                                                         pause_gate=pause_gate)
+
+
+def floored(gains: Any, floor: float) -> Any:
+    """``gains`` (a function returning gains) with every gain at least ``floor``."""
+    return lambda power: gains(power).clamp_min(floor)
