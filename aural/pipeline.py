@@ -563,6 +563,7 @@ class Pipeline:
         steps: list[_Step] = []
         rate, channels, stems = sample_rate, num_channels, None
         final_rate = self.output_sample_rate(sample_rate, output_sample_rate)
+        band_rate = sample_rate  # the stream holds nothing above band_rate / 2
         for stage, apply_to in zip(self.stages, self.apply_to):
             if apply_to is not None:
                 if stems is None or apply_to not in stems:
@@ -578,9 +579,19 @@ class Pipeline:
             if stems is not None and not stage.contract.takes("stems"):
                 raise StageError(f"{stage.name} takes a signal but receives stems ({', '.join(stems)}): run it on "
                                  "one stem with apply_to, or mix the stems first with mix_master")
+            native = stage.contract.sample_rate
+            if native and band_rate <= native < rate and stems is None and stage.contract.output != "stems":
+                # e.g. mel_unet (16 kHz) after deepfilter (48 kHz) on 16 kHz input: no band above the
+                # stage's to carry around it, so the stream goes down to its rate
+                steps.append(_ResampleStep(rate, native, channels))
+                rate = native
             before = rate
             added, rate, channels, stems = self._plan_stage(stage, rate, channels, stems, self.sample_rate)
             steps += added
+            if stage.contract.output_at_native_rate:
+                band_rate = rate
+            elif native and not stage.contract.keep_high_band:
+                band_rate = min(band_rate, native)
             back = max(before, final_rate)
             if rate > back:  # e.g. deepfilter (48 kHz) in a 16 kHz pipeline on 16 kHz input: the output
                 # keeps nothing above the rate the stream came in at, so it goes back to that rate
@@ -606,6 +617,8 @@ class Pipeline:
         steps: list[_Step] = []
         groups = len(stems) if stems else 1
         want_rate = stage.contract.sample_rate or working_rate or rate
+        if stage.contract.follows_stream_rate and not stage.contract.sample_rate:
+            want_rate = min(rate, want_rate)
         want_channels = stage.contract.channels or channels
         if want_channels != channels and channels != 1 and want_channels != 1:
             raise StageError(f"{stage.name} needs {want_channels} channels; the input has {channels}")

@@ -60,6 +60,26 @@ class Half48kStage(Stage):
         return audio * 0.5
 
 
+class Keep16kStage(Stage):
+    """Passes its input at 16 kHz; keeps the high band of a faster stream (as mel_unet does)."""
+
+    name = "test_keep16k"
+    contract = IOContract(sample_rate=16000, keep_high_band=True)
+
+    def process_block(self, audio):
+        return audio * 1.0
+
+
+class FollowerStage(Stage):
+    """Any rate, at the stream's where that is below the working rate (as dehum)."""
+
+    name = "test_follower"
+    contract = IOContract(follows_stream_rate=True)
+
+    def process_block(self, audio):
+        return audio * 1.0
+
+
 def build(stages, sample_rate=None, **extra):
     data = {"aural": 1, "name": "t", "stages": stages, **extra}
     if sample_rate:
@@ -69,7 +89,7 @@ def build(stages, sample_rate=None, **extra):
 
 @pytest.fixture
 def stages(temporary_stage):
-    for cls in (DelayStage, PeakNormalizeStage, Mono16kStage, Half48kStage):
+    for cls in (DelayStage, PeakNormalizeStage, Mono16kStage, Half48kStage, Keep16kStage, FollowerStage):
         temporary_stage(cls)
 
 
@@ -139,6 +159,28 @@ def test_a_stage_above_the_rate_of_the_stream_and_the_output_returns_the_stream_
         "resample 16000->48000 Hz", "test_half48k", "resample 48000->16000 Hz"]  # the next stage is 16 kHz
     stays = build([{"stage": "test_half48k"}, {"stage": "test_delay"}], sample_rate=48000)
     assert [step.label for step in stays.plan(16000, 1)] == ["resample 16000->48000 Hz", "test_half48k", "test_delay"]
+
+
+def test_no_band_split_where_the_stream_holds_nothing_above_the_stage(stages):
+    """16 kHz input raised to 48 kHz for a 48 kHz stage holds nothing above 8 kHz: a 16 kHz stage
+    after it runs on the stream brought down, not as a band split; 48 kHz input is split."""
+    pipeline = build([{"stage": "test_half48k"}, {"stage": "test_keep16k"}], sample_rate=48000)
+    assert [step.label for step in pipeline.plan(16000, 1)] == [
+        "resample 16000->48000 Hz", "test_half48k", "resample 48000->16000 Hz", "test_keep16k",
+        "resample 16000->48000 Hz"]
+    assert [step.label for step in pipeline.plan(48000, 1)] == [
+        "test_half48k", "test_keep16k at 16000 Hz (above 8000 Hz: bypassed)"]
+    out = pipeline.process(tone(440.0, 1.0, 16000))
+    assert out.sample_rate == 48000
+    assert torch.allclose(out.audio[:, 6000:-6000], 0.5 * tone(440.0, 1.0, 48000).audio[:, 6000:-6000], atol=2e-3)
+
+
+def test_a_stage_that_follows_the_stream_runs_below_the_working_rate(stages):
+    pipeline = build([{"stage": "test_follower"}, {"stage": "test_delay"}], sample_rate=48000)
+    assert [step.label for step in pipeline.plan(16000, 1)] == [
+        "test_follower", "resample 16000->48000 Hz", "test_delay"]
+    assert [step.label for step in pipeline.plan(96000, 1)] == [
+        "resample 96000->48000 Hz", "test_follower", "test_delay"]
 
 
 def test_pipeline_rate_and_output_rate(stages):

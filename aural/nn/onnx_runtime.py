@@ -19,6 +19,7 @@ import warnings
 from collections import OrderedDict
 from typing import Any, Callable
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -62,13 +63,7 @@ class OnnxFunction:
         arrays = [x.detach().contiguous().numpy() for x in inputs]
         rows = [self.session.run(None, {name: array[row:row + 1] for name, array in zip(self._names, arrays)})[0]
                 for row in range(arrays[0].shape[0])]
-        return torch.from_numpy(rows[0] if len(rows) == 1 else _stack(rows))
-
-
-def _stack(rows: list[Any]) -> Any:
-    import numpy as np
-
-    return np.concatenate(rows, axis=0)
+        return torch.from_numpy(rows[0] if len(rows) == 1 else np.concatenate(rows, axis=0))
 
 
 def onnx_function(module: nn.Module, example: tuple[torch.Tensor, ...], *, label: str,

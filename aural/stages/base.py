@@ -47,6 +47,9 @@ class IOContract:
     (scaled by the gain the stage applied to its own top octave) instead of being dropped.
     ``output_at_native_rate``: the stage creates content up to its own Nyquist (bandwidth
     extension), so on its own (``stage:<name>`` in a benchmark) its output stays at its rate.
+    ``follows_stream_rate`` (with ``sample_rate`` ``None``): the stage runs at the stream's rate
+    where that is below the pipeline's working rate (it neither needs nor adds a wider band:
+    ``dehum`` on 16 kHz input runs at 16 kHz, not at the 48 kHz a pipeline masters at).
 
     Stems: ``input`` ``"stems"`` (or ``"any"``: a signal or stems) and ``output`` ``"stems"``
     with the stem names in ``stems``. A stems-output stage's ``process_block`` returns a
@@ -64,6 +67,7 @@ class IOContract:
     channels: int | None = None
     keep_high_band: bool = False
     output_at_native_rate: bool = False
+    follows_stream_rate: bool = False
 
     def describe(self) -> str:
         rate = f"{self.sample_rate} Hz" if self.sample_rate else "any rate"

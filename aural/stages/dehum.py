@@ -38,7 +38,7 @@ class DehumStage(Stage):
     name = "dehum"
     summary = "Mains hum removal: tracks the 50/60 Hz line spectrum and subtracts it."
     Params = DehumParams
-    contract = IOContract()
+    contract = IOContract(follows_stream_rate=True)
     needs_analysis = True
 
     def reset(self) -> None:

@@ -45,7 +45,7 @@ class WpeDereverbStage(Stage):
     name = "wpe_dereverb"
     summary = "Dereverberation by weighted prediction error (WPE) in blocks, any rate."
     Params = WpeDereverbParams
-    contract = IOContract()
+    contract = IOContract(follows_stream_rate=True)
 
     def reset(self) -> None:
         from aural.dsp.wpe import WpeDereverberator

@@ -32,9 +32,9 @@ class MelUNetParams:
     attenuation_limit_db: float | None = param(None, unit="dB", min=1.0, max=100.0,
                                                help="most the network lowers any STFT bin (its gains floored "
                                                     "there); null: no limit")
-    pause_hold_ms: float = param(320.0, help="with pause_attenuation_db: how long a pause (the file's start "
-                                             "included) keeps the network's output before the gate closes",
-                                 min=0.0, max=10000.0)
+    pause_hold_ms: float = param(320.0, unit="ms", min=0.0, max=10000.0,
+                                 help="with pause_attenuation_db: how long a pause (the file's start included) "
+                                      "keeps the network's output before the gate closes")
 
 
 @register_stage
