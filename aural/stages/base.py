@@ -71,6 +71,8 @@ class IOContract:
 
     def describe(self) -> str:
         rate = f"{self.sample_rate} Hz" if self.sample_rate else "any rate"
+        if self.follows_stream_rate and not self.sample_rate:
+            rate += " (the stream's, up to the pipeline's)"
         if self.sample_rate and self.keep_high_band:
             rate += f" (higher bands go to {self.stems[0]}, scaled)" if self.output == "stems" else \
                 " (higher bands bypass it)"
