@@ -21,6 +21,7 @@ not apply it either (the equality test would see it).
 
 from __future__ import annotations
 
+import json
 import tarfile
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -39,6 +40,7 @@ NORM_ALPHA = 0.99         # libDF's calc_norm_alpha(48000, 480, tau=1 s), rounde
 MEAN_NORM_INIT_DB = (-60.0, -90.0)
 UNIT_NORM_INIT = (0.001, 0.0001)
 NETWORKS = ("enc", "erb_dec", "df_dec")
+STREAMING_REWRITE = 1     # the version of streaming_graph's rewrite, in its cached results' key: raise it on a change
 REQUIRES = ("onnx", "onnxruntime")
 #: what the DSP here is written for, as the model's config.ini states it (section, key, value)
 MODEL_CONFIG = (("train", "model", "deepfilternet3"), ("df", "sr", SAMPLE_RATE), ("df", "fft_size", FFT_SIZE),
@@ -183,20 +185,39 @@ def _number(text: str) -> float | None:
         return None
 
 
+def streaming_graph_bytes(model_bytes: bytes, *, rebuild: bool = False) -> tuple[bytes, list[State]]:
+    """:func:`streaming_graph` of a serialised network, serialised, kept in :mod:`aural.cache`
+    (its key: the network's bytes and :data:`STREAMING_REWRITE`), so later processes skip the
+    rewrite and importing ``onnx``; ``rebuild``: rewrite again and replace what is stored."""
+    from aural.cache import cache_key, cached_bytes
+
+    def rewrite() -> bytes:
+        import onnx
+
+        model, states = streaming_graph(onnx.load_from_string(model_bytes))
+        header = json.dumps([state._asdict() for state in states]).encode()
+        return len(header).to_bytes(8, "little") + header + model.SerializeToString()
+
+    blob = cached_bytes("dfnet", cache_key("streaming_graph", STREAMING_REWRITE, model_bytes), rewrite,
+                        rebuild=rebuild)
+    length = int.from_bytes(blob[:8], "little")
+    states = [State(entry["kind"], entry["name"], entry["source"], tuple(entry["shape"]))
+              for entry in json.loads(blob[8:8 + length])]
+    return blob[8 + length:], states
+
+
 class _Network:
     """One ONNX network with its states carried from block to block."""
 
-    def __init__(self, model_bytes: bytes) -> None:
-        import onnx
+    def __init__(self, model_bytes: bytes, *, rebuild: bool = False) -> None:
         import onnxruntime
 
-        model, self.states = streaming_graph(onnx.load_from_string(model_bytes))
+        graph, self.states = streaming_graph_bytes(model_bytes, rebuild=rebuild)
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = 1   # aural threads by channels and files, not inside a network
         options.inter_op_num_threads = 1
         options.enable_cpu_mem_arena = False  # the arena kept ~100 MB for blocks of 136 frames
-        self.session = onnxruntime.InferenceSession(model.SerializeToString(), options,
-                                                    providers=["CPUExecutionProvider"])
+        self.session = onnxruntime.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
         self.outputs = [o.name for o in self.session.get_outputs()]
 
     def initial_state(self) -> dict[str, np.ndarray]:
@@ -244,13 +265,18 @@ class DeepFilterNetOnnx:
             if missing:
                 raise UnsupportedModel(f"{self.model_path}: no {', '.join(missing)} in the model archive")
             _check_config(archive.extractfile(members["config.ini"]).read().decode("utf-8"), self.model_path)
-            self.networks = [_Network(archive.extractfile(members[f"{name}.onnx"]).read()) for name in NETWORKS]
+            networks = [archive.extractfile(members[f"{name}.onnx"]).read() for name in NETWORKS]
         self.window = vorbis_window()
         widths = erb_band_widths()
         self.band_starts = np.concatenate([[0], np.cumsum(widths)[:-1]])
         self.band_widths = widths
         self.bin_band = np.repeat(np.arange(ERB_BANDS), widths)
-        self._check_streaming()
+        try:
+            self.networks = [_Network(network) for network in networks]
+            self._check_streaming()
+        except Exception:  # a damaged or stale rewrite in the cache: rewrite again (a model's own faults recur)
+            self.networks = [_Network(network, rebuild=True) for network in networks]
+            self._check_streaming()
 
     def _check_streaming(self) -> None:
         """A model whose state the rewrite missed (another export, another version) would restart

@@ -8,6 +8,20 @@ import pytest
 import torch
 
 
+@pytest.fixture(scope="session", autouse=True)
+def private_cache(tmp_path_factory):
+    """aural's on-disk cache (exported graphs) in a folder of this run, not the user's."""
+    import os
+
+    previous = os.environ.get("AURAL_CACHE_DIR")
+    os.environ["AURAL_CACHE_DIR"] = str(tmp_path_factory.mktemp("aural-cache"))
+    yield
+    if previous is None:
+        os.environ.pop("AURAL_CACHE_DIR", None)
+    else:
+        os.environ["AURAL_CACHE_DIR"] = previous
+
+
 @pytest.fixture
 def one_thread():
     """One intra-op torch thread: small tensors run faster and the shared CPUs stay usable."""

@@ -99,6 +99,7 @@ def test_a_model_that_does_not_stream_is_refused_and_the_stage_falls_back(monkey
     frames: the engine refuses the model and the stage runs libDF, saying so once; the failure
     is remembered, not retried for every stage."""
     monkeypatch.setattr(dfnet_onnx, "streaming_graph", lambda model: (model, []))
+    monkeypatch.setenv("AURAL_CACHE_DIR", "off")  # (a changed rewrite comes with a new STREAMING_REWRITE)
     dfnet_onnx.forget()
     deepfilter._warn_once.cache_clear()
     try:
@@ -187,3 +188,30 @@ def test_a_damaged_model_is_one_clear_error_and_never_reaches_libdf(tmp_path, sh
     with pytest.raises(UsageError, match=r"^stage deepfilter: DeepFilterNet3 cannot be loaded: .*reinstall"):
         DeepFilterStage()
     assert "libDF" not in capsys.readouterr().err
+
+
+@needs_both
+def test_a_later_process_takes_the_rewritten_graphs_from_the_cache(tmp_path, monkeypatch):
+    """The second load reads the rewrite from the cache (without importing onnx); a damaged
+    file there is rewritten again, and the engine gives the same output either way."""
+    monkeypatch.setenv("AURAL_CACHE_DIR", str(tmp_path))
+    noise = np.random.default_rng(5).standard_normal(48000).astype(np.float32) * 0.1
+    dfnet_onnx.forget()
+    try:
+        first = dfnet_onnx.load()
+        expected = first.process_frames(first.create(), noise)
+        stored = sorted((tmp_path / "dfnet").iterdir())
+        assert len(stored) == len(dfnet_onnx.NETWORKS)
+        dfnet_onnx.forget()
+        monkeypatch.setattr(dfnet_onnx, "streaming_graph", None)  # a rewrite would fail now
+        cached = dfnet_onnx.load()
+        np.testing.assert_array_equal(cached.process_frames(cached.create(), noise), expected)
+        monkeypatch.undo()
+        monkeypatch.setenv("AURAL_CACHE_DIR", str(tmp_path))
+        stored[0].write_bytes(stored[0].read_bytes()[:1000])  # cut short
+        dfnet_onnx.forget()
+        again = dfnet_onnx.load()
+        np.testing.assert_array_equal(again.process_frames(again.create(), noise), expected)
+        assert len(stored[0].read_bytes()) > 1000
+    finally:
+        dfnet_onnx.forget()

@@ -8,6 +8,7 @@ PyTorch's output on the example, and returns an :class:`OnnxFunction`: inputs of
 through onnxruntime a batch row at a time, anything else through the module. Where ``onnx`` or
 ``onnxruntime`` cannot be imported, the export fails or the outputs disagree, it returns the
 module itself and says why once on stderr; ``AURAL_ONNXRUNTIME=0`` asks for PyTorch silently.
+Exports of named weights are kept on disk (:mod:`aural.cache`): later processes skip the export.
 """
 
 from __future__ import annotations
@@ -71,7 +72,8 @@ def onnx_function(module: nn.Module, example: tuple[torch.Tensor, ...], *, label
     """``module`` (a network in eval mode; tensors in, one tensor out) as an
     :class:`OnnxFunction` for inputs shaped like ``example`` (batch 1), or ``module`` itself
     where onnxruntime cannot run it (one line on stderr naming ``label``, once per label).
-    ``cache_key`` (say, the weights' hash) shares one session between stages of one process."""
+    ``cache_key`` (say, the weights' hash) shares one session between stages of one process and
+    keeps the export in :mod:`aural.cache` for the next."""
     if os.environ.get(SWITCH, "1").strip().lower() in ("0", "false", "off", "no"):
         return module
     if any(x.shape[0] != 1 for x in example):
@@ -81,7 +83,7 @@ def onnx_function(module: nn.Module, example: tuple[torch.Tensor, ...], *, label
     session = _sessions.get(key) if key is not None else None
     if session is None:
         try:
-            session = _session(module, example, threads)
+            session = _session(module, example, threads, cache_key)
         except _Unavailable as reason:
             _warn_once(label, f"{label}: runs in PyTorch ({reason})")
             return module
@@ -98,27 +100,42 @@ class _Unavailable(Exception):
     """Why a module runs in PyTorch: a missing package, a failed export, outputs that differ."""
 
 
-def _session(module: nn.Module, example: tuple[torch.Tensor, ...], threads: int) -> Any:
+def _session(module: nn.Module, example: tuple[torch.Tensor, ...], threads: int,
+             cache_key: tuple[Any, ...] | None) -> Any:
+    """A checked session; the export comes from :mod:`aural.cache` when ``cache_key`` is given
+    (and is made again, once, when what was stored does not load or does not agree)."""
     try:
-        import onnx  # noqa: F401  (torch.onnx's exporter needs it)
-        import onnxruntime
+        import onnxruntime  # noqa: F401  (before any export: without it there is nothing to run)
     except ImportError as exc:
         raise _Unavailable(f"{exc.name} is not installed") from None
-    buffer = io.BytesIO()
     names = [f"input{i}" for i in range(len(example))]
+
+    def export() -> bytes:
+        return _export(module, example, names)
+
+    if cache_key is None:
+        return _checked(export(), module, example, names, threads)
+    from aural.cache import cache_key as digest, cached_bytes
+
+    stored = digest("onnx_export", *cache_key, [(list(x.shape), str(x.dtype)) for x in example], OPSET,
+                    torch.__version__)
     try:
-        with warnings.catch_warnings(), torch.no_grad():
-            warnings.simplefilter("ignore")
-            torch.onnx.export(module, example, buffer, input_names=names, output_names=["output"],
-                              opset_version=OPSET, dynamo=False)
-    except Exception as exc:  # the exporter's failures have no common type
-        raise _Unavailable(f"the ONNX export failed: {first_line(exc)}") from None
+        return _checked(cached_bytes("onnx", stored, export), module, example, names, threads)
+    except _Unavailable:  # a damaged or stale file in the cache: export again
+        return _checked(cached_bytes("onnx", stored, export, rebuild=True), module, example, names, threads)
+
+
+def _checked(model: bytes, module: nn.Module, example: tuple[torch.Tensor, ...], names: list[str],
+             threads: int) -> Any:
+    """An onnxruntime session of ``model``, if it gives ``module``'s output on ``example``."""
+    import onnxruntime
+
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
     options.log_severity_level = 3
     try:
-        session = onnxruntime.InferenceSession(buffer.getvalue(), options, providers=["CPUExecutionProvider"])
+        session = onnxruntime.InferenceSession(model, options, providers=["CPUExecutionProvider"])
         got = session.run(None, {name: x.numpy() for name, x in zip(names, example)})[0]
     except Exception as exc:  # onnxruntime raises its own, unexported, exception types
         raise _Unavailable(f"onnxruntime cannot run it: {first_line(exc)}") from None
@@ -129,6 +146,22 @@ def _session(module: nn.Module, example: tuple[torch.Tensor, ...], threads: int)
     if not difference <= TOLERANCE * scale:
         raise _Unavailable(f"onnxruntime's output differs from PyTorch's by {difference:.3g}")
     return session
+
+
+def _export(module: nn.Module, example: tuple[torch.Tensor, ...], names: list[str]) -> bytes:
+    try:
+        import onnx  # noqa: F401  (torch.onnx's exporter needs it)
+    except ImportError as exc:
+        raise _Unavailable(f"{exc.name} is not installed") from None
+    buffer = io.BytesIO()
+    try:
+        with warnings.catch_warnings(), torch.no_grad():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(module, example, buffer, input_names=names, output_names=["output"],
+                              opset_version=OPSET, dynamo=False)
+    except Exception as exc:  # the exporter's failures have no common type
+        raise _Unavailable(f"the ONNX export failed: {first_line(exc)}") from None
+    return buffer.getvalue()
 
 
 def _warn_once(label: str, message: str) -> None:

@@ -109,3 +109,37 @@ def test_one_session_serves_every_stage_with_the_same_weights():
 def test_an_example_with_a_batch_is_refused():
     with pytest.raises(ValueError, match="batch 1"):
         onnx_function(nn.Identity(), (torch.zeros(2, 4),), label="Identity")
+
+
+def test_a_later_process_takes_the_export_from_the_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("AURAL_CACHE_DIR", str(tmp_path))
+    model = random_model()
+    model.inference_power_gains(FRAMES, cache_key=("mel_unet", "abc"))
+    stored = list((tmp_path / "onnx").iterdir())
+    assert len(stored) == 1
+    monkeypatch.setattr(onnx_runtime, "_sessions", onnx_runtime.OrderedDict())  # as in a new process
+
+    def no_export(*args, **kwargs):
+        raise AssertionError("exported again")
+
+    monkeypatch.setattr(torch.onnx, "export", no_export)
+    gains = model.inference_power_gains(FRAMES, cache_key=("mel_unet", "abc"))
+    power = noisy_power(2)
+    torch.testing.assert_close(gains(power), model.power_gains(power), rtol=0, atol=1e-5)
+
+
+@pytest.mark.parametrize("damage", [b"not an onnx graph", None])
+def test_a_damaged_or_stale_export_in_the_cache_is_made_again(tmp_path, monkeypatch, damage):
+    monkeypatch.setenv("AURAL_CACHE_DIR", str(tmp_path))
+    random_model(seed=1).inference_power_gains(FRAMES, cache_key=("mel_unet", "abc"))
+    stored = next((tmp_path / "onnx").iterdir())
+    if damage is not None:
+        stored.write_bytes(damage)
+    before = stored.read_bytes()
+    monkeypatch.setattr(onnx_runtime, "_sessions", onnx_runtime.OrderedDict())
+    model = random_model(seed=2)  # None: other weights under the same key (a stale file)
+    gains = model.inference_power_gains(FRAMES, cache_key=("mel_unet", "abc"))
+    assert isinstance(gains, OnnxFunction)
+    power = noisy_power(1)
+    torch.testing.assert_close(gains(power), model.power_gains(power), rtol=0, atol=1e-5)
+    assert stored.read_bytes() != before  # replaced by the new export
