@@ -6,8 +6,9 @@ process's start-up, the same second each time. :func:`cached_bytes` keeps such r
 key: a SHA-256 of everything the bytes depend on (the model's bytes or hash, the code's version
 constants, the library versions), so a changed input is a new file, never a stale hit. Files
 are written atomically (a temporary file renamed into place), so concurrent processes can share
-the folder; each namespace keeps its :data:`MAX_FILES` most recently used files. Callers check what they load (an unreadable or wrong file is rebuilt and replaced).
-``AURAL_CACHE_DIR=off`` (or an unusable folder) turns the cache off: everything is rebuilt.
+the folder; each namespace keeps its :data:`MAX_FILES` most recently used files. Callers check
+what they load (an unreadable or wrong file is rebuilt and replaced). ``AURAL_CACHE_DIR=off``
+(or an unusable folder) turns the cache off: everything is rebuilt.
 """
 
 from __future__ import annotations

@@ -597,6 +597,7 @@ class Pipeline:
                 # keeps nothing above the rate the stream came in at, so it goes back to that rate
                 steps.append(_ResampleStep(rate, back, channels * (len(stems) if stems else 1)))
                 rate = back
+                band_rate = min(band_rate, back)
         groups = len(stems) if stems else 1
         if final_rate != rate:
             steps.append(_ResampleStep(rate, final_rate, channels * groups))

@@ -128,7 +128,8 @@ class MelUNet(nn.Module):
 
         generator = torch.Generator().manual_seed(0)  # a noisy power spectrum, to check the export on
         power = torch.rand(1, frames, self.config.n_fft // 2 + 1, generator=generator).pow(4) * 1e-2
-        return onnx_function(BoundMethod(self, "power_gains"), (power,), label="MelUNet", cache_key=cache_key)
+        key = None if cache_key is None else (*cache_key, self.config.to_dict())
+        return onnx_function(BoundMethod(self, "power_gains"), (power,), label="MelUNet", cache_key=key)
 
     def enhanced_spectrum(self, spec: torch.Tensor, power_gains: PowerGains | None = None) -> torch.Tensor:
         """Complex ``(batch, frames, bins)`` -> the enhanced complex frames: gains, then the
