@@ -19,6 +19,7 @@ fine-tuning (``grown_from_identity`` names its tensors for ``aural train --init`
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any, Callable, ClassVar, Mapping
 
@@ -128,7 +129,7 @@ class MelUNet(nn.Module):
 
         generator = torch.Generator().manual_seed(0)  # a noisy power spectrum, to check the export on
         power = torch.rand(1, frames, self.config.n_fft // 2 + 1, generator=generator).pow(4) * 1e-2
-        key = None if cache_key is None else (*cache_key, self.config.to_dict())
+        key = None if cache_key is None else (*cache_key, json.dumps(self.config.to_dict(), sort_keys=True))
         return onnx_function(BoundMethod(self, "power_gains"), (power,), label="MelUNet", cache_key=key)
 
     def enhanced_spectrum(self, spec: torch.Tensor, power_gains: PowerGains | None = None) -> torch.Tensor:
