@@ -49,8 +49,10 @@ class DehumStage(Stage):
                                      max_freq_hz=p.max_freq_hz, min_prominence_db=p.min_prominence_db)
         self._canceller = None
         self.hum_windows = 0
+        self._analysed_samples = 0
 
     def analyze_block(self, audio: torch.Tensor) -> None:
+        self._analysed_samples += audio.shape[-1]
         self._analyzer.push(audio.double().numpy())
 
     def finish_analysis(self) -> bool:
@@ -73,4 +75,5 @@ class DehumStage(Stage):
     def describe(self) -> dict[str, Any]:
         from aural.dsp.hum import HOP_S
 
-        return {**super().describe(), "hum_s": self.hum_windows * HOP_S}
+        duration_s = self._analysed_samples / self.sample_rate if self.sample_rate else 0.0
+        return {**super().describe(), "hum_s": min(self.hum_windows * HOP_S, duration_s)}  # windows overhang the end

@@ -36,6 +36,12 @@ def test_pipeline_runs_both_passes_and_removes_hum():
     assert [entry for entry in out.history if entry["step"] == "dehum"][0]["hum_s"] > 0
 
 
+def test_hum_time_is_never_longer_than_the_recording():
+    voice, hum = humming_voice(2.5)  # analysis windows are centred at 0, 1, 2 and 3 s
+    out = DehumStage().process(Signal(torch.tensor(voice + hum, dtype=torch.float32)[None], SAMPLE_RATE))
+    assert 0 < out.history[-1]["hum_s"] <= 2.5
+
+
 def test_strength_zero_and_clean_input_pass_unchanged():
     voice, hum = humming_voice(3.0)
     audio = torch.tensor(voice + hum, dtype=torch.float32)[None]
