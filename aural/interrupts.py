@@ -7,7 +7,10 @@ instead, once; a repeated signal is ignored so that the cleanup itself is not cu
 
 An exception raised while Python runs a callback from C (a numba or cffi callback) is printed
 and dropped by the interpreter, so loops also call :func:`raise_if_terminated` at safe points
-(every block, every training step): a signal whose exception was lost still ends the run.
+(every block, every training step): a signal whose exception was lost still ends the run. Once a
+signal has come, exceptions the interpreter cannot raise (finalisers of objects the signal's
+exception cut short, such as numba's half-made llvmlite values) are not printed: the run ends
+with its one line, ``aural: stopped by SIGTERM``.
 """
 
 from __future__ import annotations
@@ -41,7 +44,7 @@ def install() -> Callable[[], None]:
             raise Terminated(signum)
 
     def unraisable(info: Any) -> None:  # a Terminated dropped in a C callback: no traceback
-        if not isinstance(info.exc_value, Terminated):
+        if not isinstance(info.exc_value, Terminated) and not _received:
             previous_hook(info)
 
     _received.clear()
@@ -52,10 +55,16 @@ def install() -> Callable[[], None]:
     def restore() -> None:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
-        sys.unraisablehook = previous_hook
+        # after a signal the process is ending, and objects the exception cut short in their making
+        # (numba's llvmlite values, mid-compile) fail in their finalisers: those reports stay quiet
+        sys.unraisablehook = _quiet if _received else previous_hook
         _received.clear()
 
     return restore
+
+
+def _quiet(info: Any) -> None:
+    """An unraisable-exception hook that reports nothing."""
 
 
 @contextmanager

@@ -54,3 +54,28 @@ def test_a_signal_whose_exception_was_dropped_is_raised_at_the_next_check(capsys
         raise_if_terminated()  # once only
     raise_if_terminated()  # outside: nothing pending
     assert "Traceback" not in capsys.readouterr().err
+
+
+def test_after_a_signal_finalisers_of_objects_it_cut_short_stay_quiet():
+    """numba's llvmlite values interrupted mid-compile fail in __del__ (an AttributeError the
+    interpreter prints as 'Exception ignored'): after a signal, such reports are dropped."""
+    def report(exc):
+        sys.unraisablehook(type("Info", (), {"exc_value": exc, "exc_type": type(exc), "exc_traceback": None,
+                                             "err_msg": "Exception ignored in", "object": None}))
+
+    seen = []
+    previous = sys.unraisablehook
+    sys.unraisablehook = lambda info: seen.append(str(info.exc_value))
+    try:
+        with terminate_as_interrupt():
+            report(AttributeError("before any signal"))
+        assert seen == ["before any signal"]
+        with pytest.raises(Terminated):
+            with terminate_as_interrupt():
+                os.kill(os.getpid(), signal.SIGTERM)
+                for _ in range(1000):
+                    pass
+        report(AttributeError("'ValueRef' object has no attribute '_as_parameter_'"))
+        assert seen == ["before any signal"]
+    finally:
+        sys.unraisablehook = previous
