@@ -28,6 +28,16 @@ stages:
 """
 
 
+def random_network(build, seed: int = 0, std: float = 0.2) -> torch.nn.Module:
+    """``build()`` made after seeding torch with ``seed``, every parameter redrawn from a normal of
+    ``std`` (an untrained network that does something), in eval mode."""
+    torch.manual_seed(seed)
+    model = build()
+    for p in model.parameters():
+        torch.nn.init.normal_(p, std=std)
+    return model.eval()
+
+
 def tone(freq_hz: float = 440.0, duration_s: float = 1.0, sample_rate: int = 48000,
          num_channels: int = 1, amplitude: float = 0.5) -> Signal:
     t = torch.arange(int(round(duration_s * sample_rate)), dtype=torch.float64) / sample_rate

@@ -8,6 +8,7 @@ import pytest
 import torch
 from torch import nn
 
+from helpers import random_network
 from aural.nn import onnx_runtime
 from aural.nn.onnx_runtime import BoundMethod, OnnxFunction, onnx_function
 from aural.stages.mel_unet.model import MelUNet, MelUNetConfig
@@ -28,11 +29,7 @@ def fresh_state(monkeypatch):
 
 
 def random_model(seed: int = 0) -> MelUNet:
-    torch.manual_seed(seed)
-    model = MelUNet(SMALL)
-    for p in model.parameters():
-        nn.init.normal_(p, std=0.2)
-    return model.eval()
+    return random_network(lambda: MelUNet(SMALL), seed)
 
 
 def noisy_power(batch: int, frames: int = FRAMES) -> torch.Tensor:

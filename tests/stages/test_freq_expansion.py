@@ -17,7 +17,7 @@ from aural.stages.freq_expansion.cutoff import detect_cutoff_hz
 from aural.stages.freq_expansion.data import FILTERS, band_limit
 from aural.stages.freq_expansion.model import STRONGEST_BINS, BandwidthExtender, FreqExpansionConfig
 from aural.stages.freq_expansion.stage import FreqExpansionStage
-from helpers import speech_like, stream_blocks, tone
+from helpers import random_network, speech_like, stream_blocks, tone
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -26,12 +26,9 @@ SMALL = FreqExpansionConfig(channels=16, dilations=(1, 2), chunk_frames=16, cont
 
 
 def random_model(seed: int = 0, bias: float = -1.0) -> BandwidthExtender:
-    torch.manual_seed(seed)
-    model = BandwidthExtender(SMALL)
-    for p in model.parameters():
-        nn.init.normal_(p, std=0.1)
+    model = random_network(lambda: BandwidthExtender(SMALL), seed, std=0.1)
     nn.init.constant_(model.output.bias, bias)
-    return model.eval()
+    return model
 
 
 def full_band(duration_s: float = 2.0, num_channels: int = 1, seed: int = 1) -> torch.Tensor:

@@ -11,7 +11,7 @@ from torch import nn
 from aural.signal import Signal
 from aural.stages.gan_refiner.model import RefinerConfig, SpectralRefiner
 from aural.stages.gan_refiner.stage import GanRefinerStage
-from helpers import speech_like, stream_blocks
+from helpers import random_network, speech_like, stream_blocks
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -20,11 +20,7 @@ SMALL = RefinerConfig(channels=16, dilations=(1, 2), chunk_frames=16, context_fr
 
 
 def random_model(seed: int = 0) -> SpectralRefiner:
-    torch.manual_seed(seed)
-    model = SpectralRefiner(SMALL)
-    for p in model.parameters():
-        nn.init.normal_(p, std=0.05)
-    return model.eval()
+    return random_network(lambda: SpectralRefiner(SMALL), seed, std=0.05)
 
 
 def noisy(num_channels: int = 1, duration_s: float = 1.2) -> torch.Tensor:

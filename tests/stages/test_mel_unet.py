@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch import nn
 
-from helpers import speech_like
+from helpers import random_network, speech_like
 from aural.signal import Signal
 from aural.stages.mel_unet.model import MelUNet, MelUNetConfig
 from aural.stages.mel_unet.stage import MelUNetStage
@@ -28,11 +28,7 @@ class UnitGains(MelUNet):
 
 
 def random_model(seed: int = 0, config: MelUNetConfig = SMALL) -> MelUNet:
-    torch.manual_seed(seed)
-    model = MelUNet(config)
-    for p in model.parameters():
-        nn.init.normal_(p, std=0.2)
-    return model.eval()
+    return random_network(lambda: MelUNet(config), seed)
 
 
 def noisy_input(num_channels: int = 1, duration_s: float = 1.1) -> torch.Tensor:

@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from helpers import speech_like
+from helpers import random_network, speech_like
 from aural.signal import Signal
 from aural.stages.noise_reduction.model import ConvAutoencoder, ConvAutoencoderConfig, overlap_add_forward
 from aural.stages.noise_reduction.stage import NoiseReductionStage
@@ -32,11 +32,7 @@ class Half(nn.Module):
 
 
 def random_model(seed: int = 0) -> ConvAutoencoder:
-    torch.manual_seed(seed)
-    model = ConvAutoencoder(SMALL)
-    for p in model.parameters():
-        nn.init.normal_(p, std=0.2)
-    return model.eval()
+    return random_network(lambda: ConvAutoencoder(SMALL), seed)
 
 
 def noisy_input(num_channels: int = 1, duration_s: float = 1.3) -> torch.Tensor:
