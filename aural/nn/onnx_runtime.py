@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import io
 import os
-import sys
 import warnings
 from collections import OrderedDict
 from typing import Any, Callable
@@ -24,14 +23,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from aural.errors import first_line
+from aural.errors import first_line, warn_once
 
 SWITCH = "AURAL_ONNXRUNTIME"
 TOLERANCE = 1e-4  # largest difference from PyTorch on the example, relative to its largest output
 OPSET = 17
 _CACHE_SIZE = 8
 _sessions: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
-_warned: set[str] = set()
 
 
 class BoundMethod(nn.Module):
@@ -85,7 +83,7 @@ def onnx_function(module: nn.Module, example: tuple[torch.Tensor, ...], *, label
         try:
             session = _session(module, example, threads, cache_key)
         except _Unavailable as reason:
-            _warn_once(label, f"{label}: runs in PyTorch ({reason})")
+            warn_once(f"onnxruntime: {label}", f"aural: {label}: runs in PyTorch ({reason})")
             return module
         if key is not None:
             _sessions[key] = session
@@ -162,9 +160,3 @@ def _export(module: nn.Module, example: tuple[torch.Tensor, ...], names: list[st
     except Exception as exc:  # the exporter's failures have no common type
         raise _Unavailable(f"the ONNX export failed: {first_line(exc)}") from None
     return buffer.getvalue()
-
-
-def _warn_once(label: str, message: str) -> None:
-    if label not in _warned:
-        _warned.add(label)
-        print(f"aural: {message}", file=sys.stderr)

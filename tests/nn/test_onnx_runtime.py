@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from helpers import random_network
+from aural import errors
 from aural.nn import onnx_runtime
 from aural.nn.onnx_runtime import BoundMethod, OnnxFunction, onnx_function
 from aural.stages.mel_unet.model import MelUNet, MelUNetConfig
@@ -24,7 +25,7 @@ FRAMES = 32
 @pytest.fixture(autouse=True)
 def fresh_state(monkeypatch):
     monkeypatch.delenv(onnx_runtime.SWITCH, raising=False)
-    monkeypatch.setattr(onnx_runtime, "_warned", set())
+    monkeypatch.setattr(errors, "_warned", set())
     monkeypatch.setattr(onnx_runtime, "_sessions", onnx_runtime.OrderedDict())
 
 
