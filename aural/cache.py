@@ -1,13 +1,13 @@
 """A small on-disk cache for what aural derives from its models at load (exported ONNX graphs).
 
 Exporting the MelUNet and rewriting DeepFilterNet3's graphs cost about a second of every
-process's start-up, the same second each time. :func:`cached_bytes` keeps such results under
+process's start-up, the same second each time. :func:`cached` keeps such results under
 ``$AURAL_CACHE_DIR`` (default ``$XDG_CACHE_HOME/aural``, else ``~/.cache/aural``), one file per
 key: a SHA-256 of everything the bytes depend on (the model's bytes or hash, the code's version
 constants, the library versions), so a changed input is a new file, never a stale hit. Files
 are written atomically (a temporary file renamed into place), so concurrent processes can share
-the folder; each namespace keeps its :data:`MAX_FILES` most recently used files. Callers check
-what they load (an unreadable or wrong file is rebuilt and replaced). ``AURAL_CACHE_DIR=off``
+the folder; each namespace keeps its :data:`MAX_FILES` most recently used files. What the
+caller's ``load`` refuses is built again and replaced. ``AURAL_CACHE_DIR=off``
 (or an unusable folder) turns the cache off: everything is rebuilt.
 """
 
@@ -18,9 +18,10 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, TypeVar
 
 SWITCH_OFF = ("", "0", "off", "false", "no")
+T = TypeVar("T")
 MAX_FILES = 32  # per namespace: the least recently used go first (each file is a few MB)
 
 
@@ -67,6 +68,24 @@ def cached_bytes(namespace: str, key: str, build: Callable[[], bytes], *, rebuil
     if path is not None:
         _write_atomically(path, data)
     return data
+
+
+def cached(namespace: str, key: str, build: Callable[[], bytes], load: Callable[[bytes], T]) -> T:
+    """``load`` of the bytes stored for ``key`` (:func:`cached_bytes`); stored bytes that ``load``
+    refuses (a damaged file, or one a changed library reads otherwise) are built again and
+    replaced, once. Bytes just built that ``load`` refuses are the caller's fault: it raises."""
+    built = []
+
+    def building() -> bytes:
+        built.append(True)
+        return build()
+
+    try:
+        return load(cached_bytes(namespace, key, building))
+    except Exception:
+        if built:
+            raise
+        return load(cached_bytes(namespace, key, build, rebuild=True))
 
 
 def _write_atomically(path: Path, data: bytes) -> None:

@@ -185,39 +185,23 @@ def _number(text: str) -> float | None:
         return None
 
 
-def streaming_graph_bytes(model_bytes: bytes, *, rebuild: bool = False) -> tuple[bytes, list[State]]:
-    """:func:`streaming_graph` of a serialised network, serialised, kept in :mod:`aural.cache`
-    (its key: the network's bytes and :data:`STREAMING_REWRITE`), so later processes skip the
-    rewrite and importing ``onnx``; ``rebuild``: rewrite again and replace what is stored."""
-    from aural.cache import cache_key, cached_bytes
-
-    def rewrite() -> bytes:
-        import onnx
-
-        model, states = streaming_graph(onnx.load_from_string(model_bytes))
-        header = json.dumps([state._asdict() for state in states]).encode()
-        return len(header).to_bytes(8, "little") + header + model.SerializeToString()
-
-    blob = cached_bytes("dfnet", cache_key("streaming_graph", STREAMING_REWRITE, model_bytes), rewrite,
-                        rebuild=rebuild)
-    length = int.from_bytes(blob[:8], "little")
-    states = [State(entry["kind"], entry["name"], entry["source"], tuple(entry["shape"]))
-              for entry in json.loads(blob[8:8 + length])]
-    return blob[8 + length:], states
-
-
 class _Network:
-    """One ONNX network with its states carried from block to block."""
+    """One ONNX network with its states carried from block to block. The rewrite
+    (:func:`streaming_graph`) is kept in :mod:`aural.cache` (key: the network's bytes and
+    :data:`STREAMING_REWRITE`), so later processes skip it and importing ``onnx``."""
 
-    def __init__(self, model_bytes: bytes, *, rebuild: bool = False) -> None:
-        import onnxruntime
+    def __init__(self, model_bytes: bytes) -> None:
+        from aural.cache import cache_key, cached
 
-        graph, self.states = streaming_graph_bytes(model_bytes, rebuild=rebuild)
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = 1   # aural threads by channels and files, not inside a network
-        options.inter_op_num_threads = 1
-        options.enable_cpu_mem_arena = False  # the arena kept ~100 MB for blocks of 136 frames
-        self.session = onnxruntime.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
+        def rewrite() -> bytes:
+            import onnx
+
+            model, states = streaming_graph(onnx.load_from_string(model_bytes))
+            header = json.dumps([state._asdict() for state in states]).encode()
+            return len(header).to_bytes(8, "little") + header + model.SerializeToString()
+
+        key = cache_key("streaming_graph", STREAMING_REWRITE, model_bytes)
+        self.session, self.states = cached("dfnet", key, rewrite, _session_and_states)
         self.outputs = [o.name for o in self.session.get_outputs()]
 
     def initial_state(self) -> dict[str, np.ndarray]:
@@ -233,6 +217,21 @@ class _Network:
                 joined = np.concatenate([state[carried.name], inputs[carried.source]], axis=2)
                 state[carried.name] = np.ascontiguousarray(joined[:, :, -carried.shape[2]:])
         return values
+
+
+def _session_and_states(blob: bytes) -> tuple[Any, list[State]]:
+    """A rewritten network as :class:`_Network` stores it (header length, :class:`State` s as
+    JSON, the graph): its onnxruntime session and its states."""
+    import onnxruntime
+
+    length = int.from_bytes(blob[:8], "little")
+    states = [State(entry["kind"], entry["name"], entry["source"], tuple(entry["shape"]))
+              for entry in json.loads(blob[8:8 + length])]
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = 1   # aural threads by channels and files, not inside a network
+    options.inter_op_num_threads = 1
+    options.enable_cpu_mem_arena = False  # the arena kept ~100 MB for blocks of 136 frames
+    return onnxruntime.InferenceSession(blob[8 + length:], options, providers=["CPUExecutionProvider"]), states
 
 
 class Stream:
@@ -271,12 +270,8 @@ class DeepFilterNetOnnx:
         self.band_starts = np.concatenate([[0], np.cumsum(widths)[:-1]])
         self.band_widths = widths
         self.bin_band = np.repeat(np.arange(ERB_BANDS), widths)
-        try:
-            self.networks = [_Network(network) for network in networks]
-            self._check_streaming()
-        except Exception:  # a damaged or stale rewrite in the cache: rewrite again (a model's own faults recur)
-            self.networks = [_Network(network, rebuild=True) for network in networks]
-            self._check_streaming()
+        self.networks = [_Network(network) for network in networks]
+        self._check_streaming()
 
     def _check_streaming(self) -> None:
         """A model whose state the rewrite missed (another export, another version) would restart

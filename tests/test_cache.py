@@ -80,3 +80,29 @@ def test_each_namespace_keeps_its_most_recently_used_files(tmp_path, monkeypatch
     cached_bytes("onnx", keys[0], lambda: b"y")  # read: now the most recent
     cached_bytes("onnx", keys[3], lambda: b"z")
     assert sorted(p.name for p in (tmp_path / "onnx").iterdir()) == sorted([keys[0], keys[2], keys[3]])
+
+
+def test_cached_loads_and_builds_again_only_what_it_read(tmp_path, monkeypatch):
+    """A stored file ``load`` refuses is built again and replaced; freshly built bytes it refuses
+    raise at once (built once, not twice)."""
+    import pytest
+
+    from aural.cache import cached
+
+    monkeypatch.setenv("AURAL_CACHE_DIR", str(tmp_path))
+
+    def load(data: bytes) -> str:
+        if data != b"good":
+            raise ValueError(data)
+        return data.decode()
+
+    key = cache_key("y")
+    (tmp_path / "onnx").mkdir()
+    (tmp_path / "onnx" / key).write_bytes(b"damaged")
+    build, calls = counting_builder(b"good")
+    assert cached("onnx", key, build, load) == "good" and len(calls) == 1
+    assert (tmp_path / "onnx" / key).read_bytes() == b"good"
+    bad, bad_calls = counting_builder(b"bad")
+    with pytest.raises(ValueError):
+        cached("onnx", cache_key("z"), bad, load)
+    assert len(bad_calls) == 1

@@ -113,14 +113,11 @@ def _session(module: nn.Module, example: tuple[torch.Tensor, ...], threads: int,
 
     if cache_key is None:
         return _checked(export(), module, example, names, threads)
-    from aural.cache import cache_key as digest, cached_bytes
+    from aural.cache import cache_key as digest, cached
 
     stored = digest("onnx_export", *cache_key, [(list(x.shape), str(x.dtype)) for x in example], OPSET,
                     torch.__version__)
-    try:
-        return _checked(cached_bytes("onnx", stored, export), module, example, names, threads)
-    except _Unavailable:  # a damaged or stale file in the cache: export again
-        return _checked(cached_bytes("onnx", stored, export, rebuild=True), module, example, names, threads)
+    return cached("onnx", stored, export, lambda model: _checked(model, module, example, names, threads))
 
 
 def _checked(model: bytes, module: nn.Module, example: tuple[torch.Tensor, ...], names: list[str],
