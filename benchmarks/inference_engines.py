@@ -51,7 +51,10 @@ def build(spec: str, engine: str):
     try:
         stage = get_stage(name)(weights=weights or "default")
     finally:
-        os.environ.pop("AURAL_ONNXRUNTIME") if previous is None else os.environ.update(AURAL_ONNXRUNTIME=previous)
+        if previous is None:
+            del os.environ["AURAL_ONNXRUNTIME"]
+        else:
+            os.environ["AURAL_ONNXRUNTIME"] = previous
     if stage.describe()["engine"] != engine:
         raise SystemExit(f"{spec}: built for {engine} but runs in {stage.describe()['engine']}")
     return stage

@@ -251,6 +251,7 @@ class LearnedStage(Stage):
     task_module: ClassVar[str]
     _engine: Any
     _transform: Any = None
+    inference_engine = "torch"  # "onnxruntime" where the stage's network runs there
 
     @property
     def latency_samples(self) -> int:
@@ -269,8 +270,6 @@ class LearnedStage(Stage):
 
     def flush(self) -> torch.Tensor:
         return self._engine.finish()
-
-    inference_engine = "torch"  # "onnxruntime" where the stage's network runs there
 
     def describe(self) -> dict[str, Any]:
         return {**super().describe(), **self.weights_info, "engine": self.inference_engine}
