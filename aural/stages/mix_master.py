@@ -46,6 +46,14 @@ class MixMasterParams:
                                             "oversampled (null = the preset's)")
     highpass_hz: float = param(80.0, unit="Hz", min=0.0, max=1000.0,
                                help="rumble high-pass corner, 12 dB/octave (0 = off)")
+    highpass_when: str = param("always", choices=("always", "rumble"),
+                               help="always: the high-pass filters every input; rumble: only an input whose band "
+                                    "under highpass_hz holds noise (its level in the pauses within "
+                                    "rumble_threshold_db of the speech band's level in speech), so a clean "
+                                    "voice keeps its low end")
+    rumble_threshold_db: float = param(-40.0, unit="dB", min=-80.0, max=0.0,
+                                       help="with highpass_when: rumble, the low band's level in the pauses, "
+                                            "relative to the speech band's in speech, from which it counts as rumble")
     low_shelf_db: float = param(0.0, unit="dB", min=-18.0, max=18.0,
                                 help="low-shelf gain (warmth / mud); 0 = off")
     low_shelf_hz: float = param(150.0, unit="Hz", min=20.0, max=2000.0,
@@ -168,16 +176,17 @@ class _StemMixer:
 class _PreGainChain:
     """High-pass, EQ and de-esser: everything before the loudness gain."""
 
-    def __init__(self, params: MixMasterParams, sample_rate: int, num_channels: int):
+    def __init__(self, params: MixMasterParams, sample_rate: int, num_channels: int, *, highpass: bool = True):
         import numpy as np
 
         from aural.dsp.dynamics import Deesser
-        from aural.dsp.filters import SosFilter, high_shelf, highpass, low_shelf, peaking
+        from aural.dsp.filters import SosFilter, high_shelf, highpass as highpass_section, low_shelf, peaking
 
         limit = NYQUIST_FRACTION * sample_rate / 2
         sections = []
-        if 0 < params.highpass_hz < limit:
-            sections.append(highpass(params.highpass_hz, sample_rate))
+        self.highpass = highpass and 0 < params.highpass_hz < limit
+        if self.highpass:
+            sections.append(highpass_section(params.highpass_hz, sample_rate))
         if params.low_shelf_db and params.low_shelf_hz < limit:
             sections.append(low_shelf(params.low_shelf_hz, params.low_shelf_db, sample_rate))
         if params.presence_db and params.presence_hz < limit:
@@ -211,7 +220,8 @@ class MixMasterStage(Stage):
     With ``stems_relative_to`` (e.g. ``voice``) a first analysis pass measures each stem's
     integrated loudness and the gains count from that stem's: ``background: -18`` puts the
     background 18 LU under the voice, wherever it sat in the recording.
-    Chain: rumble high-pass (highpass_hz, 12 dB/octave) -> low shelf, presence bell, high
+    Chain: rumble high-pass (highpass_hz, 12 dB/octave; with ``highpass_when: rumble`` only
+    where an analysis pass finds noise under the corner, :mod:`aural.dsp.rumble`) -> low shelf, presence bell, high
     shelf -> split-band de-esser (deess_db > 0: the band around deess_hz is turned down,
     by up to deess_db, while it dominates; untouched otherwise) -> gain -> true-peak
     limiter.
@@ -276,6 +286,11 @@ class MixMasterStage(Stage):
                              if stems and self.params.stems_relative_to is not None else None)
         self._analysis_mixer = _StemMixer(self.params, tuple(stems), sample_rate) if stems else None
         self._mixer = _StemMixer(self.params, tuple(stems), sample_rate) if stems else None
+        self._rumble_meter = None
+        if self.params.highpass_when == "rumble" and 0 < self.params.highpass_hz < NYQUIST_FRACTION * sample_rate / 2:
+            from aural.dsp.rumble import RumbleMeter
+
+            self._rumble_meter = RumbleMeter(sample_rate, num_channels, self.params.highpass_hz)
         self._analysis_chain = _PreGainChain(self.params, sample_rate, num_channels)
         self._chain = _PreGainChain(self.params, sample_rate, num_channels)
         self._meter = LimitedLoudnessMeter(sample_rate, num_channels,
@@ -296,7 +311,11 @@ class MixMasterStage(Stage):
         self.measured_lufs: float | None = None
         self.gain_db: float | None = None
         self.stem_lufs: dict[str, float] | None = None
+        self.rumble_margin_db: float | None = None
         self._measuring_stems = self._stem_meters is not None  # the stems' loudness first, then the mix's
+        self._measuring_rumble = self._rumble_meter is not None  # then the rumble under the high-pass corner
+        if self._measuring_rumble:
+            self._rumble_meter.reset()
         if self._measuring_stems:
             for meter in self._stem_meters:
                 meter.reset()
@@ -317,13 +336,20 @@ class MixMasterStage(Stage):
             for meter, stem in zip(self._stem_meters, _to_numpy(audio)):
                 meter.process(stem)
             return
+        if self._measuring_rumble:
+            self._rumble_meter.process(self._mixdown(audio, self._analysis_mixer))
+            return
         self._meter.process(self._analysis_chain.process(self._mixdown(audio, self._analysis_mixer)))
 
     def finish_analysis(self) -> bool:
         if self._measuring_stems:
             self._measuring_stems = False
             self._set_relative_gains()
-            return True  # now the mix's loudness, with those gains
+            return True  # now the mix's rumble or loudness, with those gains
+        if self._measuring_rumble:
+            self._measuring_rumble = False
+            self._set_highpass()
+            return True  # now the loudness, through the chain chosen
         self.measured_lufs = self._meter.integrated_lufs()
         self.gain_db = self._solve_gain() if math.isfinite(self.measured_lufs) else 0.0
         self._chain.reset()
@@ -344,6 +370,15 @@ class MixMasterStage(Stage):
                 gains_db[name] = min(max(gains_db[name] + reference - lufs, MIN_STEM_GAIN_DB), MAX_STEM_GAIN_DB)
         for mixer in (self._analysis_mixer, self._mixer):
             mixer.set_gains_db(gains_db)
+
+    def _set_highpass(self) -> None:
+        """The chains with the high-pass where the rumble meter found noise under its corner, without it elsewhere."""
+        self.rumble_margin_db = self._rumble_meter.margin_db()
+        rumble = self.rumble_margin_db is not None and self.rumble_margin_db >= self.params.rumble_threshold_db
+        self._analysis_chain = _PreGainChain(self.params, self.sample_rate, self.num_channels, highpass=rumble)
+        self._chain = _PreGainChain(self.params, self.sample_rate, self.num_channels, highpass=rumble)
+        if self._analysis_mixer is not None:
+            self._analysis_mixer.reset()
 
     def _solve_gain(self) -> float:
         """The gain that brings the limited output to target_lufs (bisection on the model)."""
@@ -377,6 +412,9 @@ class MixMasterStage(Stage):
         if getattr(self, "stem_lufs", None):
             relative = {"stem_lufs": {k: (v if math.isfinite(v) else None) for k, v in self.stem_lufs.items()},
                         "stem_gains_db": dict(self._mixer.gains_db)}
+        if getattr(self, "_rumble_meter", None) is not None and not self._measuring_rumble:
+            relative["rumble_margin_db"] = self.rumble_margin_db
+            relative["highpass_applied"] = self._chain.highpass
         return {**super().describe(), **relative, "target_lufs": target_lufs, "true_peak_db": true_peak_db,
                 "measured_lufs": measured if measured is not None and math.isfinite(measured) else None,
                 "gain_db": getattr(self, "gain_db", None)}

@@ -82,16 +82,19 @@ def test_custom_targets_and_a_loud_music_like_signal():
 
 def stream(stage, signal, block):
     stage.configure(signal.sample_rate, signal.num_channels)
-    for part in iter_blocks(signal.audio, block):
-        stage.analyze_block(part)
-    stage.finish_analysis()
+    analysing = True
+    while analysing:
+        for part in iter_blocks(signal.audio, block):
+            stage.analyze_block(part)
+        analysing = stage.finish_analysis()
     parts = [stage.process_block(part) for part in iter_blocks(signal.audio, block)]
     parts.append(stage.flush())
     return torch.cat(parts, dim=1)[:, stage.latency_samples:stage.latency_samples + signal.num_samples]
 
 
 @pytest.mark.parametrize("settings", [{}, {"preset": "streaming", "presence_db": 4.0, "high_shelf_db": 3.0,
-                                           "low_shelf_db": -2.0, "deess_db": 6.0}])
+                                           "low_shelf_db": -2.0, "deess_db": 6.0},
+                                      {"highpass_hz": 90.0, "highpass_when": "rumble"}])
 @pytest.mark.parametrize("block", [61, 4093])
 def test_block_wise_output_equals_whole_signal(settings, block):
     signal = speech_like(0.6 if block == 61 else 3.0, 48000, num_channels=2, seed=block, level_db=-14)
@@ -174,6 +177,44 @@ def test_eq_shapes_the_spectrum_by_its_closed_form():
     relative = [s - f - (shaped_levels[1] - flat_levels[1]) for s, f in zip(shaped_levels, flat_levels)]
     np.testing.assert_allclose(relative, expected - expected[1], atol=0.05)
     assert relative[2] - relative[1] == pytest.approx(6.0 - expected[1], abs=0.05)
+
+
+def with_rumble(signal: Signal, level_db: float, hz: float = 45.0) -> Signal:
+    """``signal`` with a steady low hum-like rumble ``level_db`` under its RMS throughout."""
+    t = np.arange(signal.num_samples) / signal.sample_rate
+    rms = float(signal.audio.double().pow(2).mean().sqrt())
+    rumble = rms * 10 ** (level_db / 20) * math.sqrt(2) * np.sin(2 * np.pi * hz * t)
+    return signal.replace(signal.audio + torch.from_numpy(rumble.astype(np.float32)))
+
+
+def test_rumble_mode_high_passes_only_an_input_with_noise_under_the_corner():
+    voice = speech_like(6.0, 48000, seed=3)
+    rumbly = with_rumble(voice, -20.0)
+    settings = {"preset": "broadcast", "highpass_hz": 90.0, "highpass_when": "rumble"}
+    always = {**settings, "highpass_when": "always"}
+    never = {**settings, "highpass_hz": 0.0}
+    for signal, expected, reference in ((voice, False, never), (rumbly, True, always)):
+        stage = MixMasterStage(**settings)
+        out = stage.process(signal)
+        assert stage.describe()["highpass_applied"] is expected
+        torch.testing.assert_close(out.audio, MixMasterStage(**reference).process(signal).audio, rtol=0, atol=1e-6)
+    margin_clean = MixMasterStage(**settings)
+    margin_clean.process(voice)
+    assert margin_clean.describe()["rumble_margin_db"] < -40.0
+
+
+def test_rumble_mode_leaves_silence_and_follows_its_threshold():
+    silent = Signal(torch.zeros(1, 48000), 48000)
+    stage = MixMasterStage(highpass_hz=90.0, highpass_when="rumble")
+    assert torch.count_nonzero(stage.process(silent).audio) == 0
+    assert stage.describe()["rumble_margin_db"] is None and stage.describe()["highpass_applied"] is False
+    faint = with_rumble(speech_like(6.0, 48000, seed=4), -50.0)
+    applied = []
+    for threshold_db in (-60.0, -20.0):
+        stage = MixMasterStage(highpass_hz=90.0, highpass_when="rumble", rumble_threshold_db=threshold_db)
+        stage.process(faint)
+        applied.append(stage.describe()["highpass_applied"])
+    assert applied == [True, False]
 
 
 def test_deesser_is_transparent_when_inactive_and_cuts_sibilance():
