@@ -176,17 +176,17 @@ class _StemMixer:
 class _PreGainChain:
     """High-pass, EQ and de-esser: everything before the loudness gain."""
 
-    def __init__(self, params: MixMasterParams, sample_rate: int, num_channels: int, *, highpass: bool = True):
+    def __init__(self, params: MixMasterParams, sample_rate: int, num_channels: int, *, with_highpass: bool = True):
         import numpy as np
 
         from aural.dsp.dynamics import Deesser
-        from aural.dsp.filters import SosFilter, high_shelf, highpass as highpass_section, low_shelf, peaking
+        from aural.dsp.filters import SosFilter, high_shelf, highpass, low_shelf, peaking
 
         limit = NYQUIST_FRACTION * sample_rate / 2
         sections = []
-        self.highpass = highpass and 0 < params.highpass_hz < limit
-        if self.highpass:
-            sections.append(highpass_section(params.highpass_hz, sample_rate))
+        self.has_highpass = with_highpass and 0 < params.highpass_hz < limit
+        if self.has_highpass:
+            sections.append(highpass(params.highpass_hz, sample_rate))
         if params.low_shelf_db and params.low_shelf_hz < limit:
             sections.append(low_shelf(params.low_shelf_hz, params.low_shelf_db, sample_rate))
         if params.presence_db and params.presence_hz < limit:
@@ -375,8 +375,8 @@ class MixMasterStage(Stage):
         """The chains with the high-pass where the rumble meter found noise under its corner, without it elsewhere."""
         self.rumble_margin_db = self._rumble_meter.margin_db()
         rumble = self.rumble_margin_db is not None and self.rumble_margin_db >= self.params.rumble_threshold_db
-        self._analysis_chain = _PreGainChain(self.params, self.sample_rate, self.num_channels, highpass=rumble)
-        self._chain = _PreGainChain(self.params, self.sample_rate, self.num_channels, highpass=rumble)
+        self._analysis_chain = _PreGainChain(self.params, self.sample_rate, self.num_channels, with_highpass=rumble)
+        self._chain = _PreGainChain(self.params, self.sample_rate, self.num_channels, with_highpass=rumble)
         if self._analysis_mixer is not None:
             self._analysis_mixer.reset()
 
@@ -408,14 +408,14 @@ class MixMasterStage(Stage):
     def describe(self) -> dict:
         target_lufs, true_peak_db = self.params.target(self.num_channels or 2)
         measured = getattr(self, "measured_lufs", None)
-        relative = {}
+        extra = {}
         if getattr(self, "stem_lufs", None):
-            relative = {"stem_lufs": {k: (v if math.isfinite(v) else None) for k, v in self.stem_lufs.items()},
+            extra = {"stem_lufs": {k: (v if math.isfinite(v) else None) for k, v in self.stem_lufs.items()},
                         "stem_gains_db": dict(self._mixer.gains_db)}
         if getattr(self, "_rumble_meter", None) is not None and not self._measuring_rumble:
-            relative["rumble_margin_db"] = self.rumble_margin_db
-            relative["highpass_applied"] = self._chain.highpass
-        return {**super().describe(), **relative, "target_lufs": target_lufs, "true_peak_db": true_peak_db,
+            extra["rumble_margin_db"] = self.rumble_margin_db
+            extra["highpass_applied"] = self._chain.has_highpass
+        return {**super().describe(), **extra, "target_lufs": target_lufs, "true_peak_db": true_peak_db,
                 "measured_lufs": measured if measured is not None and math.isfinite(measured) else None,
                 "gain_db": getattr(self, "gain_db", None)}
 
