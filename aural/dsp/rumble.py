@@ -4,7 +4,7 @@ against its speech band's level in speech.
 A rumble high-pass helps where the band under its corner holds noise (traffic, handling,
 a room's low modes, HVAC) and only costs where it holds the voice's own low end. Noise is
 there when the speech stops; the voice is not. :class:`RumbleMeter` measures, in frames of
-``FRAME_MS``, the power of the band from ``LOW_EDGE_HZ`` to the corner and of the speech band
+``FRAME_MS``, the power of the band from ``LOW_EDGE_HZ`` (or half the corner, if lower) to the corner and of the speech band
 (``SPEECH_BAND_HZ``); pauses are the frames whose speech band is within ``PAUSE_MARGIN_DB``
 of its quietest fifth, speech the frames within ``SPEECH_RANGE_DB`` of its loudest tenth.
 :meth:`RumbleMeter.margin_db` is the median low-band level in pauses minus the median
@@ -34,9 +34,10 @@ class RumbleMeter:
 
     def __init__(self, sample_rate: int, num_channels: int, corner_hz: float):
         nyquist = sample_rate / 2
-        if not LOW_EDGE_HZ < corner_hz < nyquist:
-            raise ValueError(f"corner {corner_hz:g} Hz must lie between {LOW_EDGE_HZ:g} Hz and Nyquist ({nyquist:g} Hz)")
-        self._low = scipy.signal.butter(2, [LOW_EDGE_HZ, corner_hz], "bandpass", output="sos", fs=sample_rate)
+        if not 0 < corner_hz < nyquist:
+            raise ValueError(f"corner {corner_hz:g} Hz must lie between 0 and Nyquist ({nyquist:g} Hz)")
+        low_edge_hz = min(LOW_EDGE_HZ, corner_hz / 2)
+        self._low = scipy.signal.butter(2, [low_edge_hz, corner_hz], "bandpass", output="sos", fs=sample_rate)
         high = min(SPEECH_BAND_HZ[1], 0.9 * nyquist)
         self._speech = scipy.signal.butter(2, [SPEECH_BAND_HZ[0], high], "bandpass", output="sos", fs=sample_rate)
         self.num_channels = num_channels

@@ -17,8 +17,9 @@ def bursts_with_rumble(rumble_db: float | None, sample_rate: int = 16000, second
     return (0.1 * (bursts + rumble))[None, :]
 
 
-def margin(audio: np.ndarray, sample_rate: int = 16000, block: int | None = None) -> float | None:
-    meter = RumbleMeter(sample_rate, audio.shape[0], 90.0)
+def margin(audio: np.ndarray, sample_rate: int = 16000, block: int | None = None,
+           corner_hz: float = 90.0) -> float | None:
+    meter = RumbleMeter(sample_rate, audio.shape[0], corner_hz)
     step = block or audio.shape[1]
     for start in range(0, audio.shape[1], step):
         meter.process(audio[:, start:start + step])
@@ -46,6 +47,7 @@ def test_silence_and_input_under_a_frame_have_nothing_to_judge():
     assert margin(bursts_with_rumble(-30.0)[:, :100]) is None
 
 
-def test_corner_must_lie_inside_the_band():
+def test_corner_must_lie_inside_the_band_and_may_be_very_low():
     with pytest.raises(ValueError, match="corner"):
         RumbleMeter(16000, 1, 9000.0)
+    assert margin(bursts_with_rumble(-30.0), corner_hz=15.0) < -60.0   # 50 Hz is above a 15 Hz corner
