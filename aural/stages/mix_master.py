@@ -221,11 +221,11 @@ class MixMasterStage(Stage):
     integrated loudness and the gains count from that stem's: ``background: -18`` puts the
     background 18 LU under the voice, wherever it sat in the recording.
     Chain: rumble high-pass (highpass_hz, 12 dB/octave; with ``highpass_when: rumble`` only
-    where an analysis pass finds noise under the corner, :mod:`aural.dsp.rumble`) -> low shelf, presence bell, high
-    shelf -> split-band de-esser (deess_db > 0: the band around deess_hz is turned down,
-    by up to deess_db, while it dominates; untouched otherwise) -> gain -> true-peak
-    limiter.
-    Two passes. The first runs the chain up to the gain and measures its integrated
+    where an analysis pass finds noise under the corner, :mod:`aural.dsp.rumble`) -> low
+    shelf, presence bell, high shelf -> split-band de-esser (deess_db > 0: the band around
+    deess_hz is turned down, by up to deess_db, while it dominates; untouched otherwise) ->
+    gain -> true-peak limiter.
+    Two passes (three with the rumble high-pass). The first runs the chain up to the gain and measures its integrated
     loudness (ITU-R BS.1770-4: K-weighting, 400 ms blocks, -70 LUFS absolute and -10 LU
     relative gates; clips under 0.4 s: ungated mean). The second runs the chain again and
     applies the gain that puts the *limited* output at target_lufs: when peaks would pass
