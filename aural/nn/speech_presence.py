@@ -25,6 +25,66 @@ from aural.nn.silero_vad import CHUNK_SAMPLES, CONTEXT_SAMPLES, SAMPLE_RATE, Sil
 RELEASE_MARGIN = 0.15  # speech continues until the probability falls this far below the threshold
 
 
+class SpeechDecisions:
+    """Silero VAD's speech decision for each whole 32 ms chunk of a 16 kHz stream: speech where the
+    probability reaches ``threshold`` and until it falls ``RELEASE_MARGIN`` below it; each channel
+    analysed on its own and the most confident taken."""
+
+    def __init__(self, *, threshold: float = 0.5, model: SileroVad | None = None):
+        self.model = model if model is not None else SileroVad.pretrained()
+        self.threshold = threshold
+        self.reset()
+
+    def reset(self) -> None:
+        self._pending: torch.Tensor | None = None          # (channels, context + the unfinished chunk)
+        self._state = None
+        self._speaking = False
+
+    def push(self, audio: torch.Tensor) -> torch.Tensor:
+        """The next ``(channels, n)`` samples -> the decisions (bool) of the chunks they complete."""
+        audio = torch.atleast_2d(audio).to(torch.float32)
+        if self._pending is None:
+            self._pending = torch.zeros(audio.shape[0], CONTEXT_SAMPLES)
+        pending = torch.cat([self._pending, audio], dim=1)
+        count = (pending.shape[1] - CONTEXT_SAMPLES) // CHUNK_SAMPLES
+        if count == 0:
+            self._pending = pending
+            return torch.zeros(0, dtype=torch.bool)
+        chunks = pending.unfold(1, CHUNK_SAMPLES + CONTEXT_SAMPLES, CHUNK_SAMPLES)[:, :count]
+        self._pending = pending[:, count * CHUNK_SAMPLES:].clone()
+        with torch.no_grad():  # the LSTM state carries on: with a graph, every chunk's would stay in memory
+            probabilities, self._state = self.model(chunks, self._state)
+        decisions = torch.empty(count, dtype=torch.bool)
+        for index, probability in enumerate(probabilities.amax(dim=0).tolist()):
+            self._speaking = probability >= self.threshold - (RELEASE_MARGIN if self._speaking else 0.0)
+            decisions[index] = self._speaking
+        return decisions
+
+
+class SpeechShare:
+    """How much of a 16 kHz stream is speech: the share of its 32 ms chunks Silero VAD calls speech
+    (:class:`SpeechDecisions`), in constant memory."""
+
+    def __init__(self, *, threshold: float = 0.5, model: SileroVad | None = None):
+        self._decisions = SpeechDecisions(threshold=threshold, model=model)
+        self.reset()
+
+    def reset(self) -> None:
+        self._decisions.reset()
+        self.chunks = 0
+        self.speech_chunks = 0
+
+    def push(self, audio: torch.Tensor) -> None:
+        decisions = self._decisions.push(audio)
+        self.chunks += decisions.numel()
+        self.speech_chunks += int(decisions.sum())
+
+    @property
+    def share(self) -> float | None:
+        """Speech chunks over chunks seen; None before the first whole chunk."""
+        return self.speech_chunks / self.chunks if self.chunks else None
+
+
 class SpeechPresence:
     """Streaming speech envelope of a 16 kHz stream: ``push`` audio, ``take`` envelope behind it.
 
@@ -36,8 +96,7 @@ class SpeechPresence:
                  hold_ms: float = 320.0, speech_before_start: bool = False, model: SileroVad | None = None):
         if sample_rate != SAMPLE_RATE:
             raise ValueError(f"speech presence runs at {SAMPLE_RATE} Hz, not {sample_rate} Hz")
-        self.model = model if model is not None else SileroVad.pretrained()
-        self.threshold = threshold
+        self._decisions = SpeechDecisions(threshold=threshold, model=model)
         chunk_ms = 1000 * CHUNK_SAMPLES / SAMPLE_RATE
         self.lookahead_chunks = int(-(-lookahead_ms // chunk_ms))
         self.hold_chunks = int(-(-hold_ms // chunk_ms))
@@ -50,9 +109,7 @@ class SpeechPresence:
         return (self.lookahead_chunks + 2) * CHUNK_SAMPLES
 
     def reset(self) -> None:
-        self._pending: torch.Tensor | None = None          # (channels, context + the unfinished chunk)
-        self._state = None
-        self._speaking = False
+        self._decisions.reset()
         self._speech = torch.zeros(0, dtype=torch.bool)   # decisions from chunk self._first on
         self._first = 0
         self._taken = 0
@@ -66,23 +123,9 @@ class SpeechPresence:
     @torch.inference_mode()
     def push(self, audio: torch.Tensor) -> None:
         """The next ``(channels, n)`` or ``(n,)`` samples; the channels keep their count."""
-        audio = torch.atleast_2d(audio).to(torch.float32)
-        if self._pending is None:
-            self._pending = torch.zeros(audio.shape[0], CONTEXT_SAMPLES)
+        audio = torch.atleast_2d(audio)
         self._pushed += audio.shape[1]
-        pending = torch.cat([self._pending, audio], dim=1)
-        count = (pending.shape[1] - CONTEXT_SAMPLES) // CHUNK_SAMPLES
-        if count == 0:
-            self._pending = pending
-            return
-        chunks = pending.unfold(1, CHUNK_SAMPLES + CONTEXT_SAMPLES, CHUNK_SAMPLES)[:, :count]
-        self._pending = pending[:, count * CHUNK_SAMPLES:].clone()
-        probabilities, self._state = self.model(chunks, self._state)
-        decisions = torch.empty(count, dtype=torch.bool)
-        for index, probability in enumerate(probabilities.amax(dim=0).tolist()):
-            self._speaking = probability >= self.threshold - (RELEASE_MARGIN if self._speaking else 0.0)
-            decisions[index] = self._speaking
-        self._speech = torch.cat([self._speech, decisions])
+        self._speech = torch.cat([self._speech, self._decisions.push(audio)])
 
     @property
     def ready_samples(self) -> int:

@@ -11,7 +11,7 @@ import soxr
 import torch
 
 from aural.nn.silero_vad import CHUNK_SAMPLES, CONTEXT_SAMPLES, SileroVad
-from aural.nn.speech_presence import PauseGate, SpeechPresence
+from aural.nn.speech_presence import PauseGate, SpeechDecisions, SpeechPresence, SpeechShare
 from aural.nn.streaming import StreamingFrameProcessor
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -65,6 +65,27 @@ def test_speech_is_found_in_the_memo_and_not_in_noise_tones_or_silence(vad, memo
     for name, audio in [("silence", np.zeros(3 * RATE)), ("white noise", 0.1 * rng.standard_normal(3 * RATE)),
                         ("440 Hz tone", 0.3 * np.sin(2 * np.pi * 440 * t))]:
         assert float(probabilities(vad, torch.tensor(audio, dtype=torch.float32)).max()) < 0.5, name
+
+
+def test_speech_share_counts_the_chunks_called_speech_whatever_the_blocks(vad, memo):
+    share = SpeechShare(model=vad)
+    assert share.share is None
+    decisions = SpeechDecisions(model=vad).push(memo)
+    for start in range(0, memo.shape[-1], 3001):
+        share.push(memo[..., start:start + 3001])
+    assert share.chunks == decisions.numel() == memo.shape[-1] // CHUNK_SAMPLES
+    assert share.speech_chunks == int(decisions.sum()) and 0.4 < share.share < 0.95
+    share.reset()
+    share.push(0.1 * torch.randn(3 * RATE, generator=torch.Generator().manual_seed(0)))
+    assert share.share == 0.0
+
+
+def test_the_carried_vad_state_holds_no_graph():
+    """Outside inference mode too: a graph carried in the LSTM state would keep every chunk's
+    computation alive, and memory would grow with the stream."""
+    decisions = SpeechDecisions()
+    decisions.push(torch.randn(4 * CHUNK_SAMPLES))
+    assert all(not part.requires_grad for part in decisions._state)
 
 
 def test_envelope_opens_before_speech_holds_after_and_ignores_block_sizes(vad, memo):

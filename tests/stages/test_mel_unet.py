@@ -297,3 +297,21 @@ def test_the_attenuation_limit_floors_every_gain():
     plain = MelUNetStage(model=model).process(Signal(audio, 16000)).audio
     loose = MelUNetStage(model=model, attenuation_limit_db=100.0).process(Signal(audio, 16000)).audio
     torch.testing.assert_close(loose, plain, rtol=0, atol=1e-4)
+
+
+def test_the_no_speech_limit_floors_the_gains_only_where_there_is_no_speech():
+    """Noise alone: a network that would silence it lowers it by the limit, steadily. The voice memo
+    (speech in most of it): the network's own output, the limit unused."""
+    class Silencing(MelUNet):
+        def power_gains(self, power):
+            return torch.zeros_like(power)
+
+    noise = 0.05 * torch.randn(2, 2 * 16000, generator=torch.Generator().manual_seed(5))
+    stage = MelUNetStage(model=Silencing(SMALL), no_speech_limit_db=20.0)
+    assert stage.needs_analysis and not MelUNetStage(model=Silencing(SMALL)).needs_analysis
+    torch.testing.assert_close(stage.process(Signal(noise, 16000)).audio, 0.1 * noise, rtol=0, atol=1e-6)
+    assert stage.describe()["speech_share"] < 0.02 and stage.describe()["gain_floor_db"] == pytest.approx(-20.0)
+    memo = memo_with_hiss(0.0, 4.0)
+    out = stage.process(Signal(memo, 16000)).audio
+    assert stage.describe()["speech_share"] > 0.3 and stage.describe()["gain_floor_db"] is None
+    assert float(out.abs().max()) < 1e-6

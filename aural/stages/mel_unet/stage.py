@@ -9,17 +9,20 @@ normalised by the summed squared window. Latency: ``n_fft - 1 + (chunk + context
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from aural.params import param
 from aural.stages import register_stage
 from aural.stages.base import IOContract, LearnedStage
 
 if TYPE_CHECKING:  # the network loads with the stage: importing this module stays cheap
+    import torch
     from torch import nn
 
 SAMPLE_RATE = 16000
+NO_SPEECH_SHARE = 0.02   # below this share of speech (Silero VAD's 32 ms chunks) an input holds none
 
 
 @dataclass(frozen=True)
@@ -35,6 +38,11 @@ class MelUNetParams:
     pause_hold_ms: float = param(320.0, unit="ms", min=0.0, max=10000.0,
                                  help="with pause_attenuation_db: how long a pause (the file's start included) "
                                       "keeps the network's output before the gate closes")
+    no_speech_limit_db: float | None = param(None, unit="dB", min=1.0, max=100.0,
+                                             help="where Silero VAD finds speech in under 2 % of the input (noise "
+                                                  "alone, a tone, instrumental music), the most the network lowers "
+                                                  "any bin: a steady result, nothing gated (the input is read twice); "
+                                                  "null: off")
 
 
 @register_stage
@@ -52,7 +60,7 @@ class MelUNetStage(LearnedStage):
                  **param_values: Any):
         from functools import partial
 
-        from aural.nn.speech_presence import PauseGate, SpeechPresence
+        from aural.nn.speech_presence import PauseGate, SpeechPresence, SpeechShare
         from aural.nn.streaming import chunk_window_frames, spectral_stream
 
         super().__init__(params, **param_values)
@@ -65,13 +73,49 @@ class MelUNetStage(LearnedStage):
             pause_gate = PauseGate(attenuation_db, presence=presence)
         power_gains = self.model.inference_power_gains(chunk_window_frames(self.model.config), self._weights_key())
         self.inference_engine = getattr(power_gains, "engine", "torch")
-        if self.params.attenuation_limit_db is not None:
-            power_gains = floored(power_gains, 10 ** (-self.params.attenuation_limit_db / 20))
+        self._speech_share = SpeechShare() if self.params.no_speech_limit_db is not None else None
+        self._gain_floor = _gain_floor(self.params.attenuation_limit_db)
+        if self.params.attenuation_limit_db is not None or self._speech_share is not None:
+            power_gains = floored(power_gains, lambda: self._gain_floor)
         self._transform, self._engine = spectral_stream(partial(self.model.enhanced_spectrum, power_gains=power_gains),
                                                         self.model.config, strength=self.params.strength,
                                                         pause_gate=pause_gate)
 
+    @property  # type: ignore[override]  # (a class constant elsewhere; here it depends on the params)
+    def needs_analysis(self) -> bool:
+        """With ``no_speech_limit_db``: how much of the input is speech."""
+        return self._speech_share is not None
 
-def floored(gains: Any, floor: float) -> Any:
-    """``gains`` (a function returning gains) with every gain at least ``floor``."""
-    return lambda power: gains(power).clamp_min(floor)
+    def reset(self) -> None:
+        super().reset()
+        self._gain_floor = _gain_floor(self.params.attenuation_limit_db)
+        self.speech_share: float | None = None
+        if self._speech_share is not None:
+            self._speech_share.reset()
+
+    def analyze_block(self, audio: torch.Tensor) -> None:
+        if self._speech_share is not None:
+            self._speech_share.push(audio)
+
+    def finish_analysis(self) -> bool:
+        if self._speech_share is not None:
+            self.speech_share = self._speech_share.share
+            if self.speech_share is not None and self.speech_share < NO_SPEECH_SHARE:
+                self._gain_floor = max(self._gain_floor, _gain_floor(self.params.no_speech_limit_db))
+        return False
+
+    def describe(self) -> dict[str, Any]:
+        if self._speech_share is None:
+            return super().describe()
+        return {**super().describe(), "speech_share": getattr(self, "speech_share", None),
+                "gain_floor_db": 20 * math.log10(self._gain_floor) if self._gain_floor > 0 else None}
+
+
+def _gain_floor(limit_db: float | None) -> float:
+    """The gain floor of an attenuation limit (0: none)."""
+    return 0.0 if limit_db is None else 10 ** (-limit_db / 20)
+
+
+def floored(gains: Any, floor: Callable[[], float]) -> Any:
+    """``gains`` (a function returning gains) with every gain at least ``floor()`` (read at each call)."""
+    return lambda power: gains(power).clamp_min(floor())
