@@ -226,7 +226,8 @@ class _AnalysisFeed:
 
 class _BandSplitStep(_Step):
     """A stage at a lower native rate in a faster stream, the band above its Nyquist bypassing
-    it (scaled by :class:`~aural.dsp.band_split.HighBandFollower`) instead of being dropped."""
+    it (scaled by :class:`~aural.dsp.band_split.HighBandFollower`) instead of being dropped.
+    A stage that analyses its input first sees it at its own rate in its analysis pass."""
 
     def __init__(self, stage: Stage, sample_rate: int, stage_sample_rate: int, num_channels: int):
         self.num_channels = num_channels
@@ -242,6 +243,14 @@ class _BandSplitStep(_Step):
         self.history = {**self._wet[1].history, "stream_sample_rate": sample_rate,
                         "high_band": f"above {nyquist_hz} Hz bypasses the stage, scaled by its gain "
                                      f"in {top_band_low_hz(stage_sample_rate):g}-{nyquist_hz} Hz"}
+        self.analysis_stage = self._wet[1].analysis_stage
+        self._analysis = _AnalysisFeed(self._wet[:1], self._wet[1], num_channels)
+
+    def analyze(self, audio: torch.Tensor) -> None:
+        self._analysis.analyze(audio)
+
+    def end_analysis(self) -> None:
+        self._analysis.end()
 
     def _add(self, dry: torch.Tensor, wet: torch.Tensor, low: torch.Tensor) -> None:
         for name, audio in (("dry", dry), ("wet", wet), ("low", low)):
@@ -628,11 +637,10 @@ class Pipeline:
             channels = want_channels
         makes_stems = stage.contract.output == "stems"
         out_stems = stage.contract.stems if makes_stems else None
-        simple = want_channels == channels and not stage.needs_analysis and stems is None
         if want_rate != rate and makes_stems and want_channels == channels and stems is None:
             steps.append(_StemsRateStep(stage, rate, want_rate, channels))
             return steps, rate, channels, out_stems
-        if want_rate < rate and stage.contract.keep_high_band and simple:
+        if want_rate < rate and stage.contract.keep_high_band and want_channels == channels and stems is None:
             steps.append(_BandSplitStep(stage, rate, want_rate, channels))
             return steps, rate, channels, out_stems
         if want_rate != rate:

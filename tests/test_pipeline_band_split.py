@@ -121,3 +121,39 @@ def test_a_stream_starts_at_its_own_gain_not_at_one():
     audio = wideband(0.1).numpy()[:1]
     gains = follower.gains(0.01 * audio, audio)       # the stage took its top band 40 dB down
     assert np.all(gains[:follower.frame] < 0.02)      # from the first sample, not after ~60 ms
+
+
+class Analysing16kStage(Gain16kStage):
+    """Measures its input's peak in an analysis pass, then scales so that the peak becomes 0.5."""
+
+    name = "test_analysing16k"
+    needs_analysis = True
+
+    def reset(self) -> None:
+        super().reset()
+        self.seen_samples, self.peak = 0, 0.0
+
+    def analyze_block(self, audio: torch.Tensor) -> None:
+        self.seen_samples += audio.shape[1]
+        self.peak = max(self.peak, float(audio.abs().max()) if audio.numel() else 0.0)
+
+    def process_block(self, audio: torch.Tensor) -> torch.Tensor:
+        return super().process_block(audio) * (0.5 / self.peak)
+
+
+def test_a_stage_with_an_analysis_pass_analyses_at_its_rate_and_keeps_the_high_band(temporary_stage):
+    """The analysis pass sees the stream brought to the stage's rate; the band above it bypasses
+    the stage, scaled by its gain, as for any stage."""
+    from aural.signal import Signal
+
+    temporary_stage(Analysing16kStage)
+    audio = wideband()
+    pipeline = build("test_analysing16k")
+    out = pipeline.process(Signal(audio, 48000))
+    stage = pipeline.stages[0]
+    assert stage.seen_samples == pytest.approx(audio.shape[1] / 3, abs=2)
+    gain = 0.5 / stage.peak
+    steady = slice(4800, -4800)
+    ratio = band_energy(out.audio[:, steady], 48000, 9000, 20000) / band_energy(audio[:, steady], 48000, 9000, 20000)
+    assert ratio == pytest.approx(gain ** 2, rel=1e-2)
+    assert any("high_band" in entry for entry in out.history)
