@@ -224,7 +224,23 @@ class _AnalysisFeed:
         self._head.end_analysis()
 
 
-class _BandSplitStep(_Step):
+class _InnerAnalysisStep(_Step):
+    """A step around an inner stage step whose analysis pass is fed through conversion steps."""
+
+    _analysis: _AnalysisFeed
+
+    def _feed_analysis(self, before: list[_Step], inner: _Step, num_channels: int) -> None:
+        self.analysis_stage = inner.analysis_stage
+        self._analysis = _AnalysisFeed(before, inner, num_channels)
+
+    def analyze(self, audio: torch.Tensor) -> None:
+        self._analysis.analyze(audio)
+
+    def end_analysis(self) -> None:
+        self._analysis.end()
+
+
+class _BandSplitStep(_InnerAnalysisStep):
     """A stage at a lower native rate in a faster stream, the band above its Nyquist bypassing
     it (scaled by :class:`~aural.dsp.band_split.HighBandFollower`) instead of being dropped.
     A stage that analyses its input first sees it at its own rate in its analysis pass."""
@@ -243,14 +259,7 @@ class _BandSplitStep(_Step):
         self.history = {**self._wet[1].history, "stream_sample_rate": sample_rate,
                         "high_band": f"above {nyquist_hz} Hz bypasses the stage, scaled by its gain "
                                      f"in {top_band_low_hz(stage_sample_rate):g}-{nyquist_hz} Hz"}
-        self.analysis_stage = self._wet[1].analysis_stage
-        self._analysis = _AnalysisFeed(self._wet[:1], self._wet[1], num_channels)
-
-    def analyze(self, audio: torch.Tensor) -> None:
-        self._analysis.analyze(audio)
-
-    def end_analysis(self) -> None:
-        self._analysis.end()
+        self._feed_analysis(self._wet[:1], self._wet[1], num_channels)
 
     def _add(self, dry: torch.Tensor, wet: torch.Tensor, low: torch.Tensor) -> None:
         for name, audio in (("dry", dry), ("wet", wet), ("low", low)):
@@ -279,7 +288,7 @@ class _BandSplitStep(_Step):
         return self._emit(last=True)
 
 
-class _StemsRateStep(_Step):
+class _StemsRateStep(_InnerAnalysisStep):
     """A stage that outputs stems, at its native rate in a stream at another rate.
 
     The stage runs on the input resampled to its rate and its stems come back to the
@@ -294,10 +303,9 @@ class _StemsRateStep(_Step):
         self.num_stems = len(stage.contract.stems)
         self.out_rows = self.num_stems * num_channels
         inner = _StageStep(stage, stage_sample_rate, num_channels)
-        self.analysis_stage = inner.analysis_stage
         self._wet = [_ResampleStep(sample_rate, stage_sample_rate, num_channels), inner,
                      _ResampleStep(stage_sample_rate, sample_rate, self.out_rows)]
-        self._analysis = _AnalysisFeed(self._wet[:1], inner, num_channels)
+        self._feed_analysis(self._wet[:1], inner, num_channels)
         self._low: list[_Step] | None = None
         self._follower: HighBandFollower | None = None
         self._queues = {"dry": torch.zeros(num_channels, 0), "wet": torch.zeros(self.out_rows, 0)}
@@ -334,12 +342,6 @@ class _StemsRateStep(_Step):
         stems[-1] = dry - stems[:-1].sum(dim=0)
         return stems.reshape(self.out_rows, ready)
 
-    def analyze(self, audio: torch.Tensor) -> None:
-        self._analysis.analyze(audio)
-
-    def end_analysis(self) -> None:
-        self._analysis.end()
-
     def push(self, audio: torch.Tensor) -> torch.Tensor:
         parts = {"dry": audio, "wet": _through(self._wet, audio)}
         if self._low is not None:
@@ -359,7 +361,7 @@ class _StemsRateStep(_Step):
         return self._emit(last=True)
 
 
-class _StemStep(_Step):
+class _StemStep(_InnerAnalysisStep):
     """Steps run on one stem (``apply_to``); the other stems wait for it, so all stay aligned."""
 
     def __init__(self, stage: Stage, steps: list[_Step], stems: tuple[str, ...], stem: str, num_channels: int):
@@ -374,8 +376,7 @@ class _StemStep(_Step):
             before = steps[:steps.index(main)]
             for step in before:
                 step.for_analysis()  # only conversions can: refuse anything else now, not mid-run
-            self._analysis = _AnalysisFeed(before, main, main.num_channels)
-            self.analysis_stage = stage
+            self._feed_analysis(before, main, main.num_channels)
         self._all = torch.zeros(len(stems) * num_channels, 0)
         self._done = torch.zeros(num_channels, 0)
 
@@ -387,10 +388,7 @@ class _StemStep(_Step):
         return out
 
     def analyze(self, audio: torch.Tensor) -> None:
-        self._analysis.analyze(audio[self.rows])
-
-    def end_analysis(self) -> None:
-        self._analysis.end()
+        super().analyze(audio[self.rows])
 
     def push(self, audio: torch.Tensor) -> torch.Tensor:
         self._all = torch.cat([self._all, audio], dim=1)

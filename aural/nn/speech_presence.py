@@ -120,7 +120,6 @@ class SpeechPresence:
         """The stream has ended (what follows was padding): ``take`` may now read past it."""
         self._ending = True
 
-    @torch.inference_mode()
     def push(self, audio: torch.Tensor) -> None:
         """The next ``(channels, n)`` or ``(n,)`` samples; the channels keep their count."""
         audio = torch.atleast_2d(audio)

@@ -184,7 +184,7 @@ class _PreGainChain:
 
         limit = NYQUIST_FRACTION * sample_rate / 2
         sections = []
-        self.has_highpass = with_highpass and 0 < params.highpass_hz < limit
+        self.has_highpass = with_highpass and _highpass_fits(params, sample_rate)
         if self.has_highpass:
             sections.append(highpass(params.highpass_hz, sample_rate))
         if params.low_shelf_db and params.low_shelf_hz < limit:
@@ -287,7 +287,7 @@ class MixMasterStage(Stage):
         self._analysis_mixer = _StemMixer(self.params, tuple(stems), sample_rate) if stems else None
         self._mixer = _StemMixer(self.params, tuple(stems), sample_rate) if stems else None
         self._rumble_meter = None
-        if self.params.highpass_when == "rumble" and 0 < self.params.highpass_hz < NYQUIST_FRACTION * sample_rate / 2:
+        if self.params.highpass_when == "rumble" and _highpass_fits(self.params, sample_rate):
             from aural.dsp.rumble import RumbleMeter
 
             self._rumble_meter = RumbleMeter(sample_rate, num_channels, self.params.highpass_hz)
@@ -418,6 +418,11 @@ class MixMasterStage(Stage):
         return {**super().describe(), **extra, "target_lufs": target_lufs, "true_peak_db": true_peak_db,
                 "measured_lufs": measured if measured is not None and math.isfinite(measured) else None,
                 "gain_db": getattr(self, "gain_db", None)}
+
+
+def _highpass_fits(params: MixMasterParams, sample_rate: int) -> bool:
+    """Whether the rumble high-pass is on and its corner lies under the EQ's limit (95 % of Nyquist)."""
+    return 0 < params.highpass_hz < NYQUIST_FRACTION * sample_rate / 2
 
 
 def _to_numpy(audio: torch.Tensor) -> np.ndarray:
