@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from aural.signal import Signal
-from aural.stages.freq_expansion.cutoff import detect_cutoff_hz
+from aural.stages.freq_expansion.cutoff import FullBandShare, detect_cutoff_hz
 from aural.stages.freq_expansion.data import FILTERS, band_limit
 from aural.stages.freq_expansion.model import STRONGEST_BINS, BandwidthExtender, FreqExpansionConfig
 from aural.stages.freq_expansion.stage import FreqExpansionStage
@@ -119,6 +119,63 @@ def test_cutoff_follows_a_codec_switch_halfway():
     switched = torch.cat([lowpass(audio[:, :4 * RATE], 8000), lowpass(audio[:, 4 * RATE:], 4000)], dim=1)
     assert 7200 <= detect_cutoff_hz(switched[:, :4 * RATE], RATE) <= 8200
     assert 3600 <= detect_cutoff_hz(switched, RATE) <= 4200
+
+
+def full_band_share(audio: torch.Tensor, block: int | None = None) -> float | None:
+    meter = FullBandShare(RATE)
+    for start in range(0, audio.shape[1], block or audio.shape[1]):
+        meter.push(audio[:, start:start + (block or audio.shape[1])])
+    return meter.share
+
+
+def test_full_band_share_tells_full_band_from_band_limited_audio_whatever_the_blocks():
+    audio = full_band(2.0, num_channels=2)
+    assert full_band_share(audio) == 1.0
+    for cutoff_hz in (4000, 8000, 11000, 16000):
+        assert full_band_share(lowpass(audio, cutoff_hz)) == 0.0
+    audio = full_band(8.0)
+    switched = torch.cat([audio[:, :4 * RATE], lowpass(audio[:, 4 * RATE:], 8000)], dim=1)
+    share = full_band_share(switched)  # the tracker's peak hold takes a moment to let the top band go
+    assert 0.5 < share < 0.75
+    assert full_band_share(switched, block=1001) == share
+    assert full_band_share(torch.zeros(1, RATE)) is None  # digital silence: nothing to judge
+
+
+def test_regenerate_above_keeps_a_full_band_input_as_it_is():
+    audio = full_band(num_channels=2)
+    stage = FreqExpansionStage(model=random_model(bias=0.5), regenerate_above_hz=8000.0)
+    assert stage.needs_analysis and not FreqExpansionStage(model=random_model()).needs_analysis
+    torch.testing.assert_close(stage.process(Signal(audio, RATE)).audio, audio, rtol=0, atol=1e-6)
+    assert stage.describe()["input_full_band_share"] == 1.0 and stage.describe()["regenerated_above_hz"] is None
+
+
+def test_regenerate_above_drops_a_band_limited_inputs_top_band_and_keeps_the_band_below():
+    """Content to 12 kHz: what lies above 8 kHz goes (a network that adds next to nothing leaves
+    that band empty), the band below stays within 0.1 dB; the decision is made anew per input."""
+    limited = lowpass(full_band(num_channels=2), 12000)
+    stage = FreqExpansionStage(model=random_model(bias=-12.0), regenerate_above_hz=8000.0)
+    out = stage.process(Signal(limited, RATE)).audio
+    assert stage.describe()["input_full_band_share"] == 0.0 and stage.describe()["regenerated_above_hz"] == 8000.0
+    assert np.abs(band_db(out, 100, 7000) - band_db(limited, 100, 7000)).max() < 0.1
+    assert band_power_db(out, 8600, 11400) < band_power_db(limited, 8600, 11400) - 40.0
+    full = full_band(num_channels=2)
+    torch.testing.assert_close(stage.process(Signal(full, RATE)).audio, full, rtol=0, atol=1e-6)
+    assert stage.describe()["regenerated_above_hz"] is None
+
+
+@pytest.mark.parametrize("block", [100, 65536])
+def test_regenerating_streams_as_it_runs_whole(block):
+    limited = lowpass(full_band(1.5, num_channels=2), 12000)
+    stage = FreqExpansionStage(model=random_model(), regenerate_above_hz=8000.0)
+    whole = stage.process(Signal(limited, RATE)).audio
+    stage.configure(RATE, 2)
+    stage.reset()
+    for start in range(0, limited.shape[1], block):
+        stage.analyze_block(limited[:, start:start + block])
+    assert stage.finish_analysis() is False
+    parts = [stage.process_block(limited[:, i:i + block]) for i in range(0, limited.shape[1], block)]
+    streamed = torch.cat([*parts, stage.flush()], dim=1)[:, stage.latency_samples:][:, :limited.shape[1]]
+    torch.testing.assert_close(streamed, whole, rtol=0, atol=1e-6)
 
 
 @pytest.mark.parametrize("cutoff_hz", [4000, 8000, 11000])

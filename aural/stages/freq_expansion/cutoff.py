@@ -95,6 +95,52 @@ def cutoff_bins(held_db: torch.Tensor, range_db: float, min_bin: int, max_bin: i
     return torch.where(none, torch.full_like(cutoff, num_bins), cutoff)
 
 
+class FullBandShare:
+    """How much of a stream is full band: the share of its sounding frames whose content reaches
+    ``max_cutoff_hz`` (:class:`CutoffTracker`), streamed in constant memory. Frames of digital
+    silence and the tracker's warm-up do not count; a frame whose content stops below
+    ``min_cutoff_hz`` (a tone, a hum) counts as full band, as the tracker reports it."""
+
+    def __init__(self, sample_rate: int, n_fft: int = 1024, hop_length: int = 256,
+                 config: CutoffConfig = CutoffConfig()):
+        from aural.nn.spectral import hann_window
+
+        self.n_fft, self.hop_length = n_fft, hop_length
+        self._window = hann_window(n_fft)
+        self._tracker = CutoffTracker(sample_rate, n_fft, hop_length, config)
+        self.reset()
+
+    def reset(self) -> None:
+        self._tracker.reset()
+        self._pending: torch.Tensor | None = None
+        self._frames_seen = 0
+        self.frames = 0
+        self.full_band_frames = 0
+
+    def push(self, audio: torch.Tensor) -> None:
+        """The next ``(channels, n)`` samples (channels linked, as the tracker links them)."""
+        audio = torch.atleast_2d(audio).float()
+        pending = audio if self._pending is None else torch.cat([self._pending, audio], dim=1)
+        count = max(0, (pending.shape[1] - self.n_fft) // self.hop_length + 1)
+        self._pending = pending[:, count * self.hop_length:]
+        if count == 0:
+            return
+        frames = pending[:, :(count - 1) * self.hop_length + self.n_fft].unfold(1, self.n_fft, self.hop_length)
+        spectrum = torch.fft.rfft(frames * self._window, dim=-1)
+        power = spectrum.real.pow(2) + spectrum.imag.pow(2)                # (channels, frames, bins)
+        warming = max(0, self._tracker.warmup_frames - self._frames_seen)
+        self._frames_seen += count
+        cutoff = self._tracker(power)[warming:]
+        sounding = power.amax(dim=0).sum(dim=-1)[warming:] > POWER_FLOOR * self.n_fft
+        self.frames += int(sounding.sum())
+        self.full_band_frames += int((sounding & (cutoff >= self._tracker.max_bin)).sum())
+
+    @property
+    def share(self) -> float | None:
+        """Full-band frames over sounding frames; None before the first sounding frame."""
+        return self.full_band_frames / self.frames if self.frames else None
+
+
 def cutoff_track_hz(audio: torch.Tensor, sample_rate: int, n_fft: int = 1024, hop_length: int = 256,
                     config: CutoffConfig = CutoffConfig()) -> torch.Tensor:
     """Per-frame cutoffs in Hz of ``(channels, samples)`` audio (``sample_rate / 2``: none)."""

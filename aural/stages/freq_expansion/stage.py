@@ -10,6 +10,12 @@ cutoff track. ``strength`` scales the generated band only (0: the input unchange
 ``strength_below_8khz`` scales, on top of it, the part generated below 8 kHz: that is the band
 a call (4-5.5 kHz) lacks and wideband speech metrics and listeners weigh most, where a
 prediction that sounds too loud or too bright after a denoiser costs more than elsewhere.
+
+With ``regenerate_above_hz`` an analysis pass first measures how much of the input is full band
+(:class:`~aural.stages.freq_expansion.cutoff.FullBandShare`); an input under ``full_band_share``
+has its band above that frequency dropped and generated anew, as if it had been cut off there:
+a phone's or laptop's top band carries its mic, codec and room, which the prediction from the
+cleaned band below does not.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from aural.stages import register_stage
 from aural.stages.base import IOContract, LearnedStage
 
 if TYPE_CHECKING:  # the network loads with the stage: importing this module stays cheap
+    import torch
     from torch import nn
 
 SAMPLE_RATE = 48000
@@ -34,6 +41,15 @@ class FreqExpansionParams:
                             min=0.0, max=1.0)
     strength_below_8khz: float = param(1.0, help="level of the band generated below 8 kHz, relative to strength",
                                        min=0.0, max=1.0)
+    regenerate_above_hz: float | None = param(
+        None, unit="Hz", min=4000.0, max=16000.0,
+        help="unless the input is full band, what lies above this is dropped and generated anew from the band "
+             "below (a phone's or laptop's top band, coloured by its mic, codec and room, is further from a "
+             "studio's than the prediction); an analysis pass decides per input; null: off")
+    full_band_share: float = param(0.7, min=0.0, max=1.0,
+                                   help="with regenerate_above_hz: an input counts as full band (its top band is "
+                                        "kept) when at least this share of its frames holds content up to "
+                                        "19.5 kHz")
 
 
 @register_stage
@@ -51,13 +67,55 @@ class FreqExpansionStage(LearnedStage):
                  **param_values: Any):
         from aural.nn.streaming import spectral_stream
 
+        from aural.stages.freq_expansion.cutoff import FullBandShare
+
         super().__init__(params, **param_values)
         self.model = self._resolve_model(weights, model)
         self._band_weight = speech_band_weight(self.model.config, self.params.strength_below_8khz)
         self._transform, self._engine = spectral_stream(self._expand, self.model.config, strength=self.params.strength,
                                                         track=self.model.cutoff_tracker())
+        config = self.model.config
+        self._full_band = None if self.params.regenerate_above_hz is None else \
+            FullBandShare(config.sample_rate, config.n_fft, config.hop_length, config.cutoff)
+        self.measured_full_band_share: float | None = None
+        self._regenerate_bin: int | None = None
+
+    @property  # type: ignore[override]  # (a class constant elsewhere; here it depends on the params)
+    def needs_analysis(self) -> bool:
+        """With ``regenerate_above_hz``: whether the input is full band."""
+        return self._full_band is not None
+
+    def reset(self) -> None:
+        super().reset()
+        self.measured_full_band_share = None
+        self._regenerate_bin = None
+        if self._full_band is not None:
+            self._full_band.reset()
+
+    def analyze_block(self, audio: torch.Tensor) -> None:
+        if self._full_band is not None:
+            self._full_band.push(audio)
+
+    def finish_analysis(self) -> bool:
+        if self._full_band is not None:
+            self.measured_full_band_share = share = self._full_band.share
+            if share is not None and share < self.params.full_band_share:
+                config = self.model.config
+                self._regenerate_bin = round(self.params.regenerate_above_hz * config.n_fft / config.sample_rate)
+        return False
+
+    def describe(self) -> dict[str, Any]:
+        if self._full_band is None:
+            return super().describe()
+        regenerated = self._regenerate_bin is not None
+        return {**super().describe(), "input_full_band_share": self.measured_full_band_share,
+                "regenerated_above_hz": self.params.regenerate_above_hz if regenerated else None}
 
     def _expand(self, spec: Any, cutoff: Any) -> Any:
+        if self._regenerate_bin is not None:  # the top band goes, and the cutoff is at most its edge
+            spec = spec.clone()
+            spec[..., self._regenerate_bin:] = 0
+            cutoff = cutoff.clamp(max=self._regenerate_bin)
         expanded = self.model.expand(spec, cutoff)[0]
         if self._band_weight is None:
             return expanded
