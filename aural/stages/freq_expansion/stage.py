@@ -66,7 +66,6 @@ class FreqExpansionStage(LearnedStage):
     def __init__(self, params: Any = None, *, weights: str | None = "default", model: nn.Module | None = None,
                  **param_values: Any):
         from aural.nn.streaming import spectral_stream
-
         from aural.stages.freq_expansion.cutoff import FullBandShare
 
         super().__init__(params, **param_values)
