@@ -164,3 +164,17 @@ def test_a_noisy_files_first_and_last_20_ms_are_as_quiet_as_its_middle(pipeline,
               for i in range(int(start_s * OUTPUT_RATE), int(end_s * OUTPUT_RATE), edge)]
     assert level_db(out[:edge]) <= max(pauses) + 1.0, (level_db(out[:edge]), max(pauses))
     assert level_db(out[-edge:]) <= max(pauses) + 1.0, (level_db(out[-edge:]), max(pauses))
+
+
+def test_a_48_khz_file_holding_a_phones_band_gets_its_top_band_generated_anew(pipeline):
+    """freq_expansion's regenerate_above_hz: a 12 kHz band in a 48 kHz file is regenerated above 8 kHz,
+    a full-band file keeps its own top band; the history says which."""
+    import soxr
+
+    full = speech_like(3.0, OUTPUT_RATE, seed=2).audio[0].double().numpy()
+    limited = soxr.resample(soxr.resample(full, OUTPUT_RATE, 24000), 24000, OUTPUT_RATE)[:len(full)]
+    for audio, regenerated in ((full, None), (limited, 8000.0)):
+        out = pipeline.process(Signal(torch.from_numpy(audio[None].astype(np.float32)), OUTPUT_RATE))
+        assert torch.isfinite(out.audio).all()
+        expansion = next(step for step in out.history if step.get("step") == "freq_expansion")
+        assert expansion["regenerated_above_hz"] == regenerated
