@@ -707,6 +707,8 @@ class Pipeline:
                     _run_steps(segment, counted(current.blocks(), current.num_samples), spool.write)
                     spool.close_writing()
                     current = _Source(spool.blocks, out_rate, out_channels, spool.num_samples)
+                    if len(spools) > 1:  # the spool this segment read is spent: its memory or file goes now
+                        spools[-2].cleanup()
                 done_passes += 1
         finally:
             for spool in spools:

@@ -133,6 +133,22 @@ def test_file_spool_gives_the_same_result(stages, monkeypatch, tmp_path):
     assert torch.equal(in_memory.audio, spooled.audio)
 
 
+def test_a_spent_spool_is_removed_before_the_run_ends(stages, monkeypatch, tmp_path):
+    """Three segments, file spools: while the last runs, only the spool it reads is left."""
+    import tempfile
+
+    monkeypatch.setattr(pipeline_module, "MEMORY_SPOOL_BYTES", 1000)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    sig = speech_like(3.0, 16000)
+    chain = [{"stage": "test_delay"}, {"stage": "test_peak_normalize"}, {"stage": "test_peak_normalize"}]
+    spools_at_pass = []
+    out = build(chain).process(sig, on_pass=lambda info: spools_at_pass.append(
+        (info.index, len(list(tmp_path.glob("aural-spool-*"))))))
+    assert spools_at_pass == [(1, 0), (2, 1), (3, 1), (4, 1), (5, 1)]
+    assert not list(tmp_path.glob("aural-spool-*"))
+    assert out.audio.abs().max().item() == pytest.approx(0.5, rel=1e-6)
+
+
 def test_rate_and_channel_conversion_are_inserted_and_recorded(stages):
     sig = tone(440.0, 1.0, 48000, num_channels=2)
     out = build([{"stage": "test_mono16k"}]).process(sig)
