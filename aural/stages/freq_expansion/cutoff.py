@@ -131,7 +131,7 @@ class FullBandShare:
         warming = max(0, self._tracker.warmup_frames - self._frames_seen)
         self._frames_seen += count
         cutoff = self._tracker(power)[warming:]
-        sounding = power.amax(dim=0).sum(dim=-1)[warming:] > POWER_FLOOR * self.n_fft
+        sounding = power.amax(dim=0).sum(dim=-1)[warming:] > POWER_FLOOR * self.n_fft  # not digital silence
         self.frames += int(sounding.sum())
         self.full_band_frames += int((sounding & (cutoff >= self._tracker.max_bin)).sum())
 

@@ -76,7 +76,7 @@ class FreqExpansionStage(LearnedStage):
         config = self.model.config
         self._full_band = None if self.params.regenerate_above_hz is None else \
             FullBandShare(config.sample_rate, config.n_fft, config.hop_length, config.cutoff)
-        self.measured_full_band_share: float | None = None
+        self.input_full_band_share: float | None = None
         self._regenerate_bin: int | None = None
 
     @property  # type: ignore[override]  # (a class constant elsewhere; here it depends on the params)
@@ -86,7 +86,7 @@ class FreqExpansionStage(LearnedStage):
 
     def reset(self) -> None:
         super().reset()
-        self.measured_full_band_share = None
+        self.input_full_band_share = None
         self._regenerate_bin = None
         if self._full_band is not None:
             self._full_band.reset()
@@ -97,7 +97,7 @@ class FreqExpansionStage(LearnedStage):
 
     def finish_analysis(self) -> bool:
         if self._full_band is not None:
-            self.measured_full_band_share = share = self._full_band.share
+            self.input_full_band_share = share = self._full_band.share
             if share is not None and share < self.params.full_band_share:
                 config = self.model.config
                 self._regenerate_bin = round(self.params.regenerate_above_hz * config.n_fft / config.sample_rate)
@@ -107,7 +107,7 @@ class FreqExpansionStage(LearnedStage):
         if self._full_band is None:
             return super().describe()
         regenerated = self._regenerate_bin is not None
-        return {**super().describe(), "input_full_band_share": self.measured_full_band_share,
+        return {**super().describe(), "input_full_band_share": self.input_full_band_share,
                 "regenerated_above_hz": self.params.regenerate_above_hz if regenerated else None}
 
     def _expand(self, spec: Any, cutoff: Any) -> Any:
