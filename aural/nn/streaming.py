@@ -48,6 +48,31 @@ class DelayLine:
         return out
 
 
+class FrameCutter:
+    """A stream cut into frames of ``frame_length`` samples every ``hop_length``: ``cut`` returns
+    the ``(channels, frames, frame_length)`` frames the samples so far complete and holds back
+    what the next frame still needs."""
+
+    def __init__(self, frame_length: int, hop_length: int):
+        self.frame_length = frame_length
+        self.hop_length = hop_length
+        self.reset(0)
+
+    def reset(self, num_channels: int, pre_roll: int = 0) -> None:
+        """A new stream, thought of as starting after ``pre_roll`` zeros."""
+        self._pending = torch.zeros(num_channels, pre_roll)
+
+    def cut(self, audio: torch.Tensor) -> torch.Tensor:
+        pending = torch.cat([self._pending, audio], dim=1) if self._pending.shape[0] else audio
+        if pending.shape[1] < self.frame_length:
+            self._pending = pending
+            return pending.new_zeros(pending.shape[0], 0, self.frame_length)
+        num_frames = (pending.shape[1] - self.frame_length) // self.hop_length + 1
+        frames = pending.unfold(1, self.frame_length, self.hop_length)[:, :num_frames]
+        self._pending = pending[:, num_frames * self.hop_length:].clone()
+        return frames.contiguous()
+
+
 class StreamingFrameProcessor:
     """Stream audio through a frame transform; ``push`` returns as many samples as given."""
 
@@ -60,6 +85,7 @@ class StreamingFrameProcessor:
         self.transform = transform
         self.frame_length = frame_length
         self.hop_length = hop_length
+        self._frames = FrameCutter(frame_length, hop_length)
         self.max_held_frames = max_held_frames
         self.strength = float(strength)
         self.lead_in_samples = int(lead_in_samples)
@@ -89,7 +115,7 @@ class StreamingFrameProcessor:
 
     def reset(self, num_channels: int) -> None:
         self.num_channels = num_channels
-        self._pending = torch.zeros(num_channels, self.pre_roll)  # framed from its start
+        self._frames.reset(num_channels, self.pre_roll)           # framed from its start
         self._tail = torch.zeros(num_channels, self.pre_roll)     # unfinished overlap-add
         self._frames_out = 0                                      # frames overlap-added so far
         self._drop = self.pre_roll                                # finished pre-roll samples to drop
@@ -119,7 +145,7 @@ class StreamingFrameProcessor:
                 self.pause_gate.analyse(audio)
                 if ending:  # the gate reads the tail as it reads the stream; output past the end is unused
                     self.pause_gate.end()
-            wet = self._overlap_add(self.transform(self._cut_frames(self._after_lead_in(audio))))
+            wet = self._overlap_add(self.transform(self._frames.cut(self._after_lead_in(audio))))
             dry, self._dry = self._dry[:, :wet.shape[1]], self._dry[:, wet.shape[1]:]
             mixed = wet if self.strength == 1.0 else dry + self.strength * (wet - dry)
             if self.pause_gate is not None:
@@ -153,16 +179,6 @@ class StreamingFrameProcessor:
         lead_in[:, self.lead_in_samples - mirrored.shape[1]:] = mirrored
         self._drop += self.lead_in_samples
         return torch.cat([lead_in, waiting], dim=1)
-
-    def _cut_frames(self, audio: torch.Tensor) -> torch.Tensor:
-        pending = torch.cat([self._pending, audio], dim=1)
-        if pending.shape[1] < self.frame_length:
-            self._pending = pending
-            return pending.new_zeros(self.num_channels, 0, self.frame_length)
-        num_frames = (pending.shape[1] - self.frame_length) // self.hop_length + 1
-        frames = pending.unfold(1, self.frame_length, self.hop_length)[:, :num_frames]
-        self._pending = pending[:, num_frames * self.hop_length:].clone()
-        return frames.contiguous()
 
     def _overlap_add(self, frames: torch.Tensor) -> torch.Tensor:
         num_frames = frames.shape[1]

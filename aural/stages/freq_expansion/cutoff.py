@@ -104,28 +104,27 @@ class FullBandShare:
     def __init__(self, sample_rate: int, n_fft: int = 1024, hop_length: int = 256,
                  config: CutoffConfig = CutoffConfig()):
         from aural.nn.spectral import hann_window
+        from aural.nn.streaming import FrameCutter
 
-        self.n_fft, self.hop_length = n_fft, hop_length
+        self.n_fft = n_fft
         self._window = hann_window(n_fft)
+        self._frames = FrameCutter(n_fft, hop_length)
         self._tracker = CutoffTracker(sample_rate, n_fft, hop_length, config)
         self.reset()
 
     def reset(self) -> None:
         self._tracker.reset()
-        self._pending: torch.Tensor | None = None
+        self._frames.reset(0)
         self._frames_seen = 0
         self.frames = 0
         self.full_band_frames = 0
 
     def push(self, audio: torch.Tensor) -> None:
         """The next ``(channels, n)`` samples (channels linked, as the tracker links them)."""
-        audio = torch.atleast_2d(audio).float()
-        pending = audio if self._pending is None else torch.cat([self._pending, audio], dim=1)
-        count = max(0, (pending.shape[1] - self.n_fft) // self.hop_length + 1)
-        self._pending = pending[:, count * self.hop_length:]
+        frames = self._frames.cut(torch.atleast_2d(audio).float())
+        count = frames.shape[1]
         if count == 0:
             return
-        frames = pending[:, :(count - 1) * self.hop_length + self.n_fft].unfold(1, self.n_fft, self.hop_length)
         spectrum = torch.fft.rfft(frames * self._window, dim=-1)
         power = spectrum.real.pow(2) + spectrum.imag.pow(2)                # (channels, frames, bins)
         warming = max(0, self._tracker.warmup_frames - self._frames_seen)
