@@ -28,6 +28,7 @@ MONO_OFFSET_LU: dict[str, float] = {"podcast": -3.0}
 PRESENCE_Q = 1.0
 NYQUIST_FRACTION = 0.95     # EQ bands at or above this fraction of Nyquist are left out
 LIMITER_MARGIN_DB = 0.15    # headroom kept under true_peak_db for other meters' readings
+LINEAR_HIGHPASS_PERIODS = 8.0  # length of the linear-phase high-pass, in periods of its corner
 MIN_STEM_GAIN_DB, MAX_STEM_GAIN_DB = -120.0, 24.0  # the range of the stems param
 DUCK_RANGE_DB = 6.0         # ducking goes from none to full over this range above duck_threshold_db
 DUCK_RMS_MS = 10.0          # level detector of the ducking key (one-pole mean square)
@@ -46,6 +47,11 @@ class MixMasterParams:
                                             "oversampled (null = the preset's)")
     highpass_hz: float = param(80.0, unit="Hz", min=0.0, max=1000.0,
                                help="rumble high-pass corner, 12 dB/octave (0 = off)")
+    highpass_phase: str = param("minimum", choices=("minimum", "linear"),
+                                help="minimum: a biquad (no latency; it shifts the phase of the low band, "
+                                     "most near the corner); linear: an FIR with the same magnitude and no "
+                                     "phase shift (eight periods of the corner long, half of it latency), so "
+                                     "a voice's low harmonics keep their timing")
     highpass_when: str = param("always", choices=("always", "rumble"),
                                help="always: the high-pass filters every input; rumble: only an input whose band "
                                     "under highpass_hz holds noise (its level in the pauses within "
@@ -174,18 +180,30 @@ class _StemMixer:
 
 
 class _PreGainChain:
-    """High-pass, EQ and de-esser: everything before the loudness gain."""
+    """High-pass, EQ and de-esser: everything before the loudness gain.
 
-    def __init__(self, params: MixMasterParams, sample_rate: int, num_channels: int, *, with_highpass: bool = True):
+    A linear-phase high-pass delays the chain by :attr:`delay_samples` (the same delay where the
+    rumble check leaves the high-pass out); ``aligned`` (for the analysis pass) drops that many
+    samples at the start and :meth:`finish` returns the tail, so the output lines up with the input.
+    """
+
+    def __init__(self, params: MixMasterParams, sample_rate: int, num_channels: int, *, with_highpass: bool = True,
+                 aligned: bool = False):
         import numpy as np
 
         from aural.dsp.dynamics import Deesser
-        from aural.dsp.filters import SosFilter, high_shelf, highpass, low_shelf, peaking
+        from aural.dsp.filters import FirFilter, SampleDelay, SosFilter, high_shelf, highpass, low_shelf, peaking
 
         limit = NYQUIST_FRACTION * sample_rate / 2
         sections = []
         self.has_highpass = with_highpass and _highpass_fits(params, sample_rate)
-        if self.has_highpass:
+        taps = _linear_highpass_taps(params, sample_rate)
+        self.delay_samples = 0 if taps is None else (taps.size - 1) // 2
+        self.linear_highpass = None
+        if taps is not None:
+            self.linear_highpass = (FirFilter(taps, num_channels) if self.has_highpass
+                                    else SampleDelay(self.delay_samples, num_channels))
+        elif self.has_highpass:
             sections.append(highpass(params.highpass_hz, sample_rate))
         if params.low_shelf_db and params.low_shelf_hz < limit:
             sections.append(low_shelf(params.low_shelf_hz, params.low_shelf_db, sample_rate))
@@ -198,15 +216,34 @@ class _PreGainChain:
         if params.deess_db > 0 and params.deess_hz < limit:
             self.deesser = Deesser(sample_rate, num_channels, params.deess_hz, params.deess_db,
                                    params.deess_threshold_db)
+        self.aligned = aligned
+        self.num_channels = num_channels
+        self.reset()
 
     def reset(self) -> None:
         self.eq.reset()
         if self.deesser is not None:
             self.deesser.reset()
+        if self.linear_highpass is not None:
+            self.linear_highpass.reset()
+        self._to_skip = self.delay_samples if self.aligned else 0
 
     def process(self, audio: np.ndarray) -> np.ndarray:
+        if self.linear_highpass is not None:
+            audio = self.linear_highpass.process(audio)
+            if self._to_skip:
+                skipped = min(self._to_skip, audio.shape[-1])
+                audio, self._to_skip = audio[:, skipped:], self._to_skip - skipped
         out = self.eq.process(audio)
         return self.deesser.process(out) if self.deesser is not None else out
+
+    def finish(self) -> np.ndarray:
+        """What the linear-phase high-pass still holds (empty without one)."""
+        import numpy as np
+
+        if self.linear_highpass is None:
+            return np.zeros((self.num_channels, 0))
+        return self.process(np.zeros((self.num_channels, self.delay_samples)))
 
 
 @register_stage
@@ -221,7 +258,8 @@ class MixMasterStage(Stage):
     integrated loudness and the gains count from that stem's: ``background: -18`` puts the
     background 18 LU under the voice, wherever it sat in the recording.
     Chain: rumble high-pass (highpass_hz, 12 dB/octave; with ``highpass_when: rumble`` only
-    where an analysis pass finds noise under the corner, :mod:`aural.dsp.rumble`) -> low
+    where an analysis pass finds noise under the corner, :mod:`aural.dsp.rumble`; with
+    ``highpass_phase: linear`` an FIR of the same magnitude without phase shift) -> low
     shelf, presence bell, high shelf -> split-band de-esser (deess_db > 0: the band around
     deess_hz is turned down, by up to deess_db, while it dominates; untouched otherwise) ->
     gain -> true-peak limiter.
@@ -291,7 +329,7 @@ class MixMasterStage(Stage):
             from aural.dsp.rumble import RumbleMeter
 
             self._rumble_meter = RumbleMeter(sample_rate, num_channels, self.params.highpass_hz)
-        self._analysis_chain = _PreGainChain(self.params, sample_rate, num_channels)
+        self._analysis_chain = _PreGainChain(self.params, sample_rate, num_channels, aligned=True)
         self._chain = _PreGainChain(self.params, sample_rate, num_channels)
         self._meter = LimitedLoudnessMeter(sample_rate, num_channels,
                                            self.params.limiter_lookahead_ms, self.params.limiter_release_ms)
@@ -325,7 +363,7 @@ class MixMasterStage(Stage):
     @property
     def latency_samples(self) -> int:
         limiter = getattr(self, "_limiter", None)
-        return limiter.latency_samples if limiter is not None else 0
+        return limiter.latency_samples + self._chain.delay_samples if limiter is not None else 0
 
     def _mixdown(self, audio: torch.Tensor, mixer: _StemMixer | None) -> np.ndarray:
         samples = _to_numpy(audio)
@@ -350,6 +388,9 @@ class MixMasterStage(Stage):
             self._measuring_rumble = False
             self._set_highpass()
             return True  # now the loudness, through the chain chosen
+        tail = self._analysis_chain.finish()
+        if tail.shape[-1]:
+            self._meter.process(tail)
         self.measured_lufs = self._meter.integrated_lufs()
         self.gain_db = self._solve_gain() if math.isfinite(self.measured_lufs) else 0.0
         self._chain.reset()
@@ -375,7 +416,8 @@ class MixMasterStage(Stage):
         """The chains with the high-pass where the rumble meter found noise under its corner, without it elsewhere."""
         self.rumble_margin_db = self._rumble_meter.margin_db()
         rumble = self.rumble_margin_db is not None and self.rumble_margin_db >= self.params.rumble_threshold_db
-        self._analysis_chain = _PreGainChain(self.params, self.sample_rate, self.num_channels, with_highpass=rumble)
+        self._analysis_chain = _PreGainChain(self.params, self.sample_rate, self.num_channels, with_highpass=rumble,
+                                             aligned=True)
         self._chain = _PreGainChain(self.params, self.sample_rate, self.num_channels, with_highpass=rumble)
         if self._analysis_mixer is not None:
             self._analysis_mixer.reset()
@@ -423,6 +465,17 @@ class MixMasterStage(Stage):
 def _highpass_fits(params: MixMasterParams, sample_rate: int) -> bool:
     """Whether the rumble high-pass is on and its corner lies under the EQ's limit (95 % of Nyquist)."""
     return 0 < params.highpass_hz < NYQUIST_FRACTION * sample_rate / 2
+
+
+def _linear_highpass_taps(params: MixMasterParams, sample_rate: int) -> np.ndarray | None:
+    """The linear-phase high-pass (the biquad's magnitude, ``LINEAR_HIGHPASS_PERIODS`` periods of
+    its corner long, an odd number of taps), or None where the high-pass is minimum-phase or off."""
+    if params.highpass_phase != "linear" or not _highpass_fits(params, sample_rate):
+        return None
+    from aural.dsp.filters import highpass, linear_phase_taps
+
+    half = round(LINEAR_HIGHPASS_PERIODS * sample_rate / params.highpass_hz / 2)
+    return linear_phase_taps(highpass(params.highpass_hz, sample_rate), sample_rate, 2 * half + 1)
 
 
 def _to_numpy(audio: torch.Tensor) -> np.ndarray:

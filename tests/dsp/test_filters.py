@@ -109,3 +109,36 @@ def test_empty_cascade_passes_audio_through_as_a_copy():
     audio = np.arange(6.0).reshape(2, 3)
     out = filters.SosFilter(np.zeros((0, 6)), 2).process(audio)
     assert np.array_equal(out, audio) and out is not audio
+
+
+@pytest.mark.parametrize("sample_rate, corner_hz", [(16000, 90.0), (48000, 90.0), (44100, 25.0)])
+def test_linear_phase_taps_keep_the_magnitude_and_delay_every_frequency_alike(sample_rate, corner_hz):
+    sos = filters.highpass(corner_hz, sample_rate)
+    num_taps = 2 * round(4 * sample_rate / corner_hz) + 1  # eight periods of the corner
+    taps = filters.linear_phase_taps(sos, sample_rate, num_taps)
+    assert taps.shape == (num_taps,) and np.allclose(taps, taps[::-1])  # symmetric: linear phase
+    freqs = corner_hz * np.array([0.6, 1.0, 1.5, 2.0, 5.0, 20.0])
+    _, fir = scipy.signal.freqz(taps, worN=freqs, fs=sample_rate)
+    np.testing.assert_allclose(20 * np.log10(np.abs(fir)), 20 * np.log10(np.abs(filters.response(sos, freqs, sample_rate))),
+                               atol=0.15)
+    _, delay = scipy.signal.group_delay((taps, [1.0]), w=freqs, fs=sample_rate)
+    np.testing.assert_allclose(delay, (num_taps - 1) / 2, atol=1e-6)
+
+
+def test_linear_phase_taps_need_an_odd_length():
+    with pytest.raises(ValueError, match="odd"):
+        filters.linear_phase_taps(filters.highpass(90.0, 16000), 16000, 100)
+
+
+@pytest.mark.parametrize("block", [1, 61, 4093])
+def test_streaming_fir_and_delay_equal_whole_signal_filtering(block):
+    audio = np.random.default_rng(1).standard_normal((2, 9000))
+    taps = filters.linear_phase_taps(filters.highpass(90.0, 16000), 16000, 1423)
+    fir, delay = filters.FirFilter(taps, 2), filters.SampleDelay(711, 2)
+    pieces = [(fir.process(audio[:, i:i + block]), delay.process(audio[:, i:i + block]))
+              for i in range(0, audio.shape[1], block)]
+    np.testing.assert_allclose(np.concatenate([p[0] for p in pieces], axis=1),
+                               scipy.signal.lfilter(taps, [1.0], audio, axis=-1), rtol=0, atol=1e-12)
+    delayed = np.concatenate([p[1] for p in pieces], axis=1)
+    assert np.array_equal(delayed[:, 711:], audio[:, :-711]) and not delayed[:, :711].any()
+    assert fir.process(audio[:, :0]).shape == (2, 0)

@@ -94,7 +94,8 @@ def stream(stage, signal, block):
 
 @pytest.mark.parametrize("settings", [{}, {"preset": "streaming", "presence_db": 4.0, "high_shelf_db": 3.0,
                                            "low_shelf_db": -2.0, "deess_db": 6.0},
-                                      {"highpass_hz": 90.0, "highpass_when": "rumble"}])
+                                      {"highpass_hz": 90.0, "highpass_when": "rumble"},
+                                      {"highpass_hz": 90.0, "highpass_phase": "linear"}])
 @pytest.mark.parametrize("block", [61, 4093])
 def test_block_wise_output_equals_whole_signal(settings, block):
     signal = speech_like(0.6 if block == 61 else 3.0, 48000, num_channels=2, seed=block, level_db=-14)
@@ -109,6 +110,38 @@ def test_stereo_impulse_stays_aligned():
     out = MixMasterStage().process(Signal(audio, 48000)).audio
     assert int(out[0].abs().argmax()) == 24000 == int(out[1].abs().argmax())
     np.testing.assert_allclose(out[1].numpy(), -0.5 * out[0].numpy(), atol=1e-7)
+
+
+def test_a_linear_phase_high_pass_cuts_as_the_biquad_does_without_moving_what_it_keeps():
+    """The 90 Hz high-pass as an FIR: the same levels as the biquad (tones at 55, 180 and
+    1000 Hz), output in line with the input (its delay compensated), and a 180 Hz partial keeps
+    its phase where the biquad turns it by 40 degrees."""
+    freqs = [55.0, 180.0, 1000.0]
+    signal = two_tone(freqs, amplitudes=(0.05, 0.05, 0.05), seconds=3.0)
+    settings = {"preset": "broadcast", "highpass_hz": 90.0, "max_limiting_db": 0.0}
+    biquad = MixMasterStage(**settings).process(signal)
+    linear_stage = MixMasterStage(**settings, highpass_phase="linear")
+    linear = linear_stage.process(signal)
+    assert linear_stage.latency_samples > MixMasterStage(**settings).latency_samples
+    assert linear.audio.shape == signal.audio.shape
+    np.testing.assert_allclose(tone_levels_db(linear, freqs), tone_levels_db(biquad, freqs), atol=0.15)
+
+    def phase_deg(audio, freq_hz):
+        tail = audio[0, -48000:].double().numpy()
+        return math.degrees(np.angle(np.fft.rfft(tail)[int(freq_hz)]))
+
+    shift_linear = phase_deg(linear.audio, 180.0) - phase_deg(signal.audio, 180.0)
+    shift_biquad = phase_deg(biquad.audio, 180.0) - phase_deg(signal.audio, 180.0)
+    assert abs(shift_linear) < 1.0 and abs(shift_biquad) > 30.0
+
+
+def test_the_linear_phase_high_pass_left_out_by_the_rumble_check_keeps_the_same_latency():
+    voice = speech_like(4.0, 48000, seed=3)
+    stage = MixMasterStage(highpass_hz=90.0, highpass_when="rumble", highpass_phase="linear", max_limiting_db=0.0)
+    out = stage.process(voice)
+    assert stage.describe()["highpass_applied"] is False
+    plain = MixMasterStage(highpass_hz=0.0, max_limiting_db=0.0).process(voice)
+    torch.testing.assert_close(out.audio, plain.audio, rtol=0, atol=1e-6)
 
 
 def test_input_is_not_modified_and_process_block_needs_the_analysis():
