@@ -152,12 +152,14 @@ def linear_phase_taps(sos: np.ndarray, sample_rate: int, num_taps: int) -> np.nd
 class FirFilter:
     """An FIR over ``(channels, samples)`` float64 blocks, carrying the last ``len(taps) - 1``
     input samples: filtering block by block equals filtering the whole signal (to float
-    rounding; FFT convolution). The output is causal: a linear-phase filter's lags by half
-    its length."""
+    rounding). Overlap-save FFT convolution with the taps' spectrum computed once (FFT four
+    times the taps). The output is causal: a linear-phase filter's lags by half its length."""
 
     def __init__(self, taps: np.ndarray, num_channels: int):
         self.taps = np.asarray(taps, dtype=np.float64).reshape(-1)
         self.num_channels = num_channels
+        self._fft_size = 1 << int(math.ceil(math.log2(4 * self.taps.size)))
+        self._taps_spectrum = np.fft.rfft(self.taps, self._fft_size)
         self.reset()
 
     def reset(self) -> None:
@@ -167,9 +169,15 @@ class FirFilter:
         """Filter the next ``(channels, n)`` float64 block; returns a new array."""
         joined = np.concatenate([self._history, audio], axis=-1)
         self._history = joined[:, joined.shape[-1] - self._history.shape[-1]:]
-        if audio.shape[-1] == 0:
-            return np.zeros_like(audio, dtype=np.float64)
-        return scipy.signal.oaconvolve(joined, self.taps[None, :], mode="valid", axes=-1)
+        num_samples, held = audio.shape[-1], self.taps.size - 1
+        step = self._fft_size - held  # new outputs per FFT
+        out = np.empty((joined.shape[0], num_samples), dtype=np.float64)
+        for start in range(0, num_samples, step):
+            count = min(step, num_samples - start)
+            segment = np.fft.rfft(joined[:, start:start + held + count], self._fft_size, axis=-1)
+            out[:, start:start + count] = np.fft.irfft(segment * self._taps_spectrum, self._fft_size,
+                                                       axis=-1)[:, held:held + count]
+        return out
 
 
 class SampleDelay:
