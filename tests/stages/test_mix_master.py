@@ -164,9 +164,11 @@ def test_silence_gets_no_gain_and_no_nan():
 
 @pytest.mark.parametrize("sample_rate, num_channels", [(8000, 1), (192000, 2), (48000, 6)])
 @pytest.mark.parametrize("num_samples", [0, 1, 0.1])
-def test_rates_channels_and_tiny_inputs(sample_rate, num_channels, num_samples):
+@pytest.mark.parametrize("highpass_phase", ["minimum", "linear"])
+def test_rates_channels_and_tiny_inputs(sample_rate, num_channels, num_samples, highpass_phase):
     n = int(num_samples * sample_rate) if isinstance(num_samples, float) else num_samples
-    settings = {"presence_db": 3.0, "high_shelf_db": 2.0, "deess_db": 6.0}  # bands above 4 kHz drop out at 8 kHz
+    settings = {"presence_db": 3.0, "high_shelf_db": 2.0, "deess_db": 6.0,  # bands above 4 kHz drop out at 8 kHz
+                "highpass_phase": highpass_phase}  # linear: an 80 Hz FIR whose delay outlasts a one-sample input
     rng = np.random.default_rng(n)
     signal = Signal(torch.from_numpy((0.03 * rng.standard_normal((num_channels, n))).astype(np.float32)), sample_rate)
     out = MixMasterStage(**settings).process(signal)
