@@ -47,6 +47,9 @@ class MixMasterParams:
                                             "oversampled (null = the preset's)")
     highpass_hz: float = param(80.0, unit="Hz", min=0.0, max=1000.0,
                                help="rumble high-pass corner, 12 dB/octave (0 = off)")
+    highpass_q: float = param(1.0 / math.sqrt(2.0), min=0.3, max=2.0,
+                              help="the high-pass's quality factor: 0.7071 is Butterworth (-3 dB at the corner), "
+                                   "0.5 a softer knee (-6 dB at the corner, a little more taken above it)")
     highpass_phase: str = param("minimum", choices=("minimum", "linear"),
                                 help="minimum: a biquad (no latency; it shifts the phase of the low band, "
                                      "most near the corner); linear: an FIR with the same magnitude and no "
@@ -204,7 +207,7 @@ class _PreGainChain:
             self.linear_highpass = (FirFilter(taps, num_channels) if self.has_highpass
                                     else SampleDelay(self.delay_samples, num_channels))
         elif self.has_highpass:
-            sections.append(highpass(params.highpass_hz, sample_rate))
+            sections.append(highpass(params.highpass_hz, sample_rate, q=params.highpass_q))
         if params.low_shelf_db and params.low_shelf_hz < limit:
             sections.append(low_shelf(params.low_shelf_hz, params.low_shelf_db, sample_rate))
         if params.presence_db and params.presence_hz < limit:
@@ -475,7 +478,8 @@ def _linear_highpass_taps(params: MixMasterParams, sample_rate: int) -> np.ndarr
     from aural.dsp.filters import highpass, linear_phase_taps
 
     half = round(LINEAR_HIGHPASS_PERIODS * sample_rate / params.highpass_hz / 2)
-    return linear_phase_taps(highpass(params.highpass_hz, sample_rate), sample_rate, 2 * half + 1)
+    return linear_phase_taps(highpass(params.highpass_hz, sample_rate, q=params.highpass_q), sample_rate,
+                             2 * half + 1)
 
 
 def _to_numpy(audio: torch.Tensor) -> np.ndarray:

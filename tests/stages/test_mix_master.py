@@ -135,6 +135,18 @@ def test_a_linear_phase_high_pass_cuts_as_the_biquad_does_without_moving_what_it
     assert abs(shift_linear) < 1.0 and abs(shift_biquad) > 30.0
 
 
+@pytest.mark.parametrize("highpass_phase", ["minimum", "linear"])
+@pytest.mark.parametrize("q, corner_db", [(1 / math.sqrt(2), -3.01), (0.5, -6.02)])
+def test_highpass_q_sets_the_level_at_the_corner(highpass_phase, q, corner_db):
+    freqs = [90.0, 1000.0]
+    signal = two_tone(freqs, seconds=3.0)
+    out = MixMasterStage(preset="broadcast", highpass_hz=90.0, highpass_q=q, highpass_phase=highpass_phase,
+                         max_limiting_db=0.0).process(signal)
+    levels = tone_levels_db(out, freqs)
+    inputs = tone_levels_db(signal, freqs)
+    assert (levels[0] - inputs[0]) - (levels[1] - inputs[1]) == pytest.approx(corner_db, abs=0.15)
+
+
 def test_the_linear_phase_high_pass_left_out_by_the_rumble_check_keeps_the_same_latency():
     voice = speech_like(4.0, 48000, seed=3)
     stage = MixMasterStage(highpass_hz=90.0, highpass_when="rumble", highpass_phase="linear", max_limiting_db=0.0)
