@@ -168,7 +168,7 @@ class FirFilter:
     def process(self, audio: np.ndarray) -> np.ndarray:
         """Filter the next ``(channels, n)`` float64 block; returns a new array."""
         joined = np.concatenate([self._history, audio], axis=-1)
-        self._history = joined[:, joined.shape[-1] - self._history.shape[-1]:]
+        self._history = joined[:, joined.shape[-1] - self._history.shape[-1]:].copy()  # not a view of the block
         num_samples, held = audio.shape[-1], self.taps.size - 1
         step = self._fft_size - held  # new outputs per FFT
         out = np.empty((joined.shape[0], num_samples), dtype=np.float64)

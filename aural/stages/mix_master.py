@@ -185,13 +185,14 @@ class _StemMixer:
 class _PreGainChain:
     """High-pass, EQ and de-esser: everything before the loudness gain.
 
-    A linear-phase high-pass delays the chain by :attr:`delay_samples` (the same delay where the
-    rumble check leaves the high-pass out); ``aligned`` (for the analysis pass) drops that many
-    samples at the start and :meth:`finish` returns the tail, so the output lines up with the input.
+    ``linear_taps`` (:func:`_linear_highpass_taps`, designed once per stage) make the high-pass an
+    FIR that delays the chain by :attr:`delay_samples` (the same delay where the rumble check leaves
+    the high-pass out); ``aligned`` (for the analysis pass) drops that many samples at the start and
+    :meth:`finish` returns the tail, so the output lines up with the input.
     """
 
     def __init__(self, params: MixMasterParams, sample_rate: int, num_channels: int, *, with_highpass: bool = True,
-                 aligned: bool = False):
+                 linear_taps: np.ndarray | None = None, aligned: bool = False):
         import numpy as np
 
         from aural.dsp.dynamics import Deesser
@@ -200,11 +201,10 @@ class _PreGainChain:
         limit = NYQUIST_FRACTION * sample_rate / 2
         sections = []
         self.has_highpass = with_highpass and _highpass_fits(params, sample_rate)
-        taps = _linear_highpass_taps(params, sample_rate)
-        self.delay_samples = 0 if taps is None else (taps.size - 1) // 2
+        self.delay_samples = 0 if linear_taps is None else (linear_taps.size - 1) // 2
         self.linear_highpass = None
-        if taps is not None:
-            self.linear_highpass = (FirFilter(taps, num_channels) if self.has_highpass
+        if linear_taps is not None:
+            self.linear_highpass = (FirFilter(linear_taps, num_channels) if self.has_highpass
                                     else SampleDelay(self.delay_samples, num_channels))
         elif self.has_highpass:
             sections.append(highpass(params.highpass_hz, sample_rate, q=params.highpass_q))
@@ -332,8 +332,10 @@ class MixMasterStage(Stage):
             from aural.dsp.rumble import RumbleMeter
 
             self._rumble_meter = RumbleMeter(sample_rate, num_channels, self.params.highpass_hz)
-        self._analysis_chain = _PreGainChain(self.params, sample_rate, num_channels, aligned=True)
-        self._chain = _PreGainChain(self.params, sample_rate, num_channels)
+        self._linear_taps = _linear_highpass_taps(self.params, sample_rate)
+        self._analysis_chain = _PreGainChain(self.params, sample_rate, num_channels, linear_taps=self._linear_taps,
+                                             aligned=True)
+        self._chain = _PreGainChain(self.params, sample_rate, num_channels, linear_taps=self._linear_taps)
         self._meter = LimitedLoudnessMeter(sample_rate, num_channels,
                                            self.params.limiter_lookahead_ms, self.params.limiter_release_ms)
         self._limiter = TruePeakLimiter(sample_rate, num_channels, true_peak_db,
@@ -420,8 +422,9 @@ class MixMasterStage(Stage):
         self.rumble_margin_db = self._rumble_meter.margin_db()
         rumble = self.rumble_margin_db is not None and self.rumble_margin_db >= self.params.rumble_threshold_db
         self._analysis_chain = _PreGainChain(self.params, self.sample_rate, self.num_channels, with_highpass=rumble,
-                                             aligned=True)
-        self._chain = _PreGainChain(self.params, self.sample_rate, self.num_channels, with_highpass=rumble)
+                                             linear_taps=self._linear_taps, aligned=True)
+        self._chain = _PreGainChain(self.params, self.sample_rate, self.num_channels, with_highpass=rumble,
+                                    linear_taps=self._linear_taps)
         if self._analysis_mixer is not None:
             self._analysis_mixer.reset()
 
