@@ -17,6 +17,8 @@ import numba
 import numpy as np
 import torch
 
+from aural.dsp.delay import SampleDelay
+
 LEVEL_FLOOR_DB = -200.0  # detector floor: log(0) guard for silence
 
 
@@ -193,7 +195,7 @@ class DynamicsProcessor:
         self.reset()
 
     def reset(self) -> None:
-        self._delay = np.zeros((self.num_channels, self.latency_samples), dtype=np.float64)
+        self._delay = SampleDelay(self.latency_samples, self.num_channels)
         self._mean_square = np.zeros(self.num_channels, dtype=np.float64)
         self._compressor_state = np.zeros(self._num_rows, dtype=np.float64)
         self._expander_state = np.zeros(self._num_rows, dtype=np.float64)
@@ -229,12 +231,7 @@ class DynamicsProcessor:
         if n == 0:
             return np.zeros_like(audio)
         gain = 10.0 ** (self.gain_db(audio) / 20.0)
-        if self.latency_samples:
-            joined = np.concatenate([self._delay, audio], axis=1)
-            delayed, self._delay = joined[:, :n], joined[:, n:].copy()
-        else:
-            delayed = audio
-        return delayed * gain
+        return self._delay.process(audio) * gain
 
 
 # -- de-esser ---------------------------------------------------------------------------------

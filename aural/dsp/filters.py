@@ -22,6 +22,8 @@ import math
 import numpy as np
 import scipy.signal
 
+from aural.dsp.delay import SampleDelay  # noqa: F401  (re-exported: FirFilter's companion)
+
 BUTTERWORTH_Q = 1.0 / math.sqrt(2.0)
 
 
@@ -178,20 +180,3 @@ class FirFilter:
             out[:, start:start + count] = np.fft.irfft(segment * self._taps_spectrum, self._fft_size,
                                                        axis=-1)[:, held:held + count]
         return out
-
-
-class SampleDelay:
-    """``(channels, samples)`` blocks out ``delay_samples`` later (zeros first)."""
-
-    def __init__(self, delay_samples: int, num_channels: int):
-        self.delay_samples = delay_samples
-        self.num_channels = num_channels
-        self.reset()
-
-    def reset(self) -> None:
-        self._held = np.zeros((self.num_channels, self.delay_samples), dtype=np.float64)
-
-    def process(self, audio: np.ndarray) -> np.ndarray:
-        joined = np.concatenate([self._held, np.asarray(audio, dtype=np.float64)], axis=-1)
-        out, self._held = joined[:, :audio.shape[-1]], joined[:, audio.shape[-1]:]
-        return out.copy()

@@ -20,6 +20,8 @@ import numba
 import numpy as np
 import torch
 
+from aural.dsp.delay import SampleDelay
+
 TAPS_PER_PHASE = 24   # interpolator support: 12 samples either side
 KAISER_BETA = 8.0
 _SCREEN_CHUNK = 64    # samples whose interpolation is skipped together when all are small
@@ -262,7 +264,7 @@ class TruePeakLimiter:
     def reset(self) -> None:
         self._detector.reset()
         self._smoother.reset()
-        self._delay = np.zeros((self.num_channels, self.latency_samples))
+        self._delay = SampleDelay(self.latency_samples, self.num_channels)
 
     def gain(self, audio: np.ndarray) -> np.ndarray:
         """Gains for the next ``n`` output samples (those delayed by ``latency_samples``)."""
@@ -276,7 +278,4 @@ class TruePeakLimiter:
         n = audio.shape[1]
         if n == 0:
             return np.zeros_like(audio)
-        gain = self.gain(audio)
-        joined = np.concatenate([self._delay, audio], axis=1)
-        self._delay = joined[:, n:].copy()
-        return joined[:, :n] * gain
+        return self._delay.process(audio) * self.gain(audio)
