@@ -16,7 +16,9 @@ a hertz to reach 30 dB; here the hum is *modelled* and subtracted:
    window corrects its frequency (drift, and the small errors of ``k f0`` at high ``k``), and
    each window's phasor becomes the inverse-noise-weighted mean of its neighbours' (``SMOOTH_WINDOWS``
    either side), brought to its centre: windows where speech or music covers a line count
-   little, pauses count much, so the model follows the hum and not the programme.
+   little, pauses count much, so the model follows the hum and not the programme. A line that
+   stands out of its noise but does not keep its phase across those windows (the magnitude of
+   their mean under ``MIN_COHERENCE`` of their mean magnitude) is not hum, and is left alone.
 3. **Subtraction** (:class:`HumCanceller`): between two window centres the two local models
    are cross-faded linearly and subtracted. Nothing else is filtered: only the modelled lines
    leave, from the first sample to the last.
@@ -50,6 +52,7 @@ SMOOTH_WINDOWS = 4           # tracking: neighbours either side of a window
 PAIR_SMOOTH = 2              # tracking: phase advances averaged either side of a window pair
 LEVEL_RANGE = 1e-2           # measure(): the programme's level is floored this far (40 dB) below its mean
 MIN_LINE_SNR = 2.0           # a harmonic above MIN_HARMONICS is modelled from this tracked SNR (power ratio) on
+MIN_COHERENCE = 0.9          # a line above its noise is modelled where its phase holds this well across windows
 
 
 @dataclass(frozen=True)
@@ -239,7 +242,15 @@ def track(measures: list[_Measure | None]) -> list[HumWindow | None]:
         to_centre = np.exp(1j * (phase[index][None, :] - phase[lo:hi]))
         estimate = (trust[:, None, :] * phasors[lo:hi] * to_centre[:, None, :]).sum(axis=0) / trust.sum(axis=0)
         snr = (np.abs(estimate) ** 2).sum(axis=0) * trust.sum(axis=0) / max(taper.sum(), 1e-9)
-        keep = (orders <= MIN_HARMONICS) | (snr >= MIN_LINE_SNR)
+        # a line that keeps its phase from window to window (the magnitude of the neighbours' mean near the
+        # mean of their magnitudes) is hum; one that does not (a machine's tone beside a mains harmonic,
+        # with a voice's partials on it) would get a steady model that adds as much as it removes
+        resultant = np.abs(estimate).sum(axis=0) * trust.sum(axis=0)
+        spread = (trust * np.abs(phasors[lo:hi]).sum(axis=1)).sum(axis=0)
+        excess = (np.abs(phasors[lo:hi]) ** 2).sum(axis=1) - np.where(valid[lo:hi, None], noise[lo:hi], 0.0)
+        above_noise = (trust * excess).sum(axis=0) > 0
+        steady = (resultant >= MIN_COHERENCE * spread) | ~above_noise
+        keep = ((orders <= MIN_HARMONICS) | (snr >= MIN_LINE_SNR)) & steady
         models.append(HumWindow(float(centres[index]), tracked[keep], estimate[:, keep]))
     return models
 

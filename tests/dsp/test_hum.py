@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from aural.degrade.mains import mains_wave
-from aural.dsp.hum import HumAnalyzer, HumCanceller
+from aural.dsp.hum import HumAnalyzer, HumCanceller, _Measure, track
 from aural.systems.probe import voiced
 
 SAMPLE_RATE = 48000
@@ -99,3 +99,19 @@ def test_hum_in_part_of_a_file_only():
     settled, onset = slice(13 * SAMPLE_RATE, None), slice(10 * SAMPLE_RATE, 13 * SAMPLE_RATE)
     assert reduction_db(noise[settled], out[settled] - voice[settled]) >= 25.0
     assert reduction_db(noise[onset], out[onset] - voice[onset]) >= 6.0
+
+
+def test_a_line_that_does_not_keep_its_phase_is_not_modelled():
+    """Of two lines standing out of the same noise, the one whose phase jumps from window to window
+    (a machine's tone beside a mains harmonic) is left out; the steady one is modelled."""
+    rng = np.random.default_rng(4)
+    count, windows = 12, 9
+    measures = []
+    for _ in range(windows):
+        phasors = np.full((1, count), 1e-6, dtype=np.complex128)
+        phasors[0, 1] = 0.01 * np.exp(1j * 0.3)                               # 100 Hz: steady hum
+        phasors[0, 5] = 0.01 * np.exp(1j * rng.uniform(-np.pi, np.pi))        # 300 Hz: wandering
+        measures.append(_Measure(50.0, 50.0, phasors, np.full(count, 1e-8)))
+    middle = track(measures)[windows // 2]
+    modelled = np.round(middle.frequencies_hz).astype(int).tolist()
+    assert 100 in modelled and 300 not in modelled
