@@ -1,4 +1,4 @@
-"""A streamed delay line in whole samples (no imports beyond numpy: limiters and meters use it)."""
+"""A streamed delay line in whole samples (numpy only: the compressor, the true-peak limiter and mix_master use it)."""
 
 from __future__ import annotations
 
