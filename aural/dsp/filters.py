@@ -22,8 +22,6 @@ import math
 import numpy as np
 import scipy.signal
 
-from aural.dsp.delay import SampleDelay  # noqa: F401  (re-exported: FirFilter's companion)
-
 BUTTERWORTH_Q = 1.0 / math.sqrt(2.0)
 
 

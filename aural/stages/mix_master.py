@@ -195,8 +195,9 @@ class _PreGainChain:
                  linear_taps: np.ndarray | None = None, aligned: bool = False):
         import numpy as np
 
+        from aural.dsp.delay import SampleDelay
         from aural.dsp.dynamics import Deesser
-        from aural.dsp.filters import FirFilter, SampleDelay, SosFilter, high_shelf, highpass, low_shelf, peaking
+        from aural.dsp.filters import FirFilter, SosFilter, high_shelf, highpass, low_shelf, peaking
 
         limit = NYQUIST_FRACTION * sample_rate / 2
         sections = []
@@ -333,9 +334,7 @@ class MixMasterStage(Stage):
 
             self._rumble_meter = RumbleMeter(sample_rate, num_channels, self.params.highpass_hz)
         self._linear_taps = _linear_highpass_taps(self.params, sample_rate)
-        self._analysis_chain = _PreGainChain(self.params, sample_rate, num_channels, linear_taps=self._linear_taps,
-                                             aligned=True)
-        self._chain = _PreGainChain(self.params, sample_rate, num_channels, linear_taps=self._linear_taps)
+        self._build_chains(sample_rate, num_channels, with_highpass=True)
         self._meter = LimitedLoudnessMeter(sample_rate, num_channels,
                                            self.params.limiter_lookahead_ms, self.params.limiter_release_ms)
         self._limiter = TruePeakLimiter(sample_rate, num_channels, true_peak_db,
@@ -421,12 +420,16 @@ class MixMasterStage(Stage):
         """The chains with the high-pass where the rumble meter found noise under its corner, without it elsewhere."""
         self.rumble_margin_db = self._rumble_meter.margin_db()
         rumble = self.rumble_margin_db is not None and self.rumble_margin_db >= self.params.rumble_threshold_db
-        self._analysis_chain = _PreGainChain(self.params, self.sample_rate, self.num_channels, with_highpass=rumble,
-                                             linear_taps=self._linear_taps, aligned=True)
-        self._chain = _PreGainChain(self.params, self.sample_rate, self.num_channels, with_highpass=rumble,
-                                    linear_taps=self._linear_taps)
+        self._build_chains(self.sample_rate, self.num_channels, with_highpass=rumble)
         if self._analysis_mixer is not None:
             self._analysis_mixer.reset()
+
+    def _build_chains(self, sample_rate: int, num_channels: int, *, with_highpass: bool) -> None:
+        """The analysis pass's chain (aligned with its input) and the output's, with or without the high-pass."""
+        self._analysis_chain = _PreGainChain(self.params, sample_rate, num_channels, with_highpass=with_highpass,
+                                             linear_taps=self._linear_taps, aligned=True)
+        self._chain = _PreGainChain(self.params, sample_rate, num_channels, with_highpass=with_highpass,
+                                    linear_taps=self._linear_taps)
 
     def _solve_gain(self) -> float:
         """The gain that brings the limited output to target_lufs (bisection on the model)."""

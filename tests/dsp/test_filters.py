@@ -9,6 +9,7 @@ import pytest
 import scipy.signal
 
 from aural.dsp import filters
+from aural.dsp.delay import SampleDelay
 
 RATES = [8000, 44100, 48000, 192000]
 
@@ -134,7 +135,7 @@ def test_linear_phase_taps_need_an_odd_length():
 def test_streaming_fir_and_delay_equal_whole_signal_filtering(block):
     audio = np.random.default_rng(1).standard_normal((2, 9000))
     taps = filters.linear_phase_taps(filters.highpass(90.0, 16000), 16000, 1423)
-    fir, delay = filters.FirFilter(taps, 2), filters.SampleDelay(711, 2)
+    fir, delay = filters.FirFilter(taps, 2), SampleDelay(711, 2)
     pieces = [(fir.process(audio[:, i:i + block]), delay.process(audio[:, i:i + block]))
               for i in range(0, audio.shape[1], block)]
     np.testing.assert_allclose(np.concatenate([p[0] for p in pieces], axis=1),
