@@ -21,11 +21,11 @@ import soxr
 
 from aural.dsp.filters import FirFilter, highpass, linear_phase_taps
 from aural.metrics.perceptual import stoi
+from aural.stages.mix_master import LINEAR_HIGHPASS_PERIODS  # the FIR's length, in periods of the corner
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE_RATE = 16000
 STOI_RATE = 10000  # STOI's own rate (aural resamples with soxr, as its bench does)
-PERIODS = 8.0  # linear-phase length in periods of the corner, as mix_master builds it
 
 
 def designs() -> dict[str, tuple[float, np.ndarray]]:
@@ -40,7 +40,7 @@ def designs() -> dict[str, tuple[float, np.ndarray]]:
 
 
 def linear_phase(sos: np.ndarray, corner: float, audio: np.ndarray) -> np.ndarray:
-    half = round(PERIODS * SAMPLE_RATE / corner / 2)
+    half = round(LINEAR_HIGHPASS_PERIODS * SAMPLE_RATE / corner / 2)
     taps = linear_phase_taps(sos, SAMPLE_RATE, 2 * half + 1)
     out = FirFilter(taps, 1).process(np.concatenate([audio, np.zeros(half)])[None])[0]
     return out[half:]
