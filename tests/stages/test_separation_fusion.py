@@ -60,10 +60,16 @@ def test_the_fused_spectrum_lies_between_the_two_estimates(fusion):
     assert ((fused - network).abs() <= (network - deepfilter).abs() + 1e-5).all()
 
 
-def test_a_chunk_with_its_context_gives_what_the_whole_spectrum_gives(fusion):
-    """Per-frame normalisation and one frame of reach per layer: streamable by chunks."""
+@pytest.mark.parametrize("time_dilations", [(), (1, 2, 4, 8)])
+def test_a_chunk_with_its_context_gives_what_the_whole_spectrum_gives(time_dilations):
+    """Per-frame normalisation and a known reach over frames per layer: streamable by chunks."""
+    torch.manual_seed(1)
+    fusion = VoiceFusion(VoiceFusionConfig(time_dilations=time_dilations))
+    torch.nn.init.normal_(fusion.head.weight, std=0.5)
+    fusion.eval()
     spectra = [torch.randn(1, 80, 257, dtype=torch.complex64) for _ in range(3)]
     context = fusion.config.context_frames
+    assert context == (sum(time_dilations) or 4)
     with torch.no_grad():
         whole = fusion.share(*spectra)
         chunk = fusion.share(*(s[:, 20 - context:52 + context] for s in spectra))
@@ -75,6 +81,13 @@ def test_the_config_round_trips_and_is_told_apart_from_voice_networks():
     assert config.context_frames == 2
     assert isinstance(build_model(config.to_dict()), VoiceFusion)
     assert build_fusion(config.to_dict()).config == config
+    wide = VoiceFusionConfig(dilations=(1, 2), time_dilations=(2, 4))
+    assert wide.context_frames == 6 and build_fusion(wide.to_dict()).config == wide
+
+
+def test_time_dilations_need_one_per_layer():
+    with pytest.raises(ValueError, match="one dilation"):
+        VoiceFusionConfig(dilations=(1, 2), time_dilations=(1, 2, 4))
 
 
 @needs_libdf

@@ -11,7 +11,8 @@ so the fused estimate always lies between the two (it cannot invent a third). Fe
 (all level-invariant): each estimate's log ratio to the mixture, the cosine of their phase
 difference, how far apart they are, and the mixture's level relative to its frame's loudest bin.
 Four dilated 3x3 convolutions (over frames and bins) with per-frame normalisation, so a chunk
-with ``context_frames`` (one per layer) of context each side gives what the whole file gives:
+with ``context_frames`` (the layers' time dilations summed) of context each side gives what the
+whole file gives:
 the stage streams it as it streams the separation network.
 """
 
@@ -46,17 +47,23 @@ class VoiceFusionConfig(ModelConfig):
     n_fft: int = 512
     hop_length: int = 128
     channels: int = 16
-    dilations: tuple[int, ...] = (1, 2, 4, 8)  # over bins; every layer reads one frame each side
+    dilations: tuple[int, ...] = (1, 2, 4, 8)  # over bins, one per layer
+    time_dilations: tuple[int, ...] = ()  # over frames, one per layer; empty: 1 for every layer
     chunk_frames: int = 32
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "dilations", tuple(int(d) for d in self.dilations))
+        time_dilations = tuple(int(d) for d in self.time_dilations) or (1,) * len(self.dilations)
+        object.__setattr__(self, "time_dilations", time_dilations)
+        if len(time_dilations) != len(self.dilations) or min(time_dilations) < 1:
+            raise ValueError("time_dilations needs one dilation of at least 1 per layer of dilations")
         if self.n_fft % self.hop_length:
             raise ValueError("n_fft must be a multiple of hop_length")
 
     @property
     def context_frames(self) -> int:
-        return len(self.dilations)
+        """Frames each side that one output frame reads (a layer with time dilation d reads d)."""
+        return sum(self.time_dilations)
 
 
 class FrameNorm(nn.Module):
@@ -95,8 +102,9 @@ class VoiceFusion(nn.Module):
         self.config = config = config or VoiceFusionConfig()
         layers: list[nn.Module] = []
         channels_in = 5
-        for dilation in config.dilations:
-            layers += [nn.Conv2d(channels_in, config.channels, 3, padding=(1, dilation), dilation=(1, dilation)),
+        for time_dilation, dilation in zip(config.time_dilations, config.dilations):
+            layers += [nn.Conv2d(channels_in, config.channels, 3, padding=(time_dilation, dilation),
+                                 dilation=(time_dilation, dilation)),
                        FrameNorm(config.channels), nn.PReLU(config.channels)]
             channels_in = config.channels
         self.body = nn.Sequential(*layers)
