@@ -48,10 +48,10 @@ training backgrounds, and runs each through the shipped ``default`` network and 
 DeepFilterNet3 (extra ``deepfilter``) into ``runs/separation/fusion_material`` (2,400 mixtures,
 14 minutes on two cores with ``--part 0/2`` and ``--part 1/2`` in two processes of one thread each;
 an interrupted run resumes; ``lists`` and ``music`` first: the backgrounds include the rendered
-pieces, which need Debian's ``musescore-general-soundfont-lossless``). ``fusion`` trains the ``deepfilter_fusion`` network (:mod:`aural.stages.separation.fusion`)
-on it with ``scripts/recipes/separation_fusion.yaml``; its export is the preset ``fusion``, and
-``calibrate`` then shifts its trust from the network towards DeepFilterNet3
-(``benchmarks/results/separation_fusion.md``).
+pieces, which need Debian's ``musescore-general-soundfont-lossless``). ``fusion`` trains the
+``deepfilter_fusion`` network (:mod:`aural.stages.separation.fusion`) on it with
+``scripts/recipes/separation_fusion.yaml``; its export is the preset ``fusion``, and ``calibrate``
+then shifts its trust from the network towards DeepFilterNet3 (``benchmarks/results/separation_fusion.md``).
 
 Material (``$AURAL_DATA``, default ``../shared/data``):
 
@@ -280,7 +280,7 @@ def calibrate_fusion(offset: float) -> None:
     The fusion learns on voices the network never heard, but the network has heard every
     training background, so on the material it is the better estimate (validation SI-SDRi 7.4
     against 5.1 dB for DeepFilterNet3) where on held-out backgrounds it is the worse one (5.8
-    against 6.8): trained alone, the fusion trusts it too much. The offset was chosen on the
+    against 6.9): trained alone, the fusion trusts it too much. The offset was chosen on the
     held-out mixtures of seed 0 and checked on those of seed 1
     (``benchmarks/results/separation_fusion.md``)."""
     import json
@@ -355,8 +355,8 @@ def data_info(run: str = "sisdr") -> dict[str, object]:
     if rendered:
         info["rendered music"] = (f"{len(rendered)} pieces of 30 s at 16 kHz from `aural data music --seed 0` "
                                   "(scripts/train_separation.py music): music21's corpus (BSD-3-Clause software; "
-                                  "encodings distributed with their encoders' permission) through FluidSynth; soundfont: "
-                                  + ", ".join(_soundfont_licences()))
+                                  "encodings distributed with their encoders' permission) through FluidSynth; "
+                                  "soundfont: " + ", ".join(_soundfont_licences()))
     return info
 
 
