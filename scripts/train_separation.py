@@ -88,7 +88,6 @@ FUSION_OFFSET = -1.0  # calibrate: chosen on the held-out mixtures of seed 0 (7.
                       # benchmarks/separation_fusion.py offsets)
 SHIPPED_MUSIC_STEPS = 4000
 RENDERED_MUSIC = DATA / "rendered_music"
-MUSIC_SOUNDFONT = Path("/usr/share/sounds/sf2/MuseScore_General_Full.sf2")  # Debian's MIT-licensed General MIDI font
 TRAIN_MUSIC = (
     "castanets_dry_ebu_sqam.flac", "librosa_admiralbob77_choice_drum_bass.flac",
     "librosa_fats_waller_aint_misbehavin_piano.flac", "librosa_hungarian_dance_number_5_allegro_in_f_sharp_minor_.flac",
@@ -193,12 +192,14 @@ def train_complex(steps: int | None, resume: bool) -> None:
 
 def render_music(count: int) -> None:
     """``count`` rendered pieces (30 s, 16 kHz, seed 0) and the lists ``data/train_music``: the
-    training voices, the training backgrounds plus the pieces' mixes."""
+    training voices, the training backgrounds plus the pieces' mixes, rendered with MuseScore General."""
+    from aural.degrade.music import MUSESCORE_GENERAL
+
     command = [sys.executable, "-m", "aural", "data", "music", "--out", str(RENDERED_MUSIC), "--count", str(count),
-               "--seed", "0", "--sample-rate", "16000", "--seconds", "30", "--soundfont", str(MUSIC_SOUNDFONT)]
+               "--seed", "0", "--sample-rate", "16000", "--seconds", "30", "--soundfont", MUSESCORE_GENERAL]
     if not (RENDERED_MUSIC / "music.jsonl").exists():
-        if not MUSIC_SOUNDFONT.is_file():
-            sys.exit(f"{MUSIC_SOUNDFONT}: not installed; the shipped networks' music beds were rendered with it "
+        if not Path(MUSESCORE_GENERAL).is_file():
+            sys.exit(f"{MUSESCORE_GENERAL}: not installed; the shipped networks' music beds were rendered with it "
                      "(apt-get install musescore-general-soundfont-lossless)")
         print(" ".join(command), flush=True)
         run_or_exit(command, ROOT)

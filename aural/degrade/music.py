@@ -32,8 +32,9 @@ import numpy as np
 
 from aural.errors import AuralError, UsageError
 
+MUSESCORE_GENERAL = "/usr/share/sounds/sf2/MuseScore_General_Full.sf2"  # musescore-general-soundfont-lossless (MIT)
 SOUNDFONT_CANDIDATES = (
-    "/usr/share/sounds/sf2/MuseScore_General_Full.sf2",  # musescore-general-soundfont-lossless (MIT)
+    MUSESCORE_GENERAL,
     "/usr/share/sounds/sf2/FluidR3_GM.sf2",  # fluid-soundfont-gm (MIT)
     "/usr/share/sounds/sf2/default-GM.sf2",
     "/usr/share/sounds/sf3/MuseScore_General.sf3",

@@ -26,13 +26,17 @@ def model():
     return build_model()
 
 
-@pytest.fixture(scope="module")
-def fusion():
+def varied_fusion(config: VoiceFusionConfig | None = None) -> VoiceFusion:
     """A fusion whose share varies from bin to bin (an untrained one is the fixed blend)."""
     torch.manual_seed(1)
-    net = VoiceFusion()
+    net = VoiceFusion(config)
     torch.nn.init.normal_(net.head.weight, std=0.5)
     return net.eval()
+
+
+@pytest.fixture(scope="module")
+def fusion():
+    return varied_fusion()
 
 
 def estimates(seconds: float = 1.0) -> torch.Tensor:
@@ -63,10 +67,7 @@ def test_the_fused_spectrum_lies_between_the_two_estimates(fusion):
 @pytest.mark.parametrize("time_dilations", [(), (1, 2, 4, 8)])
 def test_a_chunk_with_its_context_gives_what_the_whole_spectrum_gives(time_dilations):
     """Per-frame normalisation and a known reach over frames per layer: streamable by chunks."""
-    torch.manual_seed(1)
-    fusion = VoiceFusion(VoiceFusionConfig(time_dilations=time_dilations))
-    torch.nn.init.normal_(fusion.head.weight, std=0.5)
-    fusion.eval()
+    fusion = varied_fusion(VoiceFusionConfig(time_dilations=time_dilations))
     spectra = [torch.randn(1, 80, 257, dtype=torch.complex64) for _ in range(3)]
     context = fusion.config.context_frames
     assert context == (sum(time_dilations) or 4)
