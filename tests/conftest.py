@@ -22,6 +22,16 @@ def private_cache(tmp_path_factory):
         os.environ["AURAL_CACHE_DIR"] = previous
 
 
+@pytest.fixture(autouse=True)
+def quiet_progress(monkeypatch):
+    """No plain progress lines from a command that runs past the few seconds after which one
+    speaks (a loaded machine gets there), so tests can read stderr exactly; a test that wants
+    the lines sets ``PLAIN_INTERVAL_S`` itself."""
+    import aural.progress
+
+    monkeypatch.setattr(aural.progress, "PLAIN_INTERVAL_S", 1e9)
+
+
 @pytest.fixture
 def one_thread():
     """One intra-op torch thread: small tensors run faster and the shared CPUs stay usable."""
