@@ -31,6 +31,9 @@ def varied_fusion(config: VoiceFusionConfig | None = None) -> VoiceFusion:
     torch.manual_seed(1)
     net = VoiceFusion(config)
     torch.nn.init.normal_(net.head.weight, std=0.5)
+    if net.gain_head is not None:
+        torch.nn.init.normal_(net.gain_head.weight, std=0.5)
+        torch.nn.init.constant_(net.gain_head.bias, 0.0)
     return net.eval()
 
 
@@ -75,6 +78,38 @@ def test_a_chunk_with_its_context_gives_what_the_whole_spectrum_gives(time_dilat
         whole = fusion.share(*spectra)
         chunk = fusion.share(*(s[:, 20 - context:52 + context] for s in spectra))
     torch.testing.assert_close(chunk[:, context:-context], whole[:, 20:52], rtol=0, atol=1e-5)
+
+
+def test_the_gain_head_scales_the_fused_estimate_down_and_starts_near_one():
+    mixture, network, deepfilter = (torch.randn(2, 40, 257, dtype=torch.complex64) for _ in range(3))
+    with torch.no_grad():
+        untrained = VoiceFusion(VoiceFusionConfig(gain=True)).share_and_gain(mixture, network, deepfilter)[1]
+        assert float(untrained.min()) > 0.997
+        net = varied_fusion(VoiceFusionConfig(gain=True))
+        share, gain = net.share_and_gain(mixture, network, deepfilter)
+        fused = net.fuse(mixture, network, deepfilter)
+    assert 0.0 <= float(gain.min()) and float(gain.max()) <= 1.0 and float(gain.std()) > 0.05
+    torch.testing.assert_close(fused, gain * (deepfilter + share * (network - deepfilter)))
+
+
+@pytest.mark.parametrize("gain", [False, True])
+def test_onnxruntime_fuses_as_pytorch(monkeypatch, gain):
+    pytest.importorskip("onnxruntime")
+    from aural.stages.separation.fusion import FusedVoice
+
+    net = varied_fusion(VoiceFusionConfig(gain=gain))
+    fast = FusedVoice(net, share=0.7)
+    monkeypatch.setenv("AURAL_ONNXRUNTIME", "0")
+    plain = FusedVoice(net, share=0.7)
+    assert (fast.inference_engine, plain.inference_engine) == ("onnxruntime", "torch")
+    mixture, network, deepfilter = estimates(1.0)[0, :, None].unbind(0)
+    outputs = []
+    for fusion in (fast, plain):
+        fusion.reset(1)
+        voice = fusion.push(mixture, network, deepfilter)[0]
+        outputs.append(torch.cat([voice, fusion.finish()[0]], dim=-1))
+    assert outputs[1].abs().max() > 0.1
+    torch.testing.assert_close(outputs[0], outputs[1], rtol=0, atol=1e-5)
 
 
 def test_the_config_round_trips_and_is_told_apart_from_voice_networks():

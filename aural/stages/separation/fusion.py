@@ -13,14 +13,17 @@ difference, how far apart they are, and the mixture's level relative to its fram
 Four dilated 3x3 convolutions (over frames and bins) with per-frame normalisation, so a chunk
 with ``context_frames`` (the layers' time dilations summed) of context each side gives what the
 whole file gives:
-the stage streams it as it streams the separation network.
+the stage streams it as it streams the separation network, the convolutions run by onnxruntime
+where it can. With ``gain`` a second head also scales the fused estimate by a gain in [0, 1] per bin
+(what both estimates left of the background can still be lowered).
 """
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass
-from typing import Any, ClassVar, Mapping
+from typing import Any, Callable, ClassVar, Mapping
 
 import torch
 from torch import nn
@@ -33,7 +36,9 @@ NETWORK = "voice_fusion"
 INITIAL_SHARE = 0.3  # the network's share in the fixed blend that measured best (deepfilter_share 0.7)
 MAGNITUDE_FLOOR = 1e-5
 LEVEL_FLOOR = -8.0  # log10 power below the frame's loudest bin
+INITIAL_GAIN_LOGIT = 6.0
 FUSION_BATCH = 16  # windows per network call (bounds memory on long blocks)
+Logits = Callable[[torch.Tensor], torch.Tensor]
 
 
 @dataclass(frozen=True)
@@ -50,6 +55,7 @@ class VoiceFusionConfig(ModelConfig):
     dilations: tuple[int, ...] = (1, 2, 4, 8)  # over bins, one per layer
     time_dilations: tuple[int, ...] = ()  # over frames, one per layer; empty: 1 for every layer
     chunk_frames: int = 32
+    gain: bool = False  # a second head: a gain in [0, 1] per bin on the fused estimate (residual suppression)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "dilations", tuple(int(d) for d in self.dilations))
@@ -111,14 +117,47 @@ class VoiceFusion(nn.Module):
         self.head = nn.Conv2d(config.channels, 1, 1)
         nn.init.zeros_(self.head.weight)  # starts as the fixed blend
         nn.init.constant_(self.head.bias, math.log(INITIAL_SHARE / (1.0 - INITIAL_SHARE)))
+        self.gain_head: nn.Conv2d | None = None
+        if config.gain:
+            self.gain_head = nn.Conv2d(config.channels, 1, 1)
+            nn.init.zeros_(self.gain_head.weight)
+            nn.init.constant_(self.gain_head.bias, INITIAL_GAIN_LOGIT)  # starts at a gain of 1 (0.998)
         self.register_buffer("window", hann_window(config.n_fft), persistent=False)
+
+    def logits(self, features: torch.Tensor) -> torch.Tensor:
+        """``(batch, 5, frames, bins)`` features -> ``(batch, heads, frames, bins)`` logits: the
+        share's, then (with ``config.gain``) the gain's."""
+        hidden = self.body(features)
+        if self.gain_head is None:
+            return self.head(hidden)
+        return torch.cat([self.head(hidden), self.gain_head(hidden)], dim=1)
+
+    def inference_logits(self, frames: int, cache_key: tuple[Any, ...] | None = None) -> Logits:
+        """:meth:`logits` for windows of ``frames`` frames, run by onnxruntime where it can
+        (:func:`aural.nn.onnx_runtime.onnx_function`; other shapes run here)."""
+        from aural.nn.onnx_runtime import BoundMethod, onnx_function
+
+        generator = torch.Generator().manual_seed(0)  # features of about the real ones' range
+        example = torch.randn(1, 5, frames, self.config.n_fft // 2 + 1, generator=generator)
+        key = None if cache_key is None else (*cache_key, json.dumps(self.config.to_dict(), sort_keys=True))
+        return onnx_function(BoundMethod(self, "logits"), (example,), label="VoiceFusion", cache_key=key)
 
     def share(self, mixture: torch.Tensor, network: torch.Tensor, deepfilter: torch.Tensor) -> torch.Tensor:
         """The network estimate's share per bin, ``(batch, frames, bins)`` in [0, 1]."""
-        return torch.sigmoid(self.head(self.body(fusion_features(mixture, network, deepfilter))))[:, 0]
+        return self.share_and_gain(mixture, network, deepfilter)[0]
 
-    def fuse(self, mixture: torch.Tensor, network: torch.Tensor, deepfilter: torch.Tensor) -> torch.Tensor:
-        return deepfilter + self.share(mixture, network, deepfilter) * (network - deepfilter)
+    def share_and_gain(self, mixture: torch.Tensor, network: torch.Tensor, deepfilter: torch.Tensor,
+                       logits: Logits | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The share and (with ``config.gain``) the gain per bin, each ``(batch, frames, bins)``;
+        ``logits``: what computes them (default :meth:`logits`; :meth:`inference_logits`)."""
+        values = torch.sigmoid((logits or self.logits)(fusion_features(mixture, network, deepfilter)))
+        return values[:, 0], values[:, 1] if values.shape[1] > 1 else None
+
+    def fuse(self, mixture: torch.Tensor, network: torch.Tensor, deepfilter: torch.Tensor,
+             logits: Logits | None = None) -> torch.Tensor:
+        share, gain = self.share_and_gain(mixture, network, deepfilter, logits)
+        fused = deepfilter + share * (network - deepfilter)
+        return fused if gain is None else gain * fused
 
     def forward(self, estimates: torch.Tensor) -> torch.Tensor:
         config = self.config
@@ -140,7 +179,7 @@ class FusedVoice:
     ``finish`` the rest. ``model``: a VoiceFusion, else the shipped preset ``fusion``."""
 
     def __init__(self, model: VoiceFusion | None = None, *, share: float):
-        from aural.nn.streaming import spectral_stream
+        from aural.nn.streaming import chunk_window_frames, spectral_stream
 
         if model is None:
             from aural.weights import load_model
@@ -149,6 +188,10 @@ class FusedVoice:
         else:
             self.weights_info = {"weights": "<model object>"}
         self.model = model.eval()
+        sha256 = self.weights_info.get("sha256")
+        self._logits = model.inference_logits(chunk_window_frames(model.config),
+                                              ("separation fusion", sha256) if sha256 else None)
+        self.inference_engine = getattr(self._logits, "engine", "torch")
         self.share = float(share)
         self._transform, self._engine = spectral_stream(self._fuse_rows, model.config, strength=1.0,
                                                         max_batch=1 << 30)
@@ -175,8 +218,7 @@ class FusedVoice:
         """``(3 * channels * chunks, frames, bins)`` windows, network rows first, then
         DeepFilterNet3's, then the mixture's -> the voice in the network rows (zeros elsewhere)."""
         network, deepfilter, mixture = windows.reshape(3, -1, *windows.shape[1:])
-        fused = torch.cat([self.model.fuse(*parts) for parts in zip(mixture.split(FUSION_BATCH),
-                                                                   network.split(FUSION_BATCH),
-                                                                   deepfilter.split(FUSION_BATCH))])
+        batches = zip(mixture.split(FUSION_BATCH), network.split(FUSION_BATCH), deepfilter.split(FUSION_BATCH))
+        fused = torch.cat([self.model.fuse(*parts, logits=self._logits) for parts in batches])
         voice = network + self.share * (fused - network)
         return torch.cat([voice, torch.zeros_like(deepfilter), torch.zeros_like(mixture)])
