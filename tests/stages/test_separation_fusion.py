@@ -161,6 +161,18 @@ def test_strength_zero_gives_the_whole_input_to_the_voice(model, fusion):
     torch.testing.assert_close(stage.process(signal)["voice"].audio, signal.audio, rtol=0, atol=1e-6)
 
 
+@needs_libdf
+def test_the_history_names_the_fusion_weights_and_engine(model):
+    if not FUSION_SHIPPED:
+        pytest.skip("no fusion preset shipped")
+    stage = SeparationStage(model=model, deepfilter_share=1.0, deepfilter_fusion=True)
+    fusion = stage.describe()["fusion"]
+    assert fusion["weights"] == "fusion"
+    assert fusion["sha256"] == read_manifest()["models"]["separation"]["fusion"]["sha256"]
+    assert fusion["engine"] in ("onnxruntime", "torch")
+    assert "fusion" not in SeparationStage(model=model, deepfilter_share=1.0).describe()
+
+
 def test_fusion_weights_are_not_a_voice_network():
     if not FUSION_SHIPPED:
         pytest.skip("no fusion preset shipped")

@@ -149,9 +149,14 @@ class SeparationStage(LearnedStage):
         return False
 
     def describe(self) -> dict[str, Any]:
+        """What the history records; with DeepFilterNet3, its level gain, and with the fusion,
+        the fusion's weights and engine."""
         if self._deepfilter is None:
             return super().describe()
-        return {**super().describe(), "deepfilter_level_gain_db": self._deepfilter.level_gain_db}
+        described = {**super().describe(), "deepfilter_level_gain_db": self._deepfilter.level_gain_db}
+        if self._fusion is not None:
+            described["fusion"] = {**self._fusion.weights_info, "engine": self._fusion.inference_engine}
+        return described
 
     def _mask_linked(self, windows: torch.Tensor) -> torch.Tensor:
         """``(rows * chunks, frames, bins)`` windows, row 0 the channel mean (when there are
