@@ -14,6 +14,7 @@ Exports of named weights are kept on disk (:mod:`aural.cache`): later processes 
 from __future__ import annotations
 
 import io
+import json
 import os
 import warnings
 from collections import OrderedDict
@@ -92,6 +93,12 @@ def onnx_function(module: nn.Module, example: tuple[torch.Tensor, ...], *, label
     else:
         _sessions.move_to_end(key)
     return OnnxFunction(module, session, tuple(tuple(x.shape[1:]) for x in example))
+
+
+def config_cache_key(cache_key: tuple[Any, ...] | None, config: Any) -> tuple[Any, ...] | None:
+    """``cache_key`` (say, a stage name and weights hash) with the network's config added, for
+    :func:`onnx_function`: the same weights under another framing export anew."""
+    return None if cache_key is None else (*cache_key, json.dumps(config.to_dict(), sort_keys=True))
 
 
 class _Unavailable(Exception):

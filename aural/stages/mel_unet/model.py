@@ -19,7 +19,6 @@ fine-tuning (``grown_from_identity`` names its tensors for ``aural train --init`
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any, Callable, ClassVar, Mapping
 
@@ -125,12 +124,12 @@ class MelUNet(nn.Module):
     def inference_power_gains(self, frames: int, cache_key: tuple[Any, ...] | None = None) -> PowerGains:
         """:meth:`power_gains` for windows of ``frames`` frames, run by onnxruntime where it
         can (:func:`aural.nn.onnx_runtime.onnx_function`; other shapes run here)."""
-        from aural.nn.onnx_runtime import BoundMethod, onnx_function
+        from aural.nn.onnx_runtime import BoundMethod, config_cache_key, onnx_function
 
         generator = torch.Generator().manual_seed(0)  # a noisy power spectrum, to check the export on
         power = torch.rand(1, frames, self.config.n_fft // 2 + 1, generator=generator).pow(4) * 1e-2
-        key = None if cache_key is None else (*cache_key, json.dumps(self.config.to_dict(), sort_keys=True))
-        return onnx_function(BoundMethod(self, "power_gains"), (power,), label="MelUNet", cache_key=key)
+        return onnx_function(BoundMethod(self, "power_gains"), (power,), label="MelUNet",
+                             cache_key=config_cache_key(cache_key, self.config))
 
     def enhanced_spectrum(self, spec: torch.Tensor, power_gains: PowerGains | None = None) -> torch.Tensor:
         """Complex ``(batch, frames, bins)`` -> the enhanced complex frames: gains, then the

@@ -20,7 +20,6 @@ where it can. With ``gain`` a second head also scales the fused estimate by a ga
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from typing import Any, Callable, ClassVar, Mapping
@@ -135,12 +134,12 @@ class VoiceFusion(nn.Module):
     def inference_logits(self, frames: int, cache_key: tuple[Any, ...] | None = None) -> Logits:
         """:meth:`logits` for windows of ``frames`` frames, run by onnxruntime where it can
         (:func:`aural.nn.onnx_runtime.onnx_function`; other shapes run here)."""
-        from aural.nn.onnx_runtime import BoundMethod, onnx_function
+        from aural.nn.onnx_runtime import BoundMethod, config_cache_key, onnx_function
 
         generator = torch.Generator().manual_seed(0)  # features of about the real ones' range
         example = torch.randn(1, 5, frames, self.config.n_fft // 2 + 1, generator=generator)
-        key = None if cache_key is None else (*cache_key, json.dumps(self.config.to_dict(), sort_keys=True))
-        return onnx_function(BoundMethod(self, "logits"), (example,), label="VoiceFusion", cache_key=key)
+        return onnx_function(BoundMethod(self, "logits"), (example,), label="VoiceFusion",
+                             cache_key=config_cache_key(cache_key, self.config))
 
     def share(self, mixture: torch.Tensor, network: torch.Tensor, deepfilter: torch.Tensor) -> torch.Tensor:
         """The network estimate's share per bin, ``(batch, frames, bins)`` in [0, 1]."""
@@ -150,7 +149,8 @@ class VoiceFusion(nn.Module):
                        logits: Logits | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
         """The share and (with ``config.gain``) the gain per bin, each ``(batch, frames, bins)``;
         ``logits``: what computes them (default :meth:`logits`; :meth:`inference_logits`)."""
-        values = torch.sigmoid((logits or self.logits)(fusion_features(mixture, network, deepfilter)))
+        compute = self.logits if logits is None else logits
+        values = torch.sigmoid(compute(fusion_features(mixture, network, deepfilter)))
         return values[:, 0], values[:, 1] if values.shape[1] > 1 else None
 
     def fuse(self, mixture: torch.Tensor, network: torch.Tensor, deepfilter: torch.Tensor,
