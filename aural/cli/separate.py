@@ -1,7 +1,8 @@
 """``aural separate INPUT... -o DIR``: split recordings into stems.
 
-Every input becomes ``DIR/<input name>/voice.wav`` and ``DIR/<input name>/background.wav`` at
-the input's rate, length and channel count, the stems adding up to the input. Files and
+Every input becomes ``DIR/<input name>/voice.wav`` and ``DIR/<input name>/background.wav``
+(``--model music``: ``vocals.wav`` and ``accompaniment.wav``) at the input's rate, length and
+channel count, the stems adding up to the input. Files and
 folders as in ``aural run`` (a folder keeps its layout), with the same batch rules: a file
 that fails is reported in one line and the others go on; exit status 1 when any failed, 2 for
 usage errors (missing weights included).
@@ -16,21 +17,21 @@ import click
 from aural import io
 from aural.cli.threads import threads_option
 
-# --model -> the separation weights preset it loads
-MODELS = {"voice": "default", "music": "music"}
+MODELS = ("voice", "music")  # voice: the separation stage's default weights; music: music_separation
 
 
 @click.command("separate")
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("-o", "--output", required=True, type=click.Path(path_type=Path),
               help="Output folder: a folder of stems per input.")
-@click.option("--model", type=click.Choice(list(MODELS)), default="voice", show_default=True,
-              help="voice: speech from its background (weights preset 'default'); music: a singer "
-                   "from the band (weights preset 'music', not shipped yet: train and export it first).")
+@click.option("--model", type=click.Choice(MODELS), default="voice", show_default=True,
+              help="voice: speech from its background (voice.wav, background.wav; the separation stage's "
+                   "weights 'default'); music: a singer from the band (vocals.wav, accompaniment.wav; "
+                   "Spleeter 2-stem, extra spleeter).")
 @click.option("--weights", default=None, metavar="PRESET_OR_FILE",
-              help="Separation weights: a preset name or a .safetensors file (instead of --model).")
+              help="Voice separation weights: a preset name or a .safetensors file (instead of --model).")
 @click.option("--strength", type=click.FloatRange(0.0, 1.0), default=1.0, show_default=True,
-              help="0: the voice stem is the whole input; 1: the separated voice.")
+              help="0: the voice (or vocals) stem is the whole input; 1: the separated voice.")
 @click.option("--deepfilter-share", type=click.FloatRange(0.0, 1.0), default=0.0, show_default=True,
               help="Share of DeepFilterNet3's denoised input blended into the voice estimate (needs the extra "
                    "deepfilter; 0.7 separates speech from noise best on aural's held-out mixtures).")
@@ -49,25 +50,34 @@ MODELS = {"voice": "default", "music": "music"}
 def command(ctx: click.Context, inputs: tuple[Path, ...], output: Path, model: str, weights: str | None,
             strength: float, deepfilter_share: float, deepfilter_fusion: bool, fmt: str | None,
             subtype: str | None, overwrite: bool, quiet: bool) -> None:
-    """Split INPUT files or folders into voice and background stems under OUTPUT.
+    """Split INPUT files or folders into voice and background stems under OUTPUT
+    (--model music: vocals and accompaniment).
 
     Example: aural separate rehearsal.m4a -o stems/   (stems/rehearsal/voice.wav, background.wav)
     """
     from aural.cli.run import RunOptions, local_engine, run_batch
     from aural.config import PipelineSpec, StageSpec
     from aural.pipeline import Pipeline
-    from aural.stages.separation import SeparationStage
 
     if weights is not None and ctx.get_parameter_source("model") is not click.core.ParameterSource.DEFAULT:
         raise click.UsageError("give --model or --weights, not both (--weights names the weights itself)")
     if output.suffix.lower() in io.WRITE_FORMATS and not output.is_dir():
         raise click.UsageError(f"{output}: aural separate writes a folder per input; -o must name a folder")
-    reference = weights or MODELS[model]
     if deepfilter_fusion and deepfilter_share == 0.0:
         raise click.UsageError("--deepfilter-fusion fuses DeepFilterNet3's voice in: give --deepfilter-share too "
                                "(1: the fused estimate alone)")
-    stage = SeparationStage(weights=reference, strength=strength, deepfilter_share=deepfilter_share,
-                            deepfilter_fusion=deepfilter_fusion)
+    if model == "music":
+        from aural.stages.music_separation import MusicSeparationStage
+
+        if deepfilter_share > 0.0:
+            raise click.UsageError("--deepfilter-share blends DeepFilterNet3's speech in: it is for --model voice")
+        stage, reference = MusicSeparationStage(strength=strength), None
+    else:
+        from aural.stages.separation import SeparationStage
+
+        reference = weights or "default"
+        stage = SeparationStage(weights=reference, strength=strength, deepfilter_share=deepfilter_share,
+                                deepfilter_fusion=deepfilter_fusion)
     spec = PipelineSpec(name=f"separate ({model})", stages=(StageSpec(stage.name, stage.params, reference),))
     pipeline = Pipeline(spec, [stage])
     options = RunOptions(subtype=subtype, overwrite=overwrite, show_progress=not quiet,

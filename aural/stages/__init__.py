@@ -24,6 +24,7 @@ BUILTIN_MODULES = (
     "aural.stages.freq_expansion",
     "aural.stages.gan_refiner",
     "aural.stages.separation",
+    "aural.stages.music_separation",
 )
 
 STAGES: Registry[type[Stage]] = Registry(

