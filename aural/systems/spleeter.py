@@ -27,11 +27,10 @@ import torch
 
 from aural.dsp.resample import resample
 from aural.signal import Signal
+from aural.spleeter import SAMPLE_RATE
 from aural.stems import Stems
 from aural.systems import SYSTEMS
 from aural.systems.base import System, fit_length, package_version
-
-from aural.spleeter import SAMPLE_RATE
 
 
 def _inverse_stft(estimator, stft: torch.Tensor) -> torch.Tensor:
