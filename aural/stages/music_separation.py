@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from aural.params import param
+from aural.spleeter import SAMPLE_RATE
 from aural.stages import register_stage
 from aural.stages.base import IOContract, Stage
 
@@ -28,7 +29,7 @@ if TYPE_CHECKING:
 STEMS = ("vocals", "accompaniment")
 CHUNK_FRAMES = 384    # frames kept from each U-Net window
 CONTEXT_FRAMES = 64   # frames of context either side: windows of 512 frames, as Spleeter trained on
-TOP_BAND_HZ = (8000.0, 11025.0)  # each frame's vocal share here carries on above Spleeter's 11 kHz
+TOP_BAND_FROM_HZ = 8000.0  # each frame's vocal share from here to 11 kHz carries on above Spleeter's 11 kHz
 MAX_WINDOWS = 4  # windows per U-Net call (bounds memory on long blocks)
 
 
@@ -55,14 +56,14 @@ class MusicSeparationStage(Stage):
 
     Outputs the stems ``vocals`` and ``accompaniment`` (the input minus the vocals, time-aligned),
     at 44.1 kHz; in a faster stream the band above 22.05 kHz goes to the accompaniment. Streamed
-    in windows of 512 STFT frames (latency 10.5 s, compensated). Above
-    11 kHz, where Spleeter has no mask, each frame's vocal share of 8-11 kHz carries on.
+    in windows of 512 STFT frames (latency 10.5 s, compensated). Above 11 kHz, where Spleeter has
+    no mask, each frame's vocal share of 8-11 kHz carries on.
     """
 
     name = "music_separation"
     summary = "Vocals / accompaniment stems of music: Spleeter 2-stem, pretrained, streamed (extra spleeter), 44.1 kHz."
     Params = MusicSeparationParams
-    contract = IOContract(output="stems", stems=STEMS, sample_rate=44100)
+    contract = IOContract(output="stems", stems=STEMS, sample_rate=SAMPLE_RATE)
 
     @classmethod
     def kind(cls) -> str:
@@ -85,8 +86,7 @@ class MusicSeparationStage(Stage):
         if not ok:
             raise UsageError(f"stage {self.name}: {reason}")
         self._vocal_mask = self._mask_network()
-        bin_hz = spleeter.SAMPLE_RATE / spleeter.N_FFT
-        self._top_band = slice(round(TOP_BAND_HZ[0] / bin_hz), spleeter.MASK_BINS)
+        self._top_band = slice(round(TOP_BAND_FROM_HZ * spleeter.N_FFT / SAMPLE_RATE), spleeter.MASK_BINS)
         framing = _Framing(spleeter.N_FFT, spleeter.HOP_LENGTH, CHUNK_FRAMES, CONTEXT_FRAMES)
         self._transform, self._engine = spectral_stream(self._masked, framing, strength=1.0, max_batch=1 << 30)
 
