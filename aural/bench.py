@@ -10,7 +10,9 @@ factor. When the folder comes from ``aural data simulate`` (a ``manifest.jsonl``
 the folder is a plain folder of recordings without references (:func:`find_inputs`), scored
 by the metrics that need none (DNSMOS at -25 dBFS RMS, SRMR, bandwidth, loudness, clipping).
 ``max_files`` samples across profiles, and evenly over the sorted names within each
-(:func:`sample_pairs`), rather than taking the first files alphabetically.
+(:func:`sample_pairs`), rather than taking the first files alphabetically. With a ``baseline``
+(one of the systems) every other system is also compared with it file by file, overall and per
+profile (:meth:`BenchResult.differences`, :mod:`aural.evaluate.paired`).
 
 Timing: ``RTF = processing seconds / audio seconds`` (wall clock, summed over files; the CPU
 time of the process gives a second column, ``cpu rtf``, that a busy machine does not inflate), with
@@ -39,7 +41,7 @@ import platform
 import re
 import statistics
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence, TypeVar
 
@@ -49,6 +51,7 @@ import torch
 from aural import __version__, io
 from aural.errors import AuralError, UsageError
 from aural.evaluate import Row, columns, score_row, write_outputs
+from aural.evaluate.paired import PairedDifference, format_difference, paired_difference
 from aural.evaluate.pairs import match_pairs, stems
 from aural.evaluate.scoring import resolve_metrics
 from aural.evaluate.summary import direction, format_value, output_folder, write_atomic
@@ -203,6 +206,7 @@ class BenchResult:
     skipped: dict[str, str] = field(default_factory=dict)   # file -> why no system saw it
     threads: dict[str, Any] = field(default_factory=dict)
     reference_free: bool = False                            # recordings without references
+    baseline: str | None = None                             # the system the others are compared with, file by file
 
     @property
     def profiles(self) -> list[str]:
@@ -238,6 +242,25 @@ class BenchResult:
             entry["failed"] = sum(1 for f in run.failed if f in files)
             table.append(entry)
         return table
+
+    def differences(self, profile: str | None = None) -> dict[str, dict[str, PairedDifference | None]]:
+        """Per system that ran (the baseline aside), per metric: the paired difference from the
+        baseline over the files of ``profile`` (:mod:`aural.evaluate.paired`); empty without a
+        baseline, or when the baseline did not run."""
+        by_spec = {run.spec: run for run in self.runs if run.ran}
+        if self.baseline not in by_spec:
+            return {}
+        files = self.files(profile)
+        meta = _metric_meta(self.metric_names)
+
+        def values(run: SystemRun, name: str) -> dict[str, float]:
+            return {row.file: row.values[name] for row in run.rows if row.file in files and name in row.values}
+
+        baseline = by_spec[self.baseline]
+        return {spec: {name: paired_difference(values(run, name), values(baseline, name),
+                                               higher_is_better=meta[name]["higher_is_better"])
+                       for name in self.metric_names}
+                for spec, run in by_spec.items() if spec != self.baseline}
 
 
 # -- running --------------------------------------------------------------------------------
@@ -335,16 +358,20 @@ def run_bench(pairs_dir: str | Path, system_specs: Sequence[str] = DEFAULT_SYSTE
               metric_names: Sequence[str] | None = None, *, max_files: int | None = None,
               save_audio_dir: str | Path | None = None, echo: Echo = print,
               progress: Callable[[int, int], None] | None = None, inputs: bool = False,
-              threads: int | None = None) -> BenchResult:
+              threads: int | None = None, baseline: str | None = None) -> BenchResult:
     """Run ``system_specs`` on the inputs of ``pairs_dir`` and score them (see module doc).
 
     ``inputs``: ``pairs_dir`` is a plain folder of recordings without references.
     ``threads``: compute threads while timing (default: the process setting, see
     :func:`aural.threads.configured_threads`: ``--threads``, ``$AURAL_THREADS``, else 1).
+    ``baseline``: one of the systems, which the others are compared with file by file
+    (:meth:`BenchResult.differences`).
     """
     from aural.metrics import reference_free_metric_names
 
     specs = check_systems(system_specs)
+    if baseline is not None and baseline.strip() not in specs:
+        raise UsageError(f"--baseline {baseline}: not one of --systems ({','.join(specs)})")
     stem_systems = [spec for spec in specs if get_system_class(spec).stems]
     if stem_systems:
         raise UsageError(f"--systems: {', '.join(stem_systems)} separate{'s' if len(stem_systems) == 1 else ''} "
@@ -363,7 +390,8 @@ def run_bench(pairs_dir: str | Path, system_specs: Sequence[str] = DEFAULT_SYSTE
         pairs = find_pairs(pairs_dir, echo=echo)
     if max_files is not None:
         pairs = sample_pairs(pairs, max_files)
-    result = BenchResult(str(pairs_dir), names, pairs, [], reference_free=inputs)
+    result = BenchResult(str(pairs_dir), names, pairs, [], reference_free=inputs,
+                         baseline=baseline.strip() if baseline is not None else None)
     with limit_threads(threads or configured_threads()) as thread_info:
         result.threads = thread_info
         systems: list[tuple[System | None, SystemRun]] = [_start(spec, echo) for spec in specs]
@@ -457,13 +485,35 @@ def markdown_table(result: BenchResult, profile: str | None = None) -> str:
     return "\n".join(lines)
 
 
+def differences_markdown(result: BenchResult, profile: str | None = None) -> str:
+    """Each system against the baseline, file by file: a row per system, a cell per metric
+    (mean difference, 95 % bootstrap interval, files better/worse; ▲ ▼ where the interval
+    excludes zero); empty without a baseline that ran."""
+    differences = result.differences(profile)
+    if not differences:
+        return ""
+    lines = [f"against `{result.baseline}`, file by file (system - baseline: mean [95 % bootstrap interval] "
+             "files better/worse; ▲ better, ▼ worse where the interval excludes zero):", "",
+             "| system | " + " | ".join(result.metric_names) + " |",
+             "|---|" + "---:|" * len(result.metric_names)]
+    lines += [f"| `{spec}` | " + " | ".join(format_difference(cells[name]) for name in result.metric_names) + " |"
+              for spec, cells in differences.items()]
+    return "\n".join(lines)
+
+
+def _with_differences(result: BenchResult, profile: str | None = None) -> str:
+    differences = differences_markdown(result, profile)
+    return markdown_table(result, profile) + (f"\n\n{differences}" if differences else "")
+
+
 def tables_markdown(result: BenchResult) -> str:
-    """The overall table and, for simulated pairs, one per profile (what the CLI prints)."""
-    parts = [markdown_table(result)]
+    """The overall table and, for simulated pairs, one per profile (what the CLI prints); each
+    followed by the differences from the baseline when there is one."""
+    parts = [_with_differences(result)]
     for profile in result.profiles:
         count = len(result.files(profile))
         parts.append(f"profile `{profile}` ({count} file{'s' if count != 1 else ''}):\n\n"
-                     + markdown_table(result, profile))
+                     + _with_differences(result, profile))
     return "\n\n".join(parts)
 
 
@@ -477,10 +527,10 @@ def bench_markdown(result: BenchResult) -> str:
              f"{num_files} {'recordings (no references)' if result.reference_free else 'file pairs'} from "
              f"`{result.pairs_dir}`; metric columns are means over files "
              "(`(n)`: fewer files had a value), ↑ higher is better, ↓ lower is better.",
-             f"{timing_note(_timed_threads(result))}.", "", markdown_table(result)]
+             f"{timing_note(_timed_threads(result))}.", "", _with_differences(result)]
     for profile in result.profiles:
         lines += ["", f"## Profile `{profile}` ({len(result.files(profile))} files)", "",
-                  markdown_table(result, profile)]
+                  _with_differences(result, profile)]
     not_run = [run for run in result.runs if not run.ran]
     if not_run:
         lines += ["", "## Not run", ""] + [f"- `{run.spec}`: {run.reason}" for run in not_run]
@@ -544,6 +594,8 @@ def bench_json(result: BenchResult) -> dict[str, Any]:
         "profiles": {p: [{k: clean(v) for k, v in e.items()} for e in result.table(p)]
                      for p in result.profiles},
         "files": {p.file: p.profile for p in result.pairs},
+        "baseline": result.baseline,
+        "differences": _differences_json(result),
         "systems": {run.spec: {
             "ran": run.ran, "reason": run.reason or None, "info": run.info, "load_s": run.load_s,
             "process_s": run.process_s, "cpu_s": run.cpu_s, "audio_s": run.audio_s,
@@ -554,6 +606,18 @@ def bench_json(result: BenchResult) -> dict[str, Any]:
         "skipped": result.skipped,
         "package_versions": package_versions(result.metric_names),
     }
+
+
+def _differences_json(result: BenchResult) -> dict[str, Any]:
+    """``{profile or "all": {system: {metric: difference fields and verdict, or None}}}``."""
+    def fields(difference: PairedDifference | None) -> dict[str, Any] | None:
+        return None if difference is None else {**asdict(difference), "verdict": difference.verdict}
+
+    if not result.differences():
+        return {}
+    return {profile or "all": {spec: {name: fields(d) for name, d in cells.items()}
+                               for spec, cells in result.differences(profile).items()}
+            for profile in [None, *result.profiles]}
 
 
 def write_reports(result: BenchResult, out_dir: str | Path) -> list[Path]:

@@ -56,13 +56,22 @@ class _Missing(System):
         return audio
 
 
+class _Noisier(System):
+    name = "test_noisier"
+    summary = "adds white noise 10 dB under the input"
+
+    def process_channel(self, audio, sample_rate):
+        noise = np.random.default_rng(7).standard_normal(audio.shape[-1])
+        return audio + noise * np.sqrt(np.mean(audio ** 2)) * 10 ** (-10 / 20)
+
+
 @pytest.fixture
 def test_systems():
     SYSTEMS.names()  # load the built-ins first
-    for cls in (_Broken, _Missing):
+    for cls in (_Broken, _Missing, _Noisier):
         SYSTEMS.add(cls.name, cls)
     yield
-    for cls in (_Broken, _Missing):
+    for cls in (_Broken, _Missing, _Noisier):
         SYSTEMS.remove(cls.name)
 
 
@@ -93,6 +102,27 @@ def test_bench_prints_one_table_and_writes_files(tmp_path, capsys):
         == pytest.approx(10.0, abs=0.05)
     markdown = (out / "bench.md").read_text()
     assert "## Profile `loud_noise`" in markdown and "RTF = processing seconds / audio seconds" in markdown
+
+
+def test_baseline_compares_every_other_system_file_by_file(tmp_path, capsys, test_systems):
+    pairs = make_pairs(tmp_path / "pairs")
+    out = tmp_path / "out"
+    code, stdout, stderr = run_cli(["bench", "--pairs", str(pairs), "--systems", "identity,test_noisier",
+                                    "--metrics", "snr,lsd", "--baseline", "identity", "--out", str(out)], capsys)
+    assert code == 0, stderr
+    assert stdout.count("against `identity`, file by file") == 3  # overall and both profiles
+    row = next(line for line in stdout.splitlines() if line.startswith("| `test_noisier` | -"))
+    assert row.count("▼") == 2 and "0/2" in row  # both metrics worse on both files
+    report = json.loads((out / "bench.json").read_text())
+    assert report["baseline"] == "identity"
+    snr = report["differences"]["all"]["test_noisier"]["snr"]
+    assert snr["verdict"] == "worse" and snr["files"] == 2 and snr["high"] < 0
+    assert report["differences"]["loud_noise"]["test_noisier"]["lsd"]["worse"] == 1
+    assert "against `identity`" in (out / "bench.md").read_text()
+
+    code, _, stderr = run_cli(["bench", "--pairs", str(pairs), "--systems", "identity", "--metrics", "snr",
+                               "--baseline", "rnnoise"], capsys)
+    assert code == 2 and "--baseline rnnoise: not one of --systems (identity)" in stderr
 
 
 def test_bench_runs_every_baseline_and_denoisers_beat_identity_on_loud_noise(tmp_path, capsys):

@@ -24,6 +24,7 @@ Examples:
   aural bench --pairs pairs/ --systems identity,stage:mel_unet,stage:noise_reduction
   aural bench --pairs pairs/ --systems stage:mel_unet,stage:mel_unet@runs/mel/best.safetensors
   aural bench --pairs pairs/ --metrics pesq_wb,stoi,si_sdr --max-files 20 --out bench/
+  aural bench --pairs pairs/ --systems stage:mel_unet,pipeline:phone_to_studio --baseline stage:mel_unet
   aural bench --inputs recordings/ --systems identity,rnnoise,stage:mel_unet   # no references
   aural bench --list-systems
   aural bench --latency --systems rnnoise,deepfilternet3
@@ -115,6 +116,9 @@ def _report(module: ModuleType, result: Any, out_dir: Path | None) -> None:
                    f"{SEPARATION_SYSTEMS}); pipeline:<name or path> runs an aural pipeline, "
                    "stage:<name> one stage with its defaults, stage:<name>@<weights> with other "
                    "weights (a preset, an exported file or a training checkpoint).")
+@click.option("--baseline", default=None, metavar="SYSTEM",
+              help="One of --systems: every other system is compared with it file by file (mean difference, "
+                   "95 % bootstrap interval, files better/worse), overall and per profile.")
 @click.option("--metrics", "metrics_text", default=None, metavar="A,B,C",
               help="Metric names separated by commas (default: all; see aural evaluate --list-metrics).")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=None,
@@ -125,7 +129,8 @@ def _report(module: ModuleType, result: Any, out_dir: Path | None) -> None:
 @click.option("--list-systems", is_flag=True, help="List the systems and whether they can run, and exit.")
 @click.option("--latency", is_flag=True,
               help="Measure each system's delay on a generated probe (no --pairs needed), and exit.")
-def command(pairs_dir: Path | None, inputs_dir: Path | None, systems_text: str, metrics_text: str | None,
+def command(pairs_dir: Path | None, inputs_dir: Path | None, systems_text: str, baseline: str | None,
+            metrics_text: str | None,
             out_dir: Path | None, max_files: int | None, save_audio: bool, list_systems: bool,
             latency: bool) -> None:
     """Run systems on paired files and print one table: a row per system, a column per
@@ -156,6 +161,8 @@ def command(pairs_dir: Path | None, inputs_dir: Path | None, systems_text: str, 
     from aural.evaluate.separation import is_separation_folder
 
     if pairs_dir is not None and is_separation_folder(pairs_dir):
+        if baseline is not None:
+            raise UsageError("--baseline: not for a separation folder (its tables are per stem)")
         _separation(pairs_dir, named or SEPARATION_SYSTEMS.split(","), _names(metrics_text, "--metrics"),
                     out_dir, max_files, save_audio)
         return
@@ -167,5 +174,6 @@ def command(pairs_dir: Path | None, inputs_dir: Path | None, systems_text: str, 
     with file_progress("bench") as progress:
         result = bench.run_bench(pairs_dir or inputs_dir, specs, metric_names, max_files=max_files,
                                  save_audio_dir=out_dir / "audio" if save_audio else None,
-                                 echo=_echo_problem, progress=progress, inputs=inputs_dir is not None)
+                                 echo=_echo_problem, progress=progress, inputs=inputs_dir is not None,
+                                 baseline=baseline)
     _report(bench, result, out_dir)
