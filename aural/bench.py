@@ -51,7 +51,8 @@ import torch
 from aural import __version__, io
 from aural.errors import AuralError, UsageError
 from aural.evaluate import Row, columns, score_row, write_outputs
-from aural.evaluate.paired import PairedDifference, format_difference, paired_difference
+from aural.evaluate import paired
+from aural.evaluate.paired import PairedDifference
 from aural.evaluate.pairs import match_pairs, stems
 from aural.evaluate.scoring import resolve_metrics
 from aural.evaluate.summary import direction, format_value, output_folder, write_atomic
@@ -245,22 +246,15 @@ class BenchResult:
 
     def differences(self, profile: str | None = None) -> dict[str, dict[str, PairedDifference | None]]:
         """Per system that ran (the baseline aside), per metric: the paired difference from the
-        baseline over the files of ``profile`` (:mod:`aural.evaluate.paired`); empty without a
-        baseline, or when the baseline did not run."""
-        by_spec = {run.spec: run for run in self.runs if run.ran}
-        if self.baseline not in by_spec:
+        baseline over the files of ``profile`` (:func:`aural.evaluate.paired.differences`); empty
+        without a baseline, or when the baseline did not run."""
+        scores = {run.spec: {row.file: row.values for row in run.rows} for run in self.runs if run.ran}
+        if self.baseline not in scores:
             return {}
-        files = self.files(profile)
         meta = _metric_meta(self.metric_names)
-
-        def values(run: SystemRun, name: str) -> dict[str, float]:
-            return {row.file: row.values[name] for row in run.rows if row.file in files and name in row.values}
-
-        baseline = by_spec[self.baseline]
-        return {spec: {name: paired_difference(values(run, name), values(baseline, name),
-                                               higher_is_better=meta[name]["higher_is_better"])
-                       for name in self.metric_names}
-                for spec, run in by_spec.items() if spec != self.baseline}
+        return paired.differences(scores, self.baseline, self.metric_names,
+                                  {name: meta[name]["higher_is_better"] for name in self.metric_names},
+                                  self.files(profile))
 
 
 # -- running --------------------------------------------------------------------------------
@@ -485,25 +479,13 @@ def markdown_table(result: BenchResult, profile: str | None = None) -> str:
     return "\n".join(lines)
 
 
-def differences_markdown(result: BenchResult, profile: str | None = None) -> str:
-    """Each system against the baseline, file by file: a row per system, a cell per metric
-    (mean difference, 95 % bootstrap interval, files better/worse; ▲ ▼ where the interval
-    excludes zero); empty without a baseline that ran."""
+def _with_differences(result: BenchResult, profile: str | None = None) -> str:
+    """The table of ``profile`` and, with a baseline that ran, the differences from it."""
+    table = markdown_table(result, profile)
     differences = result.differences(profile)
     if not differences:
-        return ""
-    lines = [f"against `{result.baseline}`, file by file (system - baseline: mean [95 % bootstrap interval] "
-             "files better/worse; ▲ better, ▼ worse where the interval excludes zero):", "",
-             "| system | " + " | ".join(result.metric_names) + " |",
-             "|---|" + "---:|" * len(result.metric_names)]
-    lines += [f"| `{spec}` | " + " | ".join(format_difference(cells[name]) for name in result.metric_names) + " |"
-              for spec, cells in differences.items()]
-    return "\n".join(lines)
-
-
-def _with_differences(result: BenchResult, profile: str | None = None) -> str:
-    differences = differences_markdown(result, profile)
-    return markdown_table(result, profile) + (f"\n\n{differences}" if differences else "")
+        return table
+    return f"{table}\n\n{paired.differences_markdown(differences, result.baseline, result.metric_names)}"
 
 
 def tables_markdown(result: BenchResult) -> str:

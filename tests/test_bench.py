@@ -5,6 +5,9 @@ from __future__ import annotations
 import csv
 import json
 import math
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -119,6 +122,13 @@ def test_baseline_compares_every_other_system_file_by_file(tmp_path, capsys, tes
     assert snr["verdict"] == "worse" and snr["files"] == 2 and snr["high"] < 0
     assert report["differences"]["loud_noise"]["test_noisier"]["lsd"]["worse"] == 1
     assert "against `identity`" in (out / "bench.md").read_text()
+
+    script = Path(__file__).resolve().parent.parent / "benchmarks" / "paired.py"  # the saved run, the other way round
+    reverse = subprocess.run([sys.executable, str(script), str(out / "bench.json"), "--baseline", "test_noisier"],
+                             capture_output=True, text=True, check=True).stdout
+    identity_row = next(line for line in reverse.splitlines() if line.startswith("| `identity` |"))
+    assert identity_row.count("▲") == 2 and f"{-snr['mean']:+.4f}" in identity_row
+    assert "profile `loud_noise` (1)" in reverse
 
     code, _, stderr = run_cli(["bench", "--pairs", str(pairs), "--systems", "identity", "--metrics", "snr",
                                "--baseline", "rnnoise"], capsys)

@@ -12,7 +12,7 @@ better or worse, by the metric's direction. With many cells (systems x metrics x
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Mapping
+from typing import Mapping, Sequence
 
 import numpy as np
 
@@ -70,3 +70,32 @@ def format_difference(difference: PairedDifference | None) -> str:
     mark = {"better": " ▲", "worse": " ▼"}.get(difference.verdict, "")
     return (f"{difference.mean:+.4f} [{difference.low:+.4f}, {difference.high:+.4f}] "
             f"{difference.better}/{difference.worse}{mark}")
+
+
+Scores = Mapping[str, Mapping[str, Mapping[str, float]]]  # system -> file -> metric -> value
+
+
+def differences(scores: Scores, baseline: str, metrics: Sequence[str],
+                higher_is_better: Mapping[str, bool | None],
+                files: set[str] | None = None) -> dict[str, dict[str, PairedDifference | None]]:
+    """Per system of ``scores`` but the baseline, per metric: :func:`paired_difference` from the
+    baseline over ``files`` (default: all)."""
+    def values(system: str, metric: str) -> dict[str, float]:
+        return {file: row[metric] for file, row in scores[system].items()
+                if (files is None or file in files) and metric in row}
+
+    return {system: {metric: paired_difference(values(system, metric), values(baseline, metric),
+                                               higher_is_better=higher_is_better[metric])
+                     for metric in metrics}
+            for system in scores if system != baseline}
+
+
+def differences_markdown(table: Mapping[str, Mapping[str, PairedDifference | None]], baseline: str,
+                         metrics: Sequence[str]) -> str:
+    """:func:`differences` as a markdown table under a line that says how to read it."""
+    lines = [f"against `{baseline}`, file by file (system - baseline: mean [95 % bootstrap interval] "
+             "files better/worse; ▲ better, ▼ worse where the interval excludes zero):", "",
+             "| system | " + " | ".join(metrics) + " |", "|---|" + "---:|" * len(metrics)]
+    lines += [f"| `{system}` | " + " | ".join(format_difference(cells[m]) for m in metrics) + " |"
+              for system, cells in table.items()]
+    return "\n".join(lines)
