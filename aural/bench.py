@@ -50,8 +50,7 @@ import torch
 
 from aural import __version__, io
 from aural.errors import AuralError, UsageError
-from aural.evaluate import Row, columns, score_row, write_outputs
-from aural.evaluate import paired
+from aural.evaluate import Row, columns, paired, score_row, write_outputs
 from aural.evaluate.paired import PairedDifference
 from aural.evaluate.pairs import match_pairs, stems
 from aural.evaluate.scoring import resolve_metrics

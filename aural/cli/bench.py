@@ -130,9 +130,8 @@ def _report(module: ModuleType, result: Any, out_dir: Path | None) -> None:
 @click.option("--latency", is_flag=True,
               help="Measure each system's delay on a generated probe (no --pairs needed), and exit.")
 def command(pairs_dir: Path | None, inputs_dir: Path | None, systems_text: str, baseline: str | None,
-            metrics_text: str | None,
-            out_dir: Path | None, max_files: int | None, save_audio: bool, list_systems: bool,
-            latency: bool) -> None:
+            metrics_text: str | None, out_dir: Path | None, max_files: int | None, save_audio: bool,
+            list_systems: bool, latency: bool) -> None:
     """Run systems on paired files and print one table: a row per system, a column per
     metric (mean over files) and the real-time factor measured on one thread.
 

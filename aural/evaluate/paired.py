@@ -19,6 +19,7 @@ import numpy as np
 RESAMPLES = 10_000
 CONFIDENCE = 0.95
 SEED = 0
+DRAWS_PER_BATCH = 1 << 21   # file indices drawn at once (16 MB)
 
 
 @dataclass(frozen=True)
@@ -52,8 +53,11 @@ def paired_difference(system: Mapping[str, float], baseline: Mapping[str, float]
     if not files:
         return None
     differences = np.array([system[f] - baseline[f] for f in files], dtype=np.float64)
-    draws = np.random.default_rng(seed).integers(0, differences.size, size=(resamples, differences.size))
-    means = differences[draws].mean(axis=1)
+    rng = np.random.default_rng(seed)
+    batch = max(1, DRAWS_PER_BATCH // differences.size)  # memory stays bounded however many files
+    means = np.concatenate([differences[rng.integers(0, differences.size, size=(min(batch, resamples - start),
+                                                                                 differences.size))].mean(axis=1)
+                            for start in range(0, resamples, batch)])
     tail = 100.0 * (1.0 - confidence) / 2.0
     low, high = np.percentile(means, [tail, 100.0 - tail])
     sign = 0.0 if higher_is_better is None else (1.0 if higher_is_better else -1.0)

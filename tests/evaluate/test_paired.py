@@ -63,3 +63,14 @@ def test_a_level_metric_has_no_direction_and_no_verdict():
     assert difference.mean == pytest.approx(3.0)
     assert (difference.better, difference.worse, difference.verdict) == (0, 0, "")
     assert format_difference(difference) == "+3.0000 [+3.0000, +3.0000] 0/0"
+
+
+def test_resampling_in_batches_gives_the_same_interval(monkeypatch):
+    from aural.evaluate import paired
+
+    rng = np.random.default_rng(5)
+    baseline = scores(rng.uniform(1, 4, 20))
+    system = {f: v + rng.normal(0, 0.05) for f, v in baseline.items()}
+    whole = paired_difference(system, baseline, higher_is_better=True)
+    monkeypatch.setattr(paired, "DRAWS_PER_BATCH", 60)  # three resamples of the 20 files at a time
+    assert paired_difference(system, baseline, higher_is_better=True) == whole
