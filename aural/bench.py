@@ -207,6 +207,8 @@ class BenchResult:
     threads: dict[str, Any] = field(default_factory=dict)
     reference_free: bool = False                            # recordings without references
     baseline: str | None = None                             # the system the others are compared with, file by file
+    _differences: dict[tuple[str | None, int], dict[str, dict[str, PairedDifference | None]]] = field(
+        default_factory=dict, init=False, repr=False, compare=False)  # (profile, scored rows) -> differences: resampled once
 
     @property
     def profiles(self) -> list[str]:
@@ -246,14 +248,16 @@ class BenchResult:
     def differences(self, profile: str | None = None) -> dict[str, dict[str, PairedDifference | None]]:
         """Per system that ran (the baseline aside), per metric: the paired difference from the
         baseline over the files of ``profile`` (:func:`aural.evaluate.paired.differences`); empty
-        without a baseline, or when the baseline did not run."""
-        scores = {run.spec: {row.file: row.values for row in run.rows} for run in self.runs if run.ran}
-        if self.baseline not in scores:
-            return {}
-        meta = _metric_meta(self.metric_names)
-        return paired.differences(scores, self.baseline, self.metric_names,
-                                  {name: meta[name]["higher_is_better"] for name in self.metric_names},
-                                  self.files(profile))
+        without a baseline, or when the baseline did not run. The printed tables, ``bench.md`` and
+        ``bench.json`` share one computation (the bootstrap is the costly part)."""
+        key = (profile, sum(len(run.rows) for run in self.runs))
+        if key not in self._differences:
+            scores = {run.spec: {row.file: row.values for row in run.rows} for run in self.runs if run.ran}
+            meta = _metric_meta(self.metric_names)
+            self._differences[key] = {} if self.baseline not in scores else paired.differences(
+                scores, self.baseline, self.metric_names,
+                {name: meta[name]["higher_is_better"] for name in self.metric_names}, self.files(profile))
+        return self._differences[key]
 
 
 # -- running --------------------------------------------------------------------------------
