@@ -8,11 +8,12 @@
 2. Residual noise: on the recorded pairs with additive noise (``pairs/seflow_noise_*``), the
    median level of pause frames (the clean reference 30 dB or more below its loudest frame;
    digital silence in the input left out) in dBFS, and of speech frames (the reference within
-   20 dB of its loudest) over it, for the input, ``mel_unet`` alone, the whole pipeline
+   20 dB of its loudest) over it, for the input, the pipeline's learned core (its stages up to
+   ``mel_unet``: ``dehum``, ``deepfilter`` where installed, ``mel_unet``), the whole pipeline
    (``phone_to_studio``) and the clean reference; and on the bundled example
    (no reference), the quietest 10 % and the median of its 20 ms frames. Reverberation: see
    the ``reverb`` rows of ``results/bench_recorded_pairs.md``.
-3. Music: ``mel_unet`` (as in the pipeline) on music and, as a control, on clean speech:
+3. Music: the core (as in the pipeline) on music and, as a control, on clean speech:
    the share of active 20 ms frames (within 40 dB of the loudest) it lowers by more than
    10 dB relative to the file's median change.
 
@@ -80,7 +81,7 @@ def band_table(pipeline: Pipeline) -> None:
 
 
 def residual_table(full: Pipeline, denoiser: Pipeline) -> None:
-    print("| pairs | measure | input | mel_unet | phone_to_studio | clean reference |")
+    print("| pairs | measure | input | core | phone_to_studio | clean reference |")
     print("|---|---|---:|---:|---:|---:|")
     pause_db, gap_db = [], []
     folders = sorted((DATA / "pairs").glob("seflow_noise_*"))
@@ -130,12 +131,13 @@ def music_table(denoiser: Pipeline) -> None:
 def main() -> None:
     torch.set_num_threads(1)
     full = load_pipeline("phone_to_studio")
-    denoiser = Pipeline(replace(full.spec, stages=full.spec.stages[:1]), full.stages[:1])
+    core = [spec.stage for spec in full.spec.stages].index("mel_unet") + 1  # the stages up to mel_unet
+    denoiser = Pipeline(replace(full.spec, stages=full.spec.stages[:core]), full.stages[:core])
     print(f"data: {DATA}\n\n## 1. Band\n")
     band_table(full)
     print("\n## 2. Residual noise\n")
     residual_table(full, denoiser)
-    print("\n## 3. Music through mel_unet\n")
+    print("\n## 3. Music through the core\n")
     music_table(denoiser)
 
 

@@ -22,7 +22,10 @@ if TYPE_CHECKING:  # the network loads with the stage: importing this module sta
     from torch import nn
 
 SAMPLE_RATE = 16000
-NO_SPEECH_SHARE = 0.02   # below this share of speech (Silero VAD's 32 ms chunks) an input holds none
+# Below this share of speech (Silero VAD's 32 ms chunks) an input holds none. Instrumental music reads
+# 0-6 % (a few chunks of a melody taken for a voice), every speech recording measured 31 % or more
+# (benchmarks/results/steady_inputs.md).
+NO_SPEECH_SHARE = 0.10
 
 
 @dataclass(frozen=True)
@@ -39,7 +42,7 @@ class MelUNetParams:
                                  help="with pause_attenuation_db: how long a pause (the file's start included) "
                                       "keeps the network's output before the gate closes")
     no_speech_limit_db: float | None = param(None, unit="dB", min=1.0, max=100.0,
-                                             help="where Silero VAD finds speech in under 2 % of the input (noise "
+                                             help="where Silero VAD finds speech in under 10 % of the input (noise "
                                                   "alone, a tone, instrumental music), the most the network lowers "
                                                   "any bin: a steady result, nothing gated (the input is read twice); "
                                                   "null: off")
