@@ -284,12 +284,15 @@ def test_onnxruntime_gives_pytorchs_output(monkeypatch):
     torch.testing.assert_close(fast.process(audio).audio, expected, rtol=0, atol=1e-5)
 
 
+class Silencing(MelUNet):
+    """A network whose gains are all zero: what comes out is what the stage's floors let through."""
+
+    def power_gains(self, power):
+        return torch.zeros_like(power)
+
+
 def test_the_attenuation_limit_floors_every_gain():
     """A network that would silence everything lowers nothing by more than the limit."""
-    class Silencing(MelUNet):
-        def power_gains(self, power):
-            return torch.zeros_like(power)
-
     audio = noisy_input(1, duration_s=1.0)
     out = MelUNetStage(model=Silencing(SMALL), attenuation_limit_db=20.0).process(Signal(audio, 16000)).audio
     torch.testing.assert_close(out, 0.1 * audio, rtol=0, atol=1e-6)
@@ -302,10 +305,6 @@ def test_the_attenuation_limit_floors_every_gain():
 def test_the_no_speech_limit_floors_the_gains_only_where_there_is_no_speech():
     """Noise alone: a network that would silence it lowers it by the limit, steadily. The voice memo
     (speech in most of it): the network's own output, the limit unused."""
-    class Silencing(MelUNet):
-        def power_gains(self, power):
-            return torch.zeros_like(power)
-
     noise = 0.05 * torch.randn(2, 2 * 16000, generator=torch.Generator().manual_seed(5))
     stage = MelUNetStage(model=Silencing(SMALL), no_speech_limit_db=20.0)
     assert stage.needs_analysis and not MelUNetStage(model=Silencing(SMALL)).needs_analysis
@@ -320,10 +319,6 @@ def test_the_no_speech_limit_floors_the_gains_only_where_there_is_no_speech():
 def test_a_few_chunks_called_speech_still_count_as_none():
     """Instrumental music reads a few per cent speech (a melody's chunks taken for a voice): 0.8 s of
     the memo in 12 s of hiss reads 3-9 %, under the 10 % from which an input counts as speech."""
-    class Silencing(MelUNet):
-        def power_gains(self, power):
-            return torch.zeros_like(power)
-
     audio = 0.003 * torch.randn(2, 12 * 16000, generator=torch.Generator().manual_seed(5))
     words = memo_with_hiss(1.0, 1.8)
     audio[:, 16000:16000 + words.shape[1]] += words
