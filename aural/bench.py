@@ -367,7 +367,8 @@ def run_bench(pairs_dir: str | Path, system_specs: Sequence[str] = DEFAULT_SYSTE
     from aural.metrics import reference_free_metric_names
 
     specs = check_systems(system_specs)
-    if baseline is not None and baseline.strip() not in specs:
+    baseline = baseline.strip() if baseline is not None else None
+    if baseline is not None and baseline not in specs:
         raise UsageError(f"--baseline {baseline}: not one of --systems ({','.join(specs)})")
     stem_systems = [spec for spec in specs if get_system_class(spec).stems]
     if stem_systems:
@@ -387,8 +388,7 @@ def run_bench(pairs_dir: str | Path, system_specs: Sequence[str] = DEFAULT_SYSTE
         pairs = find_pairs(pairs_dir, echo=echo)
     if max_files is not None:
         pairs = sample_pairs(pairs, max_files)
-    result = BenchResult(str(pairs_dir), names, pairs, [], reference_free=inputs,
-                         baseline=baseline.strip() if baseline is not None else None)
+    result = BenchResult(str(pairs_dir), names, pairs, [], reference_free=inputs, baseline=baseline)
     with limit_threads(threads or configured_threads()) as thread_info:
         result.threads = thread_info
         systems: list[tuple[System | None, SystemRun]] = [_start(spec, echo) for spec in specs]

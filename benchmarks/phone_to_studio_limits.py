@@ -80,7 +80,7 @@ def band_table(pipeline: Pipeline) -> None:
             print(f"| `{Path(name).stem}` | {phone_rate // 2000} kHz | " + " | ".join(f"{v:.1f}" for v in row) + " |")
 
 
-def residual_table(full: Pipeline, denoiser: Pipeline) -> None:
+def residual_table(full: Pipeline, core: Pipeline) -> None:
     print("| pairs | measure | input | core | phone_to_studio | clean reference |")
     print("|---|---|---:|---:|---:|---:|")
     pause_db, gap_db = [], []
@@ -92,7 +92,7 @@ def residual_table(full: Pipeline, denoiser: Pipeline) -> None:
         speech = reference > reference.max() - 20
         pause = (reference < reference.max() - 30) & (frame_levels_db(mono(degraded), rate) > -100)
         pauses, gaps = [], []
-        for signal in (degraded, denoiser.process(degraded), full.process(degraded), clean):
+        for signal in (degraded, core.process(degraded), full.process(degraded), clean):
             levels = frame_levels_db(at_rate(signal, rate), rate)[: len(reference)]
             pauses.append(float(np.median(levels[pause[: len(levels)]])))
             gaps.append(float(np.median(levels[speech[: len(levels)]])) - pauses[-1])
@@ -103,7 +103,7 @@ def residual_table(full: Pipeline, denoiser: Pipeline) -> None:
     print(f"| {label} | speech over pauses dB | " + " | ".join(f"{v:.1f}" for v in np.mean(gap_db, axis=0)) + " |")
     example = io.read(EXAMPLE)
     levels = [frame_levels_db(at_rate(signal, example.sample_rate), example.sample_rate)
-              for signal in (example, denoiser.process(example), full.process(example))]
+              for signal in (example, core.process(example), full.process(example))]
     for measure, percent in (("quietest 10 % of frames dBFS", 10), ("median frame dBFS", 50)):
         print(f"| `{EXAMPLE.name}` | {measure} | "
               + " | ".join(f"{np.percentile(frames, percent):.1f}" for frames in levels) + " | - |")
@@ -119,11 +119,11 @@ def gated_share(before: Signal, after: Signal) -> float:
     return float(np.mean(change < np.median(change) - 10))
 
 
-def music_table(denoiser: Pipeline) -> None:
+def music_table(core: Pipeline) -> None:
     print("| material | files | active frames lowered > 10 dB (mean) | (worst file) |")
     print("|---|---:|---:|---:|")
     for label, names in (("clean speech (control)", SPEECH), ("music", MUSIC)):
-        shares = [gated_share(signal, denoiser.process(signal))
+        shares = [gated_share(signal, core.process(signal))
                   for signal in (io.read(DATA / name).to_mono() for name in names)]
         print(f"| {label} | {len(shares)} | {100 * np.mean(shares):.1f} % | {100 * max(shares):.1f} % |")
 
@@ -131,14 +131,14 @@ def music_table(denoiser: Pipeline) -> None:
 def main() -> None:
     torch.set_num_threads(1)
     full = load_pipeline("phone_to_studio")
-    core = [spec.stage for spec in full.spec.stages].index("mel_unet") + 1  # the stages up to mel_unet
-    denoiser = Pipeline(replace(full.spec, stages=full.spec.stages[:core]), full.stages[:core])
+    upto = [spec.stage for spec in full.spec.stages].index("mel_unet") + 1  # the learned core: stages up to mel_unet
+    core = Pipeline(replace(full.spec, stages=full.spec.stages[:upto]), full.stages[:upto])
     print(f"data: {DATA}\n\n## 1. Band\n")
     band_table(full)
     print("\n## 2. Residual noise\n")
-    residual_table(full, denoiser)
+    residual_table(full, core)
     print("\n## 3. Music through the core\n")
-    music_table(denoiser)
+    music_table(core)
 
 
 if __name__ == "__main__":
